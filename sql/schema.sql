@@ -1,0 +1,306 @@
+-- The warehouse contract: schemas meta, raw, core and marts, and the data dictionary.
+-- Grain of each table is given in its COMMENT. Every timestamp is TIMESTAMPTZ stored in UTC.
+-- Idempotent: safe to run on an existing warehouse.
+
+create schema if not exists meta;
+create schema if not exists raw;
+create schema if not exists core;
+create schema if not exists marts;
+
+create table if not exists meta.runs (
+    run_id varchar primary key,
+    flow varchar not null,
+    started_at timestamptz not null,
+    finished_at timestamptz,
+    status varchar not null,
+    sources_ok integer,
+    sources_failed integer,
+    files_loaded integer,
+    files_skipped integer,
+    rows_read bigint,
+    rows_loaded bigint,
+    rows_duplicate bigint,
+    rows_quarantined bigint,
+    audits_failed_error integer,
+    audits_failed_warn integer,
+    message varchar
+);
+
+create table if not exists meta.loads (
+    load_id varchar primary key,
+    source varchar not null,
+    path varchar not null,
+    sha256 varchar not null,
+    bytes bigint not null,
+    extract_at timestamptz,
+    rows_read bigint,
+    rows_loaded bigint,
+    rows_duplicate bigint,
+    rows_quarantined bigint,
+    loaded_at timestamptz not null,
+    run_id varchar,
+    status varchar not null,
+    message varchar,
+    file_columns json
+);
+
+create table if not exists meta.audit_results (
+    run_id varchar not null,
+    check_name varchar not null,
+    severity varchar not null,
+    rows bigint not null,
+    status varchar not null,
+    description varchar,
+    checked_at timestamptz
+);
+
+create table if not exists core.quarantine (
+    load_id varchar not null,
+    source varchar not null,
+    source_row bigint,
+    reason varchar not null,
+    raw json
+);
+
+create table if not exists core.calls (
+    call_id varchar not null,
+    source varchar not null,
+    agency varchar not null,
+    received_at timestamptz,
+    entered_at timestamptz,
+    dispatched_at timestamptz,
+    enroute_at timestamptz,
+    onscene_at timestamptz,
+    cleared_at timestamptz,
+    event_at timestamptz not null,
+    time_precision varchar not null,
+    time_issue varchar,
+    intake_s double,
+    queue_s double,
+    travel_s double,
+    response_s double,
+    on_scene_s double,
+    interval_issue varchar,
+    call_type_code varchar,
+    call_type varchar,
+    call_type_initial varchar,
+    call_category varchar,
+    priority varchar,
+    priority_level integer,
+    disposition varchar,
+    disposition_category varchar,
+    origin varchar not null,
+    self_initiated boolean,
+    is_countable boolean not null,
+    duplicate_of varchar,
+    linked_to varchar,
+    is_void boolean not null,
+    n_units integer,
+    juvenile_flag boolean,
+    address varchar,
+    address_block varchar,
+    location_key varchar,
+    lon double,
+    lat double,
+    x double,
+    y double,
+    is_located boolean not null,
+    location_issue varchar,
+    beat varchar,
+    district varchar,
+    version_at timestamptz,
+    load_id varchar not null,
+    source_row bigint
+);
+
+create table if not exists core.incidents (
+    incident_id varchar not null,
+    source varchar not null,
+    agency varchar not null,
+    occurred_from timestamptz,
+    occurred_to timestamptz,
+    reported_at timestamptz,
+    event_at timestamptz not null,
+    time_precision varchar not null,
+    time_issue varchar,
+    offense_code varchar,
+    offense varchar,
+    offense_category varchar,
+    crime_against varchar,
+    n_offenses integer,
+    origin varchar not null,
+    is_void boolean not null,
+    juvenile_flag boolean,
+    address varchar,
+    address_block varchar,
+    location_key varchar,
+    lon double,
+    lat double,
+    x double,
+    y double,
+    is_located boolean not null,
+    location_issue varchar,
+    beat varchar,
+    district varchar,
+    version_at timestamptz,
+    load_id varchar not null,
+    source_row bigint
+);
+
+create table if not exists core.offenses (
+    incident_id varchar not null,
+    source varchar not null,
+    offense_seq integer not null,
+    offense_code varchar,
+    offense varchar,
+    offense_category varchar,
+    crime_against varchar,
+    severity_rank integer,
+    load_id varchar not null
+);
+
+-- The data dictionary. `sara docs` prints these as Markdown.
+comment on table meta.runs is 'One row per nightly flow run (run_id is the Prefect flow-run id). Times UTC.';
+comment on column meta.runs.run_id is 'Prefect flow-run id';
+comment on column meta.runs.flow is 'flow name (nightly, ingest)';
+comment on column meta.runs.started_at is 'when the run started, UTC';
+comment on column meta.runs.finished_at is 'when the run finished, UTC';
+comment on column meta.runs.status is 'ok, partial (a source failed; the rest published), failed (not published)';
+comment on column meta.runs.sources_ok is 'sources that loaded without error';
+comment on column meta.runs.sources_failed is 'sources whose load failed (see meta.loads.message)';
+comment on column meta.runs.files_loaded is 'files loaded in this run';
+comment on column meta.runs.files_skipped is 'files skipped because the same bytes (sha256) were loaded before';
+comment on column meta.runs.rows_read is 'rows read from all files in this run';
+comment on column meta.runs.rows_loaded is 'rows accepted into core in this run';
+comment on column meta.runs.rows_duplicate is 'rows counted as duplicates by the documented rules';
+comment on column meta.runs.rows_quarantined is 'rows put in core.quarantine';
+comment on column meta.runs.audits_failed_error is 'error audits that found rows (the night is then not published)';
+comment on column meta.runs.audits_failed_warn is 'warn audits that found rows (recorded, not fatal)';
+comment on column meta.runs.message is 'a short explanation when the run is partial or failed';
+
+comment on table meta.loads is 'One row per file load. rows_read = rows_loaded + rows_duplicate + rows_quarantined. Times UTC.';
+comment on column meta.loads.load_id is 'load id: <source>:<sha256 prefix>';
+comment on column meta.loads.source is 'source name (config/sources/<source>.yaml)';
+comment on column meta.loads.path is 'file path under data/landing/<source>/';
+comment on column meta.loads.sha256 is 'sha256 of the file bytes; the same bytes are never loaded twice';
+comment on column meta.loads.bytes is 'file size in bytes';
+comment on column meta.loads.extract_at is 'the extract''s own timestamp (file name or column), UTC; orders versions';
+comment on column meta.loads.rows_read is 'data rows read from the file (header excluded)';
+comment on column meta.loads.rows_loaded is 'rows accepted into core (unit rows of one call all count as loaded)';
+comment on column meta.loads.rows_duplicate is 'rows not applied: exact duplicates (dedupe on), same record id repeated in the extract (last version wins), or stale versions older than core';
+comment on column meta.loads.rows_quarantined is 'rows sent to core.quarantine with a reason';
+comment on column meta.loads.loaded_at is 'when the load finished, UTC';
+comment on column meta.loads.run_id is 'the run (meta.runs) that loaded it';
+comment on column meta.loads.status is 'raw (read, awaiting normalize), loaded, failed (see message; retried when delivered again)';
+comment on column meta.loads.message is 'why a load failed';
+comment on column meta.loads.file_columns is 'the file''s header, as a JSON list of column names';
+
+comment on table meta.audit_results is 'One row per audit (sql/checks/*.sql) per run. An empty audit result passes.';
+comment on column meta.audit_results.run_id is 'the run that ran the audit';
+comment on column meta.audit_results.check_name is 'the file name of the audit in sql/checks/';
+comment on column meta.audit_results.severity is 'error (blocks publishing) or warn (recorded)';
+comment on column meta.audit_results.rows is 'offending rows found';
+comment on column meta.audit_results.status is 'pass or fail';
+comment on column meta.audit_results.description is 'what the audit checks';
+comment on column meta.audit_results.checked_at is 'when it ran, UTC';
+
+comment on table core.quarantine is 'One row per delivered row that could not be used at all, with the reason. Nothing is dropped silently.';
+comment on column core.quarantine.load_id is 'the load (meta.loads) it came from';
+comment on column core.quarantine.source is 'source name';
+comment on column core.quarantine.source_row is '1-based data row number in the file (header excluded)';
+comment on column core.quarantine.reason is 'code: text, e.g. no_timestamp: received_at missing or unparseable';
+comment on column core.quarantine.raw is 'the row as delivered, as JSON (all text)';
+
+comment on table core.calls is 'One row per CAD call for service, the latest version. Times UTC. Void records stay for audit and are left out of every mart.';
+comment on column core.calls.call_id is 'the call id from the source (unique per source)';
+comment on column core.calls.source is 'source name (config/sources/<source>.yaml)';
+comment on column core.calls.agency is 'agency code from config/sara.toml';
+comment on column core.calls.received_at is 'call received (phone pick-up or on-view start), UTC';
+comment on column core.calls.entered_at is 'call entered in CAD, UTC';
+comment on column core.calls.dispatched_at is 'first unit dispatched, UTC';
+comment on column core.calls.enroute_at is 'first unit en route, UTC';
+comment on column core.calls.onscene_at is 'first unit on scene, UTC';
+comment on column core.calls.cleared_at is 'last unit cleared, UTC';
+comment on column core.calls.event_at is 'the one time every window and count uses: received_at, UTC';
+comment on column core.calls.time_precision is 'exact, date_only or unknown_time (time of day unknown)';
+comment on column core.calls.time_issue is 'future (after load time) or before_floor (before the configured floor); the row is kept';
+comment on column core.calls.intake_s is 'seconds, entered - received (first unit); null if negative';
+comment on column core.calls.queue_s is 'seconds, dispatched - entered (or - received without entry time); null if negative';
+comment on column core.calls.travel_s is 'seconds, on scene - dispatched (first unit); null if negative';
+comment on column core.calls.response_s is 'seconds, on scene - received (first unit); null if negative';
+comment on column core.calls.on_scene_s is 'seconds, cleared (last unit) - on scene (first unit); null if negative';
+comment on column core.calls.interval_issue is 'which intervals were negative (impossible) and set to null, e.g. travel_s<0';
+comment on column core.calls.call_type_code is 'final call type code as delivered';
+comment on column core.calls.call_type is 'final call type, named by the crosswalk (the code itself if unmapped)';
+comment on column core.calls.call_type_initial is 'initial call type, named by the crosswalk';
+comment on column core.calls.call_category is 'Vera Institute-style 911 category from the crosswalk; Unmapped if the code is not in it';
+comment on column core.calls.priority is 'priority as delivered';
+comment on column core.calls.priority_level is 'crosswalked priority, 1 (most urgent) to 5';
+comment on column core.calls.disposition is 'disposition code as delivered';
+comment on column core.calls.disposition_category is 'disposition category from the crosswalk (Cancelled, Duplicate, Report ...); Unmapped if not in it';
+comment on column core.calls.origin is 'community (a call from the public), officer (self-initiated) or unknown';
+comment on column core.calls.self_initiated is 'true when origin is officer, false when community, null when unknown';
+comment on column core.calls.is_countable is 'false for a duplicate, cancelled or linked call, or a void record';
+comment on column core.calls.duplicate_of is 'the call id this call duplicates';
+comment on column core.calls.linked_to is 'the call id this call is linked to';
+comment on column core.calls.is_void is 'the feed marks the record deleted or void; kept for audit, left out of every mart';
+comment on column core.calls.n_units is 'responding unit rows collapsed into this call (unit-grain feeds)';
+comment on column core.calls.juvenile_flag is 'the feed''s juvenile-involved flag, where it has one';
+comment on column core.calls.address is 'address as cleaned (upper case, suffixes normalised)';
+comment on column core.calls.address_block is 'block address, e.g. 1700 BLOCK JERROLD AVE, or A ST / B ST for an intersection';
+comment on column core.calls.location_key is 'groups events at one place: premise name, else full address, else block, else rounded x/y';
+comment on column core.calls.lon is 'longitude, WGS84 (EPSG:4326)';
+comment on column core.calls.lat is 'latitude, WGS84 (EPSG:4326)';
+comment on column core.calls.x is 'easting in the agency analysis CRS, metres';
+comment on column core.calls.y is 'northing in the agency analysis CRS, metres';
+comment on column core.calls.is_located is 'true when the point is usable and inside the agency area';
+comment on column core.calls.location_issue is 'missing, zero (0,0), unparseable, out_of_area, swapped_repaired (lat/lon swapped, fixed)';
+comment on column core.calls.beat is 'beat polygon containing the point (configured layer)';
+comment on column core.calls.district is 'district polygon containing the point (configured layer)';
+comment on column core.calls.version_at is 'version time: updated_at where the feed has one, else the extract time, UTC';
+comment on column core.calls.load_id is 'the load (meta.loads) of this version';
+comment on column core.calls.source_row is 'data row number in that file (first unit row for unit-grain feeds)';
+
+comment on table core.incidents is 'One row per RMS incident, the latest version, classified by its most serious offence. Times UTC.';
+comment on column core.incidents.incident_id is 'the incident id from the source (generated from the row content when the feed has none)';
+comment on column core.incidents.source is 'source name';
+comment on column core.incidents.agency is 'agency code from config/sara.toml';
+comment on column core.incidents.occurred_from is 'start of the occurrence window, UTC';
+comment on column core.incidents.occurred_to is 'end of the occurrence window, UTC';
+comment on column core.incidents.reported_at is 'when reported, UTC';
+comment on column core.incidents.event_at is 'the one time every window and count uses: occurred_from, else reported_at, UTC';
+comment on column core.incidents.time_precision is 'exact, date_only or unknown_time (time of day unknown)';
+comment on column core.incidents.time_issue is 'future or before_floor; the row is kept';
+comment on column core.incidents.offense_code is 'code of the most serious offence (hierarchy: crosswalk severity_rank, UCR order)';
+comment on column core.incidents.offense is 'name of the most serious offence';
+comment on column core.incidents.offense_category is 'category of the most serious offence; Unmapped if not in the crosswalk';
+comment on column core.incidents.crime_against is 'NIBRS crime against: Person, Property, Society (or Not a Crime)';
+comment on column core.incidents.n_offenses is 'offences in the incident (see core.offenses)';
+comment on column core.incidents.origin is 'community, officer or unknown';
+comment on column core.incidents.is_void is 'the feed marks the record deleted or unfounded; kept for audit, left out of every mart';
+comment on column core.incidents.juvenile_flag is 'the feed''s juvenile-involved flag, where it has one';
+comment on column core.incidents.address is 'address as cleaned';
+comment on column core.incidents.address_block is 'block address, e.g. 1000 BLOCK ALBERNI ST';
+comment on column core.incidents.location_key is 'groups events at one place: premise, full address, block, rounded x/y';
+comment on column core.incidents.lon is 'longitude, WGS84';
+comment on column core.incidents.lat is 'latitude, WGS84';
+comment on column core.incidents.x is 'easting in the agency analysis CRS, metres';
+comment on column core.incidents.y is 'northing in the agency analysis CRS, metres';
+comment on column core.incidents.is_located is 'true when the point is usable and inside the agency area';
+comment on column core.incidents.location_issue is 'missing, zero, unparseable, out_of_area, swapped_repaired';
+comment on column core.incidents.beat is 'beat polygon containing the point';
+comment on column core.incidents.district is 'district polygon containing the point';
+comment on column core.incidents.version_at is 'version time, UTC';
+comment on column core.incidents.load_id is 'the load of this version';
+comment on column core.incidents.source_row is 'data row number in that file';
+
+comment on table core.offenses is 'One row per offence of an incident (multi-offence incidents have several).';
+comment on column core.offenses.incident_id is 'the incident (core.incidents)';
+comment on column core.offenses.source is 'source name';
+comment on column core.offenses.offense_seq is 'offence sequence within the incident, 1-based';
+comment on column core.offenses.offense_code is 'offence code as delivered';
+comment on column core.offenses.offense is 'offence name';
+comment on column core.offenses.offense_category is 'offence category from the crosswalk';
+comment on column core.offenses.crime_against is 'NIBRS crime against';
+comment on column core.offenses.severity_rank is 'hierarchy rank, 1 most serious (UCR order)';
+comment on column core.offenses.load_id is 'the load of this version';

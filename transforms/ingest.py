@@ -1,0 +1,382 @@
+"""Load one delivered file into `raw.<source>`: every column as text, plus `_load_id` and `_row_number`.
+
+Rows the file parser cannot use (ragged rows, an unterminated quote, bytes that are not valid in
+the declared encoding) are returned as rejects for quarantine; they are never dropped silently.
+`_row_number` is the 1-based data-row number in the file (header excluded), so a quarantined
+row and a loaded row can both be traced back to the file.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import gzip
+import hashlib
+import io
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from transforms.config import SourceConfig
+from transforms.sqlutil import qident, qstr
+
+
+class LoadError(RuntimeError):
+    """A file cannot be loaded at all. The message names the file (and the row/field where known)."""
+
+
+@dataclass
+class Reject:
+    row: int
+    reason: str
+    raw_text: str
+
+
+@dataclass
+class RawResult:
+    columns: list[str]
+    rows_read: int
+    rejects: list[Reject] = field(default_factory=list)
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def is_gzip(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        return fh.read(2) == b"\x1f\x8b"
+
+
+def extract_time_from_name(src: SourceConfig, path: Path) -> datetime | None:
+    """The extract's own timestamp from its file name, in UTC (None if the source has no pattern)."""
+    spec = src.extract_at
+    if spec is None or spec.filename_pattern is None:
+        return None
+    m = re.search(spec.filename_pattern, path.name)
+    if not m:
+        raise LoadError(
+            f"{path}: file name does not match extract_at.filename_pattern {spec.filename_pattern!r}"
+        )
+    try:
+        local = datetime.strptime(m.group(1), spec.format)
+    except ValueError as exc:
+        raise LoadError(f"{path}: extract time {m.group(1)!r} does not match format {spec.format!r}") from exc
+    zone = ZoneInfo(spec.timezone or src.timezone)
+    return local.replace(tzinfo=zone).astimezone(UTC)
+
+
+def file_mtime_utc(path: Path) -> datetime:
+    return datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
+
+
+def _unique_names(names: list[str]) -> list[str]:
+    out: list[str] = []
+    seen: dict[str, int] = {}
+    for i, n in enumerate(names):
+        n = (n or "").strip() or f"column_{i + 1}"
+        # NOTE: a header cell holding a quote character cannot become a safe identifier; rename it.
+        n = re.sub(r"[\"'`;\\\x00-\x1f]", "_", n)
+        if n.startswith("_"):
+            n = "c" + n  # names starting with _ are reserved for provenance columns
+        k = n.lower()
+        if k in seen:
+            seen[k] += 1
+            n = f"{n}_{seen[k]}"
+        else:
+            seen[k] = 1
+        out.append(n)
+    return out
+
+
+def _open_text(path: Path, encoding: str) -> io.TextIOBase:
+    raw = gzip.open(path, "rb") if is_gzip(path) else open(path, "rb")
+    enc = "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
+    return io.TextIOWrapper(raw, encoding=enc, errors="replace", newline="")
+
+
+def read_csv_header(path: Path, src: SourceConfig) -> list[str]:
+    try:
+        with _open_text(path, src.encoding) as fh:
+            reader = csv.reader(fh, delimiter=src.delimiter, quotechar=src.quote)
+            header = None
+            for _ in range(src.header_row):
+                header = next(reader, None)
+    except (OSError, EOFError, gzip.BadGzipFile, csv.Error) as exc:
+        raise LoadError(f"{path}: cannot read the header: {exc}") from exc
+    if not header or all(not h.strip() for h in header):
+        raise LoadError(f"{path}: empty file (no header row at row {src.header_row})")
+    return _unique_names(header)
+
+
+def _transcode_to_utf8(path: Path, encoding: str, tmpdir: Path) -> Path:
+    """DuckDB reads UTF-8 (and latin-1/utf-16) only; other declared encodings are converted first."""
+    out = tmpdir / (path.name + ".utf8.csv")
+    raw = gzip.open(path, "rb") if is_gzip(path) else open(path, "rb")
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    offset = 0
+    with raw, open(out, "w", encoding="utf-8", newline="") as dst:
+        while True:
+            chunk = raw.read(1 << 20)
+            try:
+                text = decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as exc:
+                raise LoadError(
+                    f"{path}: byte {offset + exc.start} is not valid {encoding} ({exc.reason}); "
+                    f"check the source's encoding"
+                ) from exc
+            dst.write(text)
+            offset += len(chunk)
+            if not chunk:
+                break
+    return out
+
+
+def _row_numbers(n_good: int, reject_rows: list[int]) -> np.ndarray:
+    """Data-row numbers of the good rows, given the (1-based) data-row numbers of the rejects."""
+    total = n_good + len(reject_rows)
+    all_rows = np.arange(1, total + 1, dtype=np.int64)
+    if not reject_rows:
+        return all_rows
+    mask = np.ones(total, dtype=bool)
+    idx = np.asarray(reject_rows, dtype=np.int64) - 1
+    mask[idx[(idx >= 0) & (idx < total)]] = False
+    good = all_rows[mask]
+    if len(good) != n_good:  # rejects reported beyond the end: fall back to plain ordinals
+        good = np.arange(1, n_good + 1, dtype=np.int64)
+    return good
+
+
+def _stage_csv(con: duckdb.DuckDBPyConnection, path: Path, src: SourceConfig, tag: str) -> RawResult:
+    columns = read_csv_header(path, src)
+    with tempfile.TemporaryDirectory(prefix="sara-") as td:
+        read_path = path
+        enc = codecs.lookup(src.encoding).name
+        if enc not in ("utf-8", "ascii"):
+            read_path = _transcode_to_utf8(path, src.encoding, Path(td))
+        opts = dict(
+            columns={c: "VARCHAR" for c in columns},
+            header=True,
+            skip=src.header_row - 1,
+            auto_detect=False,
+            delim=src.delimiter,
+            quote=src.quote,
+            escape=src.quote,
+            ignore_errors=True,
+            store_rejects=True,
+            rejects_scan=f"_rs_{tag}",
+            rejects_table=f"_rt_{tag}",
+            nullstr=src.null_values or [""],
+            max_line_size=8_000_000,
+        )
+        params = list(opts.values())
+        arg_sql = ", ".join(f"{k} = ?" for k in opts)
+        try:
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE _in_{tag} AS SELECT * FROM read_csv(?, {arg_sql})",
+                [str(read_path), *params],
+            )
+        except duckdb.Error as exc:
+            raise LoadError(f"{path}: cannot read as CSV: {exc}") from exc
+        rejects_raw = con.execute(
+            f"""SELECT line, string_agg(DISTINCT error_type || coalesce(' in ' || column_name, ''), '; '),
+                       any_value(csv_line)
+                FROM _rt_{tag} GROUP BY line ORDER BY line"""
+        ).fetchall()
+        con.execute(f"DROP TABLE IF EXISTS _rt_{tag}")
+        con.execute(f"DROP TABLE IF EXISTS _rs_{tag}")
+    rejects = [
+        Reject(row=int(line) - src.header_row, reason=_reject_reason(err), raw_text=text or "")
+        for line, err, text in rejects_raw
+    ]
+    n_good = con.execute(f"SELECT count(*) FROM _in_{tag}").fetchone()[0]
+    nums = _row_numbers(n_good, [r.row for r in rejects])
+    # NOTE: rows inserted inside an open transaction get rowids from 2**62 upward, so the file order
+    # is rowid - min(rowid) (insertion order is preserved: preserve_insertion_order is on).
+    con.register(f"_rn_{tag}", pa.table({"_ord": np.arange(n_good, dtype=np.int64), "_row_number": nums}))
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _raw_{tag} AS
+            SELECT i.*, r._row_number
+            FROM (SELECT rowid - (SELECT min(rowid) FROM _in_{tag}) AS _ord, * FROM _in_{tag}) i
+            JOIN _rn_{tag} r USING (_ord) ORDER BY r._row_number"""
+    )
+    con.unregister(f"_rn_{tag}")
+    con.execute(f"ALTER TABLE _raw_{tag} DROP COLUMN _ord")
+    con.execute(f"DROP TABLE _in_{tag}")
+    return RawResult(columns=columns, rows_read=n_good + len(rejects), rejects=rejects)
+
+
+def _reject_reason(err: str) -> str:
+    e = (err or "").upper()
+    if "MISSING COLUMNS" in e or "TOO MANY COLUMNS" in e:
+        return f"ragged_row: {err.lower()}"
+    if "UNQUOTED" in e or "QUOTE" in e:
+        return f"bad_quoting: {err.lower()}"
+    if "UNICODE" in e:
+        return f"bad_encoding: {err.lower()}"
+    return f"unparseable_row: {err.lower()}"
+
+
+def _stage_arrow(con: duckdb.DuckDBPyConnection, table: pa.Table, tag: str) -> RawResult:
+    names = _unique_names(table.column_names)
+    table = table.rename_columns(names)
+    cols = [pa.compute.cast(c, pa.string()) if c.type != pa.string() else c for c in table.columns]
+    table = pa.table(cols, names=names)
+    table = table.append_column("_row_number", pa.array(np.arange(1, table.num_rows + 1, dtype=np.int64)))
+    con.register(f"_arrow_{tag}", table)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _raw_{tag} AS SELECT * FROM _arrow_{tag}")
+    con.unregister(f"_arrow_{tag}")
+    return RawResult(columns=names, rows_read=table.num_rows)
+
+
+def _stage_parquet(con: duckdb.DuckDBPyConnection, path: Path, tag: str) -> RawResult:
+    try:
+        desc = con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(path)]).fetchall()
+    except duckdb.Error as exc:
+        raise LoadError(f"{path}: cannot read as Parquet: {exc}") from exc
+    names = [r[0] for r in desc]
+    safe = _unique_names(names)
+    select = ", ".join(f"CAST({qident(n)} AS VARCHAR) AS {qident(s)}" for n, s in zip(names, safe, strict=True))
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _raw_{tag} AS
+            SELECT {select}, CAST(file_row_number + 1 AS BIGINT) AS _row_number
+            FROM read_parquet(?, file_row_number = true) ORDER BY file_row_number""",
+        [str(path)],
+    )
+    n = con.execute(f"SELECT count(*) FROM _raw_{tag}").fetchone()[0]
+    return RawResult(columns=safe, rows_read=n)
+
+
+def _stage_xlsx(con: duckdb.DuckDBPyConnection, path: Path, src: SourceConfig, tag: str) -> RawResult:
+    import openpyxl
+
+    try:
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a broken workbook
+        raise LoadError(f"{path}: cannot open as XLSX: {exc}") from exc
+    ws = wb[src.sheet] if src.sheet else wb.worksheets[0]
+    rows = ws.iter_rows(values_only=True)
+    header = None
+    for _ in range(src.header_row):
+        header = next(rows, None)
+    if not header:
+        raise LoadError(f"{path}: empty sheet (no header at row {src.header_row})")
+    names = [str(h) if h is not None else "" for h in header]
+    data: list[list[str | None]] = [[] for _ in names]
+    for r in rows:
+        if r is None or all(v is None for v in r):
+            continue
+        for i in range(len(names)):
+            v = r[i] if i < len(r) else None
+            if isinstance(v, datetime):
+                v = v.isoformat(sep=" ")
+            data[i].append(None if v is None else str(v))
+    wb.close()
+    table = pa.table({f"c{i}": pa.array(col, pa.string()) for i, col in enumerate(data)})
+    table = table.rename_columns(names)
+    return _stage_arrow(con, table, tag)
+
+
+def _stage_vector(con: duckdb.DuckDBPyConnection, path: Path, src: SourceConfig, tag: str) -> RawResult:
+    import pyogrio
+    import shapely
+
+    try:
+        df = pyogrio.read_dataframe(path)
+    except Exception as exc:  # pyogrio wraps GDAL errors in several classes
+        raise LoadError(f"{path}: cannot read as a vector file: {exc}") from exc
+    want = src.coordinates.crs if src.coordinates else "EPSG:4326"
+    if df.crs is not None and not df.crs.equals(want):
+        df = df.to_crs(want)  # NOTE: a file that declares its CRS is reprojected to the configured one
+    geom = df.geometry.values
+    pts = shapely.point_on_surface(geom)
+    x = shapely.get_x(pts)
+    y = shapely.get_y(pts)
+    attrs = df.drop(columns=df.geometry.name)
+    table = pa.Table.from_pandas(attrs.astype("string"), preserve_index=False)
+    fmt = np.vectorize(lambda v: None if np.isnan(v) else repr(float(v)), otypes=[object])
+    table = table.append_column("geometry_x", pa.array(fmt(x) if len(x) else [], pa.string()))
+    table = table.append_column("geometry_y", pa.array(fmt(y) if len(y) else [], pa.string()))
+    return _stage_arrow(con, table, tag)
+
+
+def stage_file(con: duckdb.DuckDBPyConnection, path: Path, src: SourceConfig, tag: str) -> RawResult:
+    """Read a file into temp table `_raw_<tag>` (all text + _row_number)."""
+    if path.stat().st_size == 0:
+        raise LoadError(f"{path}: empty file (0 bytes)")
+    if src.format == "csv":
+        return _stage_csv(con, path, src, tag)
+    if src.format == "parquet":
+        return _stage_parquet(con, path, tag)
+    if src.format == "xlsx":
+        return _stage_xlsx(con, path, src, tag)
+    return _stage_vector(con, path, src, tag)
+
+
+def check_columns(path: Path, src: SourceConfig, columns: list[str]) -> None:
+    """Fail with the file and column when a column the config needs is not in the file."""
+    have = set(columns)
+    if src.format == "vector":
+        have |= {"geometry_x", "geometry_y"}
+    need = set(src.required_columns) | set(src.record_id)
+    for spec_name, spec in src.timestamps.items():
+        if spec_name in ("received_at", "occurred_from", "reported_at"):
+            need.update(spec.source_columns())
+    missing = sorted(c for c in need if c not in have)
+    if missing:
+        raise LoadError(
+            f"{path}: required column(s) {missing} not in the file header; "
+            f"the file has {sorted(have)[:30]}"
+        )
+
+
+def write_raw(con: duckdb.DuckDBPyConnection, source: str, tag: str, load_id: str, columns: list[str]) -> None:
+    """Append the staged rows to raw.<source>, adding any new column as text."""
+    table = f"raw.{qident(source)}"
+    exists = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'raw' AND table_name = ?", [source]
+    ).fetchone()[0]
+    if not exists:
+        con.execute(f"CREATE TABLE {table} (_load_id VARCHAR, _row_number BIGINT)")
+        con.execute(f"COMMENT ON TABLE {table} IS {qstr(f'Files of source {source} as delivered: every column as text')}")
+    have = {r[0] for r in con.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE schema_name = 'raw' AND table_name = ?", [source]
+    ).fetchall()}
+    for c in columns:
+        if c not in have:
+            con.execute(f"ALTER TABLE {table} ADD COLUMN {qident(c)} VARCHAR")
+    cols = ", ".join(qident(c) for c in columns)
+    con.execute(
+        f"INSERT INTO {table} (_load_id, _row_number, {cols}) SELECT ?, _row_number, {cols} FROM _raw_{tag}",
+        [load_id],
+    )
+
+
+def copy_into_landing(paths: list[Path], landing: Path) -> list[Path]:
+    """`sara ingest` copies files into data/landing/<source>/ first, so every load has one provenance."""
+    import shutil
+
+    landing.mkdir(parents=True, exist_ok=True)
+    out = []
+    for p in paths:
+        if not p.is_file():
+            raise LoadError(f"{p}: no such file")
+        dst = landing / p.name
+        if dst.resolve() != p.resolve():
+            tmp = dst.with_name(dst.name + ".part")
+            shutil.copy2(p, tmp)
+            os.replace(tmp, dst)
+        out.append(dst)
+    return out
