@@ -54,6 +54,13 @@ create table if not exists meta.audit_results (
     checked_at timestamptz
 );
 
+create table if not exists meta.agency_areas (
+    agency varchar primary key,
+    name varchar,
+    crs varchar not null,
+    geom geometry not null
+);
+
 create table if not exists core.quarantine (
     load_id varchar not null,
     source varchar not null,
@@ -203,6 +210,12 @@ comment on column meta.audit_results.rows is 'offending rows found';
 comment on column meta.audit_results.status is 'pass or fail';
 comment on column meta.audit_results.description is 'what the audit checks';
 comment on column meta.audit_results.checked_at is 'when it ran, UTC';
+
+comment on table meta.agency_areas is 'One row per agency: the area every located point must fall in, in the agency analysis CRS (metres).';
+comment on column meta.agency_areas.agency is 'agency code from config/sara.toml';
+comment on column meta.agency_areas.name is 'agency name';
+comment on column meta.agency_areas.crs is 'the analysis CRS of geom and of core x/y';
+comment on column meta.agency_areas.geom is 'the agency boundary (or bbox) polygon, analysis CRS';
 
 comment on table core.quarantine is 'One row per delivered row that could not be used at all, with the reason. Nothing is dropped silently.';
 comment on column core.quarantine.load_id is 'the load (meta.loads) it came from';

@@ -117,6 +117,9 @@ def load_raw_file(con: duckdb.DuckDBPyConnection, settings: Settings, source: st
         con.execute("COMMIT")
         return FileOutcome(source, str(path), load_id, "raw", rows_read=result.rows_read,
                            rows_quarantined=len(result.rejects))
+    except OSError:
+        con.execute("ROLLBACK")
+        raise  # I/O: the caller's task retries
     except Exception as exc:
         con.execute("ROLLBACK")
         log.debug("load of %s failed", path, exc_info=True)

@@ -1,0 +1,329 @@
+"""`sara`: the command line for analysts and operators.
+
+    sara demo                 build a synthetic two-agency city and run several nights over it
+    sara run                  the nightly flow over whatever is new in data/landing/<source>/
+    sara ingest SOURCE FILE   load given files for one source (copied into landing first)
+    sara status               last runs, rows per table, quarantine by reason, located share
+    sara query "SQL"          SQL on the published warehouse (spatial loaded), read-only
+    sara docs                 the warehouse data dictionary as Markdown
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from transforms.config import ConfigError, Settings, find_project_dir, load_settings
+
+app = typer.Typer(
+    help="sara: CAD calls and RMS incidents into one DuckDB warehouse, for SARA problem-oriented policing.\n\n"
+    "Config: --config PATH or SARA_CONFIG (default config/sara.toml). Relative paths resolve against the "
+    "project folder, so sara works from any folder.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+ConfigOpt = typer.Option(None, "--config", "-c", envvar="SARA_CONFIG",
+                         help="config file (default config/sara.toml in the project folder)")
+
+
+def _settings(config: str | None) -> Settings:
+    try:
+        return load_settings(config)
+    except ConfigError as exc:
+        err.print(f"[red]config error[/red]\n{exc}")
+        raise typer.Exit(2) from None
+
+
+def _quiet_prefect(verbose: bool) -> None:
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
+    logging.getLogger("sara").setLevel(logging.INFO if verbose else logging.WARNING)
+
+
+class _Bars:
+    """Rich progress for a nightly run: one bar per source, advanced per file."""
+
+    def __init__(self, progress: Progress):
+        self.p = progress
+        self.tasks: dict[str, int] = {}
+
+    def __call__(self, kind: str, **info) -> None:
+        if kind == "source":
+            self.tasks[info["source"]] = self.p.add_task(f"load {info['source']}", total=max(info["files"], 1))
+            if info["files"] == 0:
+                self.p.update(self.tasks[info["source"]], completed=1, description=f"{info['source']}: nothing new")
+        elif kind == "file":
+            self.p.advance(self.tasks[info["source"]])
+        elif kind == "normalized":
+            t = self.tasks.get(info["source"])
+            if t is not None:
+                self.p.update(t, description=f"{info['source']}: normalized")
+
+
+def _run_nightly(config_path: str, label: str = "nightly") -> dict:
+    from flows import nightly as nf
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, transient=False) as progress:
+        nf.PROGRESS_HOOK = _Bars(progress)
+        try:
+            return nf.nightly(config_path=config_path)
+        finally:
+            nf.PROGRESS_HOOK = None
+
+
+def _print_run(result: dict) -> None:
+    t = Table(title=f"run {result['run_id'][:8]}: {result['status']}")
+    for c in ("source", "files", "skipped", "failed", "read", "loaded", "duplicate", "quarantined", "unlocated"):
+        t.add_column(c, justify="right" if c != "source" else "left")
+    for s, d in result["sources"].items():
+        t.add_row(s, *(str(d.get(k, 0)) for k in ("files", "skipped", "failed", "read", "loaded", "duplicate",
+                                                  "quarantined", "unlocated")))
+    console.print(t)
+    if result.get("message"):
+        console.print(f"[yellow]{result['message']}[/yellow]")
+
+
+@app.command()
+def run(config: str | None = ConfigOpt, verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
+    """Run the nightly flow over whatever is new in data/landing/<source>/.
+
+    Exit status: 0 ok, 1 failed (nothing published), 3 partial (a source failed; the rest published).
+    """
+    _quiet_prefect(verbose)
+    settings = _settings(config)
+    try:
+        result = _run_nightly(str(settings.config_path))
+    except Exception as exc:
+        err.print(f"[red]night failed, last good warehouse still published:[/red] {exc}")
+        raise typer.Exit(1) from None
+    _print_run(result)
+    console.print(f"warehouse: {result['warehouse']}")
+    if result["status"] == "partial":
+        raise typer.Exit(3)
+
+
+@app.command()
+def ingest(source: str = typer.Argument(..., help="a configured source name (config/sources/<source>.yaml)"),
+           paths: list[Path] = typer.Argument(..., help="files to load"),
+           config: str | None = ConfigOpt, verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
+    """Load given files for one source. They are copied into data/landing/<source>/ first, then the nightly
+    flow runs, so every load has the same provenance."""
+    from transforms.ingest import LoadError, copy_into_landing
+
+    _quiet_prefect(verbose)
+    settings = _settings(config)
+    if source not in settings.sources:
+        err.print(f"[red]unknown source {source!r}[/red]; configured: {', '.join(settings.sources)}")
+        raise typer.Exit(2)
+    try:
+        copied = copy_into_landing([p.resolve() for p in paths], settings.source_landing(source))
+    except LoadError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    console.print(f"copied {len(copied)} file(s) into {settings.source_landing(source)}")
+    run(config=str(settings.config_path), verbose=verbose)
+
+
+@app.command()
+def status(config: str | None = ConfigOpt) -> None:
+    """The last runs, rows per table, the quarantine summary by reason, and the located share per source."""
+    from transforms.warehouse import open_published
+
+    settings = _settings(config)
+    try:
+        ctx = open_published(settings.warehouse_path)
+        con = ctx.__enter__()
+    except FileNotFoundError as exc:
+        err.print(str(exc))
+        raise typer.Exit(1) from None
+    try:
+        _table("last runs", con.execute(
+            "SELECT run_id[:8] AS run, status, started_at, finished_at, rows_read, rows_loaded, rows_duplicate, "
+            "rows_quarantined, message FROM meta.runs ORDER BY started_at DESC LIMIT 5"))
+        log = settings.warehouse_path.with_name("runs.jsonl")
+        if log.exists():
+            failed = [json.loads(x) for x in log.read_text().splitlines() if '"failed"' in x][-3:]
+            for f in failed:
+                console.print(f"[red]unpublished failed run[/red] {f['run_id'][:8]} at {f['finished_at']}: "
+                              f"{f['message']}")
+        _table("rows per table", con.execute(
+            "SELECT schema_name || '.' || table_name AS table_name, estimated_size AS rows FROM duckdb_tables() "
+            "WHERE schema_name IN ('meta', 'raw', 'core', 'marts') ORDER BY 1"))
+        _table("quarantine by reason", con.execute(
+            "SELECT source, split_part(reason, ':', 1) AS reason, count(*) AS rows, any_value(reason) AS example "
+            "FROM core.quarantine GROUP BY ALL ORDER BY rows DESC"))
+        _table("located share per source", con.execute(
+            """SELECT source, agency, count(*) AS events, round(avg(is_located::INT) * 100, 1) AS located_pct,
+                      count(*) FILTER (WHERE location_issue = 'swapped_repaired') AS swapped_repaired
+               FROM (SELECT source, agency, is_located, location_issue FROM core.calls
+                     UNION ALL SELECT source, agency, is_located, location_issue FROM core.incidents)
+               GROUP BY ALL ORDER BY source"""))
+        _table("unmapped codes (add them to config/crosswalks/)", con.execute(
+            """SELECT source, code, n FROM (
+                 SELECT source, call_type_code AS code, count(*) AS n FROM core.calls
+                 WHERE call_category = 'Unmapped' GROUP BY ALL
+                 UNION ALL SELECT source, offense_code, count(*) FROM core.incidents
+                 WHERE offense_category = 'Unmapped' GROUP BY ALL)
+               ORDER BY n DESC LIMIT 20"""))
+        _table("failed loads", con.execute(
+            "SELECT source, path, message FROM meta.loads WHERE status = 'failed' ORDER BY loaded_at DESC LIMIT 10"))
+    finally:
+        ctx.__exit__(None, None, None)
+    console.print(f"warehouse: {settings.warehouse_path}")
+
+
+def _table(title: str, rel, limit: int = 200) -> None:
+    cols = [d[0] for d in rel.description]
+    rows = rel.fetchmany(limit)
+    t = Table(title=title)
+    for c in cols:
+        t.add_column(c)
+    for r in rows:
+        t.add_row(*("" if v is None else str(v) for v in r))
+    if not rows:
+        t.add_row(*(["(none)"] + [""] * (len(cols) - 1)))
+    console.print(t)
+
+
+@app.command()
+def query(sql: str = typer.Argument(..., help='SQL, e.g. "SELECT call_category, count(*) FROM core.calls GROUP BY 1"'),
+          csv: bool = typer.Option(False, "--csv", help="print CSV instead of a table"),
+          limit: int = typer.Option(200, help="rows to print in table mode"),
+          config: str | None = ConfigOpt) -> None:
+    """Run SQL on the published warehouse (read-only, spatial extension loaded) and print the result."""
+    import duckdb
+
+    from transforms.warehouse import open_published
+
+    settings = _settings(config)
+    try:
+        with open_published(settings.warehouse_path) as con:
+            rel = con.execute(sql)
+            if rel.description is None:
+                return
+            if csv:
+                import csv as csvmod
+
+                w = csvmod.writer(sys.stdout)
+                w.writerow([d[0] for d in rel.description])
+                while batch := rel.fetchmany(10000):
+                    w.writerows(batch)
+            else:
+                _table("result", rel, limit)
+    except (duckdb.Error, FileNotFoundError) as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def docs(config: str | None = ConfigOpt) -> None:
+    """Print the warehouse's data dictionary (the COMMENTs on every meta and core table and column) as Markdown."""
+    import duckdb
+
+    from transforms.docs import data_dictionary
+    from transforms.warehouse import apply_schema, open_published
+
+    settings = _settings(config)
+    if settings.warehouse_path.exists():
+        with open_published(settings.warehouse_path) as con:
+            print(data_dictionary(con))
+    else:  # no warehouse yet: the contract itself
+        con = duckdb.connect()
+        from transforms.warehouse import load_spatial
+
+        load_spatial(con)
+        apply_schema(con)
+        print(data_dictionary(con))
+
+
+@app.command()
+def demo(nights: int = typer.Option(6, help="how many nights of extracts to run (1-6)"),
+         scale: float = typer.Option(1.0, help="volume multiplier for the synthetic city"),
+         config: str = typer.Option("config/demo.toml", help="the demo's own config profile"),
+         verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
+    """Build a deterministic synthetic city (a city police department with CAD and RMS feeds, and a sheriff's
+    office with a CAD feed), run the nightly flow over several nights of extracts (one updates calls already
+    loaded, one delivers a late older extract), and print a summary."""
+    from transforms.demo import generate_demo_city
+
+    _quiet_prefect(verbose)
+    t0 = time.perf_counter()
+    project = find_project_dir()
+    settings = _settings(config)
+    demo_dir = project / "data" / "demo"
+    console.print(f"[bold]sara demo[/bold]: generating the Riverton city extracts in {demo_dir}")
+    all_nights = generate_demo_city(demo_dir, scale=scale)
+    # a fresh start: the demo's landing folders and warehouse belong to the demo alone
+    for src in settings.sources:
+        shutil.rmtree(settings.source_landing(src), ignore_errors=True)
+    wpath = settings.warehouse_path
+    for p in wpath.parent.glob(wpath.name + "*"):
+        p.unlink()
+    runs_log = wpath.with_name("runs.jsonl")
+    if runs_log.exists():
+        runs_log.unlink()
+    result = None
+    for night in all_nights[: max(1, min(nights, len(all_nights)))]:
+        for source, path in night.files:
+            dst = settings.source_landing(source)
+            dst.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, dst / path.name)
+        console.rule(f"night {night.night}: run of {night.run_date}")
+        try:
+            result = _run_nightly(str(settings.config_path))
+        except Exception as exc:
+            err.print(f"[red]night {night.night} failed:[/red] {exc}")
+            raise typer.Exit(1) from None
+        _print_run(result)
+    _demo_summary(settings, time.perf_counter() - t0)
+
+
+def _demo_summary(settings: Settings, seconds: float) -> None:
+    from transforms.warehouse import open_published
+
+    with open_published(settings.warehouse_path) as con:
+        _table("rows per table", con.execute(
+            "SELECT schema_name || '.' || table_name AS table_name, estimated_size AS rows FROM duckdb_tables() "
+            "WHERE schema_name IN ('meta', 'core', 'marts') ORDER BY 1"))
+        _table("calls and incidents per agency", con.execute(
+            """SELECT agency, source, count(*) AS records, count(*) FILTER (WHERE is_located) AS located
+               FROM (SELECT agency, source, is_located FROM core.calls
+                     UNION ALL SELECT agency, source, is_located FROM core.incidents)
+               GROUP BY ALL ORDER BY 1, 2"""))
+        _table("quarantine reasons", con.execute(
+            "SELECT source, reason, count(*) AS rows FROM core.quarantine GROUP BY ALL ORDER BY rows DESC"))
+        _table("audits (last run)", con.execute(
+            """SELECT check_name, severity, rows, status FROM meta.audit_results
+               WHERE run_id = (SELECT run_id FROM meta.runs ORDER BY started_at DESC LIMIT 1) ORDER BY 1"""))
+    console.print(f"\nwarehouse: [bold]{settings.warehouse_path}[/bold]  ({seconds:.0f} s)")
+    console.print("try:\n  sara query --config config/demo.toml \"SELECT agency, call_category, origin, count(*) AS calls "
+                  "FROM core.calls WHERE is_countable GROUP BY ALL ORDER BY calls DESC LIMIT 15\"")
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

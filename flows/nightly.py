@@ -1,0 +1,249 @@
+"""The nightly flow: ingest every source, normalize, audit, then publish atomically.
+
+    nightly
+      ├─ ingest_source (one subflow per source; a failing source is recorded and the others go on)
+      │    ├─ find_new_files
+      │    └─ load_file  (per file; retried on I/O errors)
+      ├─ normalize_source (per source)
+      ├─ run_checks      (sql/checks/*.sql -> meta.audit_results)
+      └─ publish_warehouse (atomic rename of the checkpointed build file; skipped when an error audit fails)
+
+Wiring only: the work is in transforms/. The DuckDB connection lives in a per-run context, never in
+task parameters, so nothing unserializable crosses Prefect's API.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
+
+from transforms import loader
+from transforms import warehouse as wh
+from transforms.audits import run_audits
+from transforms.config import Settings, load_settings
+from transforms.ingest import file_sha256
+
+
+@dataclass
+class RunState:
+    settings: Settings
+    con: duckdb.DuckDBPyConnection
+    run_id: str
+    progress: Any = None
+    outcomes: list = field(default_factory=list)
+
+
+_RUN: RunState | None = None
+PROGRESS_HOOK: Any = None  # set by the CLI to a callable(kind, **info) for progress bars
+
+
+def _state() -> RunState:
+    if _RUN is None:
+        raise RuntimeError("no nightly run in progress")
+    return _RUN
+
+
+def _progress(kind: str, **info) -> None:
+    if PROGRESS_HOOK is not None:
+        PROGRESS_HOOK(kind, **info)
+
+
+@task(name="find_new_files", retries=2, retry_delay_seconds=1, cache_policy=NO_CACHE)
+def find_new_files(source: str) -> list[str]:
+    return [str(p) for p in loader.discover_files(_state().settings, source)]
+
+
+@task(name="load_file", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
+def load_file(source: str, path: str) -> dict:
+    st = _state()
+    out = loader.load_raw_file(st.con, st.settings, source, Path(path), st.run_id)
+    return asdict(out)
+
+
+@flow(name="ingest_source", log_prints=False)
+def ingest_source(source: str) -> list[dict]:
+    """Raw-load every new file of one source."""
+    st = _state()
+    log = get_run_logger()
+    results = []
+    files = find_new_files(source)
+    _progress("source", source=source, files=len(files))
+    for path in files:
+        try:
+            res = load_file(source, path)
+        except Exception as exc:  # retries exhausted (I/O): record the failure, go on with the next file
+            p = Path(path)
+            sha = file_sha256(p) if p.exists() else "missing"
+            msg = f"{path}: {type(exc).__name__}: {exc}"
+            loader.record_failure(st.con, f"{source}:{sha[:16]}", source, p, sha, st.run_id, msg)
+            res = asdict(loader.FileOutcome(source, path, None, "failed", msg))
+        if res["status"] == "failed":
+            log.error("%s", res["message"])
+        elif res["status"] == "skipped":
+            log.info("skipped %s: %s", path, res["message"])
+        results.append(res)
+        _progress("file", source=source, path=path, status=res["status"])
+    return results
+
+
+@task(name="normalize_source", cache_policy=NO_CACHE)
+def normalize_source(source: str) -> list[dict]:
+    st = _state()
+    return [asdict(o) for o in loader.normalize_pending(st.con, st.settings, source, st.run_id)]
+
+
+@task(name="run_checks", cache_policy=NO_CACHE)
+def run_checks() -> list[dict]:
+    st = _state()
+    return [asdict(r) for r in run_audits(st.con, st.run_id)]
+
+
+@task(name="publish_warehouse", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
+def publish_warehouse(build: str, published: str) -> None:
+    wh.publish(Path(build), Path(published))
+
+
+def write_agency_areas(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    from transforms.geo import agency_area
+
+    con.execute("DELETE FROM meta.agency_areas")
+    for code, ag in settings.sara.agencies.items():
+        geom = agency_area(str(settings.resolve(ag.boundary)) if ag.boundary else None,
+                           tuple(ag.bbox) if ag.bbox else None, ag.crs)
+        con.execute("INSERT INTO meta.agency_areas VALUES (?, ?, ?, ST_GeomFromWKB(?))",
+                    [code, ag.name, ag.crs, geom.wkb])
+
+
+def _summary_markdown(run_id: str, status: str, per_source: dict, audits: list[dict], con) -> str:
+    lines = [f"# sara nightly run {run_id}: **{status}**", "",
+             "| source | files | skipped | failed | read | loaded | duplicate | quarantined | unlocated | unmapped codes |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for src, d in per_source.items():
+        lines.append(f"| {src} | {d['files']} | {d['skipped']} | {d['failed']} | {d['read']} | {d['loaded']} | "
+                     f"{d['duplicate']} | {d['quarantined']} | {d.get('unlocated', 0)} | {d.get('unmapped', 0)} |")
+    lines += ["", "| audit | severity | rows | status |", "|---|---|---|---|"]
+    for a in audits:
+        lines.append(f"| {a['name']} | {a['severity']} | {a['rows']} | {a['status']} |")
+    return "\n".join(lines)
+
+
+def _source_health(con, source: str, kind: str) -> dict:
+    table = "core.calls" if kind == "calls" else "core.incidents"
+    cat = "call_category" if kind == "calls" else "offense_category"
+    code = "call_type_code" if kind == "calls" else "offense_code"
+    unl, unm = con.execute(
+        f"""SELECT count(*) FILTER (WHERE NOT is_located),
+                   count(DISTINCT {code}) FILTER (WHERE {cat} = 'Unmapped')
+            FROM {table} WHERE source = ?""", [source]).fetchone()
+    return {"unlocated": int(unl), "unmapped": int(unm)}
+
+
+def append_run_log(settings: Settings, record: dict) -> None:
+    """Every run, published or not, is logged beside the warehouse (the failed ones cannot be in it)."""
+    path = settings.warehouse_path.with_name("runs.jsonl")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(record, default=str) + "\n")
+
+
+@flow(name="nightly", log_prints=False)
+def nightly(config_path: str | None = None) -> dict:
+    """Load whatever is new in data/landing/<source>/, normalize, audit, publish."""
+    global _RUN
+    log = get_run_logger()
+    settings = load_settings(config_path)
+    run_id = str(flow_run.id or f"local-{datetime.now(UTC):%Y%m%dT%H%M%S}")
+    published = settings.warehouse_path
+    build = wh.start_build(published)
+    con = wh.connect(build, threads=settings.sara.warehouse.threads, memory_limit=settings.sara.warehouse.memory_limit)
+    started = datetime.now(UTC)
+    _RUN = RunState(settings, con, run_id)
+    status, message = "ok", ""
+    try:
+        wh.apply_schema(con)
+        write_agency_areas(con, settings)
+        con.execute("INSERT INTO meta.runs (run_id, flow, started_at, status) VALUES (?, 'nightly', ?, 'running')",
+                    [run_id, started])
+        per_source: dict[str, dict] = {}
+        failed_sources: list[str] = []
+        for source in settings.sources:
+            d = per_source.setdefault(source, {"files": 0, "skipped": 0, "failed": 0, "read": 0, "loaded": 0,
+                                                "duplicate": 0, "quarantined": 0})
+            try:
+                raw_results = ingest_source(source)
+                norm_results = normalize_source(source)
+            except Exception as exc:
+                log.error("source %s failed: %s", source, exc)
+                failed_sources.append(source)
+                d["failed"] += 1
+                d["error"] = str(exc)
+                continue
+            for r in raw_results:
+                d["files"] += 1
+                d["skipped"] += r["status"] == "skipped"
+                d["failed"] += r["status"] == "failed"
+            for r in norm_results:
+                d["failed"] += r["status"] == "failed"
+                if r["status"] == "loaded":
+                    for k in ("read", "loaded", "duplicate", "quarantined"):
+                        d[k] += r[f"rows_{k}"]
+            d.update(_source_health(con, source, settings.sources[source].kind))
+            if d["failed"]:
+                failed_sources.append(source)
+            _progress("normalized", source=source)
+        audits = run_checks()
+        err = [a for a in audits if a["severity"] == "error" and a["status"] == "fail"]
+        warn = [a for a in audits if a["severity"] == "warn" and a["status"] == "fail"]
+        if err:
+            status = "failed"
+            message = "error audit(s) failed: " + ", ".join(f"{a['name']} ({a['rows']} rows)" for a in err)
+        elif failed_sources:
+            status = "partial"
+            message = "source(s) with failed loads: " + ", ".join(sorted(set(failed_sources)))
+        totals = {k: sum(d[k] for d in per_source.values()) for k in ("read", "loaded", "duplicate", "quarantined")}
+        con.execute(
+            """UPDATE meta.runs SET finished_at = ?, status = ?, sources_ok = ?, sources_failed = ?,
+                 files_loaded = ?, files_skipped = ?, rows_read = ?, rows_loaded = ?, rows_duplicate = ?,
+                 rows_quarantined = ?, audits_failed_error = ?, audits_failed_warn = ?, message = ?
+               WHERE run_id = ?""",
+            [datetime.now(UTC), status, len(settings.sources) - len(set(failed_sources)), len(set(failed_sources)),
+             sum(d["files"] - d["skipped"] - d["failed"] for d in per_source.values()),
+             sum(d["skipped"] for d in per_source.values()), totals["read"], totals["loaded"],
+             totals["duplicate"], totals["quarantined"], len(err), len(warn), message or None, run_id],
+        )
+        md = _summary_markdown(run_id, status, per_source, audits, con)
+        con.close()
+        if status == "failed":
+            wh.discard_build(build)
+        else:
+            publish_warehouse(str(build), str(published))
+        try:
+            create_markdown_artifact(markdown=md, key="nightly-health", description="sara nightly run health")
+        except Exception as exc:  # an artifact is a report: never fail a published night over it
+            log.warning("could not create the run artifact: %s", exc)
+        result = {"run_id": run_id, "status": status, "message": message, "sources": per_source,
+                  "audits": audits, "warehouse": str(published), "published": status != "failed"}
+        append_run_log(settings, {"run_id": run_id, "started_at": started, "finished_at": datetime.now(UTC),
+                                  "status": status, "message": message, "config": str(settings.config_path)})
+        if status == "failed":
+            raise RuntimeError(f"night not published: {message}")
+        return result
+    except BaseException:
+        try:
+            con.close()
+        except duckdb.Error:
+            pass
+        if build.exists() and status != "failed":
+            wh.discard_build(build)
+        raise
+    finally:
+        _RUN = None
