@@ -270,10 +270,10 @@ def demo(nights: int = typer.Option(6, help="how many nights of extracts to run 
     _quiet_prefect(verbose)
     t0 = time.perf_counter()
     project = find_project_dir()
-    settings = _settings(config)
     demo_dir = project / "data" / "demo"
     console.print(f"[bold]sara demo[/bold]: generating the Riverton city extracts in {demo_dir}")
     all_nights = generate_demo_city(demo_dir, scale=scale)
+    settings = _settings(config)  # after generation: the config names the generated polygon layers
     # a fresh start: the demo's landing folders and warehouse belong to the demo alone
     for src in settings.sources:
         shutil.rmtree(settings.source_landing(src), ignore_errors=True)
