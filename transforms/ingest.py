@@ -202,19 +202,21 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, path: Path, src: SourceConfig, ta
         for line, err, text in rejects_raw
     ]
     n_good = con.execute(f"SELECT count(*) FROM _in_{tag}").fetchone()[0]
-    nums = _row_numbers(n_good, [r.row for r in rejects])
     # NOTE: rows inserted inside an open transaction get rowids from 2**62 upward, so the file order
     # is rowid - min(rowid) (insertion order is preserved: preserve_insertion_order is on).
-    con.register(f"_rn_{tag}", pa.table({"_ord": np.arange(n_good, dtype=np.int64), "_row_number": nums}))
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _raw_{tag} AS
-            SELECT i.*, r._row_number
-            FROM (SELECT rowid - (SELECT min(rowid) FROM _in_{tag}) AS _ord, * FROM _in_{tag}) i
-            JOIN _rn_{tag} r USING (_ord) ORDER BY r._row_number"""
-    )
-    con.unregister(f"_rn_{tag}")
-    con.execute(f"ALTER TABLE _raw_{tag} DROP COLUMN _ord")
-    con.execute(f"DROP TABLE _in_{tag}")
+    ordinal = f"rowid - (SELECT min(rowid) FROM _in_{tag})"
+    if not rejects:  # the common case: data-row number = ordinal + 1, no copy needed
+        con.execute(f"CREATE OR REPLACE TEMP VIEW _raw_{tag} AS SELECT *, {ordinal} + 1 AS _row_number FROM _in_{tag}")
+    else:
+        nums = _row_numbers(n_good, [r.row for r in rejects])
+        con.register(f"_rn_{tag}", pa.table({"_ord": np.arange(n_good, dtype=np.int64), "_row_number": nums}))
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE _raw_{tag} AS
+                SELECT i.* EXCLUDE (_ord), r._row_number
+                FROM (SELECT {ordinal} AS _ord, * FROM _in_{tag}) i JOIN _rn_{tag} r USING (_ord)
+                ORDER BY r._row_number"""
+        )
+        con.unregister(f"_rn_{tag}")
     return RawResult(columns=columns, rows_read=n_good + len(rejects), rejects=rejects)
 
 
@@ -323,6 +325,14 @@ def stage_file(con: duckdb.DuckDBPyConnection, path: Path, src: SourceConfig, ta
     if src.format == "xlsx":
         return _stage_xlsx(con, path, src, tag)
     return _stage_vector(con, path, src, tag)
+
+
+def drop_staged(con: duckdb.DuckDBPyConnection, tag: str) -> None:
+    for kind, name in (("VIEW", f"_raw_{tag}"), ("TABLE", f"_raw_{tag}"), ("TABLE", f"_in_{tag}")):
+        try:
+            con.execute(f"DROP {kind} IF EXISTS {name}")
+        except duckdb.CatalogException:
+            pass  # _raw_<tag> is a view or a table, not both
 
 
 def check_columns(path: Path, src: SourceConfig, columns: list[str]) -> None:

@@ -19,6 +19,7 @@ from transforms.config import Settings, SourceConfig
 from transforms.ingest import (
     LoadError,
     check_columns,
+    drop_staged,
     extract_time_from_name,
     file_mtime_utc,
     file_sha256,
@@ -113,7 +114,7 @@ def load_raw_file(con: duckdb.DuckDBPyConnection, settings: Settings, source: st
             [load_id, source, str(path), sha, path.stat().st_size, extract_at, result.rows_read,
              len(result.rejects), now, run_id, json.dumps(result.columns)],
         )
-        con.execute(f"DROP TABLE IF EXISTS _raw_{tag}")
+        drop_staged(con, tag)
         con.execute("COMMIT")
         return FileOutcome(source, str(path), load_id, "raw", rows_read=result.rows_read,
                            rows_quarantined=len(result.rejects))

@@ -95,6 +95,15 @@ def _bool_flag(col: str) -> str:
     return f"(upper(trim({qident(col)})) IN ('Y', 'YES', 'TRUE', 'T', '1'))"
 
 
+def needs_row_hash(src: SourceConfig) -> bool:
+    return src.dedupe or not src.record_id
+
+
+def raw_json_sql(raw_columns: list[str], p: Params) -> str:
+    """The raw row as a JSON object (for quarantine rows)."""
+    return "json_object(" + ", ".join(f"{p(c)}, r.{qident(c)}" for c in raw_columns) + ")"
+
+
 def build_stage_sql(src: SourceConfig, raw_columns: list[str], settings: Settings, load_id: str,
                     extract_at: datetime | None, load_time: datetime) -> tuple[str, list]:
     """The staging query: one row per raw row, canonical names, UTC times, and a quarantine reason."""
@@ -113,9 +122,10 @@ def build_stage_sql(src: SourceConfig, raw_columns: list[str], settings: Setting
         rid = "CAST(NULL AS VARCHAR)"
     sel.append(f"{rid} AS record_id")
 
-    # content hash of the whole raw row (exact duplicate detection, ids for feeds without ids)
-    hash_cols = ", ".join(f"coalesce({qident(c)}, '\x1e')" for c in raw_columns)
-    sel.append(f"md5(concat_ws('\x1f', {hash_cols})) AS _row_hash")
+    # content hash of the whole raw row: exact-duplicate detection, and ids for feeds without ids
+    if needs_row_hash(src):
+        hash_cols = ", ".join(f"coalesce({qident(c)}, '\x1e')" for c in raw_columns)
+        sel.append(f"md5(concat_ws('\x1f', {hash_cols})) AS _row_hash")
 
     parsed_checks: list[str] = []
     for t in times:
@@ -179,10 +189,6 @@ def build_stage_sql(src: SourceConfig, raw_columns: list[str], settings: Setting
     for c in raw_columns:
         if c not in used:
             sel.append(f"{qident(c)} AS {qident(raw_column_name(c))}")
-
-    # the JSON of the raw row (used for quarantine rows only)
-    json_args = ", ".join(f"{p(c)}, {qident(c)}" for c in raw_columns)
-    sel.append(f"json_object({json_args}) AS _raw_json")
 
     sql_stage = "SELECT " + ",\n  ".join(sel) + f"\nFROM raw.{qident(src.name)} WHERE _load_id = {p(load_id)}"
 
@@ -297,45 +303,51 @@ def normalize_load(con: duckdb.DuckDBPyConnection, src: SourceConfig, settings: 
     con.execute(f"CREATE OR REPLACE TEMP TABLE _stg AS {sql}", params)
 
     # 2. unusable rows
+    qp = Params()
     con.execute(
-        "INSERT INTO core.quarantine SELECT ?, ?, source_row, _q_reason, _raw_json FROM _stg WHERE _q_reason IS NOT NULL",
-        [load_id, src.name],
+        f"""INSERT INTO core.quarantine
+            SELECT {qp(load_id)}, {qp(src.name)}, s.source_row, s._q_reason, {raw_json_sql(raw_columns, qp)}
+            FROM _stg s JOIN raw.{qident(src.name)} r ON r._load_id = {qp(load_id)} AND r._row_number = s.source_row
+            WHERE s._q_reason IS NOT NULL""",
+        qp.values,
     )
     n_stage = con.execute("SELECT count(*) FROM _stg").fetchone()[0]
     n_quar = con.execute("SELECT count(*) FROM _stg WHERE _q_reason IS NOT NULL").fetchone()[0] + n_rejects
 
-    # 3. exact duplicates (opt-in) and ids for feeds without ids
-    dedupe_rank = "row_number() OVER (PARTITION BY _row_hash ORDER BY source_row)"
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _ok AS
-            SELECT * EXCLUDE (_raw_json, record_id),
-                   coalesce(record_id, _row_hash || '-' || CAST({dedupe_rank} AS VARCHAR)) AS record_id,
-                   {dedupe_rank} AS _dup_rank
-            FROM _stg WHERE _q_reason IS NULL"""
-    )
-    con.execute("DROP TABLE _stg")
+    # 3. exact duplicates (opt-in) and ids for feeds without ids (content hash + occurrence number)
     n_exact_dup = 0
-    if src.dedupe:
-        n_exact_dup = con.execute("SELECT count(*) FROM _ok WHERE _dup_rank > 1").fetchone()[0]
-        con.execute("DELETE FROM _ok WHERE _dup_rank > 1")
+    if needs_row_hash(src):
+        dedupe_rank = "row_number() OVER (PARTITION BY _row_hash ORDER BY source_row)"
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE _ok AS
+                SELECT * EXCLUDE (record_id, _q_reason),
+                       coalesce(record_id, _row_hash || '-' || CAST({dedupe_rank} AS VARCHAR)) AS record_id,
+                       {dedupe_rank} AS _dup_rank
+                FROM _stg WHERE _q_reason IS NULL"""
+        )
+        if src.dedupe:
+            n_exact_dup = con.execute("SELECT count(*) FROM _ok WHERE _dup_rank > 1").fetchone()[0]
+        con.execute("DROP TABLE _stg")
+        con.execute(f"CREATE OR REPLACE TEMP VIEW _okv AS SELECT * EXCLUDE (_dup_rank, _row_hash) FROM _ok "
+                    f"WHERE {'_dup_rank = 1' if src.dedupe else 'true'}")
+    else:
+        con.execute("CREATE OR REPLACE TEMP VIEW _okv AS SELECT * EXCLUDE (_q_reason) FROM _stg WHERE _q_reason IS NULL")
+    n_ok = n_stage - (n_quar - n_rejects) - n_exact_dup
 
     # 4. one version per record per extract: rows of an older version in the same extract are superseded
-    # (rows of the newest version all stay: unit rows / offence rows of one record share it)
-    con.execute(
-        """CREATE OR REPLACE TEMP TABLE _ok2 AS
-           SELECT * FROM _ok QUALIFY version_at IS NOT DISTINCT FROM max(version_at) OVER (PARTITION BY record_id)"""
-    )
-    n_superseded = con.execute("SELECT (SELECT count(*) FROM _ok) - (SELECT count(*) FROM _ok2)").fetchone()[0]
-    con.execute("DROP TABLE _ok")
+    # (every row of the newest version stays: unit rows and offence rows of one record share it)
     if src.event_grain == "record":
-        # the same record id twice at the same version: the last row in the file wins
-        before = con.execute("SELECT count(*) FROM _ok2").fetchone()[0]
+        # ... and the same record id twice at the same version: the last row in the file wins
         con.execute(
-            "DELETE FROM _ok2 WHERE (record_id, source_row) IN (SELECT (record_id, source_row) FROM "
-            "(SELECT record_id, source_row, row_number() OVER (PARTITION BY record_id ORDER BY source_row DESC) AS k "
-            "FROM _ok2) WHERE k > 1)"
+            """CREATE OR REPLACE TEMP VIEW _ok2 AS SELECT * FROM _okv
+               QUALIFY row_number() OVER (PARTITION BY record_id ORDER BY version_at DESC NULLS LAST,
+                                          source_row DESC) = 1"""
         )
-        n_superseded += before - con.execute("SELECT count(*) FROM _ok2").fetchone()[0]
+    else:
+        con.execute(
+            """CREATE OR REPLACE TEMP VIEW _ok2 AS SELECT * FROM _okv
+               QUALIFY version_at IS NOT DISTINCT FROM max(version_at) OVER (PARTITION BY record_id)"""
+        )
 
     # 5. crosswalks
     xw = src.crosswalks
@@ -349,6 +361,12 @@ def normalize_load(con: duckdb.DuckDBPyConnection, src: SourceConfig, settings: 
         _grain_calls(con, src)
     else:
         _grain_incidents(con, src, has_off, load_id)
+
+    n_superseded = n_ok - con.execute("SELECT coalesce(sum(_nrows), 0) FROM _rec").fetchone()[0]
+    for t in ("_ok2", "_okv"):
+        con.execute(f"DROP VIEW IF EXISTS {t}")
+    for t in ("_ok", "_stg"):
+        con.execute(f"DROP TABLE IF EXISTS {t}")
 
     # 6. enrich
     _address_lookup(con, "_rec")
@@ -408,34 +426,32 @@ def normalize_load(con: duckdb.DuckDBPyConnection, src: SourceConfig, settings: 
           {common_tail}
         FROM _rec f {ct}{cti}{dp}{pr}{loc_join}
         """
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _final0 AS {select}", [src.name, agency, load_id])
         con.execute(
-            """CREATE OR REPLACE TEMP TABLE _final AS
-               SELECT * EXCLUDE (_disp_countable),
-                 CASE WHEN origin = 'officer' THEN true WHEN origin = 'community' THEN false END AS self_initiated,
-                 NOT is_void AND duplicate_of IS NULL AND linked_to IS NULL AND _disp_countable AS is_countable,
-                 epoch(entered_at) - epoch(received_at) AS _intake,
-                 epoch(dispatched_at) - epoch(coalesce(entered_at, received_at)) AS _queue,
-                 epoch(onscene_at) - epoch(dispatched_at) AS _travel,
-                 epoch(onscene_at) - epoch(received_at) AS _response,
-                 epoch(cleared_at) - epoch(onscene_at) AS _on_scene
-               FROM _final0"""
+            f"""CREATE OR REPLACE TEMP TABLE _final AS
+            WITH base AS ({select}),
+            flags AS (
+              SELECT * EXCLUDE (_disp_countable),
+                CASE WHEN origin = 'officer' THEN true WHEN origin = 'community' THEN false END AS self_initiated,
+                NOT is_void AND duplicate_of IS NULL AND linked_to IS NULL AND _disp_countable AS is_countable,
+                epoch(entered_at) - epoch(received_at) AS _intake,
+                epoch(dispatched_at) - epoch(coalesce(entered_at, received_at)) AS _queue,
+                epoch(onscene_at) - epoch(dispatched_at) AS _travel,
+                epoch(onscene_at) - epoch(received_at) AS _response,
+                epoch(cleared_at) - epoch(onscene_at) AS _on_scene
+              FROM base)
+            SELECT * EXCLUDE (_intake, _queue, _travel, _response, _on_scene),
+              CASE WHEN _intake >= 0 THEN _intake END AS intake_s,
+              CASE WHEN _queue >= 0 THEN _queue END AS queue_s,
+              CASE WHEN _travel >= 0 THEN _travel END AS travel_s,
+              CASE WHEN _response >= 0 THEN _response END AS response_s,
+              CASE WHEN _on_scene >= 0 THEN _on_scene END AS on_scene_s,
+              nullif(concat_ws(',',
+                CASE WHEN _intake < 0 THEN 'intake_s<0' END, CASE WHEN _queue < 0 THEN 'queue_s<0' END,
+                CASE WHEN _travel < 0 THEN 'travel_s<0' END, CASE WHEN _response < 0 THEN 'response_s<0' END,
+                CASE WHEN _on_scene < 0 THEN 'on_scene_s<0' END), '') AS interval_issue
+            FROM flags""",
+            [src.name, agency, load_id],
         )
-        con.execute(
-            """CREATE OR REPLACE TEMP TABLE _final AS
-               SELECT * EXCLUDE (_intake, _queue, _travel, _response, _on_scene),
-                 CASE WHEN _intake >= 0 THEN _intake END AS intake_s,
-                 CASE WHEN _queue >= 0 THEN _queue END AS queue_s,
-                 CASE WHEN _travel >= 0 THEN _travel END AS travel_s,
-                 CASE WHEN _response >= 0 THEN _response END AS response_s,
-                 CASE WHEN _on_scene >= 0 THEN _on_scene END AS on_scene_s,
-                 nullif(concat_ws(',',
-                   CASE WHEN _intake < 0 THEN 'intake_s<0' END, CASE WHEN _queue < 0 THEN 'queue_s<0' END,
-                   CASE WHEN _travel < 0 THEN 'travel_s<0' END, CASE WHEN _response < 0 THEN 'response_s<0' END,
-                   CASE WHEN _on_scene < 0 THEN 'on_scene_s<0' END), '') AS interval_issue
-               FROM _final"""
-        )
-        con.execute("DROP TABLE _final0")
     else:
         origin_src = "coalesce(f._origin_src, 'unknown')"
         select = f"""
@@ -452,7 +468,7 @@ def normalize_load(con: duckdb.DuckDBPyConnection, src: SourceConfig, settings: 
     n_stale_rows, n_records = _merge(con, src, core, id_col)
     n_duplicate = n_exact_dup + n_superseded + n_stale_rows
     n_loaded = (n_stage + n_rejects) - n_quar - n_duplicate
-    for t in ("_ok2", "_rec", "_final", "_addr_lookup", "_loc_lookup", "_xw_ct", "_xw_disp", "_xw_prio", "_xw_off",
+    for t in ("_rec", "_final", "_addr_lookup", "_loc_lookup", "_xw_ct", "_xw_disp", "_xw_prio", "_xw_off",
               "_offrows", "_stale"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
     return NormalizeResult(

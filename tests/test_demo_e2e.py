@@ -1,0 +1,94 @@
+"""End to end through the real CLI: `sara demo`, then status, query, docs, and a re-run that changes nothing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.conftest import PROJECT
+
+pytestmark = pytest.mark.slow
+SARA = [sys.executable, "-m", "flows.cli"]
+WAREHOUSE = PROJECT / "data" / "demo" / "warehouse" / "sara.duckdb"
+
+
+def _sara(*args: str, tmp_home: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PREFECT_HOME": str(tmp_home), "COLUMNS": "200"}
+    env.pop("PREFECT_API_URL", None)
+    return subprocess.run([*SARA, *args], cwd=PROJECT, env=env, capture_output=True, text=True, timeout=600)
+
+
+def _counts() -> dict:
+    con = duckdb.connect(str(WAREHOUSE), read_only=True)
+    try:
+        out = {}
+        for t in ("core.calls", "core.incidents", "core.offenses", "core.quarantine", "meta.loads"):
+            out[t] = con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+        out["agencies"] = con.execute(
+            "SELECT list(DISTINCT agency ORDER BY agency) FROM (SELECT agency FROM core.calls "
+            "UNION ALL SELECT agency FROM core.incidents)").fetchone()[0]
+        out["null_agency"] = con.execute(
+            "SELECT count(*) FROM core.calls WHERE agency IS NULL").fetchone()[0]
+        out["unreconciled"] = con.execute(
+            "SELECT count(*) FROM meta.loads WHERE status = 'loaded' "
+            "AND rows_read <> rows_loaded + rows_duplicate + rows_quarantined").fetchone()[0]
+        out["runs"] = con.execute("SELECT list(status ORDER BY started_at) FROM meta.runs").fetchone()[0]
+        out["stale"] = con.execute(
+            "SELECT sum(rows_duplicate) FROM meta.loads WHERE source = 'demo_metro_calls'").fetchone()[0]
+        return out
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    home = tmp_path_factory.mktemp("prefect_home")
+    res = _sara("demo", "--scale", "0.15", tmp_home=home)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    return res, home
+
+
+def test_demo_loads_two_agencies_and_reconciles(demo_run):
+    res, _ = demo_run
+    assert "warehouse:" in res.stdout and "sara query" in res.stdout
+    c = _counts()
+    assert c["agencies"] == ["county", "metro"]
+    assert c["null_agency"] == 0 and c["unreconciled"] == 0
+    assert c["core.calls"] > 1000 and c["core.incidents"] > 100 and c["core.offenses"] >= c["core.incidents"]
+    assert c["core.quarantine"] > 0  # the demo plants unusable rows; they are kept with a reason
+    assert c["runs"] == ["ok"] * 6
+    # night 6's late, older extract is counted but changes nothing newer
+    assert c["stale"] > 0
+
+
+def test_rerun_changes_nothing(demo_run):
+    _, home = demo_run
+    before = _counts()
+    res = _sara("run", "--config", "config/demo.toml", tmp_home=home)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    after = _counts()
+    for k in ("core.calls", "core.incidents", "core.offenses", "core.quarantine", "meta.loads"):
+        assert after[k] == before[k], k
+    assert after["runs"][-1] == "ok"
+
+
+def test_status_query_docs(demo_run):
+    _, home = demo_run
+    st = _sara("status", "--config", "config/demo.toml", tmp_home=home)
+    assert st.returncode == 0 and "quarantine by reason" in st.stdout and "located share" in st.stdout
+    q = _sara("query", "--config", "config/demo.toml", "--csv",
+              "SELECT agency, count(*) AS n FROM core.calls GROUP BY 1 ORDER BY 1", tmp_home=home)
+    assert q.returncode == 0 and q.stdout.splitlines()[0] == "agency,n"
+    assert [line.split(",")[0] for line in q.stdout.splitlines()[1:]] == ["county", "metro"]
+    sp = _sara("query", "--config", "config/demo.toml",
+               "SELECT ST_AsText(ST_Point(1, 2)) AS p", tmp_home=home)
+    assert sp.returncode == 0 and "POINT (1 2)" in sp.stdout
+    d = _sara("docs", "--config", "config/demo.toml", tmp_home=home)
+    assert d.returncode == 0 and "## core.calls" in d.stdout and "| response_s |" in d.stdout
+    bad = _sara("query", "--config", "config/demo.toml", "DELETE FROM core.calls", tmp_home=home)
+    assert bad.returncode != 0  # the published warehouse is opened read-only
