@@ -279,7 +279,8 @@ def demo(nights: int = typer.Option(6, help="how many nights of extracts to run 
         shutil.rmtree(settings.source_landing(src), ignore_errors=True)
     wpath = settings.warehouse_path
     for p in wpath.parent.glob(wpath.name + "*"):
-        p.unlink()
+        if not p.name.endswith(".lock"):  # the lock stays: a run in progress keeps its claim
+            p.unlink()
     runs_log = wpath.with_name("runs.jsonl")
     if runs_log.exists():
         runs_log.unlink()

@@ -15,6 +15,7 @@ task parameters, so nothing unserializable crosses Prefect's API.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,6 +45,19 @@ class RunState:
 
 _RUN: RunState | None = None
 PROGRESS_HOOK: Any = None  # set by the CLI to a callable(kind, **info) for progress bars
+
+
+class _Clock:
+    """Seconds per stage of a run, for the log and the run artifact."""
+
+    def __init__(self) -> None:
+        self.t = time.perf_counter()
+        self.laps: dict[str, float] = {}
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = round(now - self.t, 3)
+        self.t = now
 
 
 def _state() -> RunState:
@@ -158,12 +172,19 @@ def append_run_log(settings: Settings, record: dict) -> None:
 @flow(name="nightly", log_prints=False)
 def nightly(config_path: str | None = None) -> dict:
     """Load whatever is new in data/landing/<source>/, normalize, audit, publish."""
-    global _RUN
     log = get_run_logger()
     settings = load_settings(config_path)
     run_id = str(flow_run.id or f"local-{datetime.now(UTC):%Y%m%dT%H%M%S}")
     published = settings.warehouse_path
+    with wh.run_lock(published):
+        return _nightly(settings, run_id, published, log)
+
+
+def _nightly(settings: Settings, run_id: str, published: Path, log) -> dict:
+    global _RUN
+    clock = _Clock()
     build = wh.start_build(published)
+    clock.lap("copy published to build")
     con = wh.connect(build, threads=settings.sara.warehouse.threads, memory_limit=settings.sara.warehouse.memory_limit)
     started = datetime.now(UTC)
     _RUN = RunState(settings, con, run_id)
@@ -171,6 +192,7 @@ def nightly(config_path: str | None = None) -> dict:
     try:
         wh.apply_schema(con)
         write_agency_areas(con, settings)
+        clock.lap("schema and agency areas")
         con.execute("INSERT INTO meta.runs (run_id, flow, started_at, status) VALUES (?, 'nightly', ?, 'running')",
                     [run_id, started])
         per_source: dict[str, dict] = {}
@@ -180,7 +202,9 @@ def nightly(config_path: str | None = None) -> dict:
                                                 "duplicate": 0, "quarantined": 0})
             try:
                 raw_results = ingest_source(source)
+                clock.lap(f"load {source}")
                 norm_results = normalize_source(source)
+                clock.lap(f"normalize {source}")
             except Exception as exc:
                 log.error("source %s failed: %s", source, exc)
                 failed_sources.append(source)
@@ -201,6 +225,7 @@ def nightly(config_path: str | None = None) -> dict:
                 failed_sources.append(source)
             _progress("normalized", source=source)
         audits = run_checks()
+        clock.lap("audits")
         err = [a for a in audits if a["severity"] == "error" and a["status"] == "fail"]
         warn = [a for a in audits if a["severity"] == "warn" and a["status"] == "fail"]
         if err:
@@ -221,16 +246,21 @@ def nightly(config_path: str | None = None) -> dict:
              totals["duplicate"], totals["quarantined"], len(err), len(warn), message or None, run_id],
         )
         md = _summary_markdown(run_id, status, per_source, audits, con)
+        md += "\n\n| stage | seconds |\n|---|---|\n" + "".join(
+            f"| {k} | {v:.2f} |\n" for k, v in clock.laps.items())
         con.close()
         if status == "failed":
             wh.discard_build(build)
         else:
             publish_warehouse(str(build), str(published))
+        clock.lap("publish")
         try:
             create_markdown_artifact(markdown=md, key="nightly-health", description="sara nightly run health")
         except Exception as exc:  # an artifact is a report: never fail a published night over it
             log.warning("could not create the run artifact: %s", exc)
+        log.info("stage timings: %s", ", ".join(f"{k} {v:.2f}s" for k, v in clock.laps.items()))
         result = {"run_id": run_id, "status": status, "message": message, "sources": per_source,
+                  "timings": clock.laps,
                   "audits": audits, "warehouse": str(published), "published": status != "failed"}
         append_run_log(settings, {"run_id": run_id, "started_at": started, "finished_at": datetime.now(UTC),
                                   "status": status, "message": message, "config": str(settings.config_path)})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,17 +15,20 @@ from tests.conftest import PROJECT
 
 pytestmark = pytest.mark.slow
 SARA = [sys.executable, "-m", "flows.cli"]
-WAREHOUSE = PROJECT / "data" / "demo" / "warehouse" / "sara.duckdb"
+RUN: dict = {}  # the isolated project of this module's demo run
 
 
 def _sara(*args: str, tmp_home: Path) -> subprocess.CompletedProcess:
+    """Run the real CLI from a copy of the project, so nothing else touching data/demo can interfere."""
     env = {**os.environ, "PREFECT_HOME": str(tmp_home), "COLUMNS": "200"}
     env.pop("PREFECT_API_URL", None)
-    return subprocess.run([*SARA, *args], cwd=PROJECT, env=env, capture_output=True, text=True, timeout=600)
+    env.pop("SARA_CONFIG", None)
+    return subprocess.run([*SARA, *args], cwd=RUN["project"], env=env, capture_output=True, text=True,
+                          timeout=600)
 
 
 def _counts() -> dict:
-    con = duckdb.connect(str(WAREHOUSE), read_only=True)
+    con = duckdb.connect(str(RUN["project"] / "data/demo/warehouse/sara.duckdb"), read_only=True)
     try:
         out = {}
         for t in ("core.calls", "core.incidents", "core.offenses", "core.quarantine", "meta.loads"):
@@ -48,6 +52,10 @@ def _counts() -> dict:
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
     home = tmp_path_factory.mktemp("prefect_home")
+    proj = tmp_path_factory.mktemp("project")
+    shutil.copytree(PROJECT / "config", proj / "config")
+    shutil.copy(PROJECT / "pyproject.toml", proj / "pyproject.toml")
+    RUN["project"] = proj
     res = _sara("demo", "--scale", "0.15", tmp_home=home)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     return res, home

@@ -56,7 +56,52 @@ def connect(path: Path | str, read_only: bool = False, threads: int | None = Non
 
 
 def apply_schema(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute((SQL_DIR / "schema.sql").read_text(encoding="utf-8"))
+    """Create or update the schema and the data dictionary; a no-op when schema.sql has not changed."""
+    import hashlib
+
+    text = (SQL_DIR / "schema.sql").read_text(encoding="utf-8")
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    try:
+        if con.execute("SELECT sha256 FROM meta.schema_info").fetchone() == (digest,):
+            return
+    except duckdb.CatalogException:
+        pass
+    con.execute(text)
+    con.execute("CREATE OR REPLACE TABLE meta.schema_info (sha256 VARCHAR, applied_at TIMESTAMPTZ)")
+    con.execute("COMMENT ON TABLE meta.schema_info IS 'the sha256 of sql/schema.sql last applied to this file'")
+    con.execute("INSERT INTO meta.schema_info VALUES (?, now())", [digest])
+
+
+class WarehouseBusy(RuntimeError):
+    """Another run is writing this warehouse."""
+
+
+@contextmanager
+def run_lock(published: Path) -> Iterator[None]:
+    """One writer at a time: an exclusive lock file beside the warehouse, released when the process dies.
+
+    A second run fails at once with a clear message instead of fighting over the build file. The lock
+    is an OS file lock (flock), so a run killed with SIGKILL leaves no stale lock behind.
+    """
+    import fcntl
+
+    published.parent.mkdir(parents=True, exist_ok=True)
+    lock = published.with_name(published.name + ".lock")
+    fh = open(lock, "a+")
+    try:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            raise WarehouseBusy(f"{published} is being built by {holder}; try again when that run ends") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()}")
+        fh.flush()
+        yield
+    finally:
+        fh.close()
 
 
 def build_path(published: Path) -> Path:
