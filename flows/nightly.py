@@ -127,14 +127,25 @@ def publish_warehouse(build: str, published: str) -> None:
 
 
 def write_agency_areas(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
-    from transforms.geo import agency_area
+    import pyarrow as pa
+
+    from transforms.geo import agency_area, agency_tiles
 
     con.execute("DELETE FROM meta.agency_areas")
+    con.execute("DELETE FROM meta.agency_area_tiles")
     for code, ag in settings.sara.agencies.items():
         geom = agency_area(str(settings.resolve(ag.boundary)) if ag.boundary else None,
                            tuple(ag.bbox) if ag.bbox else None, ag.crs)
         con.execute("INSERT INTO meta.agency_areas VALUES (?, ?, ?, ST_GeomFromWKB(?))",
                     [code, ag.name, ag.crs, geom.wkb])
+        x0, y0, size, tiles = agency_tiles(str(settings.resolve(ag.boundary)) if ag.boundary else None,
+                                           tuple(ag.bbox) if ag.bbox else None, ag.crs)
+        t = pa.table({"ix": [r[0] for r in tiles], "iy": [r[1] for r in tiles], "is_full": [r[2] for r in tiles],
+                      "wkb": pa.array([r[3] for r in tiles], pa.binary())})
+        con.register("_tiles", t)
+        con.execute("INSERT INTO meta.agency_area_tiles SELECT ?, ?, ?, ?, ix, iy, is_full, ST_GeomFromWKB(wkb) "
+                    "FROM _tiles", [code, x0, y0, size])
+        con.unregister("_tiles")
 
 
 def _summary_markdown(run_id: str, status: str, per_source: dict, audits: list[dict], con) -> str:

@@ -61,6 +61,17 @@ create table if not exists meta.agency_areas (
     geom geometry not null
 );
 
+create table if not exists meta.agency_area_tiles (
+    agency varchar not null,
+    x0 double not null,
+    y0 double not null,
+    size_m double not null,
+    ix integer not null,
+    iy integer not null,
+    is_full boolean not null,
+    geom geometry not null
+);
+
 create table if not exists core.quarantine (
     load_id varchar not null,
     source varchar not null,
@@ -216,6 +227,16 @@ comment on column meta.agency_areas.agency is 'agency code from config/sara.toml
 comment on column meta.agency_areas.name is 'agency name';
 comment on column meta.agency_areas.crs is 'the analysis CRS of geom and of core x/y';
 comment on column meta.agency_areas.geom is 'the agency boundary (or bbox) polygon, analysis CRS';
+
+comment on table meta.agency_area_tiles is 'The agency area cut into grid tiles (analysis CRS) so a point-in-area test touches one small piece: tile = floor((x - x0) / size_m), floor((y - y0) / size_m).';
+comment on column meta.agency_area_tiles.agency is 'agency code';
+comment on column meta.agency_area_tiles.x0 is 'grid origin easting, metres';
+comment on column meta.agency_area_tiles.y0 is 'grid origin northing, metres';
+comment on column meta.agency_area_tiles.size_m is 'tile size, metres';
+comment on column meta.agency_area_tiles.ix is 'tile column';
+comment on column meta.agency_area_tiles.iy is 'tile row';
+comment on column meta.agency_area_tiles.is_full is 'the tile lies wholly inside the area';
+comment on column meta.agency_area_tiles.geom is 'the part of the area in this tile';
 
 comment on table core.quarantine is 'One row per delivered row that could not be used at all, with the reason. Nothing is dropped silently.';
 comment on column core.quarantine.load_id is 'the load (meta.loads) it came from';

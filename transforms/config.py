@@ -17,7 +17,15 @@ from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -70,7 +78,7 @@ def _check_column_name(v: str) -> str:
     return v
 
 
-ColumnName = Annotated[str, Field(min_length=1)]
+ColumnName = Annotated[str, Field(min_length=1), AfterValidator(_check_column_name)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -177,8 +185,6 @@ class TimestampSpec(Strict):
                 re.compile(pat)
             except re.error as exc:
                 raise ValueError(f"replace pattern {pat!r}: {exc}") from exc
-        for c in [*self.columns, *self.parts.values()]:
-            _check_column_name(c)
         return self
 
     def source_columns(self) -> list[str]:
@@ -221,9 +227,6 @@ class CoordinateSpec(Strict):
     def _xy(self) -> CoordinateSpec:
         if self.geometry == bool(self.x and self.y):
             raise ValueError("give x and y columns, or geometry: true for a vector file")
-        for c in (self.x, self.y):
-            if c:
-                _check_column_name(c)
         return self
 
 
@@ -239,7 +242,6 @@ class Condition(Strict):
     def _one(self) -> Condition:
         if sum(x is not None for x in (self.equals, self.in_, self.matches)) != 1:
             raise ValueError("give exactly one of equals, in, matches")
-        _check_column_name(self.column)
         return self
 
 
@@ -365,12 +367,6 @@ class SourceConfig(Strict):
             raise ValueError("call_types/dispositions crosswalks are for calls")
         if len(self.delimiter) != 1 or len(self.quote) != 1:
             raise ValueError("delimiter and quote must be one character")
-        for c in [*self.record_id, *self.columns.values(), *self.required_columns, *self.drop_columns]:
-            _check_column_name(c)
-        if self.origin:
-            _check_column_name(self.origin.column)
-        if self.void:
-            _check_column_name(self.void.column)
         return self
 
     def referenced_columns(self) -> set[str]:
@@ -447,12 +443,18 @@ def load_settings(config_path: str | Path | None = None, project_dir: Path | Non
     """Read and validate sara.toml and every enabled source file. Raises ConfigError."""
     import os
 
-    project_dir = project_dir or find_project_dir()
     raw = config_path or os.environ.get("SARA_CONFIG") or "config/sara.toml"
     path = Path(raw)
+    if not path.is_absolute() and (Path.cwd() / path).exists():
+        path = Path.cwd() / path
+    if project_dir is None:
+        # the project of a config file is the folder above its config/ folder; else search from cwd
+        if path.is_absolute() and path.parent.name == "config":
+            project_dir = path.parent.parent.resolve()
+        else:
+            project_dir = find_project_dir()
     if not path.is_absolute():
-        cwd_path = Path.cwd() / path
-        path = cwd_path if cwd_path.exists() else project_dir / path
+        path = project_dir / path
     path = path.resolve()
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")

@@ -166,3 +166,29 @@ def locate_points(xs, ys, src_crs: str, agency: AgencyConfig, polygons: dict, se
         else:
             cols[key] = pa.nulls(n, pa.string())
     return pa.table(cols)
+
+
+@lru_cache(maxsize=32)
+def agency_tiles(boundary: str | None, bbox: tuple | None, crs: str, n: int = 64):
+    """area_tiles of an agency area, cached per process (the demo runs several nights in one)."""
+    return area_tiles(agency_area(boundary, bbox, crs), n)
+
+
+def area_tiles(area, n: int = 64) -> tuple[float, float, float, list[tuple[int, int, bool, bytes]]]:
+    """Cut an area into a regular grid of at most n x n tiles: (x0, y0, size, [(ix, iy, full, wkb)]).
+
+    A point test against one small tile piece is cheap, where a test against a whole city outline
+    (tens of thousands of vertices) is not; `full` marks tiles entirely inside, which need no test.
+    """
+    x0, y0, x1, y1 = area.bounds
+    size = max(x1 - x0, y1 - y0) / n or 1.0
+    nx, ny = int((x1 - x0) // size) + 1, int((y1 - y0) // size) + 1
+    ix, iy = np.meshgrid(np.arange(nx), np.arange(ny), indexing="ij")
+    ix, iy = ix.ravel(), iy.ravel()
+    cells = shapely.box(x0 + ix * size, y0 + iy * size, x0 + (ix + 1) * size, y0 + (iy + 1) * size)
+    pieces = shapely.intersection(cells, area)
+    keep = ~shapely.is_empty(pieces)
+    full = shapely.equals(pieces, cells)
+    out = [(int(a), int(b), bool(f), shapely.to_wkb(p))
+           for a, b, f, p in zip(ix[keep], iy[keep], full[keep], pieces[keep], strict=True)]
+    return float(x0), float(y0), float(size), out

@@ -47,11 +47,22 @@ class RawResult:
     rejects: list[Reject] = field(default_factory=list)
 
 
+SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
+
+
 def file_sha256(path: Path) -> str:
+    """sha256 of the delivered bytes. A shapefile is its .shp with its sidecars (.dbf holds the attributes),
+    so a corrected .dbf beside an unchanged .shp is a new delivery."""
+    parts = [path]
+    if path.suffix.lower() == ".shp":
+        parts = [p for ext in SHAPEFILE_PARTS for p in [path.with_suffix(ext)] if p.exists()]
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
+    for part in parts:
+        if len(parts) > 1:
+            h.update(part.suffix.lower().encode())
+        with open(part, "rb") as fh:
+            for chunk in iter(lambda fh=fh: fh.read(1 << 20), b""):
+                h.update(chunk)
     return h.hexdigest()
 
 
@@ -384,7 +395,11 @@ def copy_into_landing(paths: list[Path], landing: Path) -> list[Path]:
         if not p.is_file():
             raise LoadError(f"{p}: no such file")
         dst = landing / p.name
+        sidecars = [p.with_suffix(e) for e in SHAPEFILE_PARTS if p.suffix.lower() == ".shp"
+                    and e != ".shp" and p.with_suffix(e).exists()]
         if dst.resolve() != p.resolve():
+            for side in sidecars:  # sidecars first: the .shp appearing is what makes the delivery visible
+                shutil.copy2(side, landing / side.name)
             tmp = dst.with_name(dst.name + ".part")
             shutil.copy2(p, tmp)
             os.replace(tmp, dst)

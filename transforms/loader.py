@@ -27,6 +27,7 @@ from transforms.ingest import (
     write_raw,
 )
 from transforms.normalize import normalize_load
+from transforms.sqlutil import qident
 
 log = logging.getLogger("sara.loader")
 
@@ -69,7 +70,7 @@ def _extract_at(con: duckdb.DuckDBPyConnection, src: SourceConfig, path: Path, t
         return extract_time_from_name(src, path)
     if spec is not None and spec.column:
         val = con.execute(
-            f'SELECT max(try_strptime(trim("{spec.column}"), ?)) FROM _raw_{tag}', [spec.format]
+            f"SELECT max(try_strptime(trim({qident(spec.column)}), ?)) FROM _raw_{tag}", [spec.format]
         ).fetchone()[0]
         if val is None:
             raise LoadError(f"{path}: extract_at column {spec.column!r} has no value matching {spec.format!r}")
@@ -131,7 +132,8 @@ def load_raw_file(con: duckdb.DuckDBPyConnection, settings: Settings, source: st
 
 def record_failure(con, load_id: str, source: str, path: Path, sha: str, run_id: str, msg: str) -> None:
     con.execute("BEGIN TRANSACTION")
-    con.execute(f'DELETE FROM raw."{source}" WHERE _load_id = ?', [load_id]) if _has_raw(con, source) else None
+    if _has_raw(con, source):
+        con.execute(f"DELETE FROM raw.{qident(source)} WHERE _load_id = ?", [load_id])
     con.execute("DELETE FROM core.quarantine WHERE load_id = ?", [load_id])
     con.execute("DELETE FROM meta.loads WHERE load_id = ?", [load_id])
     con.execute(
