@@ -210,3 +210,23 @@ def test_unmapped_code_is_category_unmapped_and_missing_column_fails_with_file_a
     assert "cad_20240303T020000.csv" in out.message and "received" in out.message
     row = con.execute("SELECT status, message FROM meta.loads WHERE path LIKE '%20240303%'").fetchone()
     assert row[0] == "failed" and os.path.basename(out.path) in row[1]
+
+
+def test_every_meta_and_core_table_and_column_has_a_comment(project):
+    proj, settings, con = project
+    _load(proj, settings, con, "cad_20240302T020000.csv", HEADER + _row("C1", "U1", "03/01/2024 10:00:00 AM"))
+    from flows.nightly import write_agency_areas
+
+    write_agency_areas(con, settings)
+    tables = con.execute("SELECT schema_name, table_name, comment FROM duckdb_tables() "
+                         "WHERE schema_name IN ('meta', 'core')").fetchall()
+    assert {t[1] for t in tables} >= {"runs", "loads", "audit_results", "calls", "incidents", "offenses",
+                                      "quarantine"}
+    assert [t[:2] for t in tables if not t[2]] == []
+    missing = con.execute("SELECT schema_name, table_name, column_name FROM duckdb_columns() "
+                          "WHERE schema_name IN ('meta', 'core') AND coalesce(comment, '') = ''").fetchall()
+    assert missing == []
+    from transforms.docs import data_dictionary
+
+    md = data_dictionary(con)
+    assert "## core.calls" in md and "| raw_note | VARCHAR | unmapped source column" in md

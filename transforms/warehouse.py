@@ -68,7 +68,9 @@ def apply_schema(con: duckdb.DuckDBPyConnection) -> None:
         pass
     con.execute(text)
     con.execute("CREATE OR REPLACE TABLE meta.schema_info (sha256 VARCHAR, applied_at TIMESTAMPTZ)")
-    con.execute("COMMENT ON TABLE meta.schema_info IS 'the sha256 of sql/schema.sql last applied to this file'")
+    con.execute("COMMENT ON TABLE meta.schema_info IS 'the version of sql/schema.sql last applied to this file'")
+    con.execute("COMMENT ON COLUMN meta.schema_info.sha256 IS 'sha256 of sql/schema.sql'")
+    con.execute("COMMENT ON COLUMN meta.schema_info.applied_at IS 'when it was applied, UTC'")
     con.execute("INSERT INTO meta.schema_info VALUES (?, now())", [digest])
 
 
