@@ -26,7 +26,7 @@ from transforms.ingest import (
     stage_file,
     write_raw,
 )
-from transforms.normalize import normalize_load
+from transforms.normalize import drop_temp, normalize_load
 from transforms.sqlutil import qident
 
 log = logging.getLogger("sara.loader")
@@ -96,12 +96,15 @@ def load_raw_file(con: duckdb.DuckDBPyConnection, settings: Settings, source: st
                            f"same bytes (sha256 {sha[:12]}) already loaded as {prior[2]}")
     tag = uuid.uuid4().hex[:10]
     now = datetime.now(UTC)
+    in_tx = False
     try:
-        con.execute("BEGIN TRANSACTION")
-        con.execute("DELETE FROM meta.loads WHERE load_id = ?", [load_id])  # a failed earlier try
+        # the file is read into session temp tables first; the transaction covers only the writes
         result = stage_file(con, path, src, tag)
         check_columns(path, src, result.columns)
         extract_at = _extract_at(con, src, path, tag)
+        con.execute("BEGIN TRANSACTION")
+        in_tx = True
+        con.execute("DELETE FROM meta.loads WHERE load_id = ?", [load_id])  # a failed earlier try
         write_raw(con, source, tag, load_id, result.columns)
         for r in result.rejects:
             con.execute(
@@ -115,19 +118,22 @@ def load_raw_file(con: duckdb.DuckDBPyConnection, settings: Settings, source: st
             [load_id, source, str(path), sha, path.stat().st_size, extract_at, result.rows_read,
              len(result.rejects), now, run_id, json.dumps(result.columns)],
         )
-        drop_staged(con, tag)
         con.execute("COMMIT")
         return FileOutcome(source, str(path), load_id, "raw", rows_read=result.rows_read,
                            rows_quarantined=len(result.rejects))
     except OSError:
-        con.execute("ROLLBACK")
+        if in_tx:
+            con.execute("ROLLBACK")
         raise  # I/O: the caller's task retries
     except Exception as exc:
-        con.execute("ROLLBACK")
+        if in_tx:
+            con.execute("ROLLBACK")
         log.debug("load of %s failed", path, exc_info=True)
         msg = str(exc) if isinstance(exc, LoadError) else f"{path}: {type(exc).__name__}: {exc}"
         record_failure(con, load_id, source, path, sha, run_id, msg)
         return FileOutcome(source, str(path), load_id, "failed", msg)
+    finally:
+        drop_staged(con, tag)
 
 
 def record_failure(con, load_id: str, source: str, path: Path, sha: str, run_id: str, msg: str) -> None:
@@ -167,10 +173,15 @@ def normalize_pending(con: duckdb.DuckDBPyConnection, settings: Settings, source
     outcomes = []
     for load_id, path, sha, extract_at, rows_read, n_rejects, columns, _ in pending_loads(con, source):
         now = datetime.now(UTC)
-        try:
+        in_tx: list[bool] = []
+
+        def begin(in_tx: list[bool] = in_tx) -> None:
             con.execute("BEGIN TRANSACTION")
+            in_tx.append(True)
+
+        try:
             res = normalize_load(con, src, settings, load_id, json.loads(columns), int(n_rejects or 0),
-                                 extract_at, now)
+                                 extract_at, now, begin=begin)
             if res.rows_read != rows_read:
                 raise RuntimeError(f"{path}: {res.rows_read} rows normalized but {rows_read} were read")
             con.execute(
@@ -182,9 +193,12 @@ def normalize_pending(con: duckdb.DuckDBPyConnection, settings: Settings, source
             outcomes.append(FileOutcome(source, path, load_id, "loaded", "", res.rows_read, res.rows_loaded,
                                         res.rows_duplicate, res.rows_quarantined))
         except Exception as exc:
-            con.execute("ROLLBACK")
+            if in_tx:
+                con.execute("ROLLBACK")
             log.warning("normalize of %s failed", path, exc_info=True)
             msg = f"{path}: normalize failed: {type(exc).__name__}: {exc}"
             record_failure(con, load_id, source, Path(path), sha, run_id, msg)
             outcomes.append(FileOutcome(source, path, load_id, "failed", msg))
+        finally:
+            drop_temp(con)
     return outcomes

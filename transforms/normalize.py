@@ -17,6 +17,7 @@ Every row read is accounted for: rows_read = rows_loaded + rows_duplicate + rows
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -229,7 +230,8 @@ def build_stage_sql(src: SourceConfig, raw_columns: list[str], settings: Setting
     version = f"coalesce(updated_at, {p(extract_at)}::TIMESTAMPTZ)"
     sql = f"""
     WITH staged AS ({sql_stage})
-    SELECT *, {q_reason} AS _q_reason, {event_at} AS event_at, {precision} AS time_precision,
+    SELECT * EXCLUDE ({", ".join("_txt_" + t for t in times)}),
+           {q_reason} AS _q_reason, {event_at} AS event_at, {precision} AS time_precision,
            {time_issue} AS time_issue, {version} AS version_at
     FROM staged
     """
@@ -271,7 +273,8 @@ def _address_lookup(con: duckdb.DuckDBPyConnection, table: str) -> None:
     con.unregister("_addr_lookup_df")
 
 
-def _location_lookup(con: duckdb.DuckDBPyConnection, table: str, src: SourceConfig, settings: Settings) -> None:
+def _location_lookup(con: duckdb.DuckDBPyConnection, table: str, src: SourceConfig, settings: Settings) -> bool:
+    """Distinct raw coordinate pairs -> location; True when the pair hash is unique (the fast join is exact)."""
     pts = con.execute(f"SELECT DISTINCT _x_raw, _y_raw FROM {table}").fetch_arrow_table()
     agency = settings.agency_of(src.name)
     res = locate_points(
@@ -283,38 +286,33 @@ def _location_lookup(con: duckdb.DuckDBPyConnection, table: str, src: SourceConf
         settings=settings,
     )
     con.register("_loc_df", res)
-    con.execute("CREATE OR REPLACE TEMP TABLE _loc_lookup AS SELECT * FROM _loc_df")
+    # joined on one 64-bit hash of the pair (much cheaper than two text keys); exact, because a
+    # collision between two distinct pairs is detected here and the join falls back to the text keys
+    con.execute("CREATE OR REPLACE TEMP TABLE _loc_lookup AS SELECT hash(_x_raw, _y_raw) AS _xy, * FROM _loc_df")
     con.unregister("_loc_df")
+    return con.execute("SELECT count(*) = count(DISTINCT _xy) FROM _loc_lookup").fetchone()[0]
 
 
 def normalize_load(con: duckdb.DuckDBPyConnection, src: SourceConfig, settings: Settings, load_id: str,
                    raw_columns: list[str], n_rejects: int, extract_at: datetime | None,
-                   load_time: datetime) -> NormalizeResult:
-    """Normalize the rows of one load into core. Runs inside the caller's transaction.
+                   load_time: datetime, begin: Callable[[], None] | None = None) -> NormalizeResult:
+    """Normalize the rows of one load into core.
 
-    `n_rejects` is the number of rows the file reader already quarantined for this load.
+    Staging works in session temp tables; `begin()` (the caller's BEGIN TRANSACTION) is called just
+    before the first write to the warehouse, so the transaction holds only the quarantine rows and the
+    merge. `n_rejects` is the number of rows the file reader already quarantined for this load.
     """
     is_calls = src.kind == "calls"
     core = "core.calls" if is_calls else "core.incidents"
     id_col = "call_id" if is_calls else "incident_id"
-    agency = src.agency
 
+    # 1. stage
     sql, params = build_stage_sql(src, raw_columns, settings, load_id, extract_at, load_time)
     con.execute(f"CREATE OR REPLACE TEMP TABLE _stg AS {sql}", params)
+    n_stage, n_bad = con.execute("SELECT count(*), count(_q_reason) FROM _stg").fetchone()
+    n_quar = n_bad + n_rejects
 
-    # 2. unusable rows
-    qp = Params()
-    con.execute(
-        f"""INSERT INTO core.quarantine
-            SELECT {qp(load_id)}, {qp(src.name)}, s.source_row, s._q_reason, {raw_json_sql(raw_columns, qp)}
-            FROM _stg s JOIN raw.{qident(src.name)} r ON r._load_id = {qp(load_id)} AND r._row_number = s.source_row
-            WHERE s._q_reason IS NOT NULL""",
-        qp.values,
-    )
-    n_stage = con.execute("SELECT count(*) FROM _stg").fetchone()[0]
-    n_quar = con.execute("SELECT count(*) FROM _stg WHERE _q_reason IS NOT NULL").fetchone()[0] + n_rejects
-
-    # 3. exact duplicates (opt-in) and ids for feeds without ids (content hash + occurrence number)
+    # 2. exact duplicates (opt-in) and ids for feeds without ids (content hash + occurrence number)
     n_exact_dup = 0
     if needs_row_hash(src):
         dedupe_rank = "row_number() OVER (PARTITION BY _row_hash ORDER BY source_row)"
@@ -327,154 +325,171 @@ def normalize_load(con: duckdb.DuckDBPyConnection, src: SourceConfig, settings: 
         )
         if src.dedupe:
             n_exact_dup = con.execute("SELECT count(*) FROM _ok WHERE _dup_rank > 1").fetchone()[0]
-        con.execute("DROP TABLE _stg")
         con.execute(f"CREATE OR REPLACE TEMP VIEW _okv AS SELECT * EXCLUDE (_dup_rank, _row_hash) FROM _ok "
                     f"WHERE {'_dup_rank = 1' if src.dedupe else 'true'}")
     else:
         con.execute("CREATE OR REPLACE TEMP VIEW _okv AS SELECT * EXCLUDE (_q_reason) FROM _stg WHERE _q_reason IS NULL")
-    n_ok = n_stage - (n_quar - n_rejects) - n_exact_dup
+    n_ok = n_stage - n_bad - n_exact_dup
 
-    # 4. one version per record per extract: rows of an older version in the same extract are superseded
-    # (every row of the newest version stays: unit rows and offence rows of one record share it)
+    # 3. one version per record per extract: rows of an older version in the same extract are superseded
+    # (every row of the newest version stays: unit rows and offence rows of one record share it).
+    # The window only runs when the extract really repeats a record (rare; a cheap count tells).
     if src.event_grain == "record":
+        repeats = con.execute("SELECT count(*) - count(DISTINCT record_id) FROM _okv").fetchone()[0]
         # ... and the same record id twice at the same version: the last row in the file wins
-        con.execute(
-            """CREATE OR REPLACE TEMP VIEW _ok2 AS SELECT * FROM _okv
-               QUALIFY row_number() OVER (PARTITION BY record_id ORDER BY version_at DESC NULLS LAST,
-                                          source_row DESC) = 1"""
-        )
+        window = """QUALIFY row_number() OVER (PARTITION BY record_id ORDER BY version_at DESC NULLS LAST,
+                                                 source_row DESC) = 1"""
     else:
-        con.execute(
-            """CREATE OR REPLACE TEMP VIEW _ok2 AS SELECT * FROM _okv
-               QUALIFY version_at IS NOT DISTINCT FROM max(version_at) OVER (PARTITION BY record_id)"""
-        )
+        repeats = con.execute(
+            "SELECT count(DISTINCT (record_id, version_at)) - count(DISTINCT record_id) FROM _okv").fetchone()[0]
+        window = "QUALIFY version_at IS NOT DISTINCT FROM max(version_at) OVER (PARTITION BY record_id)"
+    con.execute(f"CREATE OR REPLACE TEMP VIEW _ok2 AS SELECT * FROM _okv {window if repeats else ''}")
 
-    # 5. crosswalks
+    # 4. crosswalks and grain
     xw = src.crosswalks
     has_ct = _load_crosswalk(con, settings, xw.call_types, "_xw_ct", ["call_type", "call_category"])
     has_disp = _load_crosswalk(con, settings, xw.dispositions, "_xw_disp", ["disposition_category"])
     has_prio = _load_crosswalk(con, settings, xw.priorities, "_xw_prio", ["priority_level"])
     has_off = _load_crosswalk(con, settings, xw.offenses, "_xw_off",
                               ["offense", "offense_category", "crime_against", "severity_rank"])
-
     if is_calls:
         _grain_calls(con, src)
     else:
-        _grain_incidents(con, src, has_off, load_id)
-
+        _grain_incidents(con, src, has_off)
     n_superseded = n_ok - con.execute("SELECT coalesce(sum(_nrows), 0) FROM _rec").fetchone()[0]
-    for t in ("_ok2", "_okv"):
-        con.execute(f"DROP VIEW IF EXISTS {t}")
-    for t in ("_ok", "_stg"):
-        con.execute(f"DROP TABLE IF EXISTS {t}")
 
-    # 6. enrich
+    # 5. enrich: lookups on distinct values, then one SELECT that the INSERT reads
     _address_lookup(con, "_rec")
-    _location_lookup(con, "_rec", src, settings)
-    r = settings.sara.location_round_m
-    raw_cols = [c for c in con.execute("DESCRIBE _rec").fetchall() if c[0].startswith("raw_")]
-    for name, _type, *_ in raw_cols:
+    hash_join = _location_lookup(con, "_rec", src, settings)
+    raw_cols = [c for c in _col_list(con, "_rec") if c.startswith("raw_")]
+    final_sql = _final_sql(con, src, settings, load_id, raw_cols, has_ct, has_disp, has_prio, hash_join)
+    con.execute(f"CREATE OR REPLACE TEMP VIEW _final AS {final_sql}")
+
+    # 6. write: quarantine, new raw_* columns, merge
+    if begin is not None:
+        begin()
+    qp = Params()
+    con.execute(
+        f"""INSERT INTO core.quarantine
+            SELECT {qp(load_id)}, {qp(src.name)}, s.source_row, s._q_reason, {raw_json_sql(raw_columns, qp)}
+            FROM _stg s JOIN raw.{qident(src.name)} r ON r._load_id = {qp(load_id)} AND r._row_number = s.source_row
+            WHERE s._q_reason IS NOT NULL""",
+        qp.values,
+    )
+    for name in raw_cols:
         con.execute(f"ALTER TABLE {core} ADD COLUMN IF NOT EXISTS {qident(name)} VARCHAR")
         con.execute(f"COMMENT ON COLUMN {core}.{qident(name)} IS "
                     f"{qstr('unmapped source column, as delivered (text)')}")
-    raw_select = "".join(f", f.{qident(c[0])}" for c in raw_cols)
-    loc_key = (
-        "coalesce(upper(regexp_replace(trim(f.premise), '\\s+', ' ', 'g')), a.address_clean, a.address_block, "
-        f"CASE WHEN l.is_located THEN 'XY ' || CAST(CAST(round(l.x / {float(r)}) * {float(r)} AS BIGINT) AS VARCHAR) "
-        f"|| ' ' || CAST(CAST(round(l.y / {float(r)}) * {float(r)} AS BIGINT) AS VARCHAR) END)"
-    )
-    common_tail = f"""
-        a.address_clean AS address, a.address_block, {loc_key} AS location_key,
-        l.lon, l.lat, l.x, l.y, coalesce(l.is_located, false) AS is_located,
-        CASE WHEN f._x_raw IS NULL AND f._y_raw IS NULL THEN 'missing' ELSE l.location_issue END AS location_issue,
-        l.beat, l.district, f.version_at, ? AS load_id, f.source_row {raw_select}
-    """
-    loc_join = """
-        LEFT JOIN _addr_lookup a ON a.address = f.address
-        LEFT JOIN _loc_lookup l ON l._x_raw IS NOT DISTINCT FROM f._x_raw AND l._y_raw IS NOT DISTINCT FROM f._y_raw
-    """
-    if is_calls:
-        ct = "LEFT JOIN _xw_ct ct ON ct._key = upper(f.call_type_code) " if has_ct else ""
-        cti = "LEFT JOIN _xw_ct cti ON cti._key = upper(f.call_type_initial) " if has_ct else ""
-        dp = "LEFT JOIN _xw_disp dp ON dp._key = upper(f.disposition) " if has_disp else ""
-        pr = "LEFT JOIN _xw_prio pr ON pr._key = upper(f.priority) " if has_prio else ""
-        ct_origin = "ct.origin" if has_ct and "origin" in _cols(con, "_xw_ct") else "NULL"
-        disp_void = "coalesce(lower(dp.void) IN ('true', '1', 'yes'), false)" if has_disp and "void" in _cols(
-            con, "_xw_disp") else "false"
-        disp_countable = "coalesce(lower(dp.countable) NOT IN ('false', '0', 'no'), true)" if has_disp and \
-            "countable" in _cols(con, "_xw_disp") else "true"
-        prio_level = "try_cast(pr.priority_level AS INTEGER)" if has_prio else \
-            "CASE WHEN try_cast(f.priority AS INTEGER) BETWEEN 1 AND 5 THEN try_cast(f.priority AS INTEGER) END"
-        select = f"""
-        SELECT f.record_id AS call_id, ? AS source, ? AS agency,
-          f.received_at, f.entered_at, f.dispatched_at, f.enroute_at, f.onscene_at, f.cleared_at,
-          f.event_at, f.time_precision, f.time_issue,
-          f.call_type_code,
-          {'coalesce(ct.call_type, f.call_type_code)' if has_ct else 'f.call_type_code'} AS call_type,
-          {'coalesce(cti.call_type, f.call_type_initial)' if has_ct else 'f.call_type_initial'} AS call_type_initial,
-          {"CASE WHEN f.call_type_code IS NULL THEN 'Unknown' ELSE coalesce(ct.call_category, 'Unmapped') END" if has_ct
-           else "'Unmapped'"} AS call_category,
-          f.priority, {prio_level} AS priority_level,
-          f.disposition,
-          {"CASE WHEN f.disposition IS NULL THEN NULL ELSE coalesce(dp.disposition_category, 'Unmapped') END"
-           if has_disp else 'NULL'} AS disposition_category,
-          coalesce(f._origin_src, {ct_origin}, 'unknown') AS origin,
-          f.duplicate_of, f.linked_to,
-          (f._void_src OR {disp_void}) AS is_void,
-          {disp_countable} AS _disp_countable,
-          f.n_units, f.juvenile_flag,
-          {common_tail}
-        FROM _rec f {ct}{cti}{dp}{pr}{loc_join}
-        """
-        con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE _final AS
-            WITH base AS ({select}),
-            flags AS (
-              SELECT * EXCLUDE (_disp_countable),
-                CASE WHEN origin = 'officer' THEN true WHEN origin = 'community' THEN false END AS self_initiated,
-                NOT is_void AND duplicate_of IS NULL AND linked_to IS NULL AND _disp_countable AS is_countable,
-                epoch(entered_at) - epoch(received_at) AS _intake,
-                epoch(dispatched_at) - epoch(coalesce(entered_at, received_at)) AS _queue,
-                epoch(onscene_at) - epoch(dispatched_at) AS _travel,
-                epoch(onscene_at) - epoch(received_at) AS _response,
-                epoch(cleared_at) - epoch(onscene_at) AS _on_scene
-              FROM base)
-            SELECT * EXCLUDE (_intake, _queue, _travel, _response, _on_scene),
-              CASE WHEN _intake >= 0 THEN _intake END AS intake_s,
-              CASE WHEN _queue >= 0 THEN _queue END AS queue_s,
-              CASE WHEN _travel >= 0 THEN _travel END AS travel_s,
-              CASE WHEN _response >= 0 THEN _response END AS response_s,
-              CASE WHEN _on_scene >= 0 THEN _on_scene END AS on_scene_s,
-              nullif(concat_ws(',',
-                CASE WHEN _intake < 0 THEN 'intake_s<0' END, CASE WHEN _queue < 0 THEN 'queue_s<0' END,
-                CASE WHEN _travel < 0 THEN 'travel_s<0' END, CASE WHEN _response < 0 THEN 'response_s<0' END,
-                CASE WHEN _on_scene < 0 THEN 'on_scene_s<0' END), '') AS interval_issue
-            FROM flags""",
-            [src.name, agency, load_id],
-        )
-    else:
-        origin_src = "coalesce(f._origin_src, 'unknown')"
-        select = f"""
-        SELECT f.record_id AS incident_id, ? AS source, ? AS agency,
-          f.occurred_from, f.occurred_to, f.reported_at, f.event_at, f.time_precision, f.time_issue,
-          f.offense_code, f.offense, f.offense_category, f.crime_against, f.n_offenses,
-          {origin_src} AS origin, f._void_src AS is_void, f.juvenile_flag,
-          {common_tail}
-        FROM _rec f {loc_join}
-        """
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _final AS {select}", [src.name, agency, load_id])
-
-    # 7. merge
-    n_stale_rows, n_records = _merge(con, src, core, id_col)
+    n_stale_rows, n_records = _merge(con, src, core, id_col, load_id)
     n_duplicate = n_exact_dup + n_superseded + n_stale_rows
     n_loaded = (n_stage + n_rejects) - n_quar - n_duplicate
-    for t in ("_rec", "_final", "_addr_lookup", "_loc_lookup", "_xw_ct", "_xw_disp", "_xw_prio", "_xw_off",
-              "_offrows", "_stale"):
-        con.execute(f"DROP TABLE IF EXISTS {t}")
     return NormalizeResult(
         rows_read=n_stage + n_rejects, rows_loaded=n_loaded, rows_duplicate=n_duplicate,
         rows_quarantined=n_quar, records_upserted=n_records,
     )
+
+
+def drop_temp(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop this module's session temp objects (after the caller's COMMIT or ROLLBACK)."""
+    for v in ("_final", "_ok2", "_okv", "_rec"):
+        try:
+            con.execute(f"DROP VIEW IF EXISTS {v}")
+        except duckdb.CatalogException:
+            pass
+    for t in ("_rec", "_ok", "_stg", "_addr_lookup", "_loc_lookup", "_xw_ct", "_xw_disp", "_xw_prio", "_xw_off",
+              "_offrows", "_stale", "_days", "_newer_days"):
+        try:
+            con.execute(f"DROP TABLE IF EXISTS {t}")
+        except duckdb.CatalogException:
+            pass
+
+
+def _final_sql(con, src: SourceConfig, settings: Settings, load_id: str, raw_cols: list[str],
+               has_ct: bool, has_disp: bool, has_prio: bool, hash_join: bool) -> str:
+    """The enriched core rows, as one SELECT over _rec and the lookups (literals are quoted constants)."""
+    r = float(settings.sara.location_round_m)
+    raw_select = "".join(f", f.{qident(c)}" for c in raw_cols)
+    loc_key = (
+        "coalesce(upper(regexp_replace(trim(f.premise), '\\s+', ' ', 'g')), a.address_clean, a.address_block, "
+        f"CASE WHEN l.is_located THEN 'XY ' || CAST(CAST(round(l.x / {r}) * {r} AS BIGINT) AS VARCHAR) "
+        f"|| ' ' || CAST(CAST(round(l.y / {r}) * {r} AS BIGINT) AS VARCHAR) END)"
+    )
+    common_tail = f"""
+        a.address_clean AS address, a.address_block, {loc_key} AS location_key,
+        l.lon, l.lat, l.x, l.y, coalesce(l.is_located, false) AS is_located,
+        l.location_issue, l.beat, l.district, f.version_at, {qstr(load_id)} AS load_id, f.source_row {raw_select}
+    """
+    loc_on = ("l._xy = hash(f._x_raw, f._y_raw)" if hash_join else
+              "l._x_raw IS NOT DISTINCT FROM f._x_raw AND l._y_raw IS NOT DISTINCT FROM f._y_raw")
+    loc_join = f"""
+        LEFT JOIN _addr_lookup a ON a.address = f.address
+        LEFT JOIN _loc_lookup l ON {loc_on}
+    """
+    ident = f"{qstr(src.name)} AS source, {qstr(src.agency)} AS agency"
+    if src.kind == "incidents":
+        return f"""
+        SELECT f.record_id AS incident_id, {ident},
+          f.occurred_from, f.occurred_to, f.reported_at, f.event_at, f.time_precision, f.time_issue,
+          f.offense_code, f.offense, f.offense_category, f.crime_against, f.n_offenses,
+          coalesce(f._origin_src, 'unknown') AS origin, f._void_src AS is_void, f.juvenile_flag,
+          {common_tail}
+        FROM _rec f {loc_join}
+        """
+    ct = "LEFT JOIN _xw_ct ct ON ct._key = upper(f.call_type_code) " if has_ct else ""
+    cti = "LEFT JOIN _xw_ct cti ON cti._key = upper(f.call_type_initial) " if has_ct else ""
+    dp = "LEFT JOIN _xw_disp dp ON dp._key = upper(f.disposition) " if has_disp else ""
+    pr = "LEFT JOIN _xw_prio pr ON pr._key = upper(f.priority) " if has_prio else ""
+    ct_origin = "ct.origin" if has_ct and "origin" in _cols(con, "_xw_ct") else "NULL"
+    disp_cols = _cols(con, "_xw_disp") if has_disp else set()
+    disp_void = "coalesce(lower(dp.void) IN ('true', '1', 'yes'), false)" if "void" in disp_cols else "false"
+    disp_countable = ("coalesce(lower(dp.countable) NOT IN ('false', '0', 'no'), true)"
+                      if "countable" in disp_cols else "true")
+    prio_level = "try_cast(pr.priority_level AS INTEGER)" if has_prio else \
+        "CASE WHEN try_cast(f.priority AS INTEGER) BETWEEN 1 AND 5 THEN try_cast(f.priority AS INTEGER) END"
+    call_type = "coalesce(ct.call_type, f.call_type_code)" if has_ct else "f.call_type_code"
+    call_type_initial = "coalesce(cti.call_type, f.call_type_initial)" if has_ct else "f.call_type_initial"
+    category = ("CASE WHEN f.call_type_code IS NULL THEN 'Unknown' ELSE coalesce(ct.call_category, 'Unmapped') END"
+                if has_ct else "'Unmapped'")
+    disp_category = ("CASE WHEN f.disposition IS NULL THEN NULL ELSE coalesce(dp.disposition_category, 'Unmapped') END"
+                     if has_disp else "NULL")
+    return f"""
+    WITH base AS (
+      SELECT f.record_id AS call_id, {ident},
+        f.received_at, f.entered_at, f.dispatched_at, f.enroute_at, f.onscene_at, f.cleared_at,
+        f.event_at, f.time_precision, f.time_issue,
+        f.call_type_code, {call_type} AS call_type, {call_type_initial} AS call_type_initial,
+        {category} AS call_category,
+        f.priority, {prio_level} AS priority_level,
+        f.disposition, {disp_category} AS disposition_category,
+        coalesce(f._origin_src, {ct_origin}, 'unknown') AS origin,
+        f.duplicate_of, f.linked_to,
+        (f._void_src OR {disp_void}) AS is_void,
+        {disp_countable} AS _disp_countable,
+        f.n_units, f.juvenile_flag,
+        {common_tail}
+      FROM _rec f {ct}{cti}{dp}{pr}{loc_join}),
+    flags AS (
+      SELECT * EXCLUDE (_disp_countable),
+        CASE WHEN origin = 'officer' THEN true WHEN origin = 'community' THEN false END AS self_initiated,
+        NOT is_void AND duplicate_of IS NULL AND linked_to IS NULL AND _disp_countable AS is_countable,
+        epoch(entered_at) - epoch(received_at) AS _intake,
+        epoch(dispatched_at) - epoch(coalesce(entered_at, received_at)) AS _queue,
+        epoch(onscene_at) - epoch(dispatched_at) AS _travel,
+        epoch(onscene_at) - epoch(received_at) AS _response,
+        epoch(cleared_at) - epoch(onscene_at) AS _on_scene
+      FROM base)
+    SELECT * EXCLUDE (_intake, _queue, _travel, _response, _on_scene),
+      CASE WHEN _intake >= 0 THEN _intake END AS intake_s,
+      CASE WHEN _queue >= 0 THEN _queue END AS queue_s,
+      CASE WHEN _travel >= 0 THEN _travel END AS travel_s,
+      CASE WHEN _response >= 0 THEN _response END AS response_s,
+      CASE WHEN _on_scene >= 0 THEN _on_scene END AS on_scene_s,
+      nullif(concat_ws(',',
+        CASE WHEN _intake < 0 THEN 'intake_s<0' END, CASE WHEN _queue < 0 THEN 'queue_s<0' END,
+        CASE WHEN _travel < 0 THEN 'travel_s<0' END, CASE WHEN _response < 0 THEN 'response_s<0' END,
+        CASE WHEN _on_scene < 0 THEN 'on_scene_s<0' END), '') AS interval_issue
+    FROM flags
+    """
 
 
 def _col_list(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
@@ -508,10 +523,10 @@ def _grain_calls(con: duckdb.DuckDBPyConnection, src: SourceConfig) -> None:
                 FROM _ok2 GROUP BY record_id"""
         )
     else:
-        con.execute("CREATE OR REPLACE TEMP TABLE _rec AS SELECT *, 1 AS n_units, 1 AS _nrows FROM _ok2")
+        con.execute("CREATE OR REPLACE TEMP VIEW _rec AS SELECT *, 1 AS n_units, 1 AS _nrows FROM _ok2")
 
 
-def _grain_incidents(con: duckdb.DuckDBPyConnection, src: SourceConfig, has_off: bool, load_id: str) -> None:
+def _grain_incidents(con: duckdb.DuckDBPyConnection, src: SourceConfig, has_off: bool) -> None:
     """One row per incident, classified by its most serious offence (lowest severity_rank, then offence seq)."""
     if has_off:
         cls = """coalesce(x.offense, o.offense, o.offense_code) AS offense_n,
@@ -545,27 +560,25 @@ def _grain_incidents(con: duckdb.DuckDBPyConnection, src: SourceConfig, has_off:
     con.execute("ALTER TABLE _rec RENAME COLUMN source_row_first TO source_row")
 
 
-def _merge(con: duckdb.DuckDBPyConnection, src: SourceConfig, core: str, id_col: str) -> tuple[int, int]:
-    """Apply _final to core. Returns (raw rows not applied because stale, records written)."""
+def _merge(con: duckdb.DuckDBPyConnection, src: SourceConfig, core: str, id_col: str,
+           load_id: str) -> tuple[int, int]:
+    """Apply the load to core. Returns (raw rows not applied because stale, records written)."""
     if src.update_mode == "replace_window":
         # the extract replaces this source's rows on the local days it covers, except days where core
         # already holds a newer version (an older extract arriving late changes nothing newer)
-        con.execute(
-            """CREATE OR REPLACE TEMP TABLE _days AS
-                SELECT DISTINCT CAST(timezone(?, event_at) AS DATE) AS d FROM _final""",
-            [src.timezone],
-        )
+        con.execute("CREATE OR REPLACE TEMP TABLE _days AS "
+                    "SELECT DISTINCT CAST(timezone(?, event_at) AS DATE) AS d FROM _rec", [src.timezone])
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE _newer_days AS
                 SELECT DISTINCT CAST(timezone(?, c.event_at) AS DATE) AS d
                 FROM {core} c WHERE c.source = ?
                   AND CAST(timezone(?, c.event_at) AS DATE) IN (SELECT d FROM _days)
-                  AND c.version_at > (SELECT max(version_at) FROM _final)""",
+                  AND c.version_at > (SELECT max(version_at) FROM _rec)""",
             [src.timezone, src.name, src.timezone],
         )
         con.execute(
-            """CREATE OR REPLACE TEMP TABLE _stale AS SELECT f.*, 1 AS _n FROM _final f
-               WHERE CAST(timezone(?, f.event_at) AS DATE) IN (SELECT d FROM _newer_days)""",
+            """CREATE OR REPLACE TEMP TABLE _stale AS SELECT record_id FROM _rec
+               WHERE CAST(timezone(?, event_at) AS DATE) IN (SELECT d FROM _newer_days)""",
             [src.timezone],
         )
         con.execute(
@@ -577,40 +590,40 @@ def _merge(con: duckdb.DuckDBPyConnection, src: SourceConfig, core: str, id_col:
     else:
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE _stale AS
-                SELECT f.{id_col} FROM _final f JOIN {core} c ON c.source = ? AND c.{id_col} = f.{id_col}
+                SELECT f.record_id FROM _rec f JOIN {core} c ON c.source = ? AND c.{id_col} = f.record_id
                 WHERE c.version_at > f.version_at
                    OR (? AND c.version_at IS NOT DISTINCT FROM f.version_at)""",
             [src.name, src.update_mode == "append"],
         )
+        n_stale = con.execute("SELECT count(*) FROM _stale").fetchone()[0]
+        not_stale = " AND record_id NOT IN (SELECT record_id FROM _stale)" if n_stale else ""
         con.execute(
             f"""DELETE FROM {core} WHERE source = ? AND {id_col} IN
-                (SELECT {id_col} FROM _final EXCEPT SELECT {id_col} FROM _stale)""",
+                (SELECT record_id FROM _rec WHERE true {not_stale})""",
             [src.name],
         )
         if src.kind == "incidents":
             con.execute(
-                """DELETE FROM core.offenses WHERE source = ? AND incident_id IN
-                   (SELECT incident_id FROM _final EXCEPT SELECT incident_id FROM _stale)""",
+                f"""DELETE FROM core.offenses WHERE source = ? AND incident_id IN
+                   (SELECT record_id FROM _rec WHERE true {not_stale})""",
                 [src.name],
             )
-    stale_rows = con.execute(
-        f"SELECT coalesce(sum(r._nrows), 0) FROM _rec r WHERE r.record_id IN (SELECT {id_col} FROM _stale)"
-    ).fetchone()[0]
+    stale_rows, n_stale = con.execute(
+        "SELECT coalesce(sum(r._nrows), 0), count(*) FROM _rec r WHERE r.record_id IN (SELECT record_id FROM _stale)"
+    ).fetchone()
     cols = [r[0] for r in con.execute(f"DESCRIBE {core}").fetchall()]
     have = _cols(con, "_final")
     select = ", ".join(qident(c) if c in have else f"NULL AS {qident(c)}" for c in cols)
-    con.execute(
-        f"INSERT INTO {core} SELECT {select} FROM _final WHERE {id_col} NOT IN (SELECT {id_col} FROM _stale)"
-    )
-    n = con.execute(f"SELECT count(*) FROM _final WHERE {id_col} NOT IN (SELECT {id_col} FROM _stale)").fetchone()[0]
+    where = f"WHERE {id_col} NOT IN (SELECT record_id FROM _stale)" if n_stale else ""
+    con.execute(f"INSERT INTO {core} SELECT {select} FROM _final {where}")
+    n = con.execute("SELECT count(*) FROM _rec").fetchone()[0] - n_stale
     if src.kind == "incidents":
         con.execute(
             """INSERT INTO core.offenses
                SELECT o.record_id, ?, o._seq, o.offense_code, o.offense_n, o.offense_category, o.crime_against,
-                      o.severity_rank, f.load_id
-               FROM _offrows o JOIN _final f ON f.incident_id = o.record_id
-               WHERE o.record_id NOT IN (SELECT incident_id FROM _stale)""",
-            [src.name],
+                      o.severity_rank, ?
+               FROM _offrows o WHERE o.record_id NOT IN (SELECT record_id FROM _stale)""",
+            [src.name, load_id],
         )
     return int(stale_rows), int(n)
 
