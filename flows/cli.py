@@ -80,14 +80,14 @@ class _Bars:
                 self.p.update(t, description=f"{info['source']}: normalized")
 
 
-def _run_nightly(config_path: str, label: str = "nightly") -> dict:
+def _run_nightly(config_path: str, with_marts: bool = True) -> dict:
     from flows import nightly as nf
 
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, transient=False) as progress:
         nf.PROGRESS_HOOK = _Bars(progress)
         try:
-            return nf.nightly(config_path=config_path)
+            return nf.nightly(config_path=config_path, with_marts=with_marts)
         finally:
             nf.PROGRESS_HOOK = None
 
@@ -289,12 +289,14 @@ def demo(nights: int = typer.Option(6, help="how many nights of extracts to run 
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
     with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
-        for night in all_nights[: max(1, min(nights, len(all_nights)))]:
-            _demo_night(settings, night)
+        chosen = all_nights[: max(1, min(nights, len(all_nights)))]
+        for night in chosen:
+            # the marts are rebuilt from scratch each night; the demo builds them on its last night only
+            _demo_night(settings, night, with_marts=night is chosen[-1])
     _demo_summary(settings, time.perf_counter() - t0)
 
 
-def _demo_night(settings: Settings, night) -> None:
+def _demo_night(settings: Settings, night, with_marts: bool) -> None:
     """Deliver one night's extracts into the landing folders, then run the nightly flow."""
     for source, path in night.files:
         dst = settings.source_landing(source)
@@ -302,7 +304,7 @@ def _demo_night(settings: Settings, night) -> None:
         shutil.copy2(path, dst / path.name)
     console.rule(f"night {night.night}: run of {night.run_date}")
     try:
-        result = _run_nightly(str(settings.config_path))
+        result = _run_nightly(str(settings.config_path), with_marts=with_marts)
     except Exception as exc:
         err.print(f"[red]night {night.night} failed:[/red] {exc}")
         raise typer.Exit(1) from None

@@ -27,7 +27,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
-from transforms import loader
+from transforms import loader, marts
 from transforms import warehouse as wh
 from transforms.audits import run_audits
 from transforms.config import Settings, load_settings
@@ -121,6 +121,13 @@ def run_checks() -> list[dict]:
     return [asdict(r) for r in run_audits(st.con, st.run_id)]
 
 
+@task(name="build_marts", cache_policy=NO_CACHE)
+def build_marts() -> dict:
+    """Rebuild every mart from core (dimensions, units, event-unit assignment, counts, statistics)."""
+    st = _state()
+    return marts.build_all(st.con, st.settings)
+
+
 @task(name="publish_warehouse", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
 def publish_warehouse(build: str, published: str) -> None:
     wh.publish(Path(build), Path(published))
@@ -181,17 +188,20 @@ def append_run_log(settings: Settings, record: dict) -> None:
 
 
 @flow(name="nightly", log_prints=False)
-def nightly(config_path: str | None = None) -> dict:
-    """Load whatever is new in data/landing/<source>/, normalize, audit, publish."""
+def nightly(config_path: str | None = None, with_marts: bool = True) -> dict:
+    """Load whatever is new in data/landing/<source>/, normalize, audit, rebuild the marts, publish.
+
+    with_marts=False skips the marts (the demo builds them on its last night only; a published night
+    without them keeps the previous night's marts)."""
     log = get_run_logger()
     settings = load_settings(config_path)
     run_id = str(flow_run.id or f"local-{datetime.now(UTC):%Y%m%dT%H%M%S}")
     published = settings.warehouse_path
     with wh.run_lock(published):
-        return _nightly(settings, run_id, published, log)
+        return _nightly(settings, run_id, published, log, with_marts)
 
 
-def _nightly(settings: Settings, run_id: str, published: Path, log) -> dict:
+def _nightly(settings: Settings, run_id: str, published: Path, log, with_marts: bool) -> dict:
     global _RUN
     clock = _Clock()
     build = wh.start_build(published)
@@ -239,9 +249,20 @@ def _nightly(settings: Settings, run_id: str, published: Path, log) -> dict:
         clock.lap("audits")
         err = [a for a in audits if a["severity"] == "error" and a["status"] == "fail"]
         warn = [a for a in audits if a["severity"] == "warn" and a["status"] == "fail"]
+        marts_error, mart_counts = None, {}
+        if not err and with_marts:
+            try:
+                mart_counts = build_marts()
+            except Exception as exc:  # a night whose marts cannot be built is not published
+                log.error("building the marts failed: %s", exc)
+                marts_error = f"{type(exc).__name__}: {exc}"
+            clock.lap("marts")
         if err:
             status = "failed"
             message = "error audit(s) failed: " + ", ".join(f"{a['name']} ({a['rows']} rows)" for a in err)
+        elif marts_error:
+            status = "failed"
+            message = f"marts failed: {marts_error}"
         elif failed_sources:
             status = "partial"
             message = "source(s) with failed loads: " + ", ".join(sorted(set(failed_sources)))
@@ -259,6 +280,9 @@ def _nightly(settings: Settings, run_id: str, published: Path, log) -> dict:
         md = _summary_markdown(run_id, status, per_source, audits, con)
         md += "\n\n| stage | seconds |\n|---|---|\n" + "".join(
             f"| {k} | {v:.2f} |\n" for k, v in clock.laps.items())
+        if mart_counts:
+            md += "\n\n| mart | rows |\n|---|---|\n" + "".join(
+                f"| {k} | {v} |\n" for k, v in mart_counts.items())
         con.close()
         if status == "failed":
             wh.discard_build(build)
@@ -271,7 +295,7 @@ def _nightly(settings: Settings, run_id: str, published: Path, log) -> dict:
             log.warning("could not create the run artifact: %s", exc)
         log.info("stage timings: %s", ", ".join(f"{k} {v:.2f}s" for k, v in clock.laps.items()))
         result = {"run_id": run_id, "status": status, "message": message, "sources": per_source,
-                  "timings": clock.laps,
+                  "timings": clock.laps, "marts": mart_counts,
                   "audits": audits, "warehouse": str(published), "published": status != "failed"}
         append_run_log(settings, {"run_id": run_id, "started_at": started, "finished_at": datetime.now(UTC),
                                   "status": status, "message": message, "config": str(settings.config_path)})

@@ -93,6 +93,23 @@ class WarehouseConfig(Strict):
     memory_limit: str | None = None
 
 
+class UnitLayer(Strict):
+    """A polygon layer used as spatial units (beats, districts)."""
+
+    path: str
+    field: str
+    layer: str | None = None
+
+
+class StreetLayer(Strict):
+    """A street centreline layer: events snap to their nearest segment within snap_tolerance_m."""
+
+    path: str
+    id_field: str | None = None
+    name_field: str | None = None
+    layer: str | None = None
+
+
 class AgencyConfig(Strict):
     name: str
     timezone: str
@@ -101,6 +118,11 @@ class AgencyConfig(Strict):
     bbox: tuple[float, float, float, float] | None = Field(
         default=None, description="lon/lat box (min_lon, min_lat, max_lon, max_lat)"
     )
+    grid_origin: tuple[float, float] | None = Field(
+        default=None, description="grid origin in the analysis CRS (metres); default: area bounds floored "
+                                  "to a multiple of 1,000 m, so cell ids stay stable night to night")
+    unit_layers: dict[str, UnitLayer] = Field(default={}, description="polygon units, e.g. beat, district")
+    streets: StreetLayer | None = None
 
     _zone = field_validator("timezone")(_check_zone)
     _crs = field_validator("crs")(_check_metric_crs)
@@ -129,15 +151,65 @@ class ScheduleConfig(Strict):
     _zone = field_validator("timezone")(_check_zone)
 
 
+DEFAULT_GROUPS = {
+    "calls": {
+        "all": ["*"],
+        "violent": ["Violent Crime", "Domestic Violence"],
+        "property": ["Property Crime"],
+        "disorder": ["Quality of Life", "Suspicion", "Other Crime"],
+    },
+    "incidents": {
+        "all": ["*"],
+        "violent": ["Homicide", "Sexual Offense", "Robbery", "Aggravated Assault", "Simple Assault"],
+        "property": ["Burglary", "Larceny", "Theft From Vehicle", "Motor Vehicle Theft", "Arson", "Vandalism"],
+        "burglary": ["Burglary"],
+        "disorder": ["Disorder", "Drugs", "Weapons"],
+    },
+}
+
+
+class AnalysisConfig(Strict):
+    """Settings of the marts (hot spots, repeat locations, near repeats)."""
+
+    cell_size_m: float = Field(default=150.0, gt=0)
+    h3_resolution: int = Field(default=9, ge=0, le=15)
+    snap_tolerance_m: float = Field(default=30.0, ge=0)
+    gi_distance_m: float | None = Field(default=None, description="Gi* neighbourhood on grids; default queen")
+    default_origin: Literal["all", "community", "officer", "unknown"] = "community"
+    category_groups: dict[Literal["calls", "incidents"], dict[str, list[str]]] = DEFAULT_GROUPS
+    ehsa_step: Literal["week", "month"] = "week"
+    ehsa_steps: int = Field(default=26, ge=1)
+    ehsa_k: int = Field(default=1, ge=0)
+    ehsa_alpha: float = Field(default=0.05, gt=0, lt=1)
+    kde_bandwidth_m: float = Field(default=400.0, gt=0)
+    repeat_min_events: int = Field(default=3, ge=2)
+    repeat_window_days: int = Field(default=365, ge=1)
+    near_repeat_distance_m: float = Field(default=200.0, gt=0)
+    near_repeat_days: float = Field(default=14.0, gt=0)
+    knox_space_bands: list[float] = [0, 1, 100, 200, 400]
+    knox_time_bands: list[float] = [0, 7, 14, 21]
+    knox_perms: int = Field(default=99, ge=9)
+    knox_groups: list[str] = ["burglary"]
+
+    @field_validator("category_groups")
+    def _groups(cls, v):
+        for ds, groups in v.items():
+            for g in groups:
+                if not IDENT_RE.match(g):
+                    raise ValueError(f"category group {ds}.{g!r} must be letters, digits and _")
+        return v
+
+
 class SaraConfig(Strict):
     profile: str = "default"
     warehouse: WarehouseConfig = WarehouseConfig()
     time: TimeConfig = TimeConfig()
     agencies: dict[str, AgencyConfig]
     sources: list[str]
-    windows_days: list[int] = [7, 28, 90, 365]
+    windows_days: list[int] = [7, 28, 91, 364]
     schedules: dict[str, ScheduleConfig] = {}
     location_round_m: float = 10.0
+    analysis: AnalysisConfig = AnalysisConfig()
 
     @field_validator("sources")
     def _names(cls, v: list[str]) -> list[str]:
@@ -471,6 +543,11 @@ def load_settings(config_path: str | Path | None = None, project_dir: Path | Non
     for name, agency in sara.agencies.items():
         if agency.boundary and not settings.resolve(agency.boundary).exists():
             raise ConfigError(f"{path}: key agencies.{name}.boundary: file not found: {agency.boundary}")
+        for unit, layer in agency.unit_layers.items():
+            if not settings.resolve(layer.path).exists():
+                raise ConfigError(f"{path}: key agencies.{name}.unit_layers.{unit}.path: file not found: {layer.path}")
+        if agency.streets and not settings.resolve(agency.streets.path).exists():
+            raise ConfigError(f"{path}: key agencies.{name}.streets.path: file not found: {agency.streets.path}")
     sources = {}
     for name in sara.sources:
         sources[name] = load_source(project_dir / "config" / "sources" / f"{name}.yaml", settings)

@@ -1,0 +1,132 @@
+"""The shared dimensions, units, event-unit assignment, counts and Gi* marts on a hand-made city."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+import shapely
+
+from tests.conftest import make_project
+from transforms import loader, marts
+from transforms import warehouse as wh
+from transforms.config import load_settings
+
+# a 1 km x 1 km square city in UTM 10N, as lon/lat via its corners
+TOML = """
+sources = ["cad"]
+windows_days = [7, 28]
+[time]
+as_of = "2024-03-31"
+[agencies.city]
+name = "Square City"
+timezone = "America/Los_Angeles"
+crs = "EPSG:32610"
+boundary = "config/city.geojson"
+grid_origin = [550000, 4180000]
+[analysis]
+cell_size_m = 250
+h3_resolution = 9
+[analysis.category_groups.calls]
+all = ["*"]
+property = ["Property Crime"]
+"""
+
+CAD = r"""
+name: cad
+kind: calls
+agency: city
+format: csv
+file_pattern: "*.csv"
+record_id: [id]
+update_mode: upsert
+timezone: America/Los_Angeles
+timestamps:
+  received_at: {columns: [when], formats: ["%Y-%m-%d %H:%M"]}
+columns: {call_type_code: type}
+coordinates: {x: x, y: y, crs: EPSG:32610}
+origin: {column: onview, officer_values: ["Y"], community_values: ["N"]}
+crosswalks: {call_types: config/crosswalks/types.csv}
+"""
+TYPES = "code,call_type,call_category,origin\nBURG,Burglary,Property Crime,community\nTS,Stop,Traffic,officer\n"
+
+
+def _city(path: Path) -> None:
+    import geopandas as gpd
+
+    sq = shapely.box(550100, 4180100, 551100, 4181100)  # 1 km square, not aligned to the 250 m grid
+    gpd.GeoDataFrame({"name": ["city"]}, geometry=[sq], crs="EPSG:32610").to_crs("EPSG:4326").to_file(path)
+
+
+@pytest.fixture()
+def built(tmp_path):
+    proj = make_project(tmp_path, TOML, {"cad": CAD}, {"types.csv": TYPES})
+    _city(proj / "config" / "city.geojson")
+    settings = load_settings(proj / "config" / "sara.toml", project_dir=proj)
+    con = wh.connect(proj / "w.duckdb")
+    wh.apply_schema(con)
+    rows = ["id,when,type,x,y,onview"]
+    # a cluster of 12 burglaries in one cell (550300..550500 x 4180300..4180500), in the last 7 days
+    for i in range(12):
+        rows.append(f"B{i},2024-03-{25 + i % 6} 12:00,BURG,{550360 + i},{4180360 + i},N")
+    rows.append("T1,2024-03-20 09:00,TS,550900,4180900,Y")      # 28-day window only, officer
+    rows.append("OLD,2023-01-01 09:00,BURG,550900,4180900,N")    # outside every window
+    rows.append("OUT,2024-03-30 09:00,BURG,560000,4190000,N")    # out of area: not located, not counted
+    landing = settings.source_landing("cad")
+    landing.mkdir(parents=True)
+    (landing / "c.csv").write_text("\n".join(rows) + "\n")
+    loader.load_raw_file(con, settings, "cad", landing / "c.csv", "r")
+    loader.normalize_pending(con, settings, "cad", "r")
+    counts = marts.build_all(con, settings)
+    yield con, counts, settings
+    con.close()
+
+
+def test_grid_is_clipped_and_ids_are_stable(built):
+    con, counts, _ = built
+    assert counts["as_of"] == "2024-03-31"
+    grid = con.execute("SELECT unit_id, area_m2 FROM marts.units WHERE unit_type = 'grid' ORDER BY unit_id").fetchall()
+    # the square spans x 550100..551100 -> cells 0..4 (origin 550000, 250 m); same for y: 5 x 5 = 25 cells
+    assert len(grid) == 25
+    assert abs(sum(a for _, a in grid) - 1_000_000) < 1e-3  # clipped to the city: the areas add up to it
+    assert dict(grid)["1_1"] == pytest.approx(250 * 250)
+    assert dict(grid)["0_0"] == pytest.approx(150 * 150)  # a corner cell clipped by the boundary
+
+
+def test_counts_by_window_origin_and_group(built):
+    con, _, _ = built
+    got = dict(((w, o, g), n) for w, o, g, n in con.execute(
+        """SELECT window_days, origin, category_group, sum(n) FROM marts.hotspot_counts
+           WHERE unit_type = 'grid' GROUP BY ALL""").fetchall())
+    assert got[(7, "all", "all")] == 12 and got[(7, "community", "property")] == 12
+    assert got[(28, "all", "all")] == 13 and got[(28, "officer", "all")] == 1
+    assert (7, "officer", "all") not in got  # only non-zero counts are stored
+    assert con.execute("SELECT count(*) FROM marts.hotspot_counts WHERE unit_type = 'grid' AND window_days = 7 "
+                       "AND origin = 'all' AND category_group = 'all'").fetchone()[0] == 1
+
+
+def test_gi_star_covers_every_unit_and_finds_the_cluster(built):
+    con, _, _ = built
+    rows = con.execute(
+        """SELECT unit_id, n, z, gi_bin, n_neighbors FROM marts.hotspots
+           WHERE unit_type = 'grid' AND window_days = 7 AND origin = 'all' AND category_group = 'all'"""
+    ).fetchall()
+    assert len(rows) == 25  # every cell of the study area, zero-count ones included
+    by_id = {r[0]: r for r in rows}
+    assert by_id["1_1"][1] == 12 and by_id["1_1"][2] > 0
+    assert by_id["0_0"][4] == 4 and by_id["2_2"][4] == 9  # corner: self + 3; interior: queen 9
+    # hand check of Gi* for the cluster cell: n = 25, y = 12 at one cell, queen of 1_1 holds it
+    n, w, s_i, ybar = 25, 9, 12.0, 12 / 25
+    s = (12 ** 2 / 25 - ybar ** 2) ** 0.5
+    z = (s_i - ybar * w) / (s * ((n * w - w * w) / (n - 1)) ** 0.5)
+    assert by_id["1_1"][2] == pytest.approx(z, abs=1e-9)
+
+
+def test_rebuild_is_idempotent_and_incremental(built):
+    con, counts, settings = built
+    before = con.execute("SELECT count(*) FROM marts.event_units").fetchone()[0]
+    again = marts.build_all(con, settings)
+    assert again == counts
+    assert con.execute("SELECT count(*) FROM marts.event_units").fetchone()[0] == before
+    assert again["as_of"] == str(date(2024, 3, 31))

@@ -1,0 +1,313 @@
+"""Build the marts from core: the shared dimensions, spatial units, event-unit assignment and counts.
+
+Dimensions every mart shares (issue 3):
+- dataset         calls or incidents
+- category_group  named groups of call_category / offense_category from config ('*' = every category)
+- origin          all, community, officer, unknown (unknown is its own share, never folded in)
+- window_days     windows ending at the run's as_of date, counted on local dates of event_at
+
+as_of is the last complete local day minus the configured data lag (or a fixed date from config), never
+"now" itself. Void and non-countable records are left out of every mart (marts.events).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from transforms import units as un
+from transforms.config import Settings
+from transforms.geo import agency_area, tag_polygons
+from transforms.sqlutil import qident, qstr
+from transforms.warehouse import SQL_DIR
+
+ORIGINS = ("all", "community", "officer", "unknown")
+
+
+def as_of_date(settings: Settings, now: datetime | None = None) -> date:
+    """The last complete local day minus the data lag, in the first agency's zone (or config's fixed date)."""
+    t = settings.sara.time
+    if t.as_of is not None:
+        return t.as_of
+    zone = ZoneInfo(next(iter(settings.sara.agencies.values())).timezone)
+    today = (now or datetime.now(tz=zone)).astimezone(zone).date()
+    return today - timedelta(days=1 + t.data_lag_days)
+
+
+def build_dimensions(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) -> None:
+    """marts.agency_zones, marts.category_groups, marts.windows and the marts.events view."""
+    con.execute("CREATE SCHEMA IF NOT EXISTS marts")
+    zones = pd.DataFrame({"agency": list(settings.sara.agencies),
+                          "timezone": [a.timezone for a in settings.sara.agencies.values()]})
+    rows = [(ds, g, c) for ds, groups in settings.sara.analysis.category_groups.items()
+            for g, cats in groups.items() for c in cats]
+    groups = pd.DataFrame(rows, columns=["dataset", "category_group", "category"])
+    windows = pd.DataFrame({
+        "window_days": settings.sara.windows_days,
+        "start_date": [as_of - timedelta(days=d - 1) for d in settings.sara.windows_days],
+        "end_date": [as_of] * len(settings.sara.windows_days),
+    })
+    for name, df, comment in (
+        ("agency_zones", zones, "agency -> IANA time zone, for local dates"),
+        ("category_groups", groups, "named groups of categories per dataset; category '*' means every category"),
+        ("windows", windows, "analysis windows: local dates start_date..end_date (inclusive), ending at as_of"),
+    ):
+        con.register("_df", df)
+        con.execute(f"CREATE OR REPLACE TABLE marts.{name} AS SELECT * FROM _df")
+        con.unregister("_df")
+        con.execute(f"COMMENT ON TABLE marts.{name} IS {qstr(comment)}")
+    con.execute((SQL_DIR / "marts" / "events.sql").read_text())
+
+
+@lru_cache(maxsize=8)
+def _static_units(signature: str, settings_key: int) -> dict[str, dict[str, un.UnitSet]]:
+    """Grid, polygon and street units and the H3 cover of the area: they depend on config only,
+    so one process (the demo's several nights) builds them once."""
+    settings = _SETTINGS[settings_key]
+    an = settings.sara.analysis
+    out: dict[str, dict[str, un.UnitSet]] = {}
+    for code, ag in settings.sara.agencies.items():
+        area = agency_area(str(settings.resolve(ag.boundary)) if ag.boundary else None,
+                           tuple(ag.bbox) if ag.bbox else None, ag.crs)
+        sets = {"grid": un.grid_units(area, an.cell_size_m, un.grid_origin(area, an.cell_size_m, ag.grid_origin)),
+                "h3": un.h3_units(area, ag.crs, an.h3_resolution)}
+        for name, layer in ag.unit_layers.items():
+            sets[name] = un.polygon_units(str(settings.resolve(layer.path)), layer.field, layer.layer, ag.crs, name)
+        if ag.streets:
+            s = ag.streets
+            sets["street"] = un.street_units(str(settings.resolve(s.path)), s.id_field, s.name_field, s.layer, ag.crs)
+        out[code] = sets
+    return out
+
+
+_SETTINGS: dict[int, Settings] = {}
+
+
+def unit_signature(settings: Settings) -> str:
+    an = settings.sara.analysis
+    return json.dumps([str(settings.project_dir), an.cell_size_m, an.h3_resolution, an.snap_tolerance_m,
+                       {k: a.model_dump() for k, a in settings.sara.agencies.items()}], sort_keys=True, default=str)
+
+
+def static_units(settings: Settings) -> dict[str, dict[str, un.UnitSet]]:
+    _SETTINGS[id(settings)] = settings
+    return _static_units(unit_signature(settings), id(settings))
+
+
+def write_units(con: duckdb.DuckDBPyConnection, settings: Settings, unit_sets: dict[str, dict[str, un.UnitSet]]) -> None:
+    """marts.units: every unit of every type per agency, with its geometry (analysis CRS) and area.
+
+    The H3 universe is the cover of the area plus any hex holding a located event (a hex whose centre
+    lies outside the boundary can still hold events near it)."""
+    an = settings.sara.analysis
+    frames = []
+    for code, sets in unit_sets.items():
+        ag = settings.sara.agencies[code]
+        have = set(sets["h3"].unit_id)
+        extra = [r[0] for r in con.execute(
+            "SELECT DISTINCT unit_id FROM marts.event_units WHERE agency = ? AND unit_type = 'h3'", [code]).fetchall()
+            if r[0] not in have]
+        for name, u in sets.items():
+            if name == "h3" and extra:
+                u = un.h3_units_from_cells(sorted(have | set(extra)), ag.crs)
+            frames.append(un.to_frame(u, code))
+    del an
+    df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    con.register("_units", pa.Table.from_pandas(df, preserve_index=False))
+    con.execute(
+        """CREATE OR REPLACE TABLE marts.units AS
+           SELECT agency, unit_type, unit_id, CAST(ix AS INTEGER) AS ix, CAST(iy AS INTEGER) AS iy, name, area_m2,
+                  ST_GeomFromWKB(wkb) AS geom
+           FROM _units"""
+    )
+    con.unregister("_units")
+    con.execute("COMMENT ON TABLE marts.units IS 'every spatial unit (grid cell, h3 hex, polygon, street segment) "
+                "of every agency, geometry in the agency analysis CRS'")
+
+
+def build_event_units(con: duckdb.DuckDBPyConnection, settings: Settings,
+                      unit_sets: dict[str, dict[str, un.UnitSet]]) -> int:
+    """marts.event_units: each located event's unit for every unit type (street: null when unsnapped).
+
+    Incremental: only events that are new or were reloaded since (a different load_id) are assigned;
+    rows of events that left marts.events are deleted; a change of the unit settings reassigns everything.
+    Returns the number of events assigned in this run.
+    """
+    an = settings.sara.analysis
+    signature = unit_signature(settings)
+    con.execute("""CREATE TABLE IF NOT EXISTS marts.event_units (dataset VARCHAR, source VARCHAR, event_id VARCHAR,
+                     agency VARCHAR, unit_type VARCHAR, unit_id VARCHAR, load_id VARCHAR)""")
+    con.execute("CREATE TABLE IF NOT EXISTS marts.build_info (key VARCHAR PRIMARY KEY, value VARCHAR)")
+    old = con.execute("SELECT value FROM marts.build_info WHERE key = 'unit_signature'").fetchone()
+    if old is None or old[0] != signature:
+        con.execute("DELETE FROM marts.event_units")
+        con.execute("INSERT OR REPLACE INTO marts.build_info VALUES ('unit_signature', ?)", [signature])
+    con.execute(
+        """DELETE FROM marts.event_units WHERE (dataset, source, event_id, load_id) NOT IN
+           (SELECT (dataset, source, event_id, load_id) FROM marts.events WHERE is_located)"""
+    )
+    frames = []
+    n_new = 0
+    for code, sets in unit_sets.items():
+        ev = con.execute(
+            """SELECT e.dataset, e.source, e.event_id, e.load_id, e.x, e.y, e.lat, e.lon FROM marts.events e
+               WHERE e.agency = ? AND e.is_located AND NOT EXISTS (
+                 SELECT 1 FROM marts.event_units u
+                 WHERE u.dataset = e.dataset AND u.source = e.source AND u.event_id = e.event_id)""",
+            [code]).df()
+        if ev.empty:
+            continue
+        n_new += len(ev)
+        x, y = ev["x"].to_numpy(float), ev["y"].to_numpy(float)
+        base = ev[["dataset", "source", "event_id", "load_id"]]
+        g = sets["grid"]
+        ix, iy = un.grid_cell_of(x, y, an.cell_size_m, g.origin)
+        gid = pd.Series(np.char.add(np.char.add(ix.astype(str), "_"), iy.astype(str)), dtype=object)
+        gid = gid.where(gid.isin(set(g.unit_id)), None).to_numpy(dtype=object)
+        frames.append(base.assign(agency=code, unit_type="grid", unit_id=gid))
+        frames.append(base.assign(agency=code, unit_type="h3",
+                                  unit_id=un.h3_cells_of(ev["lat"].to_numpy(), ev["lon"].to_numpy(), an.h3_resolution)))
+        for name in settings.sara.agencies[code].unit_layers:
+            layer = gpd_frame(sets[name])
+            frames.append(base.assign(agency=code, unit_type=name, unit_id=tag_polygons(x, y, layer)))
+        if "street" in sets:
+            frames.append(base.assign(agency=code, unit_type="street",
+                                      unit_id=un.snap_to_segments(x, y, sets["street"], an.snap_tolerance_m)))
+    if frames:
+        df = pd.concat(frames, ignore_index=True)
+        df["unit_id"] = df["unit_id"].astype(object)
+        con.register("_eu", pa.Table.from_pandas(df, preserve_index=False))
+        con.execute("INSERT INTO marts.event_units SELECT dataset, source, event_id, agency, unit_type, "
+                    "CAST(unit_id AS VARCHAR), load_id FROM _eu")
+        con.unregister("_eu")
+    con.execute("COMMENT ON TABLE marts.event_units IS 'one row per located event and unit type: the unit it "
+                "falls in (street: the nearest segment within snap_tolerance_m, null when farther); kept "
+                "incrementally by load_id'")
+    return n_new
+
+
+def gpd_frame(u: un.UnitSet):
+    import geopandas as gpd
+
+    return gpd.GeoDataFrame({"unit_id": u.unit_id}, geometry=list(u.geometry))
+
+
+def build_hotspot_counts(con: duckdb.DuckDBPyConnection) -> None:
+    """marts.hotspot_counts: non-zero counts per unit type, unit, dataset, category group, origin, window."""
+    con.execute((SQL_DIR / "marts" / "hotspot_counts.sql").read_text())
+
+
+KEEP = {"event_units", "build_info"}  # kept between nights (incremental); everything else is rebuilt
+
+
+def drop_rebuilt(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop every mart object that is rebuilt each night, whatever kind it was (an older version of sara
+    may have made a table where this one makes a view)."""
+    for name, in con.execute("SELECT view_name FROM duckdb_views() WHERE schema_name = 'marts' "
+                             "AND NOT internal").fetchall():
+        con.execute(f"DROP VIEW IF EXISTS marts.{qident(name)}")
+    for name, in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'marts'").fetchall():
+        if name not in KEEP:
+            con.execute(f"DROP TABLE IF EXISTS marts.{qident(name)}")
+
+
+def build_all(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date | None = None) -> dict:
+    """Every mart, in dependency order. Returns row counts per mart table."""
+    as_of = as_of or as_of_date(settings)
+    con.execute("CREATE SCHEMA IF NOT EXISTS marts")
+    drop_rebuilt(con)
+    build_dimensions(con, settings, as_of)
+    unit_sets = static_units(settings)
+    build_event_units(con, settings, unit_sets)
+    write_units(con, settings, unit_sets)
+    build_hotspot_counts(con)
+    build_hotspots(con, settings)
+    rows = con.execute(
+        "SELECT table_name, estimated_size FROM duckdb_tables() WHERE schema_name = 'marts' ORDER BY 1").fetchall()
+    return {"as_of": str(as_of), **{t: int(n) for t, n in rows}}
+
+
+_NEIGHBORS: dict[tuple, object] = {}
+
+
+def _neighbors(agency: str, unit_type: str, ids: np.ndarray, geoms: np.ndarray):
+    """Neighbour structure of a non-grid unit set (cached per process by its ids)."""
+    from transforms import gi_star as gi
+
+    key = (agency, unit_type, hash(tuple(ids)))
+    if key not in _NEIGHBORS:
+        if unit_type == "h3":
+            _NEIGHBORS[key] = gi.h3_kring_neighbors(list(ids))
+        elif unit_type == "street":
+            _NEIGHBORS[key] = gi.segment_touch_neighbors(geoms)
+        else:
+            _NEIGHBORS[key] = gi.polygon_queen_neighbors(geoms)
+    return _NEIGHBORS[key]
+
+
+def build_hotspots(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
+    """marts.hotspots: Getis-Ord Gi* per unit on the counts of every dimension combination.
+
+    Every unit of the study area takes part (zero-event units included) and every one is in the output,
+    for each combination of dataset, category group, origin and window that has at least one event
+    (a combination with no events at all has nothing to test and no rows). Neighbours: grid cells by
+    integer offsets (queen, or gi_distance_m), H3 k-ring 1, street segments that touch, polygons by
+    queen contiguity; self included everywhere (esda's G_Local star=True, binary weights). p is two-sided;
+    p_fdr is Benjamini-Hochberg over the units of one combination; gi_bin as ArcGIS's Gi_Bin on p_fdr.
+    """
+    import shapely
+
+    from transforms import gi_star as gi
+
+    an = settings.sara.analysis
+    offsets = gi.grid_offsets(an.cell_size_m, an.gi_distance_m)
+    units = con.execute(
+        "SELECT agency, unit_type, unit_id, ix, iy, ST_AsWKB(geom) AS wkb FROM marts.units ORDER BY agency, "
+        "unit_type, unit_id").df()
+    counts = con.execute("SELECT * FROM marts.hotspot_count_rows").df()
+    dims = ["dataset", "category_group", "origin", "window_days"]
+    out = []
+    for (agency, unit_type), u in units.groupby(["agency", "unit_type"], sort=True):
+        ids = u["unit_id"].to_numpy(dtype=object)
+        pos = pd.Series(np.arange(len(ids)), index=ids)
+        c = counts[(counts["agency"] == agency) & (counts["unit_type"] == unit_type)]
+        if c.empty:
+            continue
+        nb = None if unit_type == "grid" else _neighbors(agency, unit_type, ids,
+                                                           shapely.from_wkb([bytes(b) for b in u["wkb"]]))
+        for key, g in c.groupby(dims, sort=True):
+            y = np.zeros(len(ids))
+            y[pos[g["unit_id"]].to_numpy()] = g["n"].to_numpy()
+            res = (gi.gi_star_grid(u["ix"].to_numpy(), u["iy"].to_numpy(), y, offsets) if nb is None
+                   else gi.gi_star_sparse(y, nb))
+            p_fdr = gi.fdr_bh(res.p)
+            out.append(pd.DataFrame({
+                "agency": agency, "unit_type": unit_type, "unit_id": ids,
+                **dict(zip(dims, key, strict=True)),
+                "n": y.astype(np.int64), "z": res.z, "p": res.p, "p_fdr": p_fdr,
+                "gi_bin": gi.gi_bin(res.z, p_fdr).astype(np.int8), "n_neighbors": res.n_neighbors.astype(np.int32),
+            }))
+    df = pd.concat(out, ignore_index=True) if out else pd.DataFrame(
+        columns=["agency", "unit_type", "unit_id", *dims, "n", "z", "p", "p_fdr", "gi_bin", "n_neighbors"])
+    con.register("_hs", pa.Table.from_pandas(df, preserve_index=False))
+    con.execute("CREATE OR REPLACE TABLE marts.hotspot_stats AS SELECT * FROM _hs")
+    con.unregister("_hs")
+    con.execute(
+        """CREATE OR REPLACE VIEW marts.hotspots AS
+           SELECT h.*, u.area_m2, u.geom FROM marts.hotspot_stats h
+           JOIN marts.units u USING (agency, unit_type, unit_id)"""
+    )
+    con.execute("COMMENT ON TABLE marts.hotspot_stats IS 'the rows of marts.hotspots without geometry'")
+    con.execute(
+        "COMMENT ON VIEW marts.hotspots IS 'Getis-Ord Gi* (binary weights, self included; = esda G_Local star) "
+        "per unit and dimension combination: n events, z, two-sided p, Benjamini-Hochberg p_fdr, gi_bin "
+        "(-3..3 at 99/95/90 % after FDR, as ArcGIS Gi_Bin), n_neighbors (self counted); geometry in the "
+        "analysis CRS'")
+    return len(df)
