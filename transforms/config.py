@@ -182,6 +182,8 @@ class AnalysisConfig(Strict):
     ehsa_k: int = Field(default=1, ge=0)
     ehsa_alpha: float = Field(default=0.05, gt=0, lt=1)
     kde_bandwidth_m: float = Field(default=400.0, gt=0)
+    kde_windows_days: list[int] = [28, 91]
+    prediction_period_days: int = Field(default=28, ge=1, description="hotspot_accuracy: last vs this period")
     repeat_min_events: int = Field(default=3, ge=2)
     repeat_window_days: int = Field(default=365, ge=1)
     near_repeat_distance_m: float = Field(default=200.0, gt=0)

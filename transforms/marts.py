@@ -229,6 +229,9 @@ def build_all(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date | 
     write_units(con, settings, unit_sets)
     build_hotspot_counts(con)
     build_hotspots(con, settings)
+    build_emerging(con, settings, as_of)
+    build_kde(con, settings, as_of)
+    build_accuracy(con, settings, as_of)
     rows = con.execute(
         "SELECT table_name, estimated_size FROM duckdb_tables() WHERE schema_name = 'marts' ORDER BY 1").fetchall()
     return {"as_of": str(as_of), **{t: int(n) for t, n in rows}}
@@ -310,4 +313,179 @@ def build_hotspots(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
         "per unit and dimension combination: n events, z, two-sided p, Benjamini-Hochberg p_fdr, gi_bin "
         "(-3..3 at 99/95/90 % after FDR, as ArcGIS Gi_Bin), n_neighbors (self counted); geometry in the "
         "analysis CRS'")
+    return len(df)
+
+
+def _grid_events(con: duckdb.DuckDBPyConnection, start: date, end: date) -> pd.DataFrame:
+    """Located events on local dates start..end with their grid cell, one row per origin dimension and
+    category group they belong to."""
+    return con.execute(
+        """WITH ev AS (
+             SELECT e.agency, e.dataset, e.category, e.origin, e.local_date, e.x, e.y, eu.unit_id
+             FROM marts.events e JOIN marts.event_units eu USING (dataset, source, event_id)
+             WHERE e.is_located AND eu.unit_type = 'grid' AND eu.unit_id IS NOT NULL
+               AND e.local_date BETWEEN ? AND ?)
+           SELECT ev.agency, ev.dataset, g.category_group, o.origin_dim AS origin, ev.local_date, ev.x, ev.y,
+                  ev.unit_id
+           FROM ev JOIN marts.category_groups g
+             ON g.dataset = ev.dataset AND (g.category = '*' OR g.category = ev.category)
+           , (SELECT unnest(['all', 'community', 'officer', 'unknown']) AS origin_dim) o
+           WHERE o.origin_dim = 'all' OR o.origin_dim = ev.origin""",
+        [start, end]).df()
+
+
+def _grid_cells(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    return con.execute(
+        "SELECT agency, unit_id, ix, iy, area_m2 FROM marts.units WHERE unit_type = 'grid' "
+        "ORDER BY agency, unit_id").df()
+
+
+def _cell_centres(cells: pd.DataFrame, settings: Settings, agency: str) -> tuple[np.ndarray, np.ndarray]:
+    """Centres of the full (unclipped) squares: origin + (i + 0.5) * cell size."""
+    cs = settings.sara.analysis.cell_size_m
+    origin = static_units(settings)[agency]["grid"].origin
+    return (origin[0] + (cells["ix"].to_numpy() + 0.5) * cs, origin[1] + (cells["iy"].to_numpy() + 0.5) * cs)
+
+
+def _write_with_geometry(con: duckdb.DuckDBPyConnection, df: pd.DataFrame, table: str, view: str,
+                         comment: str, unit_type: str = "grid") -> None:
+    con.register("_df", pa.Table.from_pandas(df, preserve_index=False))
+    con.execute(f"CREATE OR REPLACE TABLE marts.{table} AS SELECT * FROM _df")
+    con.unregister("_df")
+    con.execute(
+        f"""CREATE OR REPLACE VIEW marts.{view} AS
+            SELECT t.*, u.geom FROM marts.{table} t
+            JOIN marts.units u ON u.agency = t.agency AND u.unit_type = {qstr(unit_type)} AND u.unit_id = t.unit_id""")
+    con.execute(f"COMMENT ON TABLE marts.{table} IS {qstr('the rows of marts.' + view + ' without geometry')}")
+    con.execute(f"COMMENT ON VIEW marts.{view} IS {qstr(comment)}")
+
+
+def build_emerging(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) -> int:
+    """marts.emerging_hotspots: Esri Emerging Hot Spot Analysis on grid cells x time steps ending at as_of."""
+    from transforms import ehsa
+    from transforms import gi_star as gi
+
+    an = settings.sara.analysis
+    T = an.ehsa_steps
+    if an.ehsa_step == "week":
+        start = as_of - timedelta(days=7 * T - 1)
+    else:
+        first = date(as_of.year, as_of.month, 1)
+        y, m = first.year, first.month - (T - 1)
+        while m <= 0:
+            y, m = y - 1, m + 12
+        start = date(y, m, 1)
+    ev = _grid_events(con, start, as_of)
+    if an.ehsa_step == "week":
+        ev["step"] = (T - 1) - ((pd.Timestamp(as_of) - pd.to_datetime(ev["local_date"])).dt.days // 7)
+    else:
+        d = pd.to_datetime(ev["local_date"])
+        ev["step"] = (T - 1) - ((as_of.year - d.dt.year) * 12 + (as_of.month - d.dt.month))
+    cells = _grid_cells(con)
+    offsets = [tuple(o) for o in gi.grid_offsets(an.cell_size_m, an.gi_distance_m)]
+    out = []
+    for agency, c in cells.groupby("agency"):
+        pos = pd.Series(np.arange(len(c)), index=c["unit_id"].to_numpy())
+        e = ev[ev["agency"] == agency]
+        for (dataset, group, origin), g in e.groupby(["dataset", "category_group", "origin"], sort=True):
+            cube = np.zeros((len(c), T))
+            agg = g.groupby(["unit_id", "step"]).size()
+            cube[pos[agg.index.get_level_values(0)].to_numpy(), agg.index.get_level_values(1).to_numpy()] = agg.values
+            res = ehsa.emerging_hot_spots(c["ix"].to_numpy(), c["iy"].to_numpy(), cube, offsets=offsets,
+                                          k_time=an.ehsa_k, alpha=an.ehsa_alpha)
+            cdf = res.cells.to_pandas()
+            cdf.insert(0, "unit_id", c["unit_id"].to_numpy())
+            cdf.insert(0, "origin", origin)
+            cdf.insert(0, "category_group", group)
+            cdf.insert(0, "dataset", dataset)
+            cdf.insert(0, "agency", agency)
+            cdf["status"], cdf["message"], cdf["n_steps"], cdf["step"] = res.status, res.message, T, an.ehsa_step
+            cdf["first_day"], cdf["as_of"] = start, as_of
+            out.append(cdf.drop(columns=["ix", "iy"]))
+    if not out:
+        return 0
+    df = pd.concat(out, ignore_index=True)
+    _write_with_geometry(
+        con, df, "emerging_hotspot_rows", "emerging_hotspots",
+        "Emerging Hot Spot Analysis (Esri definitions) per grid cell: space-time Gi* over a cube of "
+        "ehsa_steps steps ending at as_of (one global mean and variance, neighbours in the same and the k "
+        "previous steps, FDR over the cube), Mann-Kendall trend on each cell's z series, one of the 17 "
+        "patterns; status says when there are too few steps (at least 10) to classify")
+    return len(df)
+
+
+def build_kde(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) -> int:
+    """marts.kde: quartic kernel density (events per km²) at grid cell centres, per window and dimension."""
+    from transforms.kde import quartic_kde
+
+    an = settings.sara.analysis
+    cells = _grid_cells(con)
+    out = []
+    for w in an.kde_windows_days:
+        ev = _grid_events(con, as_of - timedelta(days=w - 1), as_of)
+        for agency, c in cells.groupby("agency"):
+            cx, cy = _cell_centres(c, settings, agency)
+            for (dataset, group, origin), g in ev[ev["agency"] == agency].groupby(
+                    ["dataset", "category_group", "origin"], sort=True):
+                dens = quartic_kde(g["x"].to_numpy(), g["y"].to_numpy(), cx, cy, an.kde_bandwidth_m, unit="km2")
+                out.append(pd.DataFrame({"agency": agency, "unit_id": c["unit_id"].to_numpy(), "dataset": dataset,
+                                         "category_group": group, "origin": origin, "window_days": w,
+                                         "bandwidth_m": an.kde_bandwidth_m, "events": len(g),
+                                         "density_km2": dens}))
+    if not out:
+        return 0
+    df = pd.concat(out, ignore_index=True)
+    _write_with_geometry(
+        con, df, "kde_rows", "kde",
+        "quartic (biweight) kernel density, events per km², at grid cell centres, computed in the analysis CRS "
+        "(metres) with bandwidth_m, per dataset, category group, origin and window ending at as_of")
+    return len(df)
+
+
+def build_accuracy(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) -> int:
+    """marts.hotspot_accuracy: how well last period's top cells (by Gi* z and by KDE) caught this period's
+    events: hit rate, PAI (Chainey et al. 2008) and PEI at 1, 5 and 10 % of the area."""
+    from transforms import gi_star as gi
+    from transforms.accuracy import prediction_accuracy
+    from transforms.kde import quartic_kde
+
+    an = settings.sara.analysis
+    L = an.prediction_period_days
+    this_start, last_end = as_of - timedelta(days=L - 1), as_of - timedelta(days=L)
+    last_start = last_end - timedelta(days=L - 1)
+    ev = _grid_events(con, last_start, as_of)
+    ev["period"] = np.where(pd.to_datetime(ev["local_date"]) >= pd.Timestamp(this_start), "this", "last")
+    cells = _grid_cells(con)
+    offsets = gi.grid_offsets(an.cell_size_m, an.gi_distance_m)
+    out = []
+    for agency, c in cells.groupby("agency"):
+        pos = pd.Series(np.arange(len(c)), index=c["unit_id"].to_numpy())
+        cx, cy = _cell_centres(c, settings, agency)
+        for (dataset, group, origin), g in ev[ev["agency"] == agency].groupby(
+                ["dataset", "category_group", "origin"], sort=True):
+            last, this = g[g["period"] == "last"], g[g["period"] == "this"]
+            if last.empty or this.empty:
+                continue
+            y_last = np.bincount(pos[last["unit_id"]].to_numpy(), minlength=len(c)).astype(float)
+            y_this = np.bincount(pos[this["unit_id"]].to_numpy(), minlength=len(c)).astype(float)
+            scores = {
+                "gi_star": gi.gi_star_grid(c["ix"].to_numpy(), c["iy"].to_numpy(), y_last, offsets).z,
+                "kde": quartic_kde(last["x"].to_numpy(), last["y"].to_numpy(), cx, cy, an.kde_bandwidth_m),
+            }
+            for method, sc in scores.items():
+                acc = prediction_accuracy(sc, y_this, c["area_m2"].to_numpy(), cell_id=np.arange(len(c))).to_pandas()
+                acc.insert(0, "method", method)
+                for k, v in (("origin", origin), ("category_group", group), ("dataset", dataset), ("agency", agency)):
+                    acc.insert(0, k, v)
+                acc["last_period"] = f"{last_start}..{last_end}"
+                acc["this_period"] = f"{this_start}..{as_of}"
+                out.append(acc)
+    df = pd.concat(out, ignore_index=True) if out else pd.DataFrame()
+    con.register("_acc", pa.Table.from_pandas(df, preserve_index=False))
+    con.execute("CREATE OR REPLACE TABLE marts.hotspot_accuracy AS SELECT * FROM _acc")
+    con.unregister("_acc")
+    con.execute(
+        "COMMENT ON TABLE marts.hotspot_accuracy IS 'prediction accuracy of last period''s top grid cells (by Gi* z "
+        "and by KDE) for this period''s events: hit rate, PAI = (n/N)/(a/A) (Chainey et al. 2008), PEI = PAI / "
+        "best possible PAI, at 1, 5 and 10 % area coverage; periods of prediction_period_days ending at as_of'")
     return len(df)
