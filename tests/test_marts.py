@@ -130,3 +130,15 @@ def test_rebuild_is_idempotent_and_incremental(built):
     assert again == counts
     assert con.execute("SELECT count(*) FROM marts.event_units").fetchone()[0] == before
     assert again["as_of"] == str(date(2024, 3, 31))
+
+
+def test_emerging_kde_and_accuracy_marts_exist_for_every_cell(built):
+    con, _, _ = built
+    em = con.execute("""SELECT count(*), count(DISTINCT status) FROM marts.emerging_hotspots
+                        WHERE dataset = 'calls' AND category_group = 'all' AND origin = 'all'""").fetchone()
+    assert em == (25, 1)
+    kde = dict(con.execute("""SELECT unit_id, density_km2 FROM marts.kde WHERE window_days = 28
+                              AND category_group = 'all' AND origin = 'all'""").fetchall())
+    assert len(kde) == 25 and kde["1_1"] == max(kde.values()) and kde["4_4"] < kde["1_1"]
+    # no events in the period before the last 28 days: nothing to predict from, so no accuracy rows
+    assert con.execute("SELECT count(*) FROM marts.hotspot_accuracy").fetchone()[0] == 0

@@ -148,6 +148,24 @@ def _fdr_bh(p: np.ndarray) -> np.ndarray:
     return out.reshape(p.shape)
 
 
+def _fdr_bh_significant(p: np.ndarray, alpha: float) -> np.ndarray:
+    """The same decision as `_fdr_bh(p) < alpha`, from a plain sort (no argsort, no adjusted values).
+
+    With p_(1) <= ... <= p_(m) and K = the largest k with p_(k) * m / k < alpha, the adjusted p of an entry
+    is below alpha exactly when p <= p_(K): its adjusted value is the minimum of p_(k') * m / k' over the ranks
+    k' >= its highest tied rank, and K always ends a group of ties (equal p, larger k: smaller product).
+    """
+    p = np.asarray(p, dtype=np.float64)
+    srt = np.sort(p, axis=None)
+    m = srt.size
+    if m == 0:
+        return np.zeros(p.shape, dtype=bool)
+    ok = np.flatnonzero(srt * (m / np.arange(1, m + 1, dtype=np.float64)) < alpha)
+    if ok.size == 0:
+        return np.zeros(p.shape, dtype=bool)
+    return p <= srt[ok[-1]]
+
+
 # --- Mann-Kendall -------------------------------------------------------------------------------------------
 
 
@@ -160,10 +178,11 @@ class MannKendall:
     trend: np.ndarray  # int8 (n,): +1 up, -1 down, 0 none (at alpha)
 
 
-def mann_kendall(y, alpha: float = 0.05) -> MannKendall:
+def mann_kendall(y, alpha: float = 0.05, chunk: int = 4096) -> MannKendall:
     """Mann-Kendall trend test on each row of y (n_series, T).
 
-    Vectorized over rows: O(n * T^2) time, O(n * T) memory.
+    Vectorized over rows, `chunk` rows at a time (the temporaries stay in cache):
+    O(n * T^2) time, O(n + chunk * T) extra memory.
     """
     y = np.asarray(y, dtype=np.float64)
     if y.ndim == 1:
@@ -173,19 +192,25 @@ def mann_kendall(y, alpha: float = 0.05) -> MannKendall:
     if not np.all(np.isfinite(y)):
         raise ValueError("y must be finite")
     n, t = y.shape
-    yt = np.ascontiguousarray(y.T)  # (T, n): each lag is a difference of two contiguous row blocks
-    s_f = np.zeros(n)
-    for lag in range(1, t):
-        s_f += np.sign(yt[lag:] - yt[:-lag]).sum(axis=0)  # sums of +-1/0: exact in float64
-    del yt
-    s = s_f.astype(np.int64)
-    # tie groups: runs of equal values in each sorted row
-    srt = np.sort(y, axis=1)
-    start = np.ones_like(srt, dtype=bool)
-    start[:, 1:] = srt[:, 1:] != srt[:, :-1]
-    run_len = np.bincount(np.cumsum(start.ravel()) - 1).astype(np.float64)
-    run_row = np.repeat(np.arange(n), start.sum(axis=1))
-    ties = np.bincount(run_row, weights=run_len * (run_len - 1) * (2 * run_len + 5), minlength=n)
+    s = np.zeros(n, dtype=np.int64)
+    ties = np.zeros(n)
+    for a in range(0, n, max(int(chunk), 1)):
+        block = y[a : a + chunk]
+        m = block.shape[0]
+        yt = np.ascontiguousarray(block.T)  # (T, m): each lag is a difference of two contiguous row blocks
+        s_f = np.zeros(m)
+        for lag in range(1, t):
+            s_f += np.sign(yt[lag:] - yt[:-lag]).sum(axis=0)  # sums of +-1/0: exact in float64
+        s[a : a + m] = s_f.astype(np.int64)
+        # tie groups: runs of equal values in each sorted row
+        srt = np.sort(block, axis=1)
+        start = np.ones_like(srt, dtype=bool)
+        start[:, 1:] = srt[:, 1:] != srt[:, :-1]
+        run_len = np.bincount(np.cumsum(start.ravel()) - 1).astype(np.float64)
+        run_row = np.repeat(np.arange(m), start.sum(axis=1))
+        ties[a : a + m] = np.bincount(
+            run_row, weights=run_len * (run_len - 1) * (2 * run_len + 5), minlength=m
+        )
     var_s = (t * (t - 1) * (2 * t + 5) - ties) / 18.0
     sd = np.sqrt(np.maximum(var_s, 0.0))
     num = (s - np.sign(s)).astype(np.float64)
@@ -392,8 +417,7 @@ def emerging_hot_spots(
     nbr = neighbour_index(ix, iy, offsets)
     z, _ = space_time_gi_star(x, nbr, k_time)
     p = 2.0 * ndtr(-np.abs(z))
-    p_fdr = _fdr_bh(p)
-    sig = p_fdr < alpha
+    sig = _fdr_bh_significant(p, alpha)
     hot = sig & (z > 0)
     cold = sig & (z < 0)
     mk = mann_kendall(z, alpha)
@@ -423,7 +447,7 @@ def emerging_hot_spots(
                 "value": x.ravel(),
                 "z": z.ravel(),
                 "p": p.ravel(),
-                "p_fdr": p_fdr.ravel(),
+                "p_fdr": _fdr_bh(p).ravel(),
                 "hot": hot.ravel(),
                 "cold": cold.ravel(),
             }

@@ -402,9 +402,12 @@ def build_emerging(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: da
             cdf["status"], cdf["message"], cdf["n_steps"], cdf["step"] = res.status, res.message, T, an.ehsa_step
             cdf["first_day"], cdf["as_of"] = start, as_of
             out.append(cdf.drop(columns=["ix", "iy"]))
-    if not out:
-        return 0
-    df = pd.concat(out, ignore_index=True)
+    df = pd.concat(out, ignore_index=True) if out else pd.DataFrame({
+        "agency": pd.Series(dtype=str), "dataset": pd.Series(dtype=str), "category_group": pd.Series(dtype=str),
+        "origin": pd.Series(dtype=str), "unit_id": pd.Series(dtype=str), "pattern": pd.Series(dtype=str),
+        "n_hot": pd.Series(dtype="int32"), "n_cold": pd.Series(dtype="int32"), "final_z": pd.Series(dtype=float),
+        "trend_z": pd.Series(dtype=float), "trend_p": pd.Series(dtype=float), "trend": pd.Series(dtype=str),
+        "status": pd.Series(dtype=str), "message": pd.Series(dtype=str)})
     _write_with_geometry(
         con, df, "emerging_hotspot_rows", "emerging_hotspots",
         "Emerging Hot Spot Analysis (Esri definitions) per grid cell: space-time Gi* over a cube of "
@@ -432,9 +435,10 @@ def build_kde(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) -
                                          "category_group": group, "origin": origin, "window_days": w,
                                          "bandwidth_m": an.kde_bandwidth_m, "events": len(g),
                                          "density_km2": dens}))
-    if not out:
-        return 0
-    df = pd.concat(out, ignore_index=True)
+    df = pd.concat(out, ignore_index=True) if out else pd.DataFrame({
+        "agency": pd.Series(dtype=str), "unit_id": pd.Series(dtype=str), "dataset": pd.Series(dtype=str),
+        "category_group": pd.Series(dtype=str), "origin": pd.Series(dtype=str), "window_days": pd.Series(dtype=int),
+        "bandwidth_m": pd.Series(dtype=float), "events": pd.Series(dtype=int), "density_km2": pd.Series(dtype=float)})
     _write_with_geometry(
         con, df, "kde_rows", "kde",
         "quartic (biweight) kernel density, events per km², at grid cell centres, computed in the analysis CRS "
@@ -480,7 +484,9 @@ def build_accuracy(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: da
                 acc["last_period"] = f"{last_start}..{last_end}"
                 acc["this_period"] = f"{this_start}..{as_of}"
                 out.append(acc)
-    df = pd.concat(out, ignore_index=True) if out else pd.DataFrame()
+    df = pd.concat(out, ignore_index=True) if out else pd.DataFrame(
+        {c: pd.Series(dtype=float) for c in ("coverage", "hit_rate", "pai", "pei")}).assign(
+        agency="", dataset="", category_group="", origin="", method="").iloc[:0]
     con.register("_acc", pa.Table.from_pandas(df, preserve_index=False))
     con.execute("CREATE OR REPLACE TABLE marts.hotspot_accuracy AS SELECT * FROM _acc")
     con.unregister("_acc")
