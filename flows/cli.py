@@ -237,6 +237,36 @@ def query(sql: str = typer.Argument(..., help='SQL, e.g. "SELECT call_category, 
 
 
 @app.command()
+def export(fmt: str = typer.Option("gpkg", "--format", "-f",
+                                   help="gpkg (default, one file, QGIS-styled), shp, geojson (EPSG:4326), fgb, "
+                                        "parquet (GeoParquet) or filegdb"),
+           out: Path = typer.Option(None, "--out", "-o", help="output folder (default data/exports/<format>)"),
+           config: str | None = ConfigOpt) -> None:
+    """Write the marts as GIS layers (one per mart and agency), each with its CRS.
+
+    Hot spot layers carry ArcGIS-style fields (GiZScore, GiPValue, Gi_Bin, NNeighbors) beside sara's, and the
+    GeoPackage opens in QGIS already styled by gi_bin. Files appear atomically: a GIS user never opens a
+    half-written layer."""
+    from transforms.export import FORMATS, export_marts
+    from transforms.warehouse import open_published
+
+    settings = _settings(config)
+    if fmt not in FORMATS:
+        err.print(f"[red]unknown format {fmt!r}[/red]; use one of {', '.join(FORMATS)}")
+        raise typer.Exit(2)
+    out = (out or settings.resolve(f"data/exports/{fmt}")).resolve()
+    agencies = {code: a.crs for code, a in settings.sara.agencies.items()}
+    try:
+        with open_published(settings.warehouse_path) as con, console.status(f"writing {fmt} layers to {out}"):
+            paths = export_marts(con, agencies, out, fmt)
+    except FileNotFoundError as exc:
+        err.print(str(exc))
+        raise typer.Exit(1) from None
+    for p in paths:
+        console.print(f"wrote {p}")
+
+
+@app.command()
 def docs(config: str | None = ConfigOpt) -> None:
     """Print the warehouse's data dictionary (the COMMENTs on every meta and core table and column) as Markdown."""
     import duckdb
