@@ -458,3 +458,36 @@ def test_a_renamed_copy_of_a_loaded_file_is_skipped_as_the_same_bytes(real, con,
         assert after.execute("SELECT count(*) FROM meta.loads WHERE path = ?", [str(copy)]).fetchone()[0] == 0
     finally:
         after.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# street segments (issue 3): New Haven incidents snapped to the TIGER centrelines
+# ---------------------------------------------------------------------------------------------
+
+
+def test_new_haven_incidents_snap_to_their_nearest_street_within_tolerance(real, con):
+    import geopandas as gpd
+    import numpy as np
+
+    tol = 30.0  # config/sara.toml [analysis] snap_tolerance_m
+    ev = con.execute(
+        """SELECT e.event_id, e.x, e.y, eu.unit_id FROM marts.events e
+           JOIN marts.event_units eu USING (dataset, source, event_id)
+           WHERE e.source = 'new_haven_incidents' AND eu.unit_type = 'street'""").df()
+    assert len(ev) == con.execute("SELECT count(*) FROM core.incidents WHERE source = 'new_haven_incidents' "
+                                  "AND is_located AND NOT is_void").fetchone()[0]
+    streets = gpd.read_file(real.data / "new_haven" / "streets.shp").to_crs("EPSG:26918")
+    pts = gpd.GeoSeries(gpd.points_from_xy(ev["x"], ev["y"]), crs="EPSG:26918")
+    # independent nearest-segment distance for every event (geopandas sjoin_nearest, not the code under test)
+    near = gpd.sjoin_nearest(gpd.GeoDataFrame(geometry=pts), streets[["LINEARID", "geometry"]],
+                             distance_col="d").groupby(level=0).agg({"d": "min", "LINEARID": "first"})
+    snapped = ev["unit_id"].notna().to_numpy()
+    assert snapped.sum() > 0.9 * len(ev)  # nearly every incident is on a street
+    assert (near["d"].to_numpy()[snapped] <= tol + 1e-6).all()
+    assert (near["d"].to_numpy()[~snapped] > tol - 1e-6).all()  # the unsnapped ones are farther away
+    same = ev["unit_id"].to_numpy()[snapped] == near["LINEARID"].to_numpy()[snapped]
+    d_snap = near["d"].to_numpy()[snapped]
+    # where two segments are equally near (an intersection) either is right; elsewhere the same one
+    assert same.mean() > 0.9 and np.isfinite(d_snap).all()
+    units = con.execute("SELECT count(*) FROM marts.units WHERE agency = 'nhpd' AND unit_type = 'street'").fetchone()
+    assert units[0] == 1537
