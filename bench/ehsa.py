@@ -106,16 +106,16 @@ def stage_sara(path: str, k_time: int, alpha: float, breakdown: bool) -> dict:
         nbr = ehsa.neighbour_index(ix, iy)
         steps["neighbours"] = time.perf_counter() - t
         t = time.perf_counter()
-        z, _ = ehsa.space_time_gi_star(counts, nbr, k_time)
+        z = ehsa.space_time_gi_star(counts, nbr, k_time)
         steps["space-time Gi*"] = time.perf_counter() - t
         t = time.perf_counter()
-        p_fdr = ehsa._fdr_bh(2.0 * ndtr(-np.abs(z)))
+        sig = ehsa._fdr_bh_significant(2.0 * ndtr(-np.abs(z)), alpha)
         steps["p + BH-FDR"] = time.perf_counter() - t
         t = time.perf_counter()
         mk = ehsa.mann_kendall(z, alpha)
         steps["Mann-Kendall"] = time.perf_counter() - t
         t = time.perf_counter()
-        ehsa.classify_cells((p_fdr < alpha) & (z > 0), (p_fdr < alpha) & (z < 0), mk.trend)
+        ehsa.classify_cells(sig & (z > 0), sig & (z < 0), mk.trend)
         steps["classify"] = time.perf_counter() - t
         out["steps"] = steps
         out["z"] = z

@@ -6,6 +6,8 @@
     sara status               last runs, rows per table, quarantine by reason, located share
     sara query "SQL"          SQL on the published warehouse (spatial loaded), read-only
     sara docs                 the warehouse data dictionary as Markdown
+    sara export               the marts as GIS layers (GeoPackage, Shapefile, GeoJSON, FlatGeobuf, ...)
+    sara near-repeat [FILE]   the Knox near-repeat test on the warehouse or on a CSV
 """
 
 from __future__ import annotations
@@ -361,6 +363,11 @@ def _demo_summary(settings: Settings, seconds: float) -> None:
     console.print(f"\nwarehouse: [bold]{settings.warehouse_path}[/bold]  ({seconds:.0f} s)")
     console.print("try:\n  sara query --config config/demo.toml \"SELECT agency, call_category, origin, count(*) AS calls "
                   "FROM core.calls WHERE is_countable GROUP BY ALL ORDER BY calls DESC LIMIT 15\"")
+
+
+from flows.near_repeat_cmd import near_repeat  # noqa: E402  (registered below, after the app exists)
+
+app.command("near-repeat")(near_repeat)
 
 
 def main() -> None:  # pragma: no cover

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import math
 from datetime import date
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 import numpy as np
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -24,23 +25,23 @@ console = Console()
 err = Console(stderr=True)
 
 
-class Dataset(str, Enum):
+class Dataset(StrEnum):
     incidents = "incidents"
     calls = "calls"
 
 
-class ClosedSide(str, Enum):
+class ClosedSide(StrEnum):
     left = "left"
     right = "right"
 
 
-class DistanceMetric(str, Enum):
+class DistanceMetric(StrEnum):
     manhattan = "manhattan"
     euclidean = "euclidean"
 
 
 def _fail(msg: str, code: int = 2) -> typer.Exit:
-    err.print(f"[red]error:[/red] {msg}", highlight=False, markup=True)
+    err.print(f"[red]error:[/red] {escape(msg)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -121,7 +122,7 @@ def _print_table(res, space_labels: list[str], time_labels: list[str], alpha: fl
     df = res.table
     n_tb = len(time_labels)
     t = Table(title=f"Knox test: {res.n_events:,} events, {res.n_pairs:,} pairs, {res.perms} permutations",
-              caption="each cell: observed pairs / expected (mean of the permutations) / Knox ratio / p\n"
+              caption="cell: observed pairs / expected (permutation mean) / x Knox ratio / p\n"
                       f"[bold white on red3] highlighted [/]: more pairs than chance (ratio > 1, p < {alpha:g})",
               show_lines=True)
     t.add_column("space \\ time", style="bold", no_wrap=True)
@@ -144,7 +145,7 @@ def _print_table(res, space_labels: list[str], time_labels: list[str], alpha: fl
 
 def near_repeat(
     file: Path | None = typer.Argument(
-        None, metavar="[FILE]", show_default=False,
+        None, metavar="FILE", show_default=False,
         help="CSV of events: the Near Repeat Calculator's format (no header: X, Y, date) or with a header "
              "(see --x/--y/--date). Without FILE: the published warehouse."),
     x: str | None = typer.Option(None, "--x", help="header name of the X (easting, metres) column"),
@@ -169,7 +170,7 @@ def near_repeat(
     time_bands: str = typer.Option("0,7,14,21", "--time-bands",
                                    help="time band edges in days; the last band is open-ended"),
     closed: ClosedSide = typer.Option(ClosedSide.left, "--closed",
-                                      help="left: bands [a, b); right: (a, b] with the first band [0, b]"),
+                                      help="left: bands [0,7) [7,14) ...; right: bands [0,7] (7,14] ... (the first closed at 0)"),
     metric: DistanceMetric = typer.Option(DistanceMetric.manhattan, "--metric",
                                           help="manhattan |dx| + |dy| (as the Near Repeat Calculator) or "
                                                "euclidean"),
@@ -179,34 +180,42 @@ def near_repeat(
 ) -> None:
     """Knox test for near repeats: are events close in space also close in time?
 
-    Every pair of events falls in one space band (the distance between the two points) and one time
-    band (the days between the two events). OBSERVED counts the pairs in each cell. The null model
-    shuffles the event times over the fixed locations (when has nothing to do with where): --perms
-    random shuffles, and EXPECTED is the mean count over them. KNOX RATIO = observed / expected;
-    p = (shuffles with a count >= observed, plus 1) / (perms + 1). A highlighted cell (ratio > 1,
-    p < 0.05) is a near-repeat pattern, e.g. burglaries within 200 m of each other happening within
-    7 days of each other more often than chance.
+    Every pair of events falls in one space band (the distance between the
+    two points) and one time band (the days between the two events).
+    OBSERVED counts the pairs in each cell. The null model shuffles the event
+    times over the fixed locations, so that when an event happened has
+    nothing to do with where: --perms random shuffles, and EXPECTED is the
+    mean count over them. KNOX RATIO = observed / expected, and
+    p = (shuffles with a count >= observed, plus 1) / (perms + 1).
+    A highlighted cell (ratio > 1, p < 0.05) is a near-repeat pattern: for
+    example, burglaries within 200 m of each other happening within 7 days
+    of each other more often than chance.
 
-    BANDS come from edges. Edges 0,1,100,200,300 give [0,1) [1,100) [100,200) [200,300) and an
-    open-ended [300,inf): same place, then rings. --closed right gives [0,1] (1,100] ... (300,inf),
-    as the Near Repeat Calculator. Distances are in the units of X/Y (metres), Manhattan by default;
-    times in days (fractional when the dates have times of day).
+    BANDS come from edges. Edges 0,1,100,200,300 give the bands
+    [0,1) [1,100) [100,200) [200,300) and an open-ended [300,inf):
+    the same place, then rings. --closed right gives
+    [0,1] (1,100] (100,200] (200,300] (300,inf), as the Near Repeat
+    Calculator does. Distances are in the units of X/Y (metres), Manhattan
+    (|dx| + |dy|) by default; times are in days (fractional days when the
+    dates have times of day).
 
-    INPUT. FILE is a CSV: the Near Repeat Calculator's own format (no header; X, Y, date) or one with
-    a header (name the columns with --x, --y, --date). The date format is detected from the whole
-    column and an ambiguous column (every day <= 12) is refused: pass --date-format. Without FILE the
-    published warehouse is read: located, non-void incidents (--dataset calls: countable calls) of
-    one agency, each at its local date in the agency's time zone (whole days for every row, even
-    where the time of day is known).
+    INPUT. FILE is a CSV in the Near Repeat Calculator's own format (no
+    header; columns X, Y, date) or with a header (name the columns with
+    --x, --y, --date). The date format is detected from the whole column;
+    an ambiguous column (every day <= 12, so dd/mm and mm/dd both fit) is
+    refused: pass --date-format. Without FILE the published warehouse is
+    read: located, non-void incidents (--dataset calls: countable calls) of
+    one agency, each on its local date in the agency's time zone (whole
+    days for every row, even where the time of day is known).
 
     EXAMPLES
 
-      sara near-repeat burglary.csv --since 2016-01-01 --until 2016-12-31 --seed 1
+      sara near-repeat burglary.csv --since 2016-01-01 --until 2016-12-31
 
-      sara near-repeat events.csv --x x --y y --date date_single --date-format '%d/%m/%Y'
-      --closed right --space-bands 0,0.1,200,400,600 --metric euclidean --out knox.csv
+      sara near-repeat events.csv --date-format '%d/%m/%Y' --closed right
+        --space-bands 0,0.1,200,400,600 --metric euclidean --out knox.csv
 
-      sara near-repeat --category Burglary --agency cpd --time-bands 0,3,7,14,28
+      sara near-repeat --category Burglary --agency cpd --seed 1
     """
     from transforms.knox import band_labels, knox, parse_edges, period_mask, read_events_csv
 
@@ -245,7 +254,7 @@ def near_repeat(
     first, last = (np.datetime64(int(v), "D") for v in (np.floor(ts.min()), np.floor(ts.max())))
     console.print(f"{source}: {ts.size:,} events from {first} to {last} "
                   f"({'times of day: fractional days' if has_time else 'dates: whole days'}); "
-                  f"{metric.value} distance, {closed.value}-closed bands")
+                  f"{metric.value} distance, {closed.value}-closed bands", soft_wrap=True, highlight=False)
     if 0 < perms < 19:
         err.print(f"[yellow]warning:[/yellow] with {perms} permutations no p can be below 0.05 "
                   "(the smallest is 1 / (perms + 1))")
@@ -260,11 +269,11 @@ def near_repeat(
 
     _print_table(res, band_labels(se, closed.value, "m"), band_labels(te, closed.value, "days"))
     console.print(f"{res.n_close_pairs:,} pairs closer than {se[-1]:g} m were enumerated; "
-                  f"{res.seconds:.1f} s" + (f"; seed {seed}" if seed is not None else ""))
+                  f"{res.seconds:.1f} s" + (f"; seed {seed}" if seed is not None else ""), soft_wrap=True)
     if out is not None:
         try:
             out.parent.mkdir(parents=True, exist_ok=True)
             res.table.write_csv(out)
         except OSError as exc:
             raise _fail(f"--out {out}: {exc}", 1) from None
-        console.print(f"wrote {out} ({res.table.height} rows)")
+        console.print(f"wrote {out} ({res.table.height} rows)", soft_wrap=True, highlight=False)

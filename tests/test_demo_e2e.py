@@ -56,7 +56,7 @@ def demo_run(tmp_path_factory):
     shutil.copytree(PROJECT / "config", proj / "config")
     shutil.copy(PROJECT / "pyproject.toml", proj / "pyproject.toml")
     RUN["project"] = proj
-    res = _sara("demo", "--scale", "0.15", tmp_home=home)
+    res = _sara("demo", tmp_home=home)  # the demo as users run it
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     return res, home
 
@@ -100,3 +100,29 @@ def test_status_query_docs(demo_run):
     assert d.returncode == 0 and "## core.calls" in d.stdout and "| response_s |" in d.stdout
     bad = _sara("query", "--config", "config/demo.toml", "DELETE FROM core.calls", tmp_home=home)
     assert bad.returncode != 0  # the published warehouse is opened read-only
+
+
+def test_demo_finds_planted_hotspots_and_emerging_pattern(demo_run):
+    import json
+
+    manifest = json.loads((RUN["project"] / "data/demo/manifest.json").read_text())
+    con = duckdb.connect(str(RUN["project"] / "data/demo/warehouse/sara.duckdb"), read_only=True)
+    from transforms.warehouse import load_spatial
+
+    load_spatial(con)
+    try:
+        for h in manifest["hotspots"]:
+            best = con.execute(
+                """SELECT max(gi_bin) FROM marts.hotspots WHERE agency = 'metro' AND unit_type = 'grid'
+                   AND dataset = 'calls' AND category_group = 'all' AND origin = 'community' AND window_days = 364
+                   AND ST_Distance(geom, ST_Point(?, ?)) <= ?""",
+                [h["center_x_32610"], h["center_y_32610"], h["radius_m"]]).fetchone()[0]
+            assert best == 3, h
+        e = manifest["emerging"]
+        patterns = [r[0] for r in con.execute(
+            """SELECT pattern FROM marts.emerging_hotspots WHERE agency = 'metro' AND dataset = 'calls'
+               AND category_group = 'all' AND origin = 'community' AND ST_Distance(geom, ST_Point(?, ?)) <= ?""",
+            [e["center_x_32610"], e["center_y_32610"], e["radius_m"]]).fetchall()]
+        assert max(set(patterns), key=patterns.count) == "Consecutive Hot Spot", patterns
+    finally:
+        con.close()

@@ -219,8 +219,10 @@ def test_gi_star_one_bin_by_hand():
     ix = np.array([0, 1, 2, 3])
     iy = np.zeros(4, dtype=int)
     x = np.array([[1, 0], [2, 3], [0, 4], [5, 1]], dtype=float)
-    z, w = ehsa.space_time_gi_star(x, ehsa.neighbour_index(ix, iy), k_time=1)
-    assert w[0, 1] == 4 and w[1, 0] == 3
+    nbr = ehsa.neighbour_index(ix, iy)
+    z = ehsa.space_time_gi_star(x, nbr, k_time=1)
+    w = ehsa.space_time_weights(nbr, 2, k_time=1)
+    assert w.tolist() == [[2, 4], [3, 6], [3, 6], [2, 4]]
     assert z[0, 1] == pytest.approx(-math.sqrt(7 / 12))
     assert z[1, 0] == pytest.approx(-math.sqrt(1.4))
 
@@ -253,8 +255,33 @@ def test_gi_star_matches_brute_force_on_clipped_cube(offsets, k):
     perm = rng.permutation(ix.size)  # row order must not matter
     ix, iy = ix[perm], iy[perm]
     x = rng.poisson(2.0, (ix.size, 6)).astype(float)
-    z, _ = ehsa.space_time_gi_star(x, ehsa.neighbour_index(ix, iy, offsets), k_time=k)
+    z = ehsa.space_time_gi_star(x, ehsa.neighbour_index(ix, iy, offsets), k_time=k)
     np.testing.assert_allclose(z, _gi_star_brute(ix, iy, x, offsets, k), rtol=1e-12, atol=1e-12)
+    # integer input (used as is, not copied to float) gives the same z
+    np.testing.assert_array_equal(
+        ehsa.space_time_gi_star(x.astype(np.int32), ehsa.neighbour_index(ix, iy, offsets), k), z
+    )
+
+
+def test_blockwise_steps_do_not_change_results(monkeypatch):
+    rng = np.random.default_rng(8)
+    gx, gy = np.meshgrid(np.arange(9), np.arange(7), indexing="ij")
+    x = rng.poisson(1.0, (63, 12))
+    x[:10, 4:] += 5
+    whole = emerging_hot_spots(gx.ravel(), gy.ravel(), x, return_bins=True)
+    monkeypatch.setattr(ehsa, "_CHUNK", 5)  # blocks of 5 cells
+    blocks = emerging_hot_spots(gx.ravel(), gy.ravel(), x, return_bins=True)
+    assert whole.cells["n_hot"].sum() > 0
+    for col in ("pattern", "n_hot", "n_cold", "trend_s", "trend"):
+        assert blocks.cells[col].to_list() == whole.cells[col].to_list()
+    # the SD is summed block by block: the last bit may differ
+    np.testing.assert_allclose(
+        blocks.bins["z"].to_numpy(), whole.bins["z"].to_numpy(), rtol=1e-13, atol=1e-13
+    )
+    assert blocks.bins["hot"].to_list() == whole.bins["hot"].to_list()
+    z = whole.bins["z"].to_numpy().reshape(63, 12)
+    a, b = mann_kendall(z), mann_kendall(z, chunk=4)
+    assert np.array_equal(a.s, b.s) and np.array_equal(a.var_s, b.var_s)
 
 
 def test_neighbour_index_rejects_duplicates():
@@ -284,6 +311,19 @@ def test_fdr_is_over_the_whole_cube():
     assert (b["cold"].to_numpy() == (sig & (b["z"].to_numpy() < 0))).all()
     n_hot = b.group_by("ix", "iy").agg(pl.col("hot").sum().alias("h")).sort("ix", "iy")["h"].to_list()
     assert n_hot == r.cells.sort("ix", "iy")["n_hot"].to_list()
+
+
+def test_fdr_decision_from_sort_equals_adjusted_p():
+    rng = np.random.default_rng(9)
+    for _ in range(30):
+        m = int(rng.integers(1, 400))
+        p = rng.beta(0.3, 1.0, m)
+        p[rng.random(m) < 0.3] = rng.choice(p, 1)[0]  # heavy ties
+        p = np.round(p, int(rng.integers(2, 6)))
+        adj = ehsa._fdr_bh(p)
+        np.testing.assert_allclose(adj, stats.false_discovery_control(p), rtol=1e-12)
+        for alpha in (0.01, 0.05, 0.2):
+            assert (ehsa._fdr_bh_significant(p, alpha) == (adj < alpha)).all()
 
 
 # --- end to end ---------------------------------------------------------------------------------------------

@@ -202,7 +202,8 @@ WEEKDAY_FACTOR = np.array([0.97, 0.95, 0.96, 0.98, 1.06, 1.08, 1.00])  # Mon..Su
 # ------------------------------------------------------------------ planted patterns
 HOTSPOTS = [(-2000.0, 1100.0), (2600.0, -1700.0), (-3800.0, -2100.0)]  # local metres, intersections
 HOTSPOT_RADIUS, HOTSPOT_MULT = 150.0, 8.0
-EMERGING_CENTER, EMERGING_EXCESS = (3400.0, 2300.0), 10.0  # extra calls = 10x the background
+HOTSPOT1_MULT = 14.0  # the problem hot spot: stronger, so it is still a 99 % hot spot after its 60 % drop
+EMERGING_CENTER, EMERGING_EXCESS = (3400.0, 2300.0), 40.0  # extra calls = 40x the background
 RESPONSE_REDUCTION, PROBLEM_BUFFER = 0.60, 400.0
 OFFICER_HOTSPOT = ("MAIN ST", "38TH ST")  # intersection (x=0, y=3100)
 OFFICER_HOTSPOT_PER_YEAR, OFFICER_HOTSPOT_TS_SHARE = 100, 0.80
@@ -725,7 +726,8 @@ def _metro_raw_calls(rng, geo: _Geography, clock: _Clock, scale: float):
     # hot spots: (mult - 1) x background of extra community calls; #1 drops by 60% after the response
     hs_meta = []
     for h, (cx, cy) in enumerate(HOTSPOTS):
-        rate = (HOTSPOT_MULT - 1) * bg_density * circle_km2  # extra calls per day
+        mult = HOTSPOT1_MULT if h == 0 else HOTSPOT_MULT
+        rate = (mult - 1) * bg_density * circle_km2  # extra calls per day
         if h == 0:
             n_pre, n_post = round(rate * resp_day), round(rate * (1 - RESPONSE_REDUCTION) * (ND - resp_day))
             days = np.r_[clock.fixed_days(rng, n_pre, 0, resp_day - 1), clock.fixed_days(rng, n_post, resp_day)]
@@ -738,14 +740,14 @@ def _metro_raw_calls(rng, geo: _Geography, clock: _Clock, scale: float):
         lon, lat = _to_lonlat(cx, cy)
         hs_meta.append({"id": h + 1, "intersection": geo.addr[geo.n_house + _int_index(cx, cy)],
                         "center_lon": round(float(lon), 7), "center_lat": round(float(lat), 7),
-                        "radius_m": HOTSPOT_RADIUS, "density_multiplier": HOTSPOT_MULT,
+                        "radius_m": HOTSPOT_RADIUS, "density_multiplier": mult,
                         "extra_calls": int(len(days)),
                         "extra_calls_before_response": n_pre, "extra_calls_after_response": n_post,
                         "period": [HISTORY_START.isoformat(), LAST_DAY.isoformat()]})
     meta["hotspots"] = hs_meta
     meta["background_density_per_km2_day"] = round(bg_density, 6)
 
-    # emerging hot spot: nothing extra until the last 4 weeks, then an excess of 10x background each week
+    # emerging hot spot: nothing extra until the last 4 weeks, then an excess of 40x background each week
     cx, cy = EMERGING_CENTER
     per_week = max(1, round(EMERGING_EXCESS * bg_density * circle_km2 * 7))
     e0 = clock.day_of(EMERGING_START)

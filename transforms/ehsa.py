@@ -6,7 +6,7 @@ Sources:
   each location's series of Gi* z-scores, and 17 pattern classes. Esri requires at least 10 time steps.
 - Getis & Ord (1992), Ord & Getis (1995): the Gi* statistic (binary weights, self included).
 - Mann (1945), Kendall (1975): the Mann-Kendall trend test; the tie-corrected variance and continuity
-  correction are the textbook ones (e.g. Hipel & McLeod 1994, ch. 23).
+  correction are the textbook ones (e.g. Hipel & McLeod 1994).
 - Benjamini & Hochberg (1995): the FDR step-up procedure.
 
 The cube
@@ -98,39 +98,80 @@ def neighbour_index(ix, iy, offsets: Sequence[tuple[int, int]] = QUEEN) -> np.nd
     return out
 
 
-def space_time_gi_star(values, nbr: np.ndarray, k_time: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """Space-time Gi* z for every bin. values (n_cells, T); nbr from `neighbour_index` (self included).
+_CHUNK = 8192  # cells per block in the blockwise steps: temporaries stay small and in cache
 
-    Returns (z, W): z float64 (n_cells, T); W the number of neighbour bins per bin (float64, same shape).
-    z is 0 where it is undefined (all values equal, or a neighbourhood that is the whole cube).
-    """
-    x = np.asarray(values, dtype=np.float64)
-    if x.ndim != 2 or x.shape[0] != nbr.shape[0]:
-        raise ValueError("values must be (n_cells, n_steps) with one row per cell of nbr")
-    if not np.all(np.isfinite(x)):
+
+def _check_cube(values) -> np.ndarray:
+    x = np.asarray(values)
+    if x.ndim != 2:
+        raise ValueError("values must be (n_cells, n_steps)")
+    if x.dtype.kind == "b":
+        x = x.astype(np.int8)
+    if x.dtype.kind not in "iuf":
+        raise ValueError("values must be numeric")
+    if x.dtype.kind == "f" and not np.all(np.isfinite(x)):
         raise ValueError("values must be finite")
+    return x
+
+
+def cube_mean_sd(values) -> tuple[float, float]:
+    """Mean and population SD (ddof = 0) of every value of the cube, in float64, two passes over row blocks
+    (no full-size float temporary)."""
+    x = _check_cube(values)
+    n = x.size
+    if n == 0:
+        return float("nan"), float("nan")
+    total = sum(float(x[a : a + _CHUNK].sum(dtype=np.float64)) for a in range(0, x.shape[0], _CHUNK))
+    ybar = total / n
+    ss = sum(
+        float(np.square(x[a : a + _CHUNK].astype(np.float64) - ybar).sum())
+        for a in range(0, x.shape[0], _CHUNK)
+    )
+    return ybar, float(np.sqrt(ss / n))
+
+
+def space_time_weights(nbr: np.ndarray, n_steps: int, k_time: int = 1) -> np.ndarray:
+    """W per bin, int32 (n_cells, n_steps): present spatial neighbours (self incl.) x steps in the window."""
+    w_sp = (np.asarray(nbr) >= 0).sum(axis=1)
+    n_t = np.minimum(np.arange(n_steps), k_time) + 1
+    return (w_sp[:, None] * n_t[None, :]).astype(np.int32)
+
+
+def space_time_gi_star(values, nbr: np.ndarray, k_time: int = 1) -> np.ndarray:
+    """Space-time Gi* z for every bin: float64 (n_cells, T). values (n_cells, T), integer or float;
+    nbr from `neighbour_index` (self included). W per bin is `space_time_weights(nbr, T, k_time)`.
+
+    z is 0 where it is undefined (all values equal, or a neighbourhood that is the whole cube).
+    Memory: the output plus O(nnz(nbr) + _CHUNK * T); the input is not copied.
+    """
+    x = _check_cube(values)
+    if x.shape[0] != nbr.shape[0]:
+        raise ValueError("values must have one row per cell of nbr")
     if k_time < 0:
         raise ValueError("k_time must be >= 0")
     n_cells, n_steps = x.shape
+    n = x.size
+    ybar, s = cube_mean_sd(x)  # population SD, as in Getis-Ord / Esri
     present = nbr >= 0
     # binary spatial weights as a sparse (n_cells, n_cells) matrix: one sparse-dense product sums every
     # bin's spatial neighbours in every step at once
     rows = np.repeat(np.arange(n_cells), present.sum(axis=1))
-    w_sp = sparse.csr_matrix((np.ones(rows.size), (rows, nbr[present])), shape=(n_cells, n_cells))
-    spatial = np.asarray(w_sp @ x)
-    s_sum = spatial.copy()
-    for lag in range(1, min(k_time, n_steps - 1) + 1):
-        s_sum[:, lag:] += spatial[:, :-lag]
-    del spatial
+    w_mat = sparse.csr_matrix((np.ones(rows.size), (rows, nbr[present])), shape=(n_cells, n_cells))
+    out = np.asarray(w_mat @ x, dtype=np.float64)  # spatial sums, overwritten below by z, block by block
+    del w_mat, rows
+    w_sp = present.sum(axis=1).astype(np.float64)
     n_t = (np.minimum(np.arange(n_steps), k_time) + 1).astype(np.float64)
-    w = present.sum(axis=1).astype(np.float64)[:, None] * n_t[None, :]
-    n = x.size
-    ybar = x.mean()
-    s = x.std()  # population SD (ddof = 0), as in Getis-Ord / Esri
-    den = s * np.sqrt(np.maximum(n * w - w * w, 0.0) / max(n - 1, 1))
-    z = np.zeros_like(x)
-    np.divide(s_sum - ybar * w, den, out=z, where=den > 0)
-    return z, w
+    for a in range(0, n_cells, _CHUNK):
+        sp = out[a : a + _CHUNK]
+        s_sum = sp.copy()
+        for lag in range(1, min(k_time, n_steps - 1) + 1):  # the k previous steps
+            s_sum[:, lag:] += sp[:, :-lag]
+        w = w_sp[a : a + _CHUNK, None] * n_t[None, :]
+        den = s * np.sqrt(np.maximum(n * w - w * w, 0.0) / max(n - 1, 1))
+        z = np.zeros_like(s_sum)
+        np.divide(s_sum - ybar * w, den, out=z, where=den > 0)
+        sp[...] = z
+    return out
 
 
 def _fdr_bh(p: np.ndarray) -> np.ndarray:
@@ -149,21 +190,26 @@ def _fdr_bh(p: np.ndarray) -> np.ndarray:
 
 
 def _fdr_bh_significant(p: np.ndarray, alpha: float) -> np.ndarray:
-    """The same decision as `_fdr_bh(p) < alpha`, from a plain sort (no argsort, no adjusted values).
+    """The same decision as `_fdr_bh(p) < alpha`, from a plain sort (no argsort, no adjusted array).
 
     With p_(1) <= ... <= p_(m) and K = the largest k with p_(k) * m / k < alpha, the adjusted p of an entry
     is below alpha exactly when p <= p_(K): its adjusted value is the minimum of p_(k') * m / k' over the ranks
     k' >= its highest tied rank, and K always ends a group of ties (equal p, larger k: smaller product).
+    The products are formed exactly as in `_fdr_bh`, so the two agree bit for bit.
     """
     p = np.asarray(p, dtype=np.float64)
     srt = np.sort(p, axis=None)
     m = srt.size
-    if m == 0:
+    last = -1
+    step = 1 << 20
+    for a in range(0, m, step):
+        k = np.arange(a + 1, min(a + step, m) + 1, dtype=np.float64)
+        ok = np.flatnonzero(srt[a : a + step] * (m / k) < alpha)
+        if ok.size:
+            last = a + int(ok[-1])
+    if last < 0:
         return np.zeros(p.shape, dtype=bool)
-    ok = np.flatnonzero(srt * (m / np.arange(1, m + 1, dtype=np.float64)) < alpha)
-    if ok.size == 0:
-        return np.zeros(p.shape, dtype=bool)
-    return p <= srt[ok[-1]]
+    return p <= srt[last]
 
 
 # --- Mann-Kendall -------------------------------------------------------------------------------------------
@@ -393,8 +439,8 @@ def emerging_hot_spots(
     """
     ix = np.asarray(ix, dtype=np.int64)
     iy = np.asarray(iy, dtype=np.int64)
-    x = np.asarray(counts, dtype=np.float64)
-    if x.ndim != 2 or x.shape[0] != ix.size:
+    x = _check_cube(counts)
+    if x.shape[0] != ix.size:
         raise ValueError("counts must be (n_cells, n_steps) with one row per (ix, iy) cell")
     if not 0 < alpha < 1:
         raise ValueError("alpha must be in (0, 1)")
@@ -415,11 +461,16 @@ def emerging_hot_spots(
             cells=cells,
         )
     nbr = neighbour_index(ix, iy, offsets)
-    z, _ = space_time_gi_star(x, nbr, k_time)
-    p = 2.0 * ndtr(-np.abs(z))
+    z = space_time_gi_star(x, nbr, k_time)
+    p = np.abs(z)
+    np.negative(p, out=p)
+    ndtr(p, out=p)
+    p *= 2.0  # two-sided normal p
     sig = _fdr_bh_significant(p, alpha)
     hot = sig & (z > 0)
     cold = sig & (z < 0)
+    if not return_bins:
+        del p
     mk = mann_kendall(z, alpha)
     codes = classify_cells(hot, cold, mk.trend)
     cells = pl.DataFrame(
@@ -452,12 +503,13 @@ def emerging_hot_spots(
                 "cold": cold.ravel(),
             }
         )
+    ybar, sd = cube_mean_sd(x)
     return EHSAResult(
         status="ok",
         message=f"{n_cells} cells x {n_steps} steps; {int(hot.sum())} hot and {int(cold.sum())} cold bins",
         n_steps=n_steps,
         cells=cells,
         bins=bins,
-        mean=float(x.mean()),
-        sd=float(x.std()),
+        mean=ybar,
+        sd=sd,
     )

@@ -400,8 +400,9 @@ def knox_test(x, y, t, space_edges, time_edges, *, closed: Closed = "left", metr
 
     Returns one row per space band x time band, space-major, with columns space_lo, space_hi,
     time_lo, time_hi (inf for an open-ended band), observed (pairs), expected_mean and
-    expected_median (over the permutations), knox_ratio (observed / expected_mean), p_value
-    ((#{simulated >= observed} + 1) / (perms + 1)) and z ((observed - mean) / sd, NaN if sd = 0).
+    expected_median (over the permutations), knox_ratio (observed / expected_mean; inf when only the
+    expectation is 0, NaN when both are), p_value ((#{simulated >= observed} + 1) / (perms + 1)) and
+    z ((observed - mean) / sd with ddof = 1, NaN if sd = 0). With perms=0 only ``observed`` is filled.
     """
     return knox(x, y, t, space_edges, time_edges, closed=closed, metric=metric, perms=perms, seed=seed).table
 
@@ -448,11 +449,16 @@ def _parse_with(s: pl.Series, fmt: str) -> pl.Series:
 
 
 def _parse_dates(values, fmt: str | None, where: Callable[[int], str], column: str) -> tuple[np.ndarray, bool]:
+    """where(k) names value k ("row 3", "file.csv line 4"); column names the column ("" for none)."""
+
+    def loc(k: int) -> str:
+        return f"{where(k)}, {column}" if column else where(k)
+
     s = pl.Series("v", values, dtype=pl.String) if not isinstance(values, pl.Series) else values.cast(pl.String)
     s = s.str.strip_chars()
     missing = (s.is_null() | (s == "")).arg_true()
     if missing.len():
-        raise ValueError(f"{where(int(missing[0]))}: no date ({column}); every event needs a date")
+        raise ValueError(f"{loc(int(missing[0]))}: no date; every event needs a date")
     if s.len() == 0:
         return np.empty(0, dtype=np.float64), False
 
@@ -461,14 +467,16 @@ def _parse_dates(values, fmt: str | None, where: Callable[[int], str], column: s
         bad = days.is_null().arg_true()
         if bad.len():
             k = int(bad[0])
-            raise ValueError(f"{where(k)}: {s[k]!r} ({column}) does not match the date format {fmt!r} "
+            raise ValueError(f"{loc(k)}: {s[k]!r} does not match the date format {fmt!r} "
                              f"({bad.len()} of {s.len()} values do not)")
         chosen = fmt
     else:
         fits: list[tuple[str, pl.Series]] = []
-        best: tuple[int, str, int] | None = None  # (parsed, fmt, first failing row)
+        best: tuple[int, str, int] | None = None  # (values read, format, first value not read)
         for f in DATE_FORMATS:
             shape_ok = s.str.contains(_format_regex(f))
+            if not shape_ok.any():
+                continue
             days = _parse_with(s, f)
             ok = shape_ok & days.is_not_null()
             n_ok = int(ok.sum())
@@ -477,14 +485,12 @@ def _parse_dates(values, fmt: str | None, where: Callable[[int], str], column: s
             elif n_ok and (best is None or n_ok > best[0]):
                 best = (n_ok, f, int((~ok).arg_true()[0]))
         if not fits:
-            msg = f"{column}: could not recognise the date format"
+            hint = "Pass the format with --date-format (strftime codes, e.g. '%d/%m/%Y %H:%M')."
             if best is not None:
                 n_ok, f, k = best
-                msg += (f"; the closest, {f!r}, reads {n_ok} of {s.len()} values but not "
-                        f"{s[k]!r} at {where(k)}")
-            else:
-                msg += f" of {s[0]!r} at {where(0)}"
-            raise ValueError(msg + ". Pass the format with --date-format (strftime codes, e.g. '%d/%m/%Y %H:%M').")
+                raise ValueError(f"{loc(k)}: {s[k]!r} is not a date in the format {f!r}, which reads {n_ok} of "
+                                 f"{s.len()} values; no known format reads them all. Fix the value, or: {hint}")
+            raise ValueError(f"{loc(0)}: could not recognise the date format of {s[0]!r}. {hint}")
         distinct: list[tuple[str, pl.Series]] = []
         for f, days in fits:
             if not any(days.equals(d2) for _, d2 in distinct):
@@ -498,7 +504,7 @@ def _parse_dates(values, fmt: str | None, where: Callable[[int], str], column: s
                 return str(np.datetime64(int(round(v * 86400)), "s")).replace("T00:00:00", "")
 
             raise ValueError(
-                f"{column}: the dates are ambiguous, more than one format reads every value: {names}. "
+                f"{column or 'dates'}: the dates are ambiguous, more than one format reads every value: {names}. "
                 f"For example {s[k]!r} ({where(k)}) is {iso(d1[k])} with {f1!r} but {iso(d2[k])} with {f2!r}. "
                 f"sara does not guess: pass the right one with --date-format (e.g. --date-format '{f1}').")
         chosen, days = distinct[0]
@@ -516,7 +522,7 @@ def parse_dates(values: list[str] | pl.Series, fmt: str | None = None) -> tuple[
     ValueError naming the candidates: it never guesses. Whole days for dates only; fractional days
     for times. has_time is True when the format has a time of day and some value is not at midnight.
     """
-    return _parse_dates(values, fmt, lambda k: f"row {k + 1}", "dates")
+    return _parse_dates(values, fmt, lambda k: f"row {k + 1}", "")
 
 
 def period_mask(t: np.ndarray, since: date | str | None = None, until: date | str | None = None) -> np.ndarray:
