@@ -28,6 +28,10 @@ grid_origin = [550000, 4180000]
 [analysis]
 cell_size_m = 250
 h3_resolution = 9
+knox_groups = ["property"]
+knox_perms = 19
+near_repeat_distance_m = 50
+near_repeat_days = 3
 [analysis.category_groups.calls]
 all = ["*"]
 property = ["Property Crime"]
@@ -142,3 +146,41 @@ def test_emerging_kde_and_accuracy_marts_exist_for_every_cell(built):
     assert len(kde) == 25 and kde["1_1"] == max(kde.values()) and kde["4_4"] < kde["1_1"]
     # no events in the period before the last 28 days: nothing to predict from, so no accuracy rows
     assert con.execute("SELECT count(*) FROM marts.hotspot_accuracy").fetchone()[0] == 0
+
+
+def test_repeat_concentration_profile_and_near_repeat_marts(built):
+    import numpy as np
+
+    from transforms.concentration import gini
+
+    con, _, _ = built
+    # every event of the repeat window is at exactly one location row (per dimension)
+    n_loc = con.execute("""SELECT sum(n_repeat_window) FROM marts.repeat_location_rows
+                           WHERE dataset = 'calls' AND category_group = 'all' AND origin = 'all'""").fetchone()[0]
+    # 12 burglaries + 1 stop in the window; the out-of-area call has neither an address nor a location, so no
+    # location_key, and the 2023 call is outside the repeat window
+    assert n_loc == 13
+    last = con.execute("""SELECT max(cum_share_events), max(cum_share_locations) FROM marts.repeat_location_rows
+                          WHERE dataset = 'calls' AND category_group = 'all' AND origin = 'all'""").fetchone()
+    assert last == (1.0, 1.0)
+    # Gini over the 25 grid cells, recomputed from the counts by the textbook formula
+    counts = np.zeros(25)
+    got = con.execute("""SELECT eu.unit_id, count(*) FROM marts.events e JOIN marts.event_units eu
+                         USING (dataset, source, event_id) WHERE eu.unit_type = 'grid'
+                         AND e.local_date >= DATE '2023-04-02' GROUP BY 1""").fetchall()
+    for i, (_, n) in enumerate(got):
+        counts[i] = n
+    g = np.abs(counts[:, None] - counts[None, :]).sum() / (2 * 25 ** 2 * counts.mean())
+    row = con.execute("""SELECT gini, n_units, n_events FROM marts.concentration WHERE unit_type = 'grid'
+                         AND dataset = 'calls' AND category_group = 'all'""").fetchone()
+    assert row[1:] == (25, counts.sum()) and row[0] == pytest.approx(g) == pytest.approx(gini(counts))
+    # hour-of-week profile: every event of the window with an exact time (located or not: the out-of-area
+    # call counts here), weights summing to the number of events
+    prof = con.execute("""SELECT sum(weight), count(*) FROM marts.temporal_profile WHERE unit_type = 'agency'
+                          AND dataset = 'calls' AND category_group = 'all'""").fetchone()
+    assert prof[1] == 168 and prof[0] == pytest.approx(counts.sum() + 1)
+    # Knox on the property group: the 12 burglaries are close in space and time
+    nr = con.execute("""SELECT observed FROM marts.near_repeat WHERE category_group = 'property'
+                        AND space_lo = 1 AND space_hi = 100 AND time_lo = 0 AND time_hi = 7""").fetchone()
+    assert nr is not None and nr[0] > 0
+    assert con.execute("SELECT count(DISTINCT chain_id) FROM marts.near_repeat_events").fetchone()[0] >= 1

@@ -21,6 +21,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute)
 
 from transforms import units as un
 from transforms.config import Settings
@@ -218,20 +219,36 @@ def drop_rebuilt(con: duckdb.DuckDBPyConnection) -> None:
             con.execute(f"DROP TABLE IF EXISTS marts.{qident(name)}")
 
 
-def build_all(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date | None = None) -> dict:
-    """Every mart, in dependency order. Returns row counts per mart table."""
+def build_all(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date | None = None,
+              timings: dict | None = None) -> dict:
+    """Every mart, in dependency order. Returns row counts per mart table (and seconds per step in `timings`)."""
+    import time
+
+    from transforms import repeat_marts as rm
+
     as_of = as_of or as_of_date(settings)
     con.execute("CREATE SCHEMA IF NOT EXISTS marts")
     drop_rebuilt(con)
-    build_dimensions(con, settings, as_of)
     unit_sets = static_units(settings)
-    build_event_units(con, settings, unit_sets)
-    write_units(con, settings, unit_sets)
-    build_hotspot_counts(con)
-    build_hotspots(con, settings)
-    build_emerging(con, settings, as_of)
-    build_kde(con, settings, as_of)
-    build_accuracy(con, settings, as_of)
+    steps = [
+        ("dimensions", lambda: build_dimensions(con, settings, as_of)),
+        ("event_units", lambda: build_event_units(con, settings, unit_sets)),
+        ("units", lambda: write_units(con, settings, unit_sets)),
+        ("hotspot_counts", lambda: build_hotspot_counts(con)),
+        ("hotspots", lambda: build_hotspots(con, settings)),
+        ("emerging_hotspots", lambda: build_emerging(con, settings, as_of)),
+        ("kde", lambda: build_kde(con, settings, as_of)),
+        ("hotspot_accuracy", lambda: build_accuracy(con, settings, as_of)),
+        ("repeat_locations", lambda: rm.build_repeat_locations(con, settings, as_of)),
+        ("concentration", lambda: rm.build_concentration(con, settings, as_of)),
+        ("temporal_profile", lambda: rm.build_temporal_profile(con, settings, as_of)),
+        ("near_repeat", lambda: rm.build_near_repeat(con, settings, as_of)),
+    ]
+    for name, step in steps:
+        t = time.perf_counter()
+        step()
+        if timings is not None:
+            timings[name] = round(time.perf_counter() - t, 3)
     rows = con.execute(
         "SELECT table_name, estimated_size FROM duckdb_tables() WHERE schema_name = 'marts' ORDER BY 1").fetchall()
     return {"as_of": str(as_of), **{t: int(n) for t, n in rows}}
@@ -276,7 +293,8 @@ def build_hotspots(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
         "unit_type, unit_id").df()
     counts = con.execute("SELECT * FROM marts.hotspot_count_rows").df()
     dims = ["dataset", "category_group", "origin", "window_days"]
-    out = []
+    cols: dict[str, list] = {k: [] for k in ("agency", "unit_type", "unit_id", *dims, "n", "z", "p", "p_fdr",
+                                             "gi_bin", "n_neighbors")}
     for (agency, unit_type), u in units.groupby(["agency", "unit_type"], sort=True):
         ids = u["unit_id"].to_numpy(dtype=object)
         pos = pd.Series(np.arange(len(ids)), index=ids)
@@ -285,22 +303,36 @@ def build_hotspots(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
             continue
         nb = None if unit_type == "grid" else _neighbors(agency, unit_type, ids,
                                                            shapely.from_wkb([bytes(b) for b in u["wkb"]]))
+        c = c.assign(_pos=pos[c["unit_id"]].to_numpy())
+        ix, iy = u["ix"].to_numpy(), u["iy"].to_numpy()
+        id_codes = np.arange(len(ids))
         for key, g in c.groupby(dims, sort=True):
             y = np.zeros(len(ids))
-            y[pos[g["unit_id"]].to_numpy()] = g["n"].to_numpy()
-            res = (gi.gi_star_grid(u["ix"].to_numpy(), u["iy"].to_numpy(), y, offsets) if nb is None
-                   else gi.gi_star_sparse(y, nb))
+            y[g["_pos"].to_numpy()] = g["n"].to_numpy()
+            res = gi.gi_star_grid(ix, iy, y, offsets) if nb is None else gi.gi_star_sparse(y, nb)
             p_fdr = gi.fdr_bh(res.p)
-            out.append(pd.DataFrame({
-                "agency": agency, "unit_type": unit_type, "unit_id": ids,
-                **dict(zip(dims, key, strict=True)),
-                "n": y.astype(np.int64), "z": res.z, "p": res.p, "p_fdr": p_fdr,
-                "gi_bin": gi.gi_bin(res.z, p_fdr).astype(np.int8), "n_neighbors": res.n_neighbors.astype(np.int32),
-            }))
-    df = pd.concat(out, ignore_index=True) if out else pd.DataFrame(
-        columns=["agency", "unit_type", "unit_id", *dims, "n", "z", "p", "p_fdr", "gi_bin", "n_neighbors"])
-    con.register("_hs", pa.Table.from_pandas(df, preserve_index=False))
-    con.execute("CREATE OR REPLACE TABLE marts.hotspot_stats AS SELECT * FROM _hs")
+            m = len(ids)
+            for k, v in (("agency", agency), ("unit_type", unit_type), *zip(dims, key, strict=True)):
+                cols[k].append(np.full(m, v, dtype=object if isinstance(v, str) else np.int64))
+            cols["unit_id"].append(ids[id_codes])
+            cols["n"].append(y.astype(np.int64))
+            cols["z"].append(res.z)
+            cols["p"].append(res.p)
+            cols["p_fdr"].append(p_fdr)
+            cols["gi_bin"].append(gi.gi_bin(res.z, p_fdr).astype(np.int8))
+            cols["n_neighbors"].append(res.n_neighbors.astype(np.int32))
+    table = pa.table({k: pa.array(np.concatenate(v)) if v else pa.array([], pa.string() if k in (
+        "agency", "unit_type", "unit_id", "dataset", "category_group", "origin") else pa.float64())
+        for k, v in cols.items()})
+    for k in ("agency", "unit_type", "unit_id", "dataset", "category_group", "origin"):
+        i = table.schema.get_field_index(k)
+        table = table.set_column(i, k, pa.compute.dictionary_encode(table.column(k)))
+    df = table
+    con.register("_hs", df)
+    con.execute("CREATE OR REPLACE TABLE marts.hotspot_stats AS SELECT CAST(agency AS VARCHAR) AS agency, "
+                "CAST(unit_type AS VARCHAR) AS unit_type, CAST(unit_id AS VARCHAR) AS unit_id, "
+                "CAST(dataset AS VARCHAR) AS dataset, CAST(category_group AS VARCHAR) AS category_group, "
+                "CAST(origin AS VARCHAR) AS origin, window_days, n, z, p, p_fdr, gi_bin, n_neighbors FROM _hs")
     con.unregister("_hs")
     con.execute(
         """CREATE OR REPLACE VIEW marts.hotspots AS
@@ -313,7 +345,7 @@ def build_hotspots(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
         "per unit and dimension combination: n events, z, two-sided p, Benjamini-Hochberg p_fdr, gi_bin "
         "(-3..3 at 99/95/90 % after FDR, as ArcGIS Gi_Bin), n_neighbors (self counted); geometry in the "
         "analysis CRS'")
-    return len(df)
+    return df.num_rows
 
 
 def _grid_events(con: duckdb.DuckDBPyConnection, start: date, end: date) -> pd.DataFrame:

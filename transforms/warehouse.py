@@ -50,6 +50,9 @@ def connect(path: Path | str, read_only: bool = False, threads: int | None = Non
         config["memory_limit"] = memory_limit
     con = duckdb.connect(str(path), read_only=read_only, config=config)
     con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")
+    # a missing table must be an error, never a Python variable of the same name picked up by DuckDB
+    con.execute("SET python_enable_replacements = false")
     if spatial:
         load_spatial(con)
     return con

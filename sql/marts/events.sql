@@ -1,17 +1,20 @@
--- marts.events: one row per countable event (calls and incidents), the input of every mart.
+-- marts.events: one row per countable event (calls and incidents), the input of every mart (a table, built
+-- once per night, so the marts do not each redo the union and the local dates).
 -- Void and non-countable records are left out. Times stay UTC in event_at; local_date is in the agency zone.
-create or replace view marts.events as
+create or replace table marts.events as
 with calls as (
     select 'calls' as dataset, c.source, c.agency, c.call_id as event_id, c.event_at, c.time_precision,
            c.call_category as category, c.call_type as event_type, c.origin,
-           c.x, c.y, c.lon, c.lat, c.is_located, c.beat, c.district, c.location_key, c.address_block, c.load_id
+           c.x, c.y, c.lon, c.lat, c.is_located, c.beat, c.district, c.location_key, c.address_block, c.load_id,
+           cast(null as timestamptz) as occurred_to
     from core.calls c
     where c.is_countable and not c.is_void
 ),
 incidents as (
     select 'incidents' as dataset, i.source, i.agency, i.incident_id, i.event_at, i.time_precision,
            i.offense_category, i.offense, i.origin,
-           i.x, i.y, i.lon, i.lat, i.is_located, i.beat, i.district, i.location_key, i.address_block, i.load_id
+           i.x, i.y, i.lon, i.lat, i.is_located, i.beat, i.district, i.location_key, i.address_block, i.load_id,
+           i.occurred_to
     from core.incidents i
     where not i.is_void
 ),
@@ -26,3 +29,5 @@ final as (
     join marts.agency_zones z using (agency)
 )
 select * from final;
+
+comment on table marts.events is 'one row per countable, non-void event (calls and incidents) with its local date: the input of every mart';
