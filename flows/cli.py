@@ -8,6 +8,10 @@
     sara docs                 the warehouse data dictionary as Markdown
     sara export               the marts as GIS layers (GeoPackage, Shapefile, GeoJSON, FlatGeobuf, ...)
     sara near-repeat [FILE]   the Knox near-repeat test on the warehouse or on a CSV
+    sara publish              a privacy-safe public extract (CSV, GeoJSON, data dictionary)
+    sara report               the weekly scanning report (self-contained HTML)
+    sara problem new NAME     a commented template for a tracked problem
+    sara assess NAME          a problem's assessment (WDD, WDQ, Poisson z, e-test) in plain language
 """
 
 from __future__ import annotations
@@ -269,6 +273,42 @@ def export(fmt: str = typer.Option("gpkg", "--format", "-f",
 
 
 @app.command()
+def publish(out: Path = typer.Option(None, "--out", "-o", help="output folder (default data/exports/public)"),
+            config: str | None = ConfigOpt) -> None:
+    """Write a public open-data extract of calls and incidents (CSV + GeoJSON + a data dictionary per source).
+
+    Only allowlisted columns leave ([publish] columns in the config): no names, phone numbers or narratives.
+    Addresses are generalized to the block; published coordinates are snapped to a grid cell or block centroid,
+    never the exact point; times are rounded to the hour. Sensitive categories (sexual offences, domestic
+    violence, behavioral health, and juvenile-flagged rows where a feed has the flag) keep only their district,
+    and each masked row says why."""
+    import polars as pl
+
+    from transforms.publish import publish_events, write_extract
+    from transforms.warehouse import open_published
+
+    settings = _settings(config)
+    out = (out or settings.resolve("data/exports/public")).resolve()
+    policy = settings.sara.publish
+    try:
+        with open_published(settings.warehouse_path) as con:
+            for name, src in settings.sources.items():
+                table = "core.calls" if src.kind == "calls" else "core.incidents"
+                df = pl.from_arrow(con.execute(f"SELECT * FROM {table} WHERE source = ?", [name]).fetch_arrow_table())
+                if df.is_empty():
+                    continue
+                agency = settings.sara.agencies[src.agency]
+                public, log = publish_events(df, src.kind, policy, has_juvenile_flag="juvenile_flag" in src.columns,
+                                             analysis_crs=agency.crs, timezone=agency.timezone)
+                paths = write_extract(public, out, name, policy=policy, dataset=src.kind, masking_log=log)
+                masked = log.filter((pl.col("kind") == "masking") & (pl.col("reason") == "any"))["rows"].sum()
+                console.print(f"{name}: {public.height} rows, {masked} location(s) generalized -> {paths[0].parent}")
+    except FileNotFoundError as exc:
+        err.print(str(exc))
+        raise typer.Exit(1) from None
+
+
+@app.command()
 def docs(config: str | None = ConfigOpt) -> None:
     """Print the warehouse's data dictionary (the COMMENTs on every meta and core table and column) as Markdown."""
     import duckdb
@@ -322,13 +362,16 @@ def demo(nights: int = typer.Option(6, help="how many nights of extracts to run 
 
     with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
         chosen = all_nights[: max(1, min(nights, len(all_nights)))]
+        result: dict = {}
         for night in chosen:
             # the marts are rebuilt from scratch each night; the demo builds them on its last night only
-            _demo_night(settings, night, with_marts=night is chosen[-1])
+            result = _demo_night(settings, night, with_marts=night is chosen[-1])
     _demo_summary(settings, time.perf_counter() - t0)
+    if result and result.get("report"):
+        console.print(f"scanning report: [bold]{result['report']}[/bold]")
 
 
-def _demo_night(settings: Settings, night, with_marts: bool) -> None:
+def _demo_night(settings: Settings, night, with_marts: bool) -> dict:
     """Deliver one night's extracts into the landing folders, then run the nightly flow."""
     for source, path in night.files:
         dst = settings.source_landing(source)
@@ -341,6 +384,7 @@ def _demo_night(settings: Settings, night, with_marts: bool) -> None:
         err.print(f"[red]night {night.night} failed:[/red] {exc}")
         raise typer.Exit(1) from None
     _print_run(result)
+    return result
 
 
 def _demo_summary(settings: Settings, seconds: float) -> None:
@@ -366,8 +410,15 @@ def _demo_summary(settings: Settings, seconds: float) -> None:
 
 
 from flows.near_repeat_cmd import near_repeat  # noqa: E402  (registered below, after the app exists)
+from flows.problem_cmd import assess, problem_new  # noqa: E402
+from flows.report_cmd import report  # noqa: E402
 
 app.command("near-repeat")(near_repeat)
+app.command("report")(report)
+app.command("assess")(assess)
+problem_app = typer.Typer(help="Tracked SARA problems (config/problems/<name>.yaml).", no_args_is_help=True)
+problem_app.command("new")(problem_new)
+app.add_typer(problem_app, name="problem")
 
 
 def main() -> None:  # pragma: no cover

@@ -128,6 +128,18 @@ def build_marts() -> dict:
     return marts.build_all(st.con, st.settings)
 
 
+@task(name="write_report", cache_policy=NO_CACHE)
+def write_report(published: str) -> str:
+    """The weekly scanning report from the night just published: data/reports/<as_of>/index.html."""
+    from transforms.report import build_report
+
+    st = _state()
+    as_of = marts.as_of_date(st.settings)
+    with wh.open_published(Path(published)) as con:
+        path = build_report(con, st.settings, as_of, st.settings.resolve("data/reports") / as_of.isoformat())
+    return str(path)
+
+
 @task(name="publish_warehouse", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
 def publish_warehouse(build: str, published: str) -> None:
     wh.publish(Path(build), Path(published))
@@ -289,13 +301,20 @@ def _nightly(settings: Settings, run_id: str, published: Path, log, with_marts: 
         else:
             publish_warehouse(str(build), str(published))
         clock.lap("publish")
+        report_path = None
+        if status != "failed" and with_marts:
+            try:
+                report_path = write_report(str(published))
+            except Exception as exc:  # the night is published; a report failure is logged, not fatal
+                log.error("writing the report failed: %s", exc)
+            clock.lap("report")
         try:
             create_markdown_artifact(markdown=md, key="nightly-health", description="sara nightly run health")
         except Exception as exc:  # an artifact is a report: never fail a published night over it
             log.warning("could not create the run artifact: %s", exc)
         log.info("stage timings: %s", ", ".join(f"{k} {v:.2f}s" for k, v in clock.laps.items()))
         result = {"run_id": run_id, "status": status, "message": message, "sources": per_source,
-                  "timings": clock.laps, "marts": mart_counts,
+                  "timings": clock.laps, "marts": mart_counts, "report": report_path,
                   "audits": audits, "warehouse": str(published), "published": status != "failed"}
         append_run_log(settings, {"run_id": run_id, "started_at": started, "finished_at": datetime.now(UTC),
                                   "status": status, "message": message, "config": str(settings.config_path)})

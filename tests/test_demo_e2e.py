@@ -150,3 +150,33 @@ def test_demo_finds_planted_repeat_addresses_and_near_repeats(demo_run):
         assert labels.get("near_repeat", 0) > 0 and labels.get("originator", 0) > 0
     finally:
         con.close()
+
+
+def test_publish_leaks_nothing_and_masks_sensitive_rows(demo_run):
+    import polars as pl
+
+    from tests.leakscan import leaked_values
+    from transforms.publish import PublishPolicy
+
+    _, home = demo_run
+    out = RUN["project"] / "data/exports/public"
+    res = _sara("publish", "--config", "config/demo.toml", tmp_home=home)
+    assert res.returncode == 0, res.stderr[-2000:]
+    con = duckdb.connect(str(RUN["project"] / "data/demo/warehouse/sara.duckdb"), read_only=True)
+    try:
+        calls = con.execute("SELECT * FROM core.calls").pl()
+        incidents = con.execute("SELECT * FROM core.incidents").pl()
+    finally:
+        con.close()
+    policy = PublishPolicy()
+    # the demo CAD carries caller names, phones and narratives: none of it may leave
+    assert {"raw_callername", "raw_callerphone", "raw_narrative"} <= set(calls.columns)
+    assert leaked_values(calls, policy.allowlist("calls"), out) == []
+    assert leaked_values(incidents, policy.allowlist("incidents"), out) == []
+    pub = pl.read_csv(out / "demo_metro_calls.csv", infer_schema=False)
+    sens = pub.filter(pl.col("call_category").is_in(["Domestic Violence", "Behavioral Health"])
+                      | (pl.col("call_type") == "Sex Offense"))
+    assert sens.height > 0
+    assert sens["lon"].null_count() == sens.height and sens["address_block"].null_count() == sens.height
+    assert sens["beat"].null_count() == sens.height and sens["masking_reason"].null_count() == 0
+    assert (pub["event_hour"].str.slice(14, 5) == "00:00").all()  # times on the hour

@@ -491,3 +491,33 @@ def test_new_haven_incidents_snap_to_their_nearest_street_within_tolerance(real,
     assert same.mean() > 0.9 and np.isfinite(d_snap).all()
     units = con.execute("SELECT count(*) FROM marts.units WHERE agency = 'nhpd' AND unit_type = 'street'").fetchone()
     assert units[0] == 1537
+
+
+@pytest.mark.parametrize("source", ["sf_calls", "vancouver_incidents"])
+def test_public_extract_of_real_data_leaks_nothing(real, con, source, tmp_path):
+    from tests.leakscan import leaked_values
+    from transforms.config import load_settings
+    from transforms.publish import publish_events, write_extract
+
+    settings = load_settings(real.proj / "config" / "sara.toml", project_dir=real.proj)
+    src = settings.sources[source]
+    table = "core.calls" if src.kind == "calls" else "core.incidents"
+    core = con.execute(f"SELECT * FROM {table} WHERE source = ?", [source]).pl()
+    agency = settings.sara.agencies[src.agency]
+    policy = settings.sara.publish
+    public, log = publish_events(core, src.kind, policy, has_juvenile_flag="juvenile_flag" in src.columns,
+                                 analysis_crs=agency.crs, timezone=agency.timezone)
+    write_extract(public, tmp_path, source, policy=policy, dataset=src.kind, masking_log=log)
+    assert public.height == core.filter(~pl.col("is_void")).height
+    assert leaked_values(core, policy.allowlist(src.kind), tmp_path) == []
+    # no published point is an exact location
+    if source == "vancouver_incidents":
+        person = public.filter(pl.col("offense_category").is_in(policy.sensitive_categories))
+        assert person["lon"].null_count() == person.height
+    exact = set(zip(core["lon"].drop_nulls().round(6).to_list(), core["lat"].drop_nulls().round(6).to_list(),
+                    strict=True))
+    snapped = public.filter(pl.col("lon").is_not_null())
+    hits = sum((round(a, 6), round(b, 6)) in exact for a, b in zip(snapped["lon"], snapped["lat"], strict=True))
+    assert hits < 0.001 * max(snapped.height, 1)
+    # neither feed has a juvenile flag: the extract says masking relies on the category list alone
+    assert "juvenile masking relies on the category list alone" in log.filter(pl.col("kind") == "note")["detail"]

@@ -27,6 +27,8 @@ from pydantic import (
     model_validator,
 )
 
+from transforms.publish import PublishPolicy  # noqa: E402  (a pure pydantic model; no cycle)
+
 IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -212,6 +214,8 @@ class SaraConfig(Strict):
     schedules: dict[str, ScheduleConfig] = {}
     location_round_m: float = 10.0
     analysis: AnalysisConfig = AnalysisConfig()
+    problems_dir: str = "config/problems"
+    publish: PublishPolicy = Field(default_factory=lambda: PublishPolicy())
 
     @field_validator("sources")
     def _names(cls, v: list[str]) -> list[str]:

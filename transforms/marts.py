@@ -224,6 +224,7 @@ def build_all(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date | 
     """Every mart, in dependency order. Returns row counts per mart table (and seconds per step in `timings`)."""
     import time
 
+    from transforms import compstat, problems
     from transforms import repeat_marts as rm
 
     as_of = as_of or as_of_date(settings)
@@ -243,6 +244,9 @@ def build_all(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date | 
         ("concentration", lambda: rm.build_concentration(con, settings, as_of)),
         ("temporal_profile", lambda: rm.build_temporal_profile(con, settings, as_of)),
         ("near_repeat", lambda: rm.build_near_repeat(con, settings, as_of)),
+        ("compstat", lambda: compstat.build_compstat(con, as_of)),
+        ("response_times", lambda: compstat.build_response_times(con)),
+        ("problems", lambda: problems.build_problem_marts(con, settings, problems.load_problems(settings))),
     ]
     for name, step in steps:
         t = time.perf_counter()

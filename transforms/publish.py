@@ -112,7 +112,7 @@ class PublishPolicy(BaseModel):
     sensitive_categories: list[str] = Field(
         default_factory=lambda: ["Sexual Offense", "Domestic Violence", "Behavioral Health"])
     sensitive_type_patterns: list[str] = Field(
-        default_factory=lambda: ["sexual", "rape", "sodomy", "fondling", "incest", "juve", "child abuse",
+        default_factory=lambda: ["sex", "rape", "sodomy", "fondling", "incest", "molest", "juve", "child abuse",
                                  "domestic"])
     sensitive_location: Literal["district", "suppress"] = "district"
     coordinate_snap: Literal["block", "grid"] = "grid"

@@ -1,0 +1,47 @@
+"""`sara report`: the scanning report (one self-contained HTML page) from the published warehouse.
+
+Registered on the main app in flows/cli.py:
+
+    app.command("report")(report)
+
+The page itself is built in transforms/report.py.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+console = Console()
+err = Console(stderr=True)
+
+
+def report(
+    config: str | None = typer.Option(None, "--config", "-c", envvar="SARA_CONFIG",
+                                      help="config file (default config/sara.toml in the project folder)"),
+    out: Path | None = typer.Option(None, "--out", "-o",
+                                    help="output folder (default data/reports/<as_of>); index.html goes there"),
+) -> None:
+    """Write the weekly scanning report (index.html, opens offline) and print its path."""
+    from transforms.config import ConfigError, load_settings
+    from transforms.marts import as_of_date
+    from transforms.report import build_report
+    from transforms.warehouse import open_published
+
+    try:
+        settings = load_settings(config)
+    except ConfigError as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    as_of = as_of_date(settings)
+    out_dir = out if out is not None else settings.resolve("data/reports") / as_of.isoformat()
+    try:
+        with open_published(settings.warehouse_path) as con:
+            path = build_report(con, settings, as_of, out_dir)
+    except FileNotFoundError as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    console.print(str(path), highlight=False, soft_wrap=True)

@@ -1,0 +1,192 @@
+"""CompStat marts on a hand-made handful of events and calls; expected values computed by hand."""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+
+import duckdb
+import pytest
+
+from transforms import compstat as cs
+
+AS_OF = date(2024, 3, 1)  # leap year: the week 2024-02-24..03-01 holds Feb 29
+
+# (event_id, local_date, category, event_type, district, beat, location_key)
+EVENTS = [
+    ("1", "2024-02-29", "Violent Crime", "Assault", "D1", "B1", "L1"),     # week, 28d, ytd
+    ("2", "2024-03-01", "Property Crime", "Burglary", "D1", "B1", "L1"),   # week, 28d, ytd
+    ("3", "2024-02-10", "Property Crime", "Burglary", "D1", "B1", "L1"),   # 28d, ytd
+    ("4", "2024-01-15", "Violent Crime", "Assault", "D1", "B1", None),     # ytd
+    ("5", "2023-02-28", "Violent Crime", "Assault", "D1", "B1", None),     # last year week, 28d, ytd
+    ("6", "2023-01-20", "Property Crime", "Burglary", "D1", "B1", None),   # last year ytd
+    ("7", "2023-03-02", "Property Crime", "Burglary", "D1", "B1", None),   # after last year's end: out
+    ("8", "2024-03-02", "Property Crime", "Burglary", "D1", "B1", None),   # after as_of: out
+    ("9", "2023-02-25", "Violent Crime", "Assault", "D2", "B2", None),     # last year week, 28d, ytd
+    ("10", "2024-02-05", "Property Crime", "Burglary", "D2", "B2", None),  # 28d, ytd
+    ("11", "2024-03-01", "Violent Crime", "Assault", None, None, None),    # week, 28d, ytd; no district
+]
+
+
+def _con() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("CREATE SCHEMA marts")
+    con.execute("CREATE SCHEMA core")
+    con.execute("CREATE TABLE marts.agency_zones (agency VARCHAR, timezone VARCHAR)")
+    con.execute("INSERT INTO marts.agency_zones VALUES ('city', 'America/Los_Angeles')")
+    con.execute("CREATE TABLE marts.category_groups (dataset VARCHAR, category_group VARCHAR, category VARCHAR)")
+    con.execute("INSERT INTO marts.category_groups VALUES ('calls', 'all', '*'), ('calls', 'violent', 'Violent Crime'),"
+                " ('calls', 'property', 'Property Crime')")
+    con.execute("""CREATE TABLE marts.events (dataset VARCHAR, source VARCHAR, agency VARCHAR, event_id VARCHAR,
+                   event_at TIMESTAMPTZ, local_date DATE, category VARCHAR, event_type VARCHAR, origin VARCHAR,
+                   is_located BOOLEAN, beat VARCHAR, district VARCHAR, location_key VARCHAR,
+                   address_block VARCHAR)""")
+    for eid, d, cat, et, dist, beat, loc in EVENTS:
+        con.execute("INSERT INTO marts.events VALUES ('calls', 'cad', 'city', ?, CAST(? AS DATE) + INTERVAL 20 HOUR,"
+                    " CAST(? AS DATE), ?, ?, 'community', true, ?, ?, ?, NULL)", [eid, d, d, cat, et, beat, dist, loc])
+    return con
+
+
+def _row(con, unit_type, unit_id, group, period):
+    where = "unit_id IS NULL" if unit_id is None else "unit_id = ?"
+    params = [unit_type, group, period] + ([] if unit_id is None else [unit_id])
+    rows = con.execute(
+        f"SELECT n, n_last_year, change, pct_change, poisson_z FROM marts.compstat WHERE unit_type = ? "
+        f"AND category_group = ? AND period = ? AND {where}", params).fetchall()
+    assert len(rows) == 1
+    return rows[0]
+
+
+def _check(got, n, ly, change, pct, z):
+    assert got[0] == n and got[1] == ly and got[2] == change
+    assert (got[3] is None) if pct is None else got[3] == pytest.approx(pct)
+    assert got[4] == pytest.approx(z)
+
+
+def test_periods_leap_day():
+    p = {x[0]: x[1:] for x in cs.periods(date(2024, 2, 29))}
+    assert p["week"] == (date(2024, 2, 23), date(2024, 2, 29), date(2023, 2, 23), date(2023, 2, 28))
+    assert p["ytd"] == (date(2024, 1, 1), date(2024, 2, 29), date(2023, 1, 1), date(2023, 2, 28))
+    p = {x[0]: x[1:] for x in cs.periods(AS_OF)}
+    assert p["28d"] == (date(2024, 2, 3), date(2024, 3, 1), date(2023, 2, 3), date(2023, 3, 1))
+
+
+def test_compstat_hand_computed():
+    con = _con()
+    n = cs.build_compstat(con, AS_OF)
+    # keys: D1 x {all, violent, property}, D2 x {all, violent, property}, null x {all, violent};
+    # x 2 unit types x 3 periods
+    assert n == 8 * 2 * 3
+    r2 = math.sqrt(2)
+    # D1 all: week now {1,2} ly {5}; 28d now {1,2,3} ly {5}; ytd now {1,2,3,4} ly {5,6}
+    _check(_row(con, "district", "D1", "all", "week"), 2, 1, 1, 100.0, 2 * (r2 - 1))  # 0.828427
+    _check(_row(con, "district", "D1", "all", "28d"), 3, 1, 2, 200.0, 2 * (math.sqrt(3) - 1))  # 1.464102
+    _check(_row(con, "district", "D1", "all", "ytd"), 4, 2, 2, 100.0, 2 * (2 - r2))  # 1.171573
+    _check(_row(con, "beat", "B1", "all", "ytd"), 4, 2, 2, 100.0, 1.1715729)
+    # D1 violent: week {1} vs {5}; ytd {1,4} vs {5}
+    _check(_row(con, "district", "D1", "violent", "week"), 1, 1, 0, 0.0, 0.0)
+    _check(_row(con, "district", "D1", "violent", "ytd"), 2, 1, 1, 100.0, 0.8284271)
+    # D2: zero now, some last year (week) and some now, none last year (property 28d); 0/0 row kept
+    _check(_row(con, "district", "D2", "all", "week"), 0, 1, -1, -100.0, -2.0)
+    _check(_row(con, "district", "D2", "all", "28d"), 1, 1, 0, 0.0, 0.0)
+    _check(_row(con, "district", "D2", "property", "28d"), 1, 0, 1, None, 2.0)
+    _check(_row(con, "district", "D2", "property", "week"), 0, 0, 0, None, 0.0)
+    # events without a district: unit_id null
+    _check(_row(con, "district", None, "all", "week"), 1, 0, 1, None, 2.0)
+    assert con.execute("SELECT comment FROM duckdb_tables() WHERE table_name = 'compstat'").fetchone()[0]
+    types = dict(con.execute("SELECT column_name, data_type FROM information_schema.columns "
+                             "WHERE table_name = 'compstat'").fetchall())
+    assert types["period_start"] == "DATE" and types["unit_id"] == "VARCHAR" and types["n"] == "BIGINT"
+
+    # only call_type_growth: no hotspot or repeat marts exist
+    top = con.execute("SELECT district, kind, rank, item, score, n, n_compare FROM marts.compstat_top "
+                      "ORDER BY district, kind, rank").fetchall()
+    # D1 28d: Burglary {2,3} vs none (+2), Assault {1} vs {5} (0: not growth); D2: Burglary {10} vs none
+    assert top == [("D1", "call_type_growth", 1, "Burglary", 2.0, 2, 0),
+                   ("D2", "call_type_growth", 1, "Burglary", 1.0, 1, 0)]
+
+
+def test_compstat_top_hotspot_and_repeat():
+    con = _con()
+    con.execute("""CREATE TABLE marts.event_units AS SELECT * FROM (VALUES
+        ('calls', 'cad', '1', 'city', 'grid', 'c1'), ('calls', 'cad', '2', 'city', 'grid', 'c1'),
+        ('calls', 'cad', '10', 'city', 'grid', 'c4'))
+        t(dataset, source, event_id, agency, unit_type, unit_id)""")
+    con.execute("""CREATE TABLE marts.hotspot_stats AS SELECT * FROM (VALUES
+        ('city', 'grid', 'c1', 'calls', 'all', 'all', 28, 2, 2.5),
+        ('city', 'grid', 'c2', 'calls', 'all', 'all', 28, 0, 1.0),
+        ('city', 'grid', 'c4', 'calls', 'all', 'all', 28, 1, -0.5),
+        ('city', 'grid', 'c1', 'calls', 'all', 'all', 7, 2, 9.0))
+        t(agency, unit_type, unit_id, dataset, category_group, origin, window_days, n, z)""")
+    con.execute("""CREATE TABLE marts.repeat_location_rows AS SELECT * FROM (VALUES
+        ('city', 'calls', 'all', 'all', 'L1', '100 Main St', 3, 1),
+        ('city', 'calls', 'all', 'all', 'L9', '900 Elm St', 5, 1))
+        t(agency, dataset, category_group, origin, location_key, address_block, n_repeat_window, rank)""")
+    cs.build_compstat(con, AS_OF)
+    top = con.execute("SELECT district, kind, rank, item, label, score, n FROM marts.compstat_top "
+                      "WHERE kind <> 'call_type_growth' ORDER BY district, kind, rank").fetchall()
+    # c2 has no events (district not derivable), c4 has z < 0, L9 has no events: all skipped
+    assert top == [("D1", "hotspot", 1, "c1", None, 2.5, 2),
+                   ("D1", "repeat_location", 1, "L1", "100 Main St", 3.0, 3)]
+
+
+def _calls(con):
+    con.execute("""CREATE TABLE core.calls (call_id VARCHAR, source VARCHAR, agency VARCHAR, event_at TIMESTAMPTZ,
+                   response_s DOUBLE, queue_s DOUBLE, travel_s DOUBLE, priority_level INTEGER, origin VARCHAR,
+                   is_countable BOOLEAN, is_void BOOLEAN, disposition_category VARCHAR, district VARCHAR)""")
+    feb = "2024-02-10 18:00:00+00"
+    rows = [
+        # five included calls, priority 1, D1, local month 2024-02
+        ("a", feb, 100, 10, 60, 1, "community", True, False, "Report", "D1"),
+        ("b", feb, 200, 20, None, 1, "community", True, False, None, "D1"),
+        # 05:00 UTC on Mar 1 is 21:00 on Feb 29 in Los Angeles: February
+        ("c", "2024-03-01 05:00:00+00", 300, 30, 90, 1, "community", True, False, "Arrest", "D1"),
+        ("d", feb, 400, 40, 120, 1, "community", True, False, "Report", "D1"),
+        ("e", feb, 1000, 50, 300, 1, "community", True, False, "Report", "D1"),
+        # one included call in March, priority 2
+        ("f", "2024-03-05 18:00:00+00", 50, 5, 45, 2, "community", True, False, "Report", "D1"),
+        # excluded, February (void wins over officer)
+        ("g", feb, 10, 1, 9, 1, "officer", True, True, "Report", "D1"),
+        ("h", feb, 10, 1, 9, 1, "community", False, False, "Report", "D1"),
+        ("i", feb, 10, 1, 9, 1, "officer", True, False, "Report", "D1"),
+        ("j", feb, 10, 1, 9, 1, "unknown", True, False, "Report", "D1"),
+        ("k", feb, 10, 1, 9, 1, "community", True, False, "Cancelled", "D1"),
+        ("l", feb, None, 1, None, 1, "community", True, False, "Report", "D1"),
+        # excluded, March
+        ("m", "2024-03-06 18:00:00+00", 10, 1, 9, 1, "officer", True, False, None, "D2"),
+    ]
+    for r in rows:
+        con.execute("INSERT INTO core.calls VALUES (?, 'cad', 'city', CAST(? AS TIMESTAMPTZ), ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    list(r))
+
+
+def test_response_times_hand_computed():
+    con = _con()
+    _calls(con)
+    assert cs.build_response_times(con) == 2
+    rows = con.execute("SELECT * FROM marts.response_times ORDER BY month, priority_level").df()
+    feb = rows.iloc[0]
+    assert (feb["agency"], feb["priority_level"], feb["district"]) == ("city", 1, "D1")
+    assert feb["month"].date() == date(2024, 2, 1) and feb["n_calls"] == 5
+    # quantile_cont (linear interpolation, position q*(m-1) in the sorted values; median = quantile_cont 0.5)
+    # response 100,200,300,400,1000: median 300; p90 pos 3.6 -> 400 + 0.6*600 = 760
+    assert feb["response_s_median"] == pytest.approx(300.0)
+    assert feb["response_s_p90"] == pytest.approx(760.0)
+    # queue 10..50: median 30; p90 pos 3.6 -> 40 + 0.6*10 = 46
+    assert feb["queue_s_median"] == pytest.approx(30.0) and feb["queue_s_p90"] == pytest.approx(46.0)
+    # travel 60,90,120,300 (one null): median (90+120)/2 = 105; p90 pos 2.7 -> 120 + 0.7*180 = 246
+    assert feb["n_travel"] == 4 and feb["n_queue"] == 5
+    assert feb["travel_s_median"] == pytest.approx(105.0) and feb["travel_s_p90"] == pytest.approx(246.0)
+    mar = rows.iloc[1]
+    assert (mar["priority_level"], mar["n_calls"], mar["response_s_median"], mar["response_s_p90"]) == (2, 1, 50, 50)
+
+    ex = con.execute("SELECT CAST(month AS VARCHAR), reason, n_calls FROM marts.response_times_excluded "
+                     "ORDER BY month, reason").fetchall()
+    assert ex == [("2024-02-01", "cancelled", 1), ("2024-02-01", "no_onscene_time", 1),
+                  ("2024-02-01", "not_countable", 1), ("2024-02-01", "officer_initiated", 1),
+                  ("2024-02-01", "unknown_origin", 1), ("2024-02-01", "void", 1),
+                  ("2024-03-01", "officer_initiated", 1)]
+    comments = dict(con.execute("SELECT table_name, comment FROM duckdb_tables() WHERE schema_name = 'marts' "
+                                "AND table_name LIKE 'response%'").fetchall())
+    assert comments["response_times"] and comments["response_times_excluded"]
