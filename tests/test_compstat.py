@@ -76,8 +76,14 @@ def test_compstat_hand_computed():
     con = _con()
     n = cs.build_compstat(con, AS_OF)
     # keys: D1 x {all, violent, property}, D2 x {all, violent, property}, null x {all, violent};
-    # x 2 unit types x 3 periods
-    assert n == 8 * 2 * 3
+    # x 2 unit types x 3 periods; plus the agency total x {all, violent, property} x 3 periods
+    assert n == 8 * 2 * 3 + 3 * 3
+    # the agency total is the sum over its districts (the unrecorded district included)
+    tot = con.execute("""SELECT period, n, n_last_year FROM marts.compstat WHERE unit_type = 'agency'
+                         AND category_group = 'all' ORDER BY period""").fetchall()
+    sums = con.execute("""SELECT period, sum(n), sum(n_last_year) FROM marts.compstat WHERE unit_type = 'district'
+                          AND category_group = 'all' GROUP BY period ORDER BY period""").fetchall()
+    assert tot == sums
     r2 = math.sqrt(2)
     # D1 all: week now {1,2} ly {5}; 28d now {1,2,3} ly {5}; ytd now {1,2,3,4} ly {5,6}
     _check(_row(con, "district", "D1", "all", "week"), 2, 1, 1, 100.0, 2 * (r2 - 1))  # 0.828427

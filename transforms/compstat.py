@@ -99,7 +99,9 @@ def build_compstat(con: duckdb.DuckDBPyConnection, as_of: date) -> int:
           SELECT agency, 'district' AS unit_type, CAST(district AS VARCHAR) AS unit_id, dataset, category_group,
                  local_date FROM ev
           UNION ALL
-          SELECT agency, 'beat', CAST(beat AS VARCHAR), dataset, category_group, local_date FROM ev),
+          SELECT agency, 'beat', CAST(beat AS VARCHAR), dataset, category_group, local_date FROM ev
+          UNION ALL
+          SELECT agency, 'agency', agency, dataset, category_group, local_date FROM ev),
         tagged AS (
           SELECT u.*, p.period,
                  u.local_date BETWEEN p.period_start AND p.period_end AS is_now,
@@ -131,7 +133,8 @@ def build_compstat(con: duckdb.DuckDBPyConnection, as_of: date) -> int:
              **dict.fromkeys(("n", "n_last_year", "change"), "BIGINT"),
              "pct_change": "DOUBLE", "poisson_z": "DOUBLE", "as_of": "DATE"}
     _write(con, "compstat", df, types,
-           "CompStat counts per agency x unit (unit_type district|beat; unit_id null = not recorded) x dataset "
+           "CompStat counts per agency x unit (unit_type agency (the whole agency), district or beat; unit_id "
+           "null = not recorded) x dataset "
            "x category group for week (7 days), 28d and ytd ending at as_of (local dates, inclusive) against "
            "the same dates last year (shifted one year, Feb 29 -> Feb 28): n, n_last_year, change, "
            "pct_change = 100*change/n_last_year (null when n_last_year = 0), poisson_z = "

@@ -373,7 +373,7 @@ def _sec_compstat(c: _Ctx) -> str:
         return "up" if z >= 2 else "down" if z <= -2 else ""
 
     def fmt(col: str, v: object) -> str:
-        return _pct(v) if col == "pct_change" and v is not None else _fmt(v)
+        return f"{float(v):+.0f}%" if col == "pct_change" and v is not None else _fmt(v)  # already in percent
 
     out = [_table([{k: (c.name(v) if k == "agency" else v) for k, v in r.items()} for r in rows], want,
                   zclass, fmt)]
