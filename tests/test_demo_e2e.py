@@ -180,3 +180,21 @@ def test_publish_leaks_nothing_and_masks_sensitive_rows(demo_run):
     assert sens["lon"].null_count() == sens.height and sens["address_block"].null_count() == sens.height
     assert sens["beat"].null_count() == sens.height and sens["masking_reason"].null_count() == 0
     assert (pub["event_hour"].str.slice(14, 5) == "00:00").all()  # times on the hour
+
+
+def test_demo_problem_assessment_is_significant_and_reported(demo_run):
+    res, home = demo_run
+    con = duckdb.connect(str(RUN["project"] / "data/demo/warehouse/sara.duckdb"), read_only=True)
+    try:
+        row = con.execute("SELECT * FROM marts.problem_assessment WHERE problem = 'riverton_hotspot1'").fetchone()
+        cols = [d[0] for d in con.description]
+    finally:
+        con.close()
+    a = dict(zip(cols, row, strict=True))
+    assert a["wdd"] < 0 and a["wdd_z"] < -1.96, a  # the planted 60 % drop after the response date
+    report = RUN["project"] / "data/reports/2026-11-20/index.html"
+    assert report.exists() and str(report) in res.stdout.replace("\n", "")
+    html = report.read_text(encoding="utf-8")
+    assert "riverton_hotspot1" in html and "WDD" in html
+    out = _sara("assess", "riverton_hotspot1", "--config", "config/demo.toml", tmp_home=home)
+    assert out.returncode == 0 and "estimated reduction" in out.stdout
