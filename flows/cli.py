@@ -12,6 +12,7 @@
     sara report               the weekly scanning report (self-contained HTML)
     sara problem new NAME     a commented template for a tracked problem
     sara assess NAME          a problem's assessment (WDD, WDQ, Poisson z, e-test) in plain language
+    sara serve                register the scheduled deployments on a Prefect server and serve them
 """
 
 from __future__ import annotations
@@ -412,9 +413,11 @@ def _demo_summary(settings: Settings, seconds: float) -> None:
 from flows.near_repeat_cmd import near_repeat  # noqa: E402  (registered below, after the app exists)
 from flows.problem_cmd import assess, problem_new  # noqa: E402
 from flows.report_cmd import report  # noqa: E402
+from flows.serve_cmd import serve  # noqa: E402
 
 app.command("near-repeat")(near_repeat)
 app.command("report")(report)
+app.command("serve")(serve)
 app.command("assess")(assess)
 problem_app = typer.Typer(help="Tracked SARA problems (config/problems/<name>.yaml).", no_args_is_help=True)
 problem_app.command("new")(problem_new)

@@ -264,3 +264,21 @@ def test_project_sara_toml_loads():
         for rel in src.crosswalks.model_dump().values():
             if rel:
                 assert s.resolve(rel).is_file(), (name, rel)
+
+
+def test_a_path_outside_config_and_data_is_refused(tmp_path):
+    outside = tmp_path.parent / f"{tmp_path.name}_elsewhere"  # beside the project folder (tmp_path)
+    outside.mkdir()
+    (outside / "types.csv").write_text("code,call_type,call_category\n")
+    src = SOURCE.replace("config/crosswalks/city_call_types.csv", f"../{outside.name}/types.csv")
+    with pytest.raises(ConfigError) as exc:
+        _load(tmp_path, source=src)
+    msg = str(exc.value)
+    assert "crosswalks.call_types" in msg and "outside the project's config/ and data/ folders" in msg
+
+
+def test_sql_in_a_column_name_is_refused(tmp_path):
+    src = SOURCE.replace("address: Address", """address: 'Address"; DROP TABLE core.calls; --'""")
+    with pytest.raises(ConfigError) as exc:
+        _load(tmp_path, source=src)
+    assert "columns.address" in str(exc.value) and "not allowed" in str(exc.value)

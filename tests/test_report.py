@@ -24,7 +24,7 @@ profile = "tiny"
 sources = []
 [warehouse]
 path = "wh/sara.duckdb"
-landing_dir = "landing"
+landing_dir = "data/landing"
 [time]
 as_of = "2026-11-20"
 [agencies.metro]

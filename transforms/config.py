@@ -215,6 +215,7 @@ class SaraConfig(Strict):
     location_round_m: float = 10.0
     analysis: AnalysisConfig = AnalysisConfig()
     problems_dir: str = "config/problems"
+    allowed_roots: list[str] = Field(default=[], description="extra folders configured paths may point into")
     publish: PublishPolicy = Field(default_factory=lambda: PublishPolicy())
 
     @field_validator("sources")
@@ -558,7 +559,45 @@ def load_settings(config_path: str | Path | None = None, project_dir: Path | Non
     for name in sara.sources:
         sources[name] = load_source(project_dir / "config" / "sources" / f"{name}.yaml", settings)
     settings.sources = sources
+    check_paths(settings)
     return settings
+
+
+def check_paths(settings: Settings) -> None:
+    """Every configured input path (landing folder, polygon layers, crosswalks, problems folder) must resolve
+    (symlinks followed) inside the project's config/ or data/ folder,
+    or inside a folder listed in `allowed_roots` (an explicit, reviewable opt-in, e.g. ../shared/data for the
+    public reference layers). A path like ../../etc/x is refused with the file, the key and the reason.
+    Files given to `sara ingest` are copied into the landing folder first, so this does not apply to them."""
+    roots = [settings.resolve("config"), settings.resolve("data"),
+             *(settings.resolve(r) for r in settings.sara.allowed_roots)]
+    roots = [r.resolve() for r in roots]
+
+    def check(origin: Path, key: str, value: str | None) -> None:
+        if not value:
+            return
+        target = settings.resolve(value).resolve()
+        if not any(target == r or r in target.parents for r in roots):
+            raise ConfigError(
+                f"{origin}: key {key}: path {value!r} resolves to {target}, outside the project's config/ and "
+                f"data/ folders; list its folder in allowed_roots in {settings.config_path.name} to permit it")
+
+    cfg = settings.config_path
+    # the warehouse path is an output and may live on another disk; inputs are checked
+    check(cfg, "warehouse.landing_dir", settings.sara.warehouse.landing_dir)
+    check(cfg, "problems_dir", settings.sara.problems_dir)
+    for code, ag in settings.sara.agencies.items():
+        check(cfg, f"agencies.{code}.boundary", ag.boundary)
+        for unit, layer in ag.unit_layers.items():
+            check(cfg, f"agencies.{code}.unit_layers.{unit}.path", layer.path)
+        if ag.streets:
+            check(cfg, f"agencies.{code}.streets.path", ag.streets.path)
+    for name, src in settings.sources.items():
+        origin = settings.project_dir / "config" / "sources" / f"{name}.yaml"
+        for key, rel in src.crosswalks.model_dump().items():
+            check(origin, f"crosswalks.{key}", rel)
+        for key, layer in src.polygons.items():
+            check(origin, f"polygons.{key}.path", layer.path)
 
 
 def load_source(path: Path, settings: Settings) -> SourceConfig:

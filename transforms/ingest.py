@@ -16,6 +16,7 @@ import io
 import os
 import re
 import tempfile
+import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -170,7 +171,22 @@ def _row_numbers(n_good: int, reject_rows: list[int]) -> np.ndarray:
     return good
 
 
+def check_gzip(path: Path) -> None:
+    """Read a gzip stream to its end: a truncated or corrupt file is a failed load, never a partial one.
+
+    NOTE: DuckDB reads a truncated .csv.gz up to the cut without an error, so without this check the rows
+    after the cut would vanish silently."""
+    try:
+        with gzip.open(path, "rb") as fh:
+            while fh.read(1 << 22):
+                pass
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        raise LoadError(f"{path}: the gzip stream is truncated or corrupt ({exc}); ask for the file again") from exc
+
+
 def _stage_csv(con: duckdb.DuckDBPyConnection, path: Path, src: SourceConfig, tag: str) -> RawResult:
+    if is_gzip(path):
+        check_gzip(path)
     columns = read_csv_header(path, src)
     with tempfile.TemporaryDirectory(prefix="sara-") as td:
         read_path = path
@@ -237,7 +253,7 @@ def _reject_reason(err: str) -> str:
         return f"ragged_row: {err.lower()}"
     if "UNQUOTED" in e or "QUOTE" in e:
         return f"bad_quoting: {err.lower()}"
-    if "UNICODE" in e:
+    if "UNICODE" in e or "ENCODING" in e:
         return f"bad_encoding: {err.lower()}"
     return f"unparseable_row: {err.lower()}"
 
