@@ -600,9 +600,9 @@ def check_paths(settings: Settings) -> None:
             check(origin, f"polygons.{key}.path", layer.path)
 
 
-def load_source(path: Path, settings: Settings) -> SourceConfig:
-    if not path.is_file():
-        raise ConfigError(f"{path}: source config not found (listed in {settings.config_path.name} sources)")
+def load_named_yaml(path: Path, model, settings: Settings):
+    """Read and validate one YAML config file whose `name` must equal its file stem and whose `agency`
+    must be an agency of sara.toml (sources and problems). Raises ConfigError naming file, key, reason."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
@@ -610,16 +610,23 @@ def load_source(path: Path, settings: Settings) -> SourceConfig:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
     try:
-        src = SourceConfig.model_validate(data)
+        obj = model.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_format_errors(path, exc)) from None
-    if src.name != path.stem:
-        raise ConfigError(f"{path}: key name: {src.name!r} must equal the file name {path.stem!r}")
-    if src.agency not in settings.sara.agencies:
+    if obj.name != path.stem:
+        raise ConfigError(f"{path}: key name: {obj.name!r} must equal the file name {path.stem!r}")
+    if obj.agency not in settings.sara.agencies:
         raise ConfigError(
-            f"{path}: key agency: {src.agency!r} is not an agency in {settings.config_path.name} "
+            f"{path}: key agency: {obj.agency!r} is not an agency in {settings.config_path.name} "
             f"({sorted(settings.sara.agencies)})"
         )
+    return obj
+
+
+def load_source(path: Path, settings: Settings) -> SourceConfig:
+    if not path.is_file():
+        raise ConfigError(f"{path}: source config not found (listed in {settings.config_path.name} sources)")
+    src = load_named_yaml(path, SourceConfig, settings)
     for key, rel in src.crosswalks.model_dump().items():
         if rel and not settings.resolve(rel).is_file():
             raise ConfigError(f"{path}: key crosswalks.{key}: file not found: {rel}")

@@ -47,11 +47,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import shapely
-import yaml
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from transforms.assessment import e_test, plain_language, poisson_z, wdd, wdq
-from transforms.config import IDENT_RE, ConfigError, Settings, Strict, _format_errors
+from transforms.config import IDENT_RE, ConfigError, Settings, Strict, load_named_yaml
 
 __all__ = [
     "AREAS",
@@ -226,25 +225,11 @@ class ProblemConfig(Strict):
 
 def problems_dir(settings: Settings) -> Path:
     """The problems folder: sara.toml `problems_dir`, else config/problems."""
-    return settings.resolve(getattr(settings.sara, "problems_dir", None) or "config/problems")
+    return settings.resolve(settings.sara.problems_dir)
 
 
 def load_problem(settings: Settings, path: Path) -> ProblemConfig:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level")
-    try:
-        p = ProblemConfig.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(_format_errors(path, exc)) from None
-    if p.name != path.stem:
-        raise ConfigError(f"{path}: key name: {p.name!r} must equal the file name {path.stem!r}")
-    if p.agency not in settings.sara.agencies:
-        raise ConfigError(f"{path}: key agency: {p.agency!r} is not an agency in {settings.config_path.name} "
-                          f"({sorted(settings.sara.agencies)})")
+    p = load_named_yaml(path, ProblemConfig, settings)
     for key, shape in (("target", p.target), ("control", p.control)):
         if shape.path is not None and not settings.resolve(shape.path).exists():
             raise ConfigError(f"{path}: key {key}.path: file not found: {shape.path}")
