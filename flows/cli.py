@@ -65,6 +65,8 @@ def _settings(config: str | None) -> Settings:
 def _quiet_prefect(verbose: bool) -> None:
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
     logging.getLogger("sara").setLevel(logging.INFO if verbose else logging.WARNING)
+    # the Dask scheduler and workers (sara run --executor dask) log every connection at INFO
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "info" if verbose else "warning")
 
 
 class _Bars:
@@ -87,14 +89,14 @@ class _Bars:
                 self.p.update(t, description=f"{info['source']}: normalized")
 
 
-def _run_nightly(config_path: str, with_marts: bool = True) -> dict:
+def _run_nightly(config_path: str, with_marts: bool = True, **scale) -> dict:
     from flows import nightly as nf
 
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, transient=False) as progress:
         nf.PROGRESS_HOOK = _Bars(progress)
         try:
-            return nf.nightly(config_path=config_path, with_marts=with_marts)
+            return nf.nightly(config_path=config_path, with_marts=with_marts, **scale)
         finally:
             nf.PROGRESS_HOOK = None
 
@@ -112,15 +114,33 @@ def _print_run(result: dict) -> None:
 
 
 @app.command()
-def run(config: str | None = ConfigOpt, verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
+def run(config: str | None = ConfigOpt, verbose: bool = typer.Option(False, "--verbose", "-v"),
+        executor: str = typer.Option(
+            "local", help="local: one process. dask: one task per source (load + normalize) and per agency "
+            "(marts) on a Dask cluster; workers write Parquet parts, this process merges them"),
+        dask_address: str | None = typer.Option(
+            None, help="a running Dask scheduler, e.g. tcp://10.0.0.5:8786 (workers must see the project "
+            "folder at the same path); without it a LocalCluster is started for the run"),
+        dask_workers: int | None = typer.Option(
+            None, min=1, help="worker processes of the LocalCluster (default: the CPU count)")) -> None:
     """Run the nightly flow over whatever is new in data/landing/<source>/.
 
     Exit status: 0 ok, 1 failed (nothing published), 3 partial (a source failed; the rest published).
+
+    Examples:  sara run  |  sara run --executor dask  |  sara run --executor dask --dask-address tcp://sched:8786
     """
     _quiet_prefect(verbose)
+    if executor not in ("local", "dask"):
+        err.print(f"[red]--executor must be local or dask, not {executor!r}[/red]")
+        raise typer.Exit(2)
+    if executor == "local" and (dask_address or dask_workers):
+        err.print("[red]--dask-address and --dask-workers need --executor dask[/red]")
+        raise typer.Exit(2)
     settings = _settings(config)
+    scale = {} if executor == "local" else {"executor": "dask", "dask_address": dask_address,
+                                             "dask_workers": dask_workers}
     try:
-        result = _run_nightly(str(settings.config_path))
+        result = _run_nightly(str(settings.config_path), **scale)
     except Exception as exc:
         err.print(f"[red]night failed, last good warehouse still published:[/red] {exc}")
         raise typer.Exit(1) from None

@@ -15,6 +15,7 @@ task parameters, so nothing unserializable crosses Prefect's API.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -27,10 +28,11 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
-from transforms import loader, marts
+from transforms import loader, marts, partitioned
 from transforms import warehouse as wh
 from transforms.audits import run_audits
 from transforms.config import Settings, load_settings
+from transforms.geo import write_agency_areas
 from transforms.ingest import file_sha256
 
 
@@ -41,6 +43,7 @@ class RunState:
     run_id: str
     progress: Any = None
     outcomes: list = field(default_factory=list)
+    manifests: list = field(default_factory=list)
 
 
 _RUN: RunState | None = None
@@ -145,26 +148,78 @@ def publish_warehouse(build: str, published: str) -> None:
     wh.publish(Path(build), Path(published))
 
 
-def write_agency_areas(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
-    import pyarrow as pa
+# ---- scale-out (executor="dask"): workers write Parquet parts, this process is the single writer ----
 
-    from transforms.geo import agency_area, agency_tiles
 
-    con.execute("DELETE FROM meta.agency_areas")
-    con.execute("DELETE FROM meta.agency_area_tiles")
-    for code, ag in settings.sara.agencies.items():
-        geom = agency_area(str(settings.resolve(ag.boundary)) if ag.boundary else None,
-                           tuple(ag.bbox) if ag.bbox else None, ag.crs)
-        con.execute("INSERT INTO meta.agency_areas VALUES (?, ?, ?, ST_GeomFromWKB(?))",
-                    [code, ag.name, ag.crs, geom.wkb])
-        x0, y0, size, tiles = agency_tiles(str(settings.resolve(ag.boundary)) if ag.boundary else None,
-                                           tuple(ag.bbox) if ag.bbox else None, ag.crs)
-        t = pa.table({"ix": [r[0] for r in tiles], "iy": [r[1] for r in tiles], "is_full": [r[2] for r in tiles],
-                      "wkb": pa.array([r[3] for r in tiles], pa.binary())})
-        con.register("_tiles", t)
-        con.execute("INSERT INTO meta.agency_area_tiles SELECT ?, ?, ?, ?, ix, iy, is_full, ST_GeomFromWKB(wkb) "
-                    "FROM _tiles", [code, x0, y0, size])
-        con.unregister("_tiles")
+@task(name="ingest_partition", cache_policy=NO_CACHE)
+def ingest_partition_task(config_path: str, source: str, published: str, parts: str, run_id: str) -> dict:
+    """One source's load + normalize in a worker's scratch file; returns the manifest of its Parquet parts."""
+    return partitioned.ingest_partition(load_settings(config_path), source, Path(published), Path(parts), run_id)
+
+
+@task(name="marts_partition", cache_policy=NO_CACHE)
+def marts_partition_task(config_path: str, agency: str, build: str, parts: str, as_of: str) -> dict:
+    """One agency's marts in a worker's scratch file; returns the manifest of its Parquet parts."""
+    from datetime import date
+
+    return partitioned.marts_partition(load_settings(config_path), agency, Path(build), Path(parts),
+                                       date.fromisoformat(as_of))
+
+
+@flow(name="ingest_partitions", log_prints=False)
+def ingest_partitions(config_path: str, sources: list[str], published: str, parts: str, run_id: str) -> dict:
+    """Fan out: one ingest_partition task per source on the flow's task runner (Dask)."""
+    futures = {s: ingest_partition_task.submit(config_path, s, published, parts, run_id) for s in sources}
+    out: dict[str, dict] = {}
+    for s, fut in futures.items():
+        try:
+            out[s] = fut.result()
+        except Exception as exc:  # this source failed as a whole; the others go on
+            out[s] = {"error": f"{type(exc).__name__}: {exc}"}
+    return out
+
+
+@flow(name="marts_partitions", log_prints=False)
+def marts_partitions(config_path: str, agencies: list[str], build: str, parts: str, as_of: str) -> list[dict]:
+    """Fan out: one marts_partition task per agency on the flow's task runner (Dask)."""
+    futures = [marts_partition_task.submit(config_path, a, build, parts, as_of) for a in agencies]
+    return [f.result() for f in futures]
+
+
+@task(name="merge_ingest", cache_policy=NO_CACHE)
+def merge_ingest_task(manifest: dict) -> None:
+    partitioned.merge_ingest(_state().con, manifest)
+
+
+@task(name="merge_marts", cache_policy=NO_CACHE)
+def merge_marts_task(manifests: list[dict]) -> dict:
+    st = _state()
+    return partitioned.merge_marts(st.con, st.settings, manifests)
+
+
+class _Dask:
+    """The Dask side of a scaled-out night: a LocalCluster started here unless an address is given."""
+
+    def __init__(self, address: str | None, n_workers: int | None) -> None:
+        self.cluster = None
+        if address is None:
+            import os
+
+            from distributed import LocalCluster
+
+            self.cluster = LocalCluster(n_workers=n_workers or os.cpu_count() or 2, threads_per_worker=1,
+                                        processes=True, dashboard_address=None, silence_logs=logging.WARNING)
+            address = self.cluster.scheduler_address
+        self.address = address
+
+    def runner(self):
+        from prefect_dask import DaskTaskRunner
+
+        return DaskTaskRunner(address=self.address)
+
+    def close(self) -> None:
+        if self.cluster is not None:
+            self.cluster.close()
 
 
 def _summary_markdown(run_id: str, status: str, per_source: dict, audits: list[dict], con) -> str:
@@ -199,24 +254,73 @@ def append_run_log(settings: Settings, record: dict) -> None:
         fh.write(json.dumps(record, default=str) + "\n")
 
 
+EXECUTORS = ("local", "dask")
+
+
 @flow(name="nightly", log_prints=False)
-def nightly(config_path: str | None = None, with_marts: bool = True) -> dict:
+def nightly(config_path: str | None = None, with_marts: bool = True, executor: str = "local",
+            dask_address: str | None = None, dask_workers: int | None = None) -> dict:
     """Load whatever is new in data/landing/<source>/, normalize, audit, rebuild the marts, publish.
 
     with_marts=False skips the marts (the demo builds them on its last night only; a published night
-    without them keeps the previous night's marts)."""
+    without them keeps the previous night's marts).
+
+    executor="dask" fans the work out on a Dask cluster (prefect-dask's DaskTaskRunner): one task per
+    source for load + normalize and one per agency for the marts, each writing Parquet parts that this
+    process, the only writer, merges into the build file. dask_address is a running scheduler
+    (tcp://host:8786); without one a LocalCluster of dask_workers processes (default: the CPU count)
+    is started for the run."""
+    if executor not in EXECUTORS:
+        raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, not {executor!r}")
     log = get_run_logger()
     settings = load_settings(config_path)
     run_id = str(flow_run.id or f"local-{datetime.now(UTC):%Y%m%dT%H%M%S}")
     published = settings.warehouse_path
     with wh.run_lock(published):
-        return _nightly(settings, run_id, published, log, with_marts)
+        dask = _Dask(dask_address, dask_workers) if executor == "dask" else None
+        try:
+            return _nightly(settings, run_id, published, log, with_marts, dask)
+        finally:
+            if dask is not None:
+                dask.close()
 
 
-def _nightly(settings: Settings, run_id: str, published: Path, log, with_marts: bool) -> dict:
+def _run_marts_partitioned(settings: Settings, dask: _Dask, build: Path, parts: Path,
+                           con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """Close the build file (workers read it), build each agency's marts on Dask, reopen it for the merge.
+    The manifests are left on the run state for merge_marts; returns the reopened connection."""
+    st = _state()
+    con.execute("CHECKPOINT")
+    con.close()
+    try:
+        st.manifests = marts_partitions.with_options(task_runner=dask.runner())(
+            str(settings.config_path), list(settings.sara.agencies), str(build), str(parts),
+            marts.as_of_date(settings).isoformat())
+    finally:
+        w = settings.sara.warehouse
+        st.con = wh.connect(build, threads=w.threads, memory_limit=w.memory_limit)
+    return st.con
+
+
+def _count_source(d: dict, raw_results: list[dict], norm_results: list[dict]) -> None:
+    for r in raw_results:
+        d["files"] += 1
+        d["skipped"] += r["status"] == "skipped"
+        d["failed"] += r["status"] == "failed"
+    for r in norm_results:
+        d["failed"] += r["status"] == "failed"
+        if r["status"] == "loaded":
+            for k in ("read", "loaded", "duplicate", "quarantined"):
+                d[k] += r[f"rows_{k}"]
+
+
+def _nightly(settings: Settings, run_id: str, published: Path, log, with_marts: bool,
+             dask: _Dask | None = None) -> dict:
     global _RUN
     clock = _Clock()
     build = wh.start_build(published)
+    partitioned.clear_parts(published)  # a killed run's parts were never merged into a published night
+    parts = partitioned.parts_root(published, run_id)
     clock.lap("copy published to build")
     con = wh.connect(build, threads=settings.sara.warehouse.threads, memory_limit=settings.sara.warehouse.memory_limit)
     started = datetime.now(UTC)
@@ -230,29 +334,37 @@ def _nightly(settings: Settings, run_id: str, published: Path, log, with_marts: 
                     [run_id, started])
         per_source: dict[str, dict] = {}
         failed_sources: list[str] = []
+        manifests: dict[str, dict] = {}
+        if dask is not None:
+            manifests = ingest_partitions.with_options(task_runner=dask.runner())(
+                str(settings.config_path), list(settings.sources), str(published), str(parts), run_id)
+            clock.lap("load and normalize (parallel)")
         for source in settings.sources:
             d = per_source.setdefault(source, {"files": 0, "skipped": 0, "failed": 0, "read": 0, "loaded": 0,
                                                 "duplicate": 0, "quarantined": 0})
             try:
-                raw_results = ingest_source(source)
-                clock.lap(f"load {source}")
-                norm_results = normalize_source(source)
-                clock.lap(f"normalize {source}")
+                if dask is None:
+                    raw_results = ingest_source(source)
+                    clock.lap(f"load {source}")
+                    norm_results = normalize_source(source)
+                    clock.lap(f"normalize {source}")
+                else:
+                    m = manifests[source]
+                    if "error" in m:
+                        raise RuntimeError(m["error"])
+                    _progress("source", source=source, files=len(m["raw"]))
+                    merge_ingest_task(m)
+                    clock.lap(f"merge {source}")
+                    raw_results, norm_results = m["raw"], m["normalized"]
+                    for r in raw_results:
+                        _progress("file", source=source, path=r["path"], status=r["status"])
             except Exception as exc:
                 log.error("source %s failed: %s", source, exc)
                 failed_sources.append(source)
                 d["failed"] += 1
                 d["error"] = str(exc)
                 continue
-            for r in raw_results:
-                d["files"] += 1
-                d["skipped"] += r["status"] == "skipped"
-                d["failed"] += r["status"] == "failed"
-            for r in norm_results:
-                d["failed"] += r["status"] == "failed"
-                if r["status"] == "loaded":
-                    for k in ("read", "loaded", "duplicate", "quarantined"):
-                        d[k] += r[f"rows_{k}"]
+            _count_source(d, raw_results, norm_results)
             d.update(_source_health(con, source, settings.sources[source].kind))
             if d["failed"]:
                 failed_sources.append(source)
@@ -264,10 +376,15 @@ def _nightly(settings: Settings, run_id: str, published: Path, log, with_marts: 
         marts_error, mart_counts = None, {}
         if not err and with_marts:
             try:
-                mart_counts = build_marts()
+                if dask is None:
+                    mart_counts = build_marts()
+                else:
+                    con = _run_marts_partitioned(settings, dask, build, parts, con)
+                    mart_counts = {"as_of": str(marts.as_of_date(settings)), **merge_marts_task(_state().manifests)}
             except Exception as exc:  # a night whose marts cannot be built is not published
                 log.error("building the marts failed: %s", exc)
                 marts_error = f"{type(exc).__name__}: {exc}"
+            con = _state().con  # the scaled-out marts reopen the build file
             clock.lap("marts")
         if err:
             status = "failed"
@@ -296,6 +413,7 @@ def _nightly(settings: Settings, run_id: str, published: Path, log, with_marts: 
             md += "\n\n| mart | rows |\n|---|---|\n" + "".join(
                 f"| {k} | {v} |\n" for k, v in mart_counts.items())
         con.close()
+        partitioned.remove_parts(parts)
         if status == "failed":
             wh.discard_build(build)
         else:
@@ -323,9 +441,10 @@ def _nightly(settings: Settings, run_id: str, published: Path, log, with_marts: 
         return result
     except BaseException:
         try:
-            con.close()
+            _state().con.close()
         except duckdb.Error:
             pass
+        partitioned.remove_parts(parts)
         if build.exists() and status != "failed":
             wh.discard_build(build)
         raise

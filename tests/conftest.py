@@ -4,6 +4,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -49,3 +57,54 @@ def copy_real_config(tmp: Path) -> Path:
     (tmp / "proj" / "pyproject.toml").write_text("[project]\nname = 'tmp'\n")
     (tmp / "shared").symlink_to(SHARED_DATA.parent)
     return tmp / "proj"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _kill_group(p: subprocess.Popen) -> None:
+    try:
+        os.killpg(p.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+@contextmanager
+def cli_server_env(home: Path) -> Iterator[dict]:
+    """Environment for CLI runs in subprocesses: a private PREFECT_HOME and one real Prefect server on
+    loopback shared by every run (each CLI run would otherwise start its own temporary server, ~15 s).
+    If the server does not come up, runs fall back to their own temporary servers: slower, same behaviour."""
+    base = {**os.environ, "PREFECT_HOME": str(home), "COLUMNS": "200", "PYTHONUNBUFFERED": "1",
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_UI_ENABLED": "false"}
+    for k in ("PREFECT_API_URL", "SARA_CONFIG"):
+        base.pop(k, None)
+    port = _free_port()
+    log = open(home / "server.log", "w")
+    srv = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
+                            "--port", str(port)], env=base, stdout=log, stderr=subprocess.STDOUT,
+                           start_new_session=True)
+    url = f"http://127.0.0.1:{port}/api"
+    deadline = time.time() + 90
+    ready = False
+    while time.time() < deadline and srv.poll() is None:
+        try:
+            with urllib.request.urlopen(url + "/health", timeout=2) as r:
+                ready = r.status == 200
+        except OSError:
+            pass
+        if ready:
+            break
+        time.sleep(0.5)
+    if ready:
+        base["PREFECT_API_URL"] = url
+    else:  # each run falls back to its own temporary server: slower, same behaviour
+        _kill_group(srv)
+    try:
+        yield base
+    finally:
+        _kill_group(srv)
+        srv.wait(timeout=30)
+        log.close()

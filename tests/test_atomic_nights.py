@@ -18,18 +18,16 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from tests.conftest import PROJECT
+from tests.conftest import PROJECT, cli_server_env
 
 pytestmark = pytest.mark.slow
 SARA = [sys.executable, "-m", "flows.cli"]
@@ -74,12 +72,6 @@ TABLES = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _kill_group(p: subprocess.Popen) -> None:
     try:
         os.killpg(p.pid, signal.SIGKILL)
@@ -90,36 +82,8 @@ def _kill_group(p: subprocess.Popen) -> None:
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
     """Environment for CLI runs: a private PREFECT_HOME and one shared Prefect server (or none if it fails)."""
-    home = tmp_path_factory.mktemp("prefect_home")
-    base = {**os.environ, "PREFECT_HOME": str(home), "COLUMNS": "200", "PYTHONUNBUFFERED": "1",
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_UI_ENABLED": "false"}
-    for k in ("PREFECT_API_URL", "SARA_CONFIG"):
-        base.pop(k, None)
-    port = _free_port()
-    log = open(home / "server.log", "w")
-    srv = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
-                            "--port", str(port)], env=base, stdout=log, stderr=subprocess.STDOUT,
-                           start_new_session=True)
-    url = f"http://127.0.0.1:{port}/api"
-    deadline = time.time() + 90
-    ready = False
-    while time.time() < deadline and srv.poll() is None:
-        try:
-            with urllib.request.urlopen(url + "/health", timeout=2) as r:
-                ready = r.status == 200
-        except OSError:
-            pass
-        if ready:
-            break
-        time.sleep(0.5)
-    if ready:
-        base["PREFECT_API_URL"] = url
-    else:  # each run falls back to its own temporary server: slower, same behaviour
-        _kill_group(srv)
-    yield base
-    _kill_group(srv)
-    srv.wait(timeout=30)
-    log.close()
+    with cli_server_env(tmp_path_factory.mktemp("prefect_home")) as base:
+        yield base
 
 
 def _sara(proj: Path, env: dict, *args: str) -> subprocess.CompletedProcess:

@@ -215,7 +215,7 @@ def test_unmapped_code_is_category_unmapped_and_missing_column_fails_with_file_a
 def test_every_meta_and_core_table_and_column_has_a_comment(project):
     proj, settings, con = project
     _load(proj, settings, con, "cad_20240302T020000.csv", HEADER + _row("C1", "U1", "03/01/2024 10:00:00 AM"))
-    from flows.nightly import write_agency_areas
+    from transforms.geo import write_agency_areas
 
     write_agency_areas(con, settings)
     tables = con.execute("SELECT schema_name, table_name, comment FROM duckdb_tables() "

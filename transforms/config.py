@@ -481,11 +481,22 @@ def _format_errors(path: Path, exc: ValidationError) -> str:
 class Settings:
     """The resolved configuration for one run: project dir, sara.toml and every enabled source."""
 
-    def __init__(self, project_dir: Path, config_path: Path, sara: SaraConfig, sources: dict[str, SourceConfig]):
+    def __init__(self, project_dir: Path, config_path: Path, sara: SaraConfig, sources: dict[str, SourceConfig],
+                 parent: Settings | None = None):
         self.project_dir = project_dir
         self.config_path = config_path
         self.sara = sara
         self.sources = sources
+        self.parent = parent  # the whole config, when this one is restricted to one agency
+
+    def for_agency(self, agency: str) -> Settings:
+        """The same config restricted to one agency and its sources (a partition of a scaled-out run).
+        Config files that name other agencies still validate against the whole config (`parent`)."""
+        if agency not in self.sara.agencies:
+            raise ConfigError(f"{self.config_path}: no agency {agency!r} ({sorted(self.sara.agencies)})")
+        sara = self.sara.model_copy(update={"agencies": {agency: self.sara.agencies[agency]}})
+        sources = {k: s for k, s in self.sources.items() if s.agency == agency}
+        return Settings(self.project_dir, self.config_path, sara, sources, parent=self.parent or self)
 
     def resolve(self, p: str | Path) -> Path:
         p = Path(p)
@@ -615,10 +626,11 @@ def load_named_yaml(path: Path, model, settings: Settings):
         raise ConfigError(_format_errors(path, exc)) from None
     if obj.name != path.stem:
         raise ConfigError(f"{path}: key name: {obj.name!r} must equal the file name {path.stem!r}")
-    if obj.agency not in settings.sara.agencies:
+    agencies = (settings.parent or settings).sara.agencies
+    if obj.agency not in agencies:
         raise ConfigError(
             f"{path}: key agency: {obj.agency!r} is not an agency in {settings.config_path.name} "
-            f"({sorted(settings.sara.agencies)})"
+            f"({sorted(agencies)})"
         )
     return obj
 

@@ -135,10 +135,12 @@ def export_marts(con: duckdb.DuckDBPyConnection, agencies: dict[str, str], out_d
     written: list[Path] = []
     try:
         layers: list[tuple[str, gpd.GeoDataFrame]] = []
+        parts: dict[str, tuple[str, str]] = {}
         for mart in marts:
             for agency, crs in agencies.items():
                 g = read_layer(con, mart, agency, crs, (where or {}).get(mart, ""))
                 layers.append((f"{mart}_{agency}", g))
+                parts[f"{mart}_{agency}"] = (mart, agency)
         single = {"gpkg": "sara.gpkg", "filegdb": "sara.gdb"}.get(fmt)
         readme: list[str] = []
         for name, g in layers:
@@ -148,7 +150,13 @@ def export_marts(con: duckdb.DuckDBPyConnection, agencies: dict[str, str], out_d
                 target = tmp / single
                 g.to_file(target, layer=name, driver=driver, engine="pyogrio")
             elif fmt == "parquet":
-                g.to_parquet(tmp / f"{name}{ext}")
+                # Hive-style partitions, <mart>/agency=<code>/part-0.parquet: DuckDB (hive_partitioning),
+                # Spark and Trino read a mart's folder as one table with an agency column from the path, so
+                # the files themselves leave it out. Each agency's file is GeoParquet in its analysis CRS.
+                mart, agency = parts[name]
+                d = tmp / mart / f"agency={agency}"
+                d.mkdir(parents=True, exist_ok=True)
+                g.drop(columns=["agency"], errors="ignore").to_parquet(d / f"part-0{ext}")
             elif fmt == "shp":
                 names = shapefile_names(list(g.columns))
                 g.rename(columns=names).to_file(tmp / f"{name}{ext}", driver=driver, engine="pyogrio",

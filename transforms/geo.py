@@ -192,3 +192,24 @@ def area_tiles(area, n: int = 64) -> tuple[float, float, float, list[tuple[int, 
     out = [(int(a), int(b), bool(f), shapely.to_wkb(p))
            for a, b, f, p in zip(ix[keep], iy[keep], full[keep], pieces[keep], strict=True)]
     return float(x0), float(y0), float(size), out
+
+
+def write_agency_areas(con, settings) -> None:
+    """meta.agency_areas and meta.agency_area_tiles from config (rewritten every night)."""
+    import pyarrow as pa
+
+    con.execute("DELETE FROM meta.agency_areas")
+    con.execute("DELETE FROM meta.agency_area_tiles")
+    for code, ag in settings.sara.agencies.items():
+        geom = agency_area(str(settings.resolve(ag.boundary)) if ag.boundary else None,
+                           tuple(ag.bbox) if ag.bbox else None, ag.crs)
+        con.execute("INSERT INTO meta.agency_areas VALUES (?, ?, ?, ST_GeomFromWKB(?))",
+                    [code, ag.name, ag.crs, geom.wkb])
+        x0, y0, size, tiles = agency_tiles(str(settings.resolve(ag.boundary)) if ag.boundary else None,
+                                           tuple(ag.bbox) if ag.bbox else None, ag.crs)
+        t = pa.table({"ix": [r[0] for r in tiles], "iy": [r[1] for r in tiles], "is_full": [r[2] for r in tiles],
+                      "wkb": pa.array([r[3] for r in tiles], pa.binary())})
+        con.register("_tiles", t)
+        con.execute("INSERT INTO meta.agency_area_tiles SELECT ?, ?, ?, ?, ix, iy, is_full, ST_GeomFromWKB(wkb) "
+                    "FROM _tiles", [code, x0, y0, size])
+        con.unregister("_tiles")

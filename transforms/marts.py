@@ -37,7 +37,8 @@ def as_of_date(settings: Settings, now: datetime | None = None) -> date:
     t = settings.sara.time
     if t.as_of is not None:
         return t.as_of
-    zone = ZoneInfo(next(iter(settings.sara.agencies.values())).timezone)
+    whole = settings.parent or settings  # a one-agency partition keeps the whole config's as_of
+    zone = ZoneInfo(next(iter(whole.sara.agencies.values())).timezone)
     today = (now or datetime.now(tz=zone)).astimezone(zone).date()
     return today - timedelta(days=1 + t.data_lag_days)
 
@@ -246,7 +247,8 @@ def build_all(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date | 
         ("near_repeat", lambda: rm.build_near_repeat(con, settings, as_of)),
         ("compstat", lambda: compstat.build_compstat(con, as_of)),
         ("response_times", lambda: compstat.build_response_times(con)),
-        ("problems", lambda: problems.build_problem_marts(con, settings, problems.load_problems(settings))),
+        ("problems", lambda: problems.build_problem_marts(
+            con, settings, [p for p in problems.load_problems(settings) if p.agency in settings.sara.agencies])),
     ]
     for name, step in steps:
         t = time.perf_counter()

@@ -59,8 +59,10 @@ def build_repeat_locations(con: duckdb.DuckDBPyConnection, settings: Settings, a
         WITH ev AS ({_grouped_events(con, start, as_of)}),
         per_location AS (
           SELECT agency, dataset, category_group, origin_dim AS origin, location_key,
-                 mode(address_block) AS address_block,
-                 mode(CASE WHEN is_located THEN struct_pack(x := x, y := y, lon := lon, lat := lat) END) AS pt,
+                 -- ties go to the smallest value, so the result does not depend on row order
+                 mode(address_block ORDER BY address_block) AS address_block,
+                 mode(CASE WHEN is_located THEN struct_pack(x := x, y := y, lon := lon, lat := lat) END
+                      ORDER BY x, y) AS pt,
                  {counts},
                  count(*) FILTER (WHERE local_date >= DATE '{rep_start.isoformat()}') AS n_repeat_window,
                  min(event_at) AS first_seen, max(event_at) AS last_seen, count(DISTINCT local_date) AS distinct_days
@@ -198,7 +200,8 @@ def build_near_repeat(con: duckdb.DuckDBPyConnection, settings: Settings, as_of:
         WITH ev AS ({_grouped_events(con, start, as_of, located_only=True)})
         SELECT agency, dataset, category_group, source, event_id, x, y, location_key,
                CAST(epoch(CAST(local_date AS TIMESTAMP)) / 86400 AS DOUBLE) AS t_days
-        FROM ev WHERE origin_dim = 'all'""").df()
+        FROM ev WHERE origin_dim = 'all'
+        ORDER BY agency, dataset, category_group, source, event_id""").df()  # permutations follow row order
     tables, labels = [], []
     for group in an.knox_groups:
         for (agency, dataset), g in ev[ev["category_group"] == group].groupby(["agency", "dataset"]):
