@@ -58,11 +58,17 @@ def build_deployments(settings: Settings, config_path: str | Path | None = None)
         )
     deployments = []
     for name, sched in schedules.items():
+        params: dict = {"config_path": str(cfg)}
+        if sched.executor != "local" or sched.dask_address or sched.dask_workers:
+            if name != "nightly":
+                raise ConfigError(f"{settings.config_path}: key schedules.{name}.executor: only the nightly "
+                                  "run can be scaled out")
+            params.update(executor=sched.executor, dask_address=sched.dask_address, dask_workers=sched.dask_workers)
         deployments.append(
             _flow_for(name).to_deployment(
                 name=DEPLOYMENT_NAMES[name],
                 schedule=Cron(sched.cron, timezone=sched.timezone),
-                parameters={"config_path": str(cfg)},
+                parameters=params,
                 description=f"sara {name}: cron {sched.cron!r} in {sched.timezone}",
                 tags=["sara", name],
             )

@@ -75,6 +75,24 @@ def test_build_deployments_uses_cron_and_timezone(tmp_path):
     assert (sched.schedule.cron, sched.schedule.timezone) == ("30 6 * * 1", "America/Chicago")
 
 
+def test_scaled_out_nightly_schedule_passes_the_dask_parameters(tmp_path):
+    from flows.serve import build_deployments
+
+    toml = TOML + ('\n[schedules.nightly]\ncron = "0 2 * * *"\nexecutor = "dask"\n'
+                   'dask_address = "tcp://10.0.0.5:8786"\n')
+    settings = _settings(tmp_path, toml)
+    [dep] = build_deployments(settings, settings.config_path)
+    assert dep.parameters == {"config_path": str(settings.config_path), "executor": "dask",
+                              "dask_address": "tcp://10.0.0.5:8786", "dask_workers": None}
+
+    bad = TOML + '\n[schedules.weekly_report]\ncron = "0 6 * * 1"\nexecutor = "dask"\n'
+    settings = _settings(tmp_path / "bad", bad)
+    with pytest.raises(ConfigError, match="only the nightly run can be scaled out"):
+        build_deployments(settings, settings.config_path)
+    with pytest.raises(ConfigError, match="executor"):
+        _settings(tmp_path / "worse", TOML + '\n[schedules.nightly]\ncron = "0 2 * * *"\nexecutor = "spark"\n')
+
+
 def test_build_deployments_without_schedules_is_empty(tmp_path):
     from flows.serve import build_deployments
 

@@ -150,6 +150,10 @@ class TimeConfig(Strict):
 class ScheduleConfig(Strict):
     cron: str
     timezone: str = "UTC"
+    # the nightly run only: "dask" fans it out on a Dask cluster (dask_address, else a LocalCluster)
+    executor: Literal["local", "dask"] = "local"
+    dask_address: str | None = None
+    dask_workers: int | None = Field(default=None, ge=1)
     _zone = field_validator("timezone")(_check_zone)
 
 
