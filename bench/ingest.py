@@ -212,6 +212,7 @@ def write_project(root: Path) -> None:
     (cfg / "crosswalks").mkdir()
     (cfg / "sara.toml").write_text(f"""profile = "bench"
 sources = ["{SOURCE}"]
+allowed_roots = ["landing"]   # this throw-away project lands its files outside data/
 
 [warehouse]
 path = "warehouse/sara.duckdb"

@@ -76,6 +76,7 @@ def built(tmp_path):
         rows.append(f"B{i},2024-03-{25 + i % 6} 12:00,BURG,{550360 + i},{4180360 + i},N")
     rows.append("T1,2024-03-20 09:00,TS,550900,4180900,Y")      # 28-day window only, officer
     rows.append("OLD,2023-01-01 09:00,BURG,550900,4180900,N")    # outside every window
+    rows.append("ANCIENT,2020-06-01 09:00,BURG,550900,4180900,N")  # before the marts' horizon
     rows.append("OUT,2024-03-30 09:00,BURG,560000,4190000,N")    # out of area: not located, not counted
     landing = settings.source_landing("cad")
     landing.mkdir(parents=True)
@@ -184,3 +185,26 @@ def test_repeat_concentration_profile_and_near_repeat_marts(built):
                         AND space_lo = 1 AND space_hi = 100 AND time_lo = 0 AND time_hi = 7""").fetchone()
     assert nr is not None and nr[0] > 0
     assert con.execute("SELECT count(DISTINCT chain_id) FROM marts.near_repeat_events").fetchone()[0] >= 1
+
+
+def test_marts_read_events_from_the_horizon_on(built):
+    """marts.events starts at the earliest date any mart needs (here compstat's year-to-date of last year,
+    2023-01-01), so a night's mart cost is bounded by the windows, not by history."""
+    from datetime import timedelta
+
+    con, _, _ = built
+    need = dict(con.execute("SELECT needed_by, first_date FROM marts.horizon").fetchall())
+    as_of = date(2024, 3, 31)
+    assert need["windows_days"] == as_of - timedelta(days=27)
+    assert need["repeat_window_days"] == date(2023, 4, 2)  # 365 local days ending 2024-03-31 (a leap year)
+    assert need["prediction_period_days"] == as_of - timedelta(days=55)
+    assert need["compstat (ytd and the same period last year)"] == date(2023, 1, 1)
+    first = con.execute("SELECT first_date FROM marts.horizon WHERE is_first").fetchall()
+    assert first == [(date(2023, 1, 1),)]
+    ids = {r[0] for r in con.execute("SELECT event_id FROM marts.events").fetchall()}
+    assert "OLD" in ids and "ANCIENT" not in ids
+    assert con.execute("SELECT count(*) FROM core.calls WHERE call_id = 'ANCIENT'").fetchone()[0] == 1
+    assert con.execute("SELECT count(*) FROM marts.event_units WHERE event_id = 'ANCIENT'").fetchone()[0] == 0
+    months = [r[0] for r in con.execute("SELECT DISTINCT month FROM marts.response_times_excluded").fetchall()]
+    assert months and min(months) >= date(2023, 1, 1)
+

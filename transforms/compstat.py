@@ -227,10 +227,18 @@ def _build_top(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
                "vs the same days last year, increases only). A kind whose input mart is missing is skipped."))
 
 
-def build_response_times(con: duckdb.DuckDBPyConnection) -> int:
-    """marts.response_times and marts.response_times_excluded from core.calls; returns response_times rows."""
+def build_response_times(con: duckdb.DuckDBPyConnection, first_date: date | None = None) -> int:
+    """marts.response_times and marts.response_times_excluded from core.calls; returns response_times rows.
+
+    With first_date (the marts' horizon), only whole local months from first_date on: the nightly cost
+    stays bounded by the horizon instead of growing with history."""
     con.execute("CREATE SCHEMA IF NOT EXISTS marts")
-    base = """
+    bound = ""
+    if first_date is not None:
+        m0 = first_date if first_date.day == 1 else (first_date.replace(day=28) + timedelta(days=4)).replace(day=1)
+        bound = (f"WHERE c.event_at >= TIMESTAMPTZ '{(m0 - timedelta(days=1)).isoformat()} 00:00:00+00' "
+                 f"AND date_trunc('month', timezone(z.timezone, c.event_at)) >= {_d(m0)}")
+    base = f"""
         WITH c AS (
           SELECT c.*, CAST(date_trunc('month', timezone(z.timezone, c.event_at)) AS DATE) AS month,
                  CASE WHEN c.is_void THEN 'void'
@@ -240,7 +248,7 @@ def build_response_times(con: duckdb.DuckDBPyConnection) -> int:
                       WHEN c.disposition_category = 'Cancelled' THEN 'cancelled'
                       WHEN c.response_s IS NULL THEN 'no_onscene_time'
                  END AS reason
-          FROM core.calls c JOIN marts.agency_zones z USING (agency))"""
+          FROM core.calls c JOIN marts.agency_zones z USING (agency) {bound})"""
     con.execute(f"""
         CREATE OR REPLACE TABLE marts.response_times AS {base}
         SELECT agency, priority_level, CAST(district AS VARCHAR) AS district, month,
@@ -261,7 +269,8 @@ def build_response_times(con: duckdb.DuckDBPyConnection) -> int:
         + qstr("median and 90th percentile (quantile_cont, linear interpolation) of response_s, queue_s and "
                "travel_s per agency x priority_level x district x local month of event_at, over community "
                "calls that are countable, not void, not cancelled and have a response_s; n_calls = those calls, "
-               "n_queue / n_travel = how many had that interval"))
+               "n_queue / n_travel = how many had that interval; whole months from marts.horizon's first "
+               "date on"))
     con.execute(
         "COMMENT ON TABLE marts.response_times_excluded IS "
         + qstr("calls left out of marts.response_times per agency x local month, by the first reason that "

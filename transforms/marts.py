@@ -43,8 +43,40 @@ def as_of_date(settings: Settings, now: datetime | None = None) -> date:
     return today - timedelta(days=1 + t.data_lag_days)
 
 
-def build_dimensions(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) -> None:
-    """marts.agency_zones, marts.category_groups, marts.windows and the marts.events view."""
+def ehsa_first_day(settings: Settings, as_of: date) -> date:
+    """The first local date of the emerging hot spot cube (ehsa_steps weeks or months ending at as_of)."""
+    an = settings.sara.analysis
+    T = an.ehsa_steps
+    if an.ehsa_step == "week":
+        return as_of - timedelta(days=7 * T - 1)
+    y, m = as_of.year, as_of.month - (T - 1)
+    while m <= 0:
+        y, m = y - 1, m + 12
+    return date(y, m, 1)
+
+
+def horizon(settings: Settings, as_of: date, problem_list: list | None = None) -> dict[str, date]:
+    """The first local date each mart family needs, ending at as_of. The marts read events from the
+    earliest of them on (marts.events), so a night's mart cost grows with the windows, not with history."""
+    from transforms.compstat import periods
+
+    an = settings.sara.analysis
+    need = {
+        "windows_days": as_of - timedelta(days=max(settings.sara.windows_days) - 1),
+        "repeat_window_days": as_of - timedelta(days=an.repeat_window_days - 1),
+        "kde_windows_days": as_of - timedelta(days=max(an.kde_windows_days, default=1) - 1),
+        "ehsa_steps": ehsa_first_day(settings, as_of),
+        "prediction_period_days": as_of - timedelta(days=2 * an.prediction_period_days - 1),
+        "compstat (ytd and the same period last year)": min(min(s, ls) for _, s, _, ls, _ in periods(as_of)),
+    }
+    for p in problem_list or []:
+        need[f"problem {p.name}"] = min(p.pre.start, p.post.start)
+    return need
+
+
+def build_dimensions(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date,
+                     problem_list: list | None = None) -> None:
+    """marts.agency_zones, marts.category_groups, marts.windows, marts.horizon and marts.events."""
     con.execute("CREATE SCHEMA IF NOT EXISTS marts")
     zones = pd.DataFrame({"agency": list(settings.sara.agencies),
                           "timezone": [a.timezone for a in settings.sara.agencies.values()]})
@@ -65,6 +97,21 @@ def build_dimensions(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: 
         con.execute(f"CREATE OR REPLACE TABLE marts.{name} AS SELECT * FROM _df")
         con.unregister("_df")
         con.execute(f"COMMENT ON TABLE marts.{name} IS {qstr(comment)}")
+    need = horizon(settings, as_of, problem_list)
+    first = min(need.values())
+    hz = pd.DataFrame({"needed_by": list(need), "first_date": list(need.values())})
+    hz["is_first"] = hz["first_date"] == first
+    con.register("_df", hz)
+    con.execute("CREATE OR REPLACE TABLE marts.horizon AS SELECT needed_by, CAST(first_date AS DATE) AS first_date, "
+                "is_first FROM _df ORDER BY first_date, needed_by")
+    con.unregister("_df")
+    con.execute("COMMENT ON TABLE marts.horizon IS 'the first local date each mart family needs; marts.events "
+                "(and so every mart) holds events from the earliest of them (is_first) on'")
+    # a UTC bound a day early (no zone is a day off UTC) lets the scan skip old row groups; the exact bound
+    # is on the local date
+    con.execute("SET VARIABLE sara_first_date = ?", [first])
+    con.execute("SET VARIABLE sara_first_utc = ?",
+                [datetime(first.year, first.month, first.day) - timedelta(days=1)])
     con.execute((SQL_DIR / "marts" / "events.sql").read_text())
 
 
@@ -232,8 +279,9 @@ def build_all(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date | 
     con.execute("CREATE SCHEMA IF NOT EXISTS marts")
     drop_rebuilt(con)
     unit_sets = static_units(settings)
+    problem_list = [p for p in problems.load_problems(settings) if p.agency in settings.sara.agencies]
     steps = [
-        ("dimensions", lambda: build_dimensions(con, settings, as_of)),
+        ("dimensions", lambda: build_dimensions(con, settings, as_of, problem_list)),
         ("event_units", lambda: build_event_units(con, settings, unit_sets)),
         ("units", lambda: write_units(con, settings, unit_sets)),
         ("hotspot_counts", lambda: build_hotspot_counts(con)),
@@ -246,9 +294,9 @@ def build_all(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date | 
         ("temporal_profile", lambda: rm.build_temporal_profile(con, settings, as_of)),
         ("near_repeat", lambda: rm.build_near_repeat(con, settings, as_of)),
         ("compstat", lambda: compstat.build_compstat(con, as_of)),
-        ("response_times", lambda: compstat.build_response_times(con)),
-        ("problems", lambda: problems.build_problem_marts(
-            con, settings, [p for p in problems.load_problems(settings) if p.agency in settings.sara.agencies])),
+        ("response_times", lambda: compstat.build_response_times(
+            con, con.execute("SELECT min(first_date) FROM marts.horizon").fetchone()[0])),
+        ("problems", lambda: problems.build_problem_marts(con, settings, problem_list)),
     ]
     for name, step in steps:
         t = time.perf_counter()
@@ -405,14 +453,7 @@ def build_emerging(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: da
 
     an = settings.sara.analysis
     T = an.ehsa_steps
-    if an.ehsa_step == "week":
-        start = as_of - timedelta(days=7 * T - 1)
-    else:
-        first = date(as_of.year, as_of.month, 1)
-        y, m = first.year, first.month - (T - 1)
-        while m <= 0:
-            y, m = y - 1, m + 12
-        start = date(y, m, 1)
+    start = ehsa_first_day(settings, as_of)
     ev = _grid_events(con, start, as_of)
     if an.ehsa_step == "week":
         ev["step"] = (T - 1) - ((pd.Timestamp(as_of) - pd.to_datetime(ev["local_date"])).dt.days // 7)

@@ -26,7 +26,7 @@ import json
 import shutil
 import time
 from dataclasses import asdict
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -249,7 +249,7 @@ def marts_partition(settings: Settings, agency: str, build: Path, parts: Path, a
     The build file must be closed by the writer (DuckDB lets many processes read a file that no process
     writes). Returns {"agency", "tables": {name: {path, rows, comment, columns}}, "views": [...], "timings"}.
     """
-    from transforms import marts
+    from transforms import marts, problems
 
     t0 = time.perf_counter()
     part_settings = settings.for_agency(agency)
@@ -257,11 +257,17 @@ def marts_partition(settings: Settings, agency: str, build: Path, parts: Path, a
     con = _scratch(scratch_path, settings)
     try:
         con.execute(f"ATTACH {qstr(str(build))} AS b (READ_ONLY)")
-        for table in ("core.calls", "core.incidents", "meta.agency_areas", "meta.agency_area_tiles"):
+        # only the rows the marts can read: this agency's, from a day before the marts' horizon on
+        plist = [p for p in problems.load_problems(part_settings) if p.agency == agency]
+        first = min(marts.horizon(settings, as_of, plist).values()) - timedelta(days=1)
+        since = "agency = ? AND event_at >= CAST(? AS TIMESTAMP)"
+        for table in ("core.calls", "core.incidents"):
+            _copy_into(con, "b", table, since, [agency, first])
+        for table in ("meta.agency_areas", "meta.agency_area_tiles"):
             _copy_into(con, "b", table, "agency = ?", [agency])
         _copy_into(con, "b", "core.offenses",
-                   "(source, incident_id) IN (SELECT (source, incident_id) FROM b.core.incidents WHERE agency = ?)",
-                   [agency])
+                   f"(source, incident_id) IN (SELECT (source, incident_id) FROM b.core.incidents WHERE {since})",
+                   [agency, first])
         for table in ("meta.loads", "meta.runs"):
             _copy_into(con, "b", table)
         con.execute("CREATE SCHEMA IF NOT EXISTS marts")

@@ -1,6 +1,8 @@
 -- marts.events: one row per countable event (calls and incidents), the input of every mart (a table, built
 -- once per night, so the marts do not each redo the union and the local dates).
 -- Void and non-countable records are left out. Times stay UTC in event_at; local_date is in the agency zone.
+-- Only events from marts.horizon's first date on (the earliest date any mart needs, set by the caller as the
+-- variables sara_first_date and sara_first_utc), so the marts' cost is bounded by their windows, not history.
 create or replace table marts.events as
 with calls as (
     select 'calls' as dataset, c.source, c.agency, c.call_id as event_id, c.event_at, c.time_precision,
@@ -8,7 +10,7 @@ with calls as (
            c.x, c.y, c.lon, c.lat, c.is_located, c.beat, c.district, c.location_key, c.address_block, c.load_id,
            cast(null as timestamptz) as occurred_to
     from core.calls c
-    where c.is_countable and not c.is_void
+    where c.is_countable and not c.is_void and c.event_at >= getvariable('sara_first_utc')
 ),
 incidents as (
     select 'incidents' as dataset, i.source, i.agency, i.incident_id, i.event_at, i.time_precision,
@@ -16,7 +18,7 @@ incidents as (
            i.x, i.y, i.lon, i.lat, i.is_located, i.beat, i.district, i.location_key, i.address_block, i.load_id,
            i.occurred_to
     from core.incidents i
-    where not i.is_void
+    where not i.is_void and i.event_at >= getvariable('sara_first_utc')
 ),
 unioned as (
     select * from calls
@@ -27,7 +29,8 @@ final as (
     select u.*, cast(timezone(z.timezone, u.event_at) as date) as local_date
     from unioned u
     join marts.agency_zones z using (agency)
+    where cast(timezone(z.timezone, u.event_at) as date) >= getvariable('sara_first_date')
 )
 select * from final;
 
-comment on table marts.events is 'one row per countable, non-void event (calls and incidents) with its local date: the input of every mart';
+comment on table marts.events is 'one row per countable, non-void event (calls and incidents) with its local date: the input of every mart, from marts.horizon''s first date on';
