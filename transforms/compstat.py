@@ -227,17 +227,20 @@ def _build_top(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
                "vs the same days last year, increases only). A kind whose input mart is missing is skipped."))
 
 
-def build_response_times(con: duckdb.DuckDBPyConnection, first_date: date | None = None) -> int:
+def build_response_times(con: duckdb.DuckDBPyConnection, bounded: bool = False) -> int:
     """marts.response_times and marts.response_times_excluded from core.calls; returns response_times rows.
 
-    With first_date (the marts' horizon), only whole local months from first_date on: the nightly cost
+    bounded: only whole local months from the agency's first date in marts.horizon on, so the nightly cost
     stays bounded by the horizon instead of growing with history."""
     con.execute("CREATE SCHEMA IF NOT EXISTS marts")
     bound = ""
-    if first_date is not None:
-        m0 = first_date if first_date.day == 1 else (first_date.replace(day=28) + timedelta(days=4)).replace(day=1)
-        bound = (f"WHERE c.event_at >= TIMESTAMPTZ '{(m0 - timedelta(days=1)).isoformat()} 00:00:00+00' "
-                 f"AND date_trunc('month', timezone(z.timezone, c.event_at)) >= {_d(m0)}")
+    if bounded:
+        m0 = ("CASE WHEN day(h.first_date) = 1 THEN h.first_date "
+              "ELSE CAST(date_trunc('month', h.first_date) + INTERVAL 1 MONTH AS DATE) END")
+        bound = (f"""JOIN (SELECT agency, min(first_date) AS first_date FROM marts.horizon GROUP BY agency) h
+                       USING (agency)
+                     WHERE c.event_at >= (SELECT min(first_date) FROM marts.horizon) - INTERVAL 1 DAY
+                       AND date_trunc('month', timezone(z.timezone, c.event_at)) >= {m0}""")
     base = f"""
         WITH c AS (
           SELECT c.*, CAST(date_trunc('month', timezone(z.timezone, c.event_at)) AS DATE) AS month,

@@ -97,19 +97,23 @@ def build_dimensions(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: 
         con.execute(f"CREATE OR REPLACE TABLE marts.{name} AS SELECT * FROM _df")
         con.unregister("_df")
         con.execute(f"COMMENT ON TABLE marts.{name} IS {qstr(comment)}")
-    need = horizon(settings, as_of, problem_list)
-    first = min(need.values())
-    hz = pd.DataFrame({"needed_by": list(need), "first_date": list(need.values())})
-    hz["is_first"] = hz["first_date"] == first
+    frames = []
+    for code in settings.sara.agencies:  # a tracked problem reaches back for its own agency only
+        need = horizon(settings, as_of, [p for p in problem_list or [] if p.agency == code])
+        hz = pd.DataFrame({"agency": code, "needed_by": list(need), "first_date": list(need.values())})
+        hz["is_first"] = hz["first_date"] == min(need.values())
+        frames.append(hz)
+    hz = pd.concat(frames, ignore_index=True)
+    first = min(hz["first_date"])
     con.register("_df", hz)
-    con.execute("CREATE OR REPLACE TABLE marts.horizon AS SELECT needed_by, CAST(first_date AS DATE) AS first_date, "
-                "is_first FROM _df ORDER BY first_date, needed_by")
+    con.execute("CREATE OR REPLACE TABLE marts.horizon AS SELECT agency, needed_by, "
+                "CAST(first_date AS DATE) AS first_date, is_first FROM _df ORDER BY agency, first_date, needed_by")
     con.unregister("_df")
-    con.execute("COMMENT ON TABLE marts.horizon IS 'the first local date each mart family needs; marts.events "
-                "(and so every mart) holds events from the earliest of them (is_first) on'")
+    con.execute("COMMENT ON TABLE marts.horizon IS 'per agency, the first local date each mart family needs; "
+                "marts.events (and so every mart) holds the agency''s events from the earliest of them "
+                "(is_first) on'")
     # a UTC bound a day early (no zone is a day off UTC) lets the scan skip old row groups; the exact bound
     # is on the local date
-    con.execute("SET VARIABLE sara_first_date = ?", [first])
     con.execute("SET VARIABLE sara_first_utc = ?",
                 [datetime(first.year, first.month, first.day) - timedelta(days=1)])
     con.execute((SQL_DIR / "marts" / "events.sql").read_text())
@@ -294,8 +298,7 @@ def build_all(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date | 
         ("temporal_profile", lambda: rm.build_temporal_profile(con, settings, as_of)),
         ("near_repeat", lambda: rm.build_near_repeat(con, settings, as_of)),
         ("compstat", lambda: compstat.build_compstat(con, as_of)),
-        ("response_times", lambda: compstat.build_response_times(
-            con, con.execute("SELECT min(first_date) FROM marts.horizon").fetchone()[0])),
+        ("response_times", lambda: compstat.build_response_times(con, bounded=True)),
         ("problems", lambda: problems.build_problem_marts(con, settings, problem_list)),
     ]
     for name, step in steps:

@@ -259,7 +259,7 @@ def marts_partition(settings: Settings, agency: str, build: Path, parts: Path, a
         con.execute(f"ATTACH {qstr(str(build))} AS b (READ_ONLY)")
         # only the rows the marts can read: this agency's, from a day before the marts' horizon on
         plist = [p for p in problems.load_problems(part_settings) if p.agency == agency]
-        first = min(marts.horizon(settings, as_of, plist).values()) - timedelta(days=1)
+        first = min(marts.horizon(part_settings, as_of, plist).values()) - timedelta(days=1)
         since = "agency = ? AND event_at >= CAST(? AS TIMESTAMP)"
         for table in ("core.calls", "core.incidents"):
             _copy_into(con, "b", table, since, [agency, first])

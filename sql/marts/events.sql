@@ -1,8 +1,9 @@
 -- marts.events: one row per countable event (calls and incidents), the input of every mart (a table, built
 -- once per night, so the marts do not each redo the union and the local dates).
 -- Void and non-countable records are left out. Times stay UTC in event_at; local_date is in the agency zone.
--- Only events from marts.horizon's first date on (the earliest date any mart needs, set by the caller as the
--- variables sara_first_date and sara_first_utc), so the marts' cost is bounded by their windows, not history.
+-- Only events from their agency's first date in marts.horizon on (the earliest date any mart needs; the
+-- caller sets sara_first_utc a day before the earliest of all, so old row groups are skipped), so the marts'
+-- cost is bounded by their windows, not by history.
 create or replace table marts.events as
 with calls as (
     select 'calls' as dataset, c.source, c.agency, c.call_id as event_id, c.event_at, c.time_precision,
@@ -29,7 +30,8 @@ final as (
     select u.*, cast(timezone(z.timezone, u.event_at) as date) as local_date
     from unioned u
     join marts.agency_zones z using (agency)
-    where cast(timezone(z.timezone, u.event_at) as date) >= getvariable('sara_first_date')
+    join (select agency, min(first_date) as first_date from marts.horizon group by agency) h using (agency)
+    where cast(timezone(z.timezone, u.event_at) as date) >= h.first_date
 )
 select * from final;
 
