@@ -92,12 +92,9 @@ def _sara(proj: Path, env: dict, *args: str) -> subprocess.CompletedProcess:
 
 def _deliver(proj: Path, night: int) -> None:
     """Copy one night's demo extracts into the landing folders, as `sara demo` does."""
-    src_root = proj / "data/demo/extracts" / f"night_{night:02d}"
-    for src_dir in sorted(p for p in src_root.iterdir() if p.is_dir()):
-        dst = proj / "data/demo/landing" / src_dir.name
-        dst.mkdir(parents=True, exist_ok=True)
-        for f in src_dir.iterdir():
-            shutil.copy2(f, dst / f.name)
+    from transforms.demo import deliver_night
+
+    deliver_night(proj / "data/demo", night)
 
 
 def _snapshot(db: Path) -> dict:

@@ -58,12 +58,9 @@ def projects(tmp_path_factory):
 
 
 def _deliver(proj: Path, night: int) -> None:
-    src_root = proj / "data/demo/extracts" / f"night_{night:02d}"
-    for src_dir in sorted(p for p in src_root.iterdir() if p.is_dir()):
-        dst = proj / "data/demo/landing" / src_dir.name
-        dst.mkdir(parents=True, exist_ok=True)
-        for f in src_dir.iterdir():
-            shutil.copy2(f, dst / f.name)
+    from transforms.demo import deliver_night
+
+    deliver_night(proj / "data/demo", night)
     bad = proj / "data/demo/landing/demo_county_calls/so_cad_20261117_resend.csv"
     if night == 2:  # a broken delivery: one failed load in one source, the rest goes on
         bad.write_bytes(b"")

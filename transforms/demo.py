@@ -1548,3 +1548,17 @@ def _manifest(seed, scale, geo, clock, meta, mcalls, mcad, rms, ccalls, county, 
             "county_calls": {"empty_coords": ccalls.number[county.empty].tolist()},
         },
     }
+
+
+def deliver_night(demo_dir: Path, night: int) -> list[Path]:
+    """Copy night N's generated extracts (extracts/night_NN/<source>/) into the demo's landing folders
+    (landing/<source>/), as a night's delivery would arrive. Returns the files delivered."""
+    out = []
+    src_root = Path(demo_dir) / "extracts" / f"night_{night:02d}"
+    for src_dir in sorted(p for p in src_root.iterdir() if p.is_dir()):
+        dst = Path(demo_dir) / "landing" / src_dir.name
+        dst.mkdir(parents=True, exist_ok=True)
+        for f in sorted(src_dir.iterdir()):
+            shutil.copy2(f, dst / f.name)
+            out.append(dst / f.name)
+    return out
