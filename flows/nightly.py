@@ -33,7 +33,6 @@ from transforms import warehouse as wh
 from transforms.audits import run_audits
 from transforms.config import Settings, load_settings
 from transforms.geo import write_agency_areas
-from transforms.ingest import file_sha256
 
 
 @dataclass
@@ -43,7 +42,6 @@ class RunState:
     run_id: str
     progress: Any = None
     outcomes: list = field(default_factory=list)
-    manifests: list = field(default_factory=list)
 
 
 _RUN: RunState | None = None
@@ -98,11 +96,7 @@ def ingest_source(source: str) -> list[dict]:
         try:
             res = load_file(source, path)
         except Exception as exc:  # retries exhausted (I/O): record the failure, go on with the next file
-            p = Path(path)
-            sha = file_sha256(p) if p.exists() else "missing"
-            msg = f"{path}: {type(exc).__name__}: {exc}"
-            loader.record_failure(st.con, f"{source}:{sha[:16]}", source, p, sha, st.run_id, msg)
-            res = asdict(loader.FileOutcome(source, path, None, "failed", msg))
+            res = asdict(loader.fail_file(st.con, source, Path(path), st.run_id, exc))
         if res["status"] == "failed":
             log.error("%s", res["message"])
         elif res["status"] == "skipped":
@@ -285,21 +279,19 @@ def nightly(config_path: str | None = None, with_marts: bool = True, executor: s
                 dask.close()
 
 
-def _run_marts_partitioned(settings: Settings, dask: _Dask, build: Path, parts: Path,
-                           con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
-    """Close the build file (workers read it), build each agency's marts on Dask, reopen it for the merge.
-    The manifests are left on the run state for merge_marts; returns the reopened connection."""
+def _run_marts_partitioned(settings: Settings, dask: _Dask, build: Path, parts: Path) -> list[dict]:
+    """Close the build file (workers read it), build each agency's marts on Dask, then reopen it on the run
+    state for the merge. Returns the workers' manifests."""
     st = _state()
-    con.execute("CHECKPOINT")
-    con.close()
+    st.con.execute("CHECKPOINT")
+    st.con.close()
     try:
-        st.manifests = marts_partitions.with_options(task_runner=dask.runner())(
+        return marts_partitions.with_options(task_runner=dask.runner())(
             str(settings.config_path), list(settings.sara.agencies), str(build), str(parts),
             marts.as_of_date(settings).isoformat())
     finally:
         w = settings.sara.warehouse
         st.con = wh.connect(build, threads=w.threads, memory_limit=w.memory_limit)
-    return st.con
 
 
 def _count_source(d: dict, raw_results: list[dict], norm_results: list[dict]) -> None:
@@ -379,8 +371,8 @@ def _nightly(settings: Settings, run_id: str, published: Path, log, with_marts: 
                 if dask is None:
                     mart_counts = build_marts()
                 else:
-                    con = _run_marts_partitioned(settings, dask, build, parts, con)
-                    mart_counts = {"as_of": str(marts.as_of_date(settings)), **merge_marts_task(_state().manifests)}
+                    mart_parts = _run_marts_partitioned(settings, dask, build, parts)
+                    mart_counts = {"as_of": str(marts.as_of_date(settings)), **merge_marts_task(mart_parts)}
             except Exception as exc:  # a night whose marts cannot be built is not published
                 log.error("building the marts failed: %s", exc)
                 marts_error = f"{type(exc).__name__}: {exc}"

@@ -59,13 +59,13 @@ def copy_real_config(tmp: Path) -> Path:
     return tmp / "proj"
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def _kill_group(p: subprocess.Popen) -> None:
+def kill_group(p: subprocess.Popen) -> None:
     try:
         os.killpg(p.pid, signal.SIGKILL)
     except ProcessLookupError:
@@ -81,7 +81,7 @@ def cli_server_env(home: Path) -> Iterator[dict]:
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_UI_ENABLED": "false"}
     for k in ("PREFECT_API_URL", "SARA_CONFIG"):
         base.pop(k, None)
-    port = _free_port()
+    port = free_port()
     log = open(home / "server.log", "w")
     srv = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
                             "--port", str(port)], env=base, stdout=log, stderr=subprocess.STDOUT,
@@ -101,10 +101,10 @@ def cli_server_env(home: Path) -> Iterator[dict]:
     if ready:
         base["PREFECT_API_URL"] = url
     else:  # each run falls back to its own temporary server: slower, same behaviour
-        _kill_group(srv)
+        kill_group(srv)
     try:
         yield base
     finally:
-        _kill_group(srv)
+        kill_group(srv)
         srv.wait(timeout=30)
         log.close()

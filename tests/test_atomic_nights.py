@@ -14,10 +14,8 @@ crash runs start from the same published file.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import threading
@@ -27,7 +25,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import PROJECT, cli_server_env
+from tests.conftest import PROJECT, cli_server_env, kill_group
 
 pytestmark = pytest.mark.slow
 SARA = [sys.executable, "-m", "flows.cli"]
@@ -70,13 +68,6 @@ TABLES = {
     "marts.hotspot_stats": ((), ("agency", "unit_type", "unit_id", "dataset", "category_group", "origin",
                                  "window_days")),
 }
-
-
-def _kill_group(p: subprocess.Popen) -> None:
-    try:
-        os.killpg(p.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 @pytest.fixture(scope="module")
@@ -171,7 +162,7 @@ def reference(env, night1, reader_dir):
         stop.touch()
         reader.wait(timeout=60)
     finally:
-        _kill_group(reader)
+        kill_group(reader)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     reads = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     return {"after": _snapshot(ref / WAREHOUSE), "reads": reads, "t0": t0, "t1": t1,
@@ -225,20 +216,20 @@ def _run_until(proj: Path, env: dict, trigger: re.Pattern, timeout: float = 300)
     """Run the nightly with INFO logs; SIGKILL its whole process group at the first line matching trigger."""
     p = subprocess.Popen([*SARA, "run", "--config", CONFIG, "-v"], cwd=proj, env=env, stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    watchdog = threading.Timer(timeout, _kill_group, [p])
+    watchdog = threading.Timer(timeout, kill_group, [p])
     watchdog.start()
     lines, killed = [], False
     try:
         for line in p.stdout:
             lines.append(line)
             if trigger.search(line):
-                _kill_group(p)
+                kill_group(p)
                 killed = True
                 break
         p.wait(timeout=60)
     finally:
         watchdog.cancel()
-        _kill_group(p)
+        kill_group(p)
         p.stdout.close()
     return killed, lines
 

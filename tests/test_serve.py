@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import PROJECT, make_project
+from tests.conftest import PROJECT, free_port, make_project
 from transforms.config import ConfigError, load_settings
 
 TOML = """
@@ -172,12 +171,6 @@ FAST_SCHEDULING = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _stop(proc: subprocess.Popen | None, grace: float = 10.0) -> None:
     """SIGTERM the process group (the process runs in its own session), then SIGKILL it."""
     if proc is None:
@@ -223,7 +216,7 @@ def _completed_runs(client: httpx.Client) -> list[dict]:
 
 @pytest.mark.slow
 def test_served_interval_schedule_fires_on_real_server(tmp_path):
-    port = _free_port()
+    port = free_port()
     api = f"http://127.0.0.1:{port}/api"
     env = _clean_env(tmp_path / "prefect-home", api) | FAST_SCHEDULING
     server_log, serve_log = tmp_path / "server.log", tmp_path / "serve.log"

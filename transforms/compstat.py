@@ -37,11 +37,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import duckdb
-import pandas as pd
-import pyarrow as pa
 
 from transforms.assessment import poisson_z
-from transforms.sqlutil import qstr
+from transforms.marts import write_mart
+from transforms.sqlutil import qstr, relation_exists
 
 TOP_N = 5
 PERIODS = ("week", "28d", "ytd")
@@ -58,24 +57,6 @@ def periods(as_of: date) -> list[tuple[str, date, date, date, date]]:
     """(period, start, end, last_year_start, last_year_end) for week, 28d and ytd ending at as_of."""
     starts = {"week": as_of - timedelta(days=6), "28d": as_of - timedelta(days=27), "ytd": date(as_of.year, 1, 1)}
     return [(p, starts[p], as_of, last_year(starts[p]), last_year(as_of)) for p in PERIODS]
-
-
-def _exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
-    row = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-        [schema, name]).fetchone()
-    return bool(row and row[0])
-
-
-def _write(con: duckdb.DuckDBPyConnection, name: str, df: pd.DataFrame, types: dict[str, str],
-           comment: str) -> None:
-    con.register("_cs_df", pa.Table.from_pandas(df, preserve_index=False))
-    cols = ", ".join(f"CAST({c} AS {t}) AS {c}" for c, t in types.items())
-    try:
-        con.execute(f"CREATE OR REPLACE TABLE marts.{name} AS SELECT {cols} FROM _cs_df")
-    finally:
-        con.unregister("_cs_df")
-    con.execute(f"COMMENT ON TABLE marts.{name} IS {qstr(comment)}")
 
 
 def _d(x: date) -> str:
@@ -132,23 +113,23 @@ def build_compstat(con: duckdb.DuckDBPyConnection, as_of: date) -> int:
              **dict.fromkeys(("period_start", "period_end", "last_year_start", "last_year_end"), "DATE"),
              **dict.fromkeys(("n", "n_last_year", "change"), "BIGINT"),
              "pct_change": "DOUBLE", "poisson_z": "DOUBLE", "as_of": "DATE"}
-    _write(con, "compstat", df, types,
+    write_mart(con, "compstat", df,
            "CompStat counts per agency x unit (unit_type agency (the whole agency), district or beat; unit_id "
            "null = not recorded) x dataset "
            "x category group for week (7 days), 28d and ytd ending at as_of (local dates, inclusive) against "
            "the same dates last year (shifted one year, Feb 29 -> Feb 28): n, n_last_year, change, "
            "pct_change = 100*change/n_last_year (null when n_last_year = 0), poisson_z = "
-           "2(sqrt(n) - sqrt(n_last_year)). All three periods for every unit/group seen in any compared range.")
+           "2(sqrt(n) - sqrt(n_last_year)). All three periods for every unit/group seen in any compared range.", types)
     _build_top(con, as_of)
     return len(df)
 
 
 def _build_top(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
     parts: list[str] = []
-    events = _exists(con, "marts", "events")
-    hs = "hotspot_stats" if _exists(con, "marts", "hotspot_stats") else (
-        "hotspots" if _exists(con, "marts", "hotspots") else None)
-    if events and hs and _exists(con, "marts", "event_units"):
+    events = relation_exists(con, "marts", "events")
+    hs = "hotspot_stats" if relation_exists(con, "marts", "hotspot_stats") else (
+        "hotspots" if relation_exists(con, "marts", "hotspots") else None)
+    if events and hs and relation_exists(con, "marts", "event_units"):
         parts.append(f"""
           SELECT * FROM (
             WITH cell_district AS (
@@ -168,7 +149,7 @@ def _build_top(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
                 AND h.category_group = 'all' AND h.dataset = 'calls' AND h.z > 0)
             SELECT 'hotspot' AS kind, *, row_number() OVER (PARTITION BY agency, district
                                                             ORDER BY score DESC, item) AS rank FROM cand)""")
-    if events and _exists(con, "marts", "repeat_location_rows"):
+    if events and relation_exists(con, "marts", "repeat_location_rows"):
         parts.append("""
           SELECT * FROM (
             WITH loc_district AS (

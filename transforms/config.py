@@ -493,6 +493,11 @@ class Settings:
         self.sources = sources
         self.parent = parent  # the whole config, when this one is restricted to one agency
 
+    @property
+    def whole(self) -> Settings:
+        """The whole config: this one, or the one it was restricted from."""
+        return self.parent or self
+
     def for_agency(self, agency: str) -> Settings:
         """The same config restricted to one agency and its sources (a partition of a scaled-out run).
         Config files that name other agencies still validate against the whole config (`parent`)."""
@@ -500,7 +505,7 @@ class Settings:
             raise ConfigError(f"{self.config_path}: no agency {agency!r} ({sorted(self.sara.agencies)})")
         sara = self.sara.model_copy(update={"agencies": {agency: self.sara.agencies[agency]}})
         sources = {k: s for k, s in self.sources.items() if s.agency == agency}
-        return Settings(self.project_dir, self.config_path, sara, sources, parent=self.parent or self)
+        return Settings(self.project_dir, self.config_path, sara, sources, parent=self.whole)
 
     def resolve(self, p: str | Path) -> Path:
         p = Path(p)
@@ -630,7 +635,7 @@ def load_named_yaml(path: Path, model, settings: Settings):
         raise ConfigError(_format_errors(path, exc)) from None
     if obj.name != path.stem:
         raise ConfigError(f"{path}: key name: {obj.name!r} must equal the file name {path.stem!r}")
-    agencies = (settings.parent or settings).sara.agencies
+    agencies = settings.whole.sara.agencies
     if obj.agency not in agencies:
         raise ConfigError(
             f"{path}: key agency: {obj.agency!r} is not an agency in {settings.config_path.name} "

@@ -134,16 +134,14 @@ def export_marts(con: duckdb.DuckDBPyConnection, agencies: dict[str, str], out_d
     tmp = Path(tempfile.mkdtemp(prefix=".sara-export-", dir=out_dir))
     written: list[Path] = []
     try:
-        layers: list[tuple[str, gpd.GeoDataFrame]] = []
-        parts: dict[str, tuple[str, str]] = {}
+        layers: list[tuple[str, str, gpd.GeoDataFrame]] = []  # (mart, agency, layer)
         for mart in marts:
             for agency, crs in agencies.items():
-                g = read_layer(con, mart, agency, crs, (where or {}).get(mart, ""))
-                layers.append((f"{mart}_{agency}", g))
-                parts[f"{mart}_{agency}"] = (mart, agency)
+                layers.append((mart, agency, read_layer(con, mart, agency, crs, (where or {}).get(mart, ""))))
         single = {"gpkg": "sara.gpkg", "filegdb": "sara.gdb"}.get(fmt)
         readme: list[str] = []
-        for name, g in layers:
+        for mart, agency, g in layers:
+            name = f"{mart}_{agency}"
             if fmt == "geojson":
                 g = g.to_crs("EPSG:4326")
             if single:
@@ -153,7 +151,6 @@ def export_marts(con: duckdb.DuckDBPyConnection, agencies: dict[str, str], out_d
                 # Hive-style partitions, <mart>/agency=<code>/part-0.parquet: DuckDB (hive_partitioning),
                 # Spark and Trino read a mart's folder as one table with an agency column from the path, so
                 # the files themselves leave it out. Each agency's file is GeoParquet in its analysis CRS.
-                mart, agency = parts[name]
                 d = tmp / mart / f"agency={agency}"
                 d.mkdir(parents=True, exist_ok=True)
                 g.drop(columns=["agency"], errors="ignore").to_parquet(d / f"part-0{ext}")
@@ -166,7 +163,7 @@ def export_marts(con: duckdb.DuckDBPyConnection, agencies: dict[str, str], out_d
             else:
                 g.to_file(tmp / f"{name}{ext}", driver=driver, engine="pyogrio")
         if fmt == "gpkg":
-            _embed_qgis_styles(tmp / single, [n for n, _ in layers if n.startswith("hotspots_")])
+            _embed_qgis_styles(tmp / single, [f"{m}_{a}" for m, a, _ in layers if m == "hotspots"])
         if fmt == "shp":
             (tmp / "README.md").write_text(
                 "# Shapefile field names\n\nShapefile (dBase) field names are at most 10 characters; this is how "

@@ -27,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 
 from transforms.config import SourceConfig
-from transforms.sqlutil import qident, qstr
+from transforms.sqlutil import qident, qstr, relation_columns, relation_exists
 
 
 class LoadError(RuntimeError):
@@ -382,15 +382,10 @@ def check_columns(path: Path, src: SourceConfig, columns: list[str]) -> None:
 def write_raw(con: duckdb.DuckDBPyConnection, source: str, tag: str, load_id: str, columns: list[str]) -> None:
     """Append the staged rows to raw.<source>, adding any new column as text."""
     table = f"raw.{qident(source)}"
-    exists = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'raw' AND table_name = ?", [source]
-    ).fetchone()[0]
-    if not exists:
+    if not relation_exists(con, "raw", source):
         con.execute(f"CREATE TABLE {table} (_load_id VARCHAR, _row_number BIGINT)")
         con.execute(f"COMMENT ON TABLE {table} IS {qstr(f'Files of source {source} as delivered: every column as text')}")
-    have = {r[0] for r in con.execute(
-        "SELECT column_name FROM duckdb_columns() WHERE schema_name = 'raw' AND table_name = ?", [source]
-    ).fetchall()}
+    have = set(relation_columns(con, "raw", source))
     for c in columns:
         if c not in have:
             con.execute(f"ALTER TABLE {table} ADD COLUMN {qident(c)} VARCHAR")

@@ -27,7 +27,7 @@ from transforms.ingest import (
     write_raw,
 )
 from transforms.normalize import drop_temp, normalize_load
-from transforms.sqlutil import qident
+from transforms.sqlutil import qident, relation_exists
 
 log = logging.getLogger("sara.loader")
 
@@ -136,9 +136,19 @@ def load_raw_file(con: duckdb.DuckDBPyConnection, settings: Settings, source: st
         drop_staged(con, tag)
 
 
+def fail_file(con: duckdb.DuckDBPyConnection, source: str, path: Path, run_id: str,
+              exc: BaseException) -> FileOutcome:
+    """A file whose load raised even after its retries (I/O): record it as failed, by the hash of whatever
+    bytes are there, so the night goes on with the next file."""
+    sha = file_sha256(path) if path.exists() else "missing"
+    msg = f"{path}: {type(exc).__name__}: {exc}"
+    record_failure(con, f"{source}:{sha[:16]}", source, path, sha, run_id, msg)
+    return FileOutcome(source, str(path), None, "failed", msg)
+
+
 def record_failure(con, load_id: str, source: str, path: Path, sha: str, run_id: str, msg: str) -> None:
     con.execute("BEGIN TRANSACTION")
-    if _has_raw(con, source):
+    if relation_exists(con, "raw", source):
         con.execute(f"DELETE FROM raw.{qident(source)} WHERE _load_id = ?", [load_id])
     con.execute("DELETE FROM core.quarantine WHERE load_id = ?", [load_id])
     con.execute("DELETE FROM meta.loads WHERE load_id = ?", [load_id])
@@ -150,12 +160,6 @@ def record_failure(con, load_id: str, source: str, path: Path, sha: str, run_id:
          run_id, msg[:4000]],
     )
     con.execute("COMMIT")
-
-
-def _has_raw(con, source: str) -> bool:
-    return bool(con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'raw' AND table_name = ?", [source]
-    ).fetchone()[0])
 
 
 def pending_loads(con: duckdb.DuckDBPyConnection, source: str) -> list[tuple]:

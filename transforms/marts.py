@@ -37,8 +37,8 @@ def as_of_date(settings: Settings, now: datetime | None = None) -> date:
     t = settings.sara.time
     if t.as_of is not None:
         return t.as_of
-    whole = settings.parent or settings  # a one-agency partition keeps the whole config's as_of
-    zone = ZoneInfo(next(iter(whole.sara.agencies.values())).timezone)
+    # a one-agency partition keeps the whole config's as_of
+    zone = ZoneInfo(next(iter(settings.whole.sara.agencies.values())).timezone)
     today = (now or datetime.now(tz=zone)).astimezone(zone).date()
     return today - timedelta(days=1 + t.data_lag_days)
 
@@ -306,9 +306,14 @@ def build_all(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date | 
         step()
         if timings is not None:
             timings[name] = round(time.perf_counter() - t, 3)
-    rows = con.execute(
-        "SELECT table_name, estimated_size FROM duckdb_tables() WHERE schema_name = 'marts' ORDER BY 1").fetchall()
-    return {"as_of": str(as_of), **{t: int(n) for t, n in rows}}
+    return {"as_of": str(as_of), **mart_row_counts(con)}
+
+
+def mart_row_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Rows per mart table (DuckDB's estimate), for the run's report."""
+    rows = con.execute("SELECT table_name, estimated_size FROM duckdb_tables() WHERE database_name = "
+                       "current_database() AND schema_name = 'marts' ORDER BY 1").fetchall()
+    return {t: int(n) for t, n in rows}
 
 
 _NEIGHBORS: dict[tuple, object] = {}
@@ -436,16 +441,25 @@ def _cell_centres(cells: pd.DataFrame, settings: Settings, agency: str) -> tuple
     return (origin[0] + (cells["ix"].to_numpy() + 0.5) * cs, origin[1] + (cells["iy"].to_numpy() + 0.5) * cs)
 
 
+def write_mart(con: duckdb.DuckDBPyConnection, name: str, df: pd.DataFrame, comment: str,
+               types: dict[str, str] | None = None) -> None:
+    """marts.<name> from a DataFrame, its columns cast to `types` when given, with its comment."""
+    con.register("_mart_df", pa.Table.from_pandas(df, preserve_index=False))
+    cols = ", ".join(f"CAST({qident(c)} AS {t}) AS {qident(c)}" for c, t in types.items()) if types else "*"
+    try:
+        con.execute(f"CREATE OR REPLACE TABLE marts.{name} AS SELECT {cols} FROM _mart_df")
+    finally:
+        con.unregister("_mart_df")
+    con.execute(f"COMMENT ON TABLE marts.{name} IS {qstr(comment)}")
+
+
 def _write_with_geometry(con: duckdb.DuckDBPyConnection, df: pd.DataFrame, table: str, view: str,
                          comment: str, unit_type: str = "grid") -> None:
-    con.register("_df", pa.Table.from_pandas(df, preserve_index=False))
-    con.execute(f"CREATE OR REPLACE TABLE marts.{table} AS SELECT * FROM _df")
-    con.unregister("_df")
+    write_mart(con, table, df, "the rows of marts." + view + " without geometry")
     con.execute(
         f"""CREATE OR REPLACE VIEW marts.{view} AS
             SELECT t.*, u.geom FROM marts.{table} t
             JOIN marts.units u ON u.agency = t.agency AND u.unit_type = {qstr(unit_type)} AND u.unit_id = t.unit_id""")
-    con.execute(f"COMMENT ON TABLE marts.{table} IS {qstr('the rows of marts.' + view + ' without geometry')}")
     con.execute(f"COMMENT ON VIEW marts.{view} IS {qstr(comment)}")
 
 
@@ -569,11 +583,8 @@ def build_accuracy(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: da
     df = pd.concat(out, ignore_index=True) if out else pd.DataFrame(
         {c: pd.Series(dtype=float) for c in ("coverage", "hit_rate", "pai", "pei")}).assign(
         agency="", dataset="", category_group="", origin="", method="").iloc[:0]
-    con.register("_acc", pa.Table.from_pandas(df, preserve_index=False))
-    con.execute("CREATE OR REPLACE TABLE marts.hotspot_accuracy AS SELECT * FROM _acc")
-    con.unregister("_acc")
-    con.execute(
-        "COMMENT ON TABLE marts.hotspot_accuracy IS 'prediction accuracy of last period''s top grid cells (by Gi* z "
-        "and by KDE) for this period''s events: hit rate, PAI = (n/N)/(a/A) (Chainey et al. 2008), PEI = PAI / "
-        "best possible PAI, at 1, 5 and 10 % area coverage; periods of prediction_period_days ending at as_of'")
+    write_mart(con, "hotspot_accuracy", df,
+               "prediction accuracy of last period's top grid cells (by Gi* z and by KDE) for this period's events: "
+               "hit rate, PAI = (n/N)/(a/A) (Chainey et al. 2008), PEI = PAI / best possible PAI, at 1, 5 and 10 % "
+               "area coverage; periods of prediction_period_days ending at as_of")
     return len(df)

@@ -376,10 +376,7 @@ def normalize_load(con: duckdb.DuckDBPyConnection, src: SourceConfig, settings: 
             WHERE s._q_reason IS NOT NULL""",
         qp.values,
     )
-    for name in raw_cols:
-        con.execute(f"ALTER TABLE {core} ADD COLUMN IF NOT EXISTS {qident(name)} VARCHAR")
-        con.execute(f"COMMENT ON COLUMN {core}.{qident(name)} IS "
-                    f"{qstr('unmapped source column, as delivered (text)')}")
+    add_raw_columns(con, core, raw_cols)
     n_stale_rows, n_records = _merge(con, src, core, id_col, load_id)
     n_duplicate = n_exact_dup + n_superseded + n_stale_rows
     n_loaded = (n_stage + n_rejects) - n_quar - n_duplicate
@@ -387,6 +384,14 @@ def normalize_load(con: duckdb.DuckDBPyConnection, src: SourceConfig, settings: 
         rows_read=n_stage + n_rejects, rows_loaded=n_loaded, rows_duplicate=n_duplicate,
         rows_quarantined=n_quar, records_upserted=n_records,
     )
+
+
+def add_raw_columns(con: duckdb.DuckDBPyConnection, core: str, names) -> None:
+    """Give core.calls / core.incidents a text column (with its comment) for each unmapped source column."""
+    for name in names:
+        con.execute(f"ALTER TABLE {core} ADD COLUMN IF NOT EXISTS {qident(name)} VARCHAR")
+        con.execute(f"COMMENT ON COLUMN {core}.{qident(name)} IS "
+                    f"{qstr('unmapped source column, as delivered (text)')}")
 
 
 def drop_temp(con: duckdb.DuckDBPyConnection) -> None:

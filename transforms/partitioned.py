@@ -34,7 +34,8 @@ import duckdb
 from transforms import loader
 from transforms import warehouse as wh
 from transforms.config import Settings
-from transforms.sqlutil import qident, qstr
+from transforms.normalize import add_raw_columns
+from transforms.sqlutil import qident, qstr, relation_columns, relation_exists
 
 # core tables synced per source: table -> key columns (each row of a source's table has that source)
 CORE_KEYS = {
@@ -75,33 +76,18 @@ def _scratch(path: Path, settings: Settings) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _has_table(con: duckdb.DuckDBPyConnection, database: str, schema: str, table: str) -> bool:
-    return bool(con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND schema_name = ? AND table_name = ?",
-        [database, schema, table]).fetchone()[0])
-
-
-def _columns(con: duckdb.DuckDBPyConnection, database: str, schema: str, table: str) -> list[str]:
-    return [r[0] for r in con.execute(
-        "SELECT column_name FROM duckdb_columns() WHERE database_name = ? AND schema_name = ? AND table_name = ? "
-        "ORDER BY column_index", [database, schema, table]).fetchall()]
-
-
 def _copy_into(con: duckdb.DuckDBPyConnection, src_db: str, table: str, where: str = "true",
                params: list | None = None) -> None:
     """Fill the scratch's (already created) table from the attached file, adding any raw_* columns it has."""
     schema, name = table.split(".")
-    mine = set(_columns(con, _db(con), schema, name))
-    for c in _columns(con, src_db, schema, name):
-        if c not in mine:
-            con.execute(f"ALTER TABLE {table} ADD COLUMN {qident(c)} VARCHAR")
+    mine = set(relation_columns(con, schema, name))
+    add_raw_columns(con, table, [c for c in relation_columns(con, schema, name, src_db) if c not in mine])
     con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {src_db}.{table} WHERE {where}", params or [])
 
 
 def _write_part(con: duckdb.DuckDBPyConnection, sql: str, path: Path, params: list | None = None) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
-    con.execute(f"COPY ({sql}) TO {qstr(str(path))} (FORMAT parquet)", params or [])
-    return int(con.execute(f"SELECT count(*) FROM read_parquet({qstr(str(path))})").fetchone()[0])
+    return int(con.execute(f"COPY ({sql}) TO {qstr(str(path))} (FORMAT parquet)", params or []).fetchone()[0])
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -112,7 +98,7 @@ def _write_part(con: duckdb.DuckDBPyConnection, sql: str, path: Path, params: li
 def ingest_partition(settings: Settings, source: str, published: Path, parts: Path, run_id: str) -> dict:
     """Load and normalize one source's new files in a scratch file; write the changes as Parquet parts.
 
-    Returns {"source", "raw": [FileOutcome...], "normalized": [FileOutcome...], "parts": {...}, "seconds"}.
+    Returns {"source", "touched_loads", "tables": {table: part}, "raw": [FileOutcome], "normalized": [...], "seconds"}.
     """
     from transforms.geo import write_agency_areas
 
@@ -133,7 +119,7 @@ def ingest_partition(settings: Settings, source: str, published: Path, parts: Pa
             _copy_into(con, "pub", core, "source = ?", [source])
             if src.kind == "incidents":
                 _copy_into(con, "pub", "core.offenses", "source = ?", [source])
-            if _has_table(con, "pub", "raw", source):  # raw rows of loads not normalized yet (a failed night)
+            if relation_exists(con, "raw", source, "pub"):  # raw rows of loads not normalized yet (a failed night)
                 con.execute(f"CREATE TABLE raw.{qident(source)} AS SELECT * FROM pub.raw.{qident(source)} "
                             "WHERE _load_id IN (SELECT load_id FROM pub.meta.loads WHERE status = 'raw')")
         raw_results = []
@@ -144,10 +130,7 @@ def ingest_partition(settings: Settings, source: str, published: Path, parts: Pa
                     break
                 except OSError as exc:
                     if attempt == IO_RETRIES:
-                        sha = loader.file_sha256(path) if path.exists() else "missing"
-                        msg = f"{path}: {type(exc).__name__}: {exc}"
-                        loader.record_failure(con, f"{source}:{sha[:16]}", source, path, sha, run_id, msg)
-                        res = loader.FileOutcome(source, str(path), None, "failed", msg)
+                        res = loader.fail_file(con, source, path, run_id, exc)
                     else:
                         time.sleep(2)
             raw_results.append(asdict(res))
@@ -164,7 +147,7 @@ def ingest_partition(settings: Settings, source: str, published: Path, parts: Pa
             files["core.quarantine"] = _part(
                 con, "SELECT * FROM core.quarantine WHERE load_id IN (SELECT load_id FROM _touched)",
                 out_dir / "core.quarantine.parquet")
-            if _has_table(con, _db(con), "raw", source):
+            if relation_exists(con, "raw", source):
                 files[f"raw.{source}"] = _part(
                     con, f"SELECT * FROM raw.{qident(source)} WHERE _load_id IN (SELECT load_id FROM _touched)",
                     out_dir / f"raw.{source}.parquet")
@@ -178,7 +161,6 @@ def ingest_partition(settings: Settings, source: str, published: Path, parts: Pa
                     files[table]["n_deleted"] = _write_part(
                         con, f"SELECT {key} FROM pub.{table} WHERE source = ? EXCEPT SELECT {key} FROM {table}",
                         out_dir / f"{table}.deleted.parquet", [source])
-            manifest["column_comments"] = _raw_column_comments(con, core)
         manifest.update(raw=raw_results, normalized=norm_results, seconds=round(time.perf_counter() - t0, 3))
         return manifest
     finally:
@@ -188,13 +170,6 @@ def ingest_partition(settings: Settings, source: str, published: Path, parts: Pa
 
 def _part(con: duckdb.DuckDBPyConnection, sql: str, path: Path) -> dict:
     return {"path": str(path), "rows": _write_part(con, sql, path)}
-
-
-def _raw_column_comments(con: duckdb.DuckDBPyConnection, core: str) -> dict[str, str]:
-    schema, name = core.split(".")
-    return {c: cm for c, cm in con.execute(
-        "SELECT column_name, comment FROM duckdb_columns() WHERE database_name = current_database() "
-        "AND schema_name = ? AND table_name = ? AND starts_with(column_name, 'raw_')", [schema, name]).fetchall()}
 
 
 def merge_ingest(con: duckdb.DuckDBPyConnection, manifest: dict) -> None:
@@ -208,16 +183,17 @@ def merge_ingest(con: duckdb.DuckDBPyConnection, manifest: dict) -> None:
         for table, part in files.items():
             schema, name = table.split(".")
             path = qstr(part["path"])
-            if schema == "raw" and not _has_table(con, _db(con), "raw", name):
-                con.execute(f"CREATE TABLE raw.{qident(name)} AS SELECT * FROM read_parquet({path}) LIMIT 0")
-            have = set(_columns(con, _db(con), schema, name))
-            for c in con.execute(f"DESCRIBE SELECT * FROM read_parquet({path})").fetchall():
-                if c[0] not in have:
-                    con.execute(f"ALTER TABLE {schema}.{qident(name)} ADD COLUMN {qident(c[0])} VARCHAR")
-                    comment = manifest.get("column_comments", {}).get(c[0])
-                    if comment:
-                        con.execute(f"COMMENT ON COLUMN {schema}.{qident(name)}.{qident(c[0])} IS {qstr(comment)}")
             t = f"{schema}.{qident(name)}"
+            if schema == "raw" and not relation_exists(con, "raw", name):
+                con.execute(f"CREATE TABLE {t} AS SELECT * FROM read_parquet({path}) LIMIT 0")
+            have = set(relation_columns(con, schema, name))
+            new = [c[0] for c in con.execute(f"DESCRIBE SELECT * FROM read_parquet({path})").fetchall()
+                   if c[0] not in have]
+            if schema == "raw":  # a file with a column the earlier ones lacked
+                for c in new:
+                    con.execute(f"ALTER TABLE {t} ADD COLUMN {qident(c)} VARCHAR")
+            else:  # core: only unmapped source columns (raw_*) come and go
+                add_raw_columns(con, t, new)
             if table in CORE_KEYS:
                 key = ", ".join(CORE_KEYS[table])
                 con.execute(f"DELETE FROM {t} WHERE ({key}) IN (SELECT ({key}) FROM read_parquet({path}))")
@@ -232,10 +208,6 @@ def merge_ingest(con: duckdb.DuckDBPyConnection, manifest: dict) -> None:
     except BaseException:
         con.execute("ROLLBACK")
         raise
-
-
-def _db(con: duckdb.DuckDBPyConnection) -> str:
-    return con.execute("SELECT current_database()").fetchone()[0]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -271,11 +243,11 @@ def marts_partition(settings: Settings, agency: str, build: Path, parts: Path, a
         for table in ("meta.loads", "meta.runs"):
             _copy_into(con, "b", table)
         con.execute("CREATE SCHEMA IF NOT EXISTS marts")
-        if _has_table(con, "b", "marts", "event_units"):  # kept between nights: incremental per agency too
+        if relation_exists(con, "marts", "event_units", "b"):  # kept between nights: incremental per agency too
             con.execute("CREATE TABLE marts.event_units AS SELECT * FROM b.marts.event_units WHERE agency = ?",
                         [agency])
             con.execute("CREATE TABLE marts.build_info (key VARCHAR PRIMARY KEY, value VARCHAR)")
-            if _has_table(con, "b", "marts", "build_info"):
+            if relation_exists(con, "marts", "build_info", "b"):
                 sig = con.execute("SELECT value FROM b.marts.build_info WHERE key = 'unit_signature'").fetchone()
                 if sig and sig[0] == marts.unit_signature(settings):  # same units as the whole config's
                     con.execute("INSERT INTO marts.build_info VALUES ('unit_signature', ?)",
@@ -345,7 +317,7 @@ def merge_marts(con: duckdb.DuckDBPyConnection, settings: Settings, manifests: l
         con.execute(f"CREATE TABLE marts.{qident(name)} AS {sql}")
         if parts[0]["comment"]:
             con.execute(f"COMMENT ON TABLE marts.{qident(name)} IS {qstr(parts[0]['comment'])}")
-        have = set(_columns(con, _db(con), "marts", name))
+        have = set(relation_columns(con, "marts", name))
         for c, cm in parts[0]["column_comments"].items():
             if c not in have:
                 continue
@@ -354,9 +326,7 @@ def merge_marts(con: duckdb.DuckDBPyConnection, settings: Settings, manifests: l
         con.execute(v["sql"])
         if v["comment"]:
             con.execute(f"COMMENT ON VIEW marts.{qident(v['name'])} IS {qstr(v['comment'])}")
-    rows = con.execute(
-        "SELECT table_name, estimated_size FROM duckdb_tables() WHERE schema_name = 'marts' ORDER BY 1").fetchall()
-    return {t: int(n) for t, n in rows}
+    return marts.mart_row_counts(con)
 
 
 def _check_same(con: duckdb.DuckDBPyConnection, name: str, parts: list[dict]) -> None:

@@ -18,19 +18,12 @@ import duckdb
 import numpy as np
 import pandas as pd
 import polars as pl
-import pyarrow as pa
 
 from transforms.config import Settings
+from transforms.marts import write_mart
 from transforms.sqlutil import qstr
 
 UNIVERSE_UNITS = ("street", "grid")  # unit types with a full set of places (zero-event units included)
-
-
-def _write(con: duckdb.DuckDBPyConnection, name: str, df: pd.DataFrame, comment: str) -> None:
-    con.register("_df", pa.Table.from_pandas(df, preserve_index=False))
-    con.execute(f"CREATE OR REPLACE TABLE marts.{name} AS SELECT * FROM _df")
-    con.unregister("_df")
-    con.execute(f"COMMENT ON TABLE marts.{name} IS {qstr(comment)}")
 
 
 def _grouped_events(con: duckdb.DuckDBPyConnection, start: date, end: date, located_only: bool = False) -> str:
@@ -137,7 +130,7 @@ def build_concentration(con: duckdb.DuckDBPyConnection, settings: Settings, as_o
         df = pd.DataFrame({c: pd.Series(dtype=float) for c in ("n_units", "n_events", "gini")}).assign(
             agency="", dataset="", category_group="", unit_type="").iloc[:0]
     df["window_days"] = an.repeat_window_days
-    _write(con, "concentration", df,
+    write_mart(con, "concentration", df,
            "crime concentration per agency, dataset, category group and unit type over the repeat window: over "
            "every street segment / grid cell (zero-event units included) the shares of units holding 25/50/80 % of "
            "events, the Gini and the generalized Gini G' = max(1, U/E)(G - 1) + 1 (Bernasco & Steenbeek 2017); for "
@@ -145,7 +138,7 @@ def build_concentration(con: duckdb.DuckDBPyConnection, settings: Settings, as_o
            "1/5/10 % of locations with any event")
     ldf = pd.concat(lorenz, ignore_index=True) if lorenz else pd.DataFrame(
         {"share_units": pd.Series(dtype=float), "share_events": pd.Series(dtype=float)})
-    _write(con, "concentration_lorenz", ldf, "Lorenz-curve points (share of units, highest first; share of events)")
+    write_mart(con, "concentration_lorenz", ldf, "Lorenz-curve points (share of units, highest first; share of events)")
 
 
 def build_temporal_profile(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) -> None:
@@ -182,7 +175,7 @@ def build_temporal_profile(con: duckdb.DuckDBPyConnection, settings: Settings, a
             out.append(prof)
     df = pd.concat(out, ignore_index=True) if out else pd.DataFrame(
         {"slot": pd.Series(dtype=int), "weight": pd.Series(dtype=float)})
-    _write(con, "temporal_profile", df,
+    write_mart(con, "temporal_profile", df,
            "hour-of-week counts (slot 0 = Monday 00:00-01:00 local ... 167 = Sunday 23:00) per agency, dataset, "
            "category group and unit (agency, beat, district) over the repeat window; incident windows "
            "(occurred_from..occurred_to) spread by aoristic weights; events with unknown_time or date_only "
@@ -220,13 +213,13 @@ def build_near_repeat(con: duckdb.DuckDBPyConnection, settings: Settings, as_of:
                                                                     category_group=group))
     kdf = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(
         {"observed": pd.Series(dtype=float), "knox_ratio": pd.Series(dtype=float)})
-    _write(con, "near_repeat", kdf,
+    write_mart(con, "near_repeat", kdf,
            "Knox test per agency, dataset and configured category group over the repeat window: pairs of events per "
            "space band (metres, Manhattan) x time band (days); observed, expected mean/median under permutation of "
            "event times over fixed locations, knox_ratio, p_value = (#sim >= obs + 1)/(perms + 1), z")
     ldf = pd.concat(labels, ignore_index=True) if labels else pd.DataFrame(
         {"label": pd.Series(dtype=str), "chain_id": pd.Series(dtype=int)})
-    _write(con, "near_repeat_events", ldf,
+    write_mart(con, "near_repeat_events", ldf,
            "each event of a near-repeat category group: originator (starts a chain), repeat (same location within "
            "T days of an earlier event), near_repeat (within D metres and T days of an earlier one) or isolated; "
            "chain_id = connected component of events linked within D and T (as ptools near_strings)")

@@ -25,3 +25,18 @@ class Params:
     def __call__(self, value: Any) -> str:
         self.values.append(value)
         return f"${len(self.values)}"
+
+
+def relation_exists(con, schema: str, name: str, database: str | None = None) -> bool:
+    """Whether table or view schema.name exists in `database` (default: the connection's own database, so
+    a file ATTACHed beside it is never mistaken for it)."""
+    return bool(con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_catalog = coalesce(?, current_database()) "
+        "AND table_schema = ? AND table_name = ?", [database, schema, name]).fetchone()[0])
+
+
+def relation_columns(con, schema: str, name: str, database: str | None = None) -> list[str]:
+    """Column names of schema.name in `database` (default: the connection's own), in table order."""
+    return [r[0] for r in con.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE database_name = coalesce(?, current_database()) "
+        "AND schema_name = ? AND table_name = ? ORDER BY column_index", [database, schema, name]).fetchall()]
