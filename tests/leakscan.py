@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import polars as pl
@@ -48,4 +49,89 @@ def leaked_values(core: pl.DataFrame, allowlist: list[str], out_dir: Path, min_l
                 continue
             if v in cells or any(v in c for c in composed):
                 leaks.append((col, v))
+    return leaks
+
+
+# --------------------------------------------------------------------------------------------- house numbers
+# What the scan treats as a house number (written here on its own, not imported from transforms/publish.py, so
+# the test does not share the code under test): every maximal run of digits in a cell, upper-cased, EXCEPT
+#   - a multiple of 100 (0 included, leading zeros ignored): the block number of "1200 BLOCK ELM ST";
+#   - an ordinal street number: 1 to 3 digits, no leading zero, directly followed by its own suffix (1ST, 2ND,
+#     3RD, 4TH, 11TH, 12TH, 13TH, 21ST, 101ST, 111TH ...) and then a non-alphanumeric character or the end;
+#     a wrong suffix ("1234TH", "12ST"), a letter before the digits ("N21ST") or 4 digits makes it a number;
+#   - a route number: 1 to 3 digits, no leading zero, directly after a whole route word and one space or
+#     hyphen (I, INTERSTATE, US, SR, HWY, HIGHWAY, ROUTE, RTE, RT, COUNTY ROAD, COUNTY RD), and then a
+#     non-alphanumeric character or the end: "HWY 101", "I-80", "US 50", "STATE ROUTE 9".
+# So "12.5" is two numbers (12 and 5), "1/2" is 1 and 2, a zip code is a number, "12XX" holds 12.
+# Cells of a column whose whole value has a known non-address format (NON_ADDRESS_FORMATS: ISO hours,
+# decimal coordinates, masking-log counts and fixed texts) are not scanned; a cell of such a column that does
+# not fully match its format is scanned like any other.
+
+_ROUTE_WORD_BEFORE = re.compile(r"(?:^|[^A-Z0-9])(?:I|INTERSTATE|US|SR|HWY|HIGHWAY|ROUTE|RTE|RT|COUNTY ROAD|"
+                                r"COUNTY RD)[ -]$")
+ISO_HOUR = r"\d{4}-\d{2}-\d{2}T\d{2}:00:00[+-]\d{2}:\d{2}"
+NON_ADDRESS_FORMATS: dict[str, str] = {
+    "event_hour": ISO_HOUR,
+    "lon": r"-?\d{1,3}\.\d+",
+    "lat": r"-?\d{1,2}\.\d+",
+    # the masking log: counts, and the fixed details written by transforms/publish.py
+    "rows": r"\d+",
+    "detail": r"snapped to \d+ m grid cell centre|block has < \d+ distinct points: grid cell centre",
+}
+
+
+def _ordinal_suffix(n: int) -> str:
+    if n % 100 in (11, 12, 13):
+        return "TH"
+    return {1: "ST", 2: "ND", 3: "RD"}.get(n % 10, "TH")
+
+
+def house_numbers(text: str) -> list[str]:
+    """The house numbers in `text` by the rule above (empty when there is none)."""
+    up = text.upper()
+    found = []
+    for m in re.finditer(r"\d+", up):
+        run, before, after = m.group(), up[:m.start()], up[m.end():]
+        if int(run) % 100 == 0:
+            continue
+        short = len(run) <= 3 and run[0] != "0"
+        clean_end = not re.match(r"[A-Z0-9]", after)
+        if short and not re.search(r"[A-Z]$", before):
+            suffix = _ordinal_suffix(int(run))
+            if after.startswith(suffix) and not re.match(r"[A-Z0-9]", after[len(suffix):]):
+                continue
+        if short and clean_end and _ROUTE_WORD_BEFORE.search(before):
+            continue
+        found.append(run)
+    return found
+
+
+def published_cells_by_column(out_dir: Path) -> list[tuple[str, str, str]]:
+    """(file name, column, cell) for every cell of every CSV (the masking log too) and every GeoJSON
+    property in out_dir. Null cells are left out."""
+    out = []
+    for p in sorted(out_dir.glob("*.csv")):
+        with open(p, newline="", encoding="utf-8") as fh:
+            rows = csv.reader(fh)
+            header = next(rows, [])
+            out += [(p.name, h, h) for h in header]
+            for row in rows:
+                out += [(p.name, c, v) for c, v in zip(header, row, strict=True) if v != ""]
+    for p in sorted(out_dir.glob("*.geojson")):
+        for f in json.loads(p.read_text(encoding="utf-8"))["features"]:
+            out += [(p.name, k, str(v)) for k, v in f["properties"].items() if v is not None]
+    return out
+
+
+def house_number_leaks(out_dir: Path, formats: dict[str, str] | None = None) -> list[tuple[str, str, str, list]]:
+    """(file, column, cell, house numbers) for every published cell holding a house number by the rule above.
+    `formats` (column -> regex the whole cell must match to be skipped) defaults to NON_ADDRESS_FORMATS."""
+    formats = NON_ADDRESS_FORMATS if formats is None else formats
+    leaks = []
+    for name, col, cell in published_cells_by_column(out_dir):
+        if col in formats and re.fullmatch(formats[col], cell):
+            continue
+        nums = house_numbers(cell)
+        if nums:
+            leaks.append((name, col, cell, nums))
     return leaks

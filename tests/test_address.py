@@ -76,6 +76,21 @@ def _one(fn, value):
         ("300 Block Of Holly Park Cr", "300 BLOCK HOLLY PARK CIR"),
         ("2800 Block Of Great Hy", "2800 BLOCK GREAT HWY"),
         ("415 FOXON BLV", "400 BLOCK FOXON BLVD"),
+        # house-number forms the public extract must not leak: generalized where the form is unambiguous
+        ("1242-B ELM ST", "1200 BLOCK ELM ST"),
+        ("1242B ELM ST", "1200 BLOCK ELM ST"),
+        ("APT 4 1234 ELM ST", "1200 BLOCK ELM ST"),
+        ("Apt #4 1234 Elm St", "1200 BLOCK ELM ST"),
+        ("#5 1234 ELM ST", "1200 BLOCK ELM ST"),
+        ("UNIT B 1236 ELM ST", "1200 BLOCK ELM ST"),
+        ("STE 300 1238 ELM ST", "1200 BLOCK ELM ST"),
+        ("1234.5 ELM ST", "1200 BLOCK ELM ST"),
+        ("UNIT BLOCK OF MAIN ST", "0 BLOCK MAIN ST"),  # still the 0 block, not a unit
+        # left as they are (ambiguous: a trailing number may be a unit, N1244 a grid address); publish
+        # suppresses them as unparsed
+        ("ELM ST 1238", "ELM ST 1238"),
+        ("N1244 ELM ST", "N1244 ELM ST"),
+        ("PO BOX 1234", "PO BOX 1234"),
     ],
 )
 def test_block_address(raw, expected):

@@ -46,7 +46,11 @@ _SEP_RE = r"\s*(?:/|\\+|&|@)\s*|\s+(?:AND|AT)\s+"
 # Unit designators followed by an id ("APT 5", "STE 100"); \b keeps "STEVENS" and "UNITED" intact.
 _UNIT_RE = r"\s+(?:APT|APARTMENT|UNIT|STE|SUITE|RM|ROOM|BLDG|SPC|FLR|FLOOR)\b\s*#?\s*[A-Z0-9-]+.*$"
 _BLOCK_WORD = r"(?:BLOCK|BLK)(?: OF)?"
-_NUM = r"\d+[A-Z]?(?:-\d+[A-Z]?)?"  # house number, optional letter suffix and range: 12A, 1605-1607
+# house number: optional letter suffix (12A, 1242-B) and range (1605-1607)
+_NUM_TAIL = r"(?:-?[A-Z])?(?:-\d+[A-Z]?)?"
+_NUM = r"\d+" + _NUM_TAIL
+# a unit written BEFORE the house number: "APT 4 1234 ELM ST", "#5 1234 ELM ST", "UNIT B 1236 ELM ST"
+_UNIT_FIRST_RE = r"^(?:#|(?:APT|APARTMENT|UNIT|STE|SUITE|RM|ROOM|SPC)\s*#?)\s*[A-Z0-9-]+\s+(\d)"
 _DIR = r"(?:[NS][EW]?|[EW])"
 
 
@@ -57,6 +61,7 @@ def _clean_sides(df: pl.LazyFrame) -> pl.LazyFrame:
     df = df.with_columns(
         side.str.replace_all("_", " ", literal=True)  # NOTE: Vancouver writes "18XX TED_NORTHE LANE".
         .str.strip_chars()
+        .str.replace(_UNIT_FIRST_RE, "$1")
         # NOTE: SF puts units and floors after "#": "680 Florida St #317", "400 Block Of Stockton St #6th Flr".
         .str.replace(r"\s*#.*$", "")
         .str.replace(_UNIT_RE, "")
@@ -112,6 +117,7 @@ def _clean_lf(s: pl.Series) -> pl.LazyFrame:
         a.str.to_uppercase()
         # NOTE: SF geocoder output carries ", San Francisco, California, 94124"; SF common names end ", Sf".
         .str.replace(r",.*$", "")
+        .str.replace(r"^(\d+)\.\d+ ", "$1 ")  # "1234.5 ELM ST": a decimal house number, not 12345
         # NOTE: SF "424 Brannan St.", "6th St. & Mission St."; "O'FARRELL" and SF's "OFARRELL" must match.
         .str.replace_all(r"[.']", "")
         .str.replace_all(r"\s+", " ")
@@ -149,7 +155,7 @@ def block_address(s: pl.Series) -> pl.Series:
     block = pl.concat_str((num // 100 * 100).cast(pl.Utf8), pl.lit(" BLOCK "), g[1])
     return (
         _clean_lf(s)
-        .with_columns(g=c.str.extract_groups(r"^(\d+)[A-Z]?(?:-\d+[A-Z]?)? (?:BLOCK )?(.+)$"))
+        .with_columns(g=c.str.extract_groups(rf"^(\d+){_NUM_TAIL} (?:BLOCK )?(.+)$"))
         .select(pl.when(c.str.contains(" / ", literal=True) | num.is_null()).then(c).otherwise(block))
         .collect()
         .to_series()

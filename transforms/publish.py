@@ -9,8 +9,12 @@ Pure functions over polars DataFrames (the caller reads core into polars). The r
   text with its UTC offset, e.g. `2024-03-05T14:00:00-08:00` (ISO 8601; the offset says which side of a
   daylight-saving change the hour is on). `event_at` is published as `event_hour`; any other allowlisted
   time column keeps its name and is rounded the same way. Naive input times are taken as UTC (as in core).
-- Location: `address_block` (e.g. "1700 BLOCK JERROLD AVE") is the published address. Coordinates are
-  snapped before publication:
+- Location: `address_block` (e.g. "1700 BLOCK JERROLD AVE") is the published address, but only when a strict
+  parse of the value itself says it is a block or an intersection (`is_publishable_address`); core is not
+  trusted to have generalized it. Any other value (a house number, a unit, a PO box, a mile marker, a bare
+  street, lower case, ...) is suppressed to the district (block, beat and coordinates null, district kept)
+  with `masking_reason = unparsed_address`. The rule applies only when `address_block` is allowlisted.
+  Coordinates are snapped before publication:
   * grid (default): the centre of the `grid_cell_m` square cell containing the point, cells aligned on the
     origin (0, 0) of the analysis CRS (metres): cx = (floor(x / g) + 0.5) * g, likewise cy; then converted
     to lon/lat (EPSG:4326) with pyproj.
@@ -19,7 +23,11 @@ Pure functions over polars DataFrames (the caller reads core into polars). The r
     falls back to its grid cell centre (logged as `location_snapped:grid_fallback`).
 - Sensitive rows: the category is in `sensitive_categories`, a word of the call type / offense starts with one
   of `sensitive_type_patterns` (case-insensitive, so "rape" does not match "grape"; needed because some
-  crosswalks file sexual assault under "Violent Crime"), or `juvenile_flag` is true when the feed has one. Their location is generalized to the
+  crosswalks file sexual assault under "Violent Crime"), `juvenile_flag` is true when the feed has one, or the
+  code is unmapped (fail closed: the category is `Unmapped` or `Unknown` or null, or the frame has no
+  category column) and the code is not listed in `safe_unmapped_codes[dataset]`; reason `unmapped_code`. An
+  unmapped code may be anything (`288` is child sexual abuse in the California penal code); a category-less
+  row cannot be judged, so it is treated as sensitive. Their location is generalized to the
   district (`sensitive_location="district"`: district kept; block, beat and coordinates null) or removed
   (`"suppress"`: district null too). `masking_reason` says why, reasons joined with "; ", e.g.
   `sensitive_category:Sexual Offense; juvenile_flag`.
@@ -29,7 +37,24 @@ Pure functions over polars DataFrames (the caller reads core into polars). The r
   is not done); publish totals from the same suppressed table.
 
 Limitation: an incident is judged on its own `offense_category`; a sensitive secondary offense (core.offenses)
-must be folded into that column, or into `juvenile_flag`, by the caller.
+must be folded into that column, or into `juvenile_flag`, by the caller. Likewise the unmapped-code rule reads
+the category of the final call type: core has no category for `call_type_initial`, which is judged by the type
+patterns only.
+
+Publishable address (the strict parse):
+    block        := N " BLOCK " street         N = 0 or a positive multiple of 100, no leading zero
+    intersection := street " / " street        exactly two streets
+    street       := token (" " token)*
+    token        := word | ordinal | route_number
+    word         := letters A-Z, hyphens only between letters ("JEAN-PAUL")
+    ordinal      := 1 to 3 digits, no leading zero, with its own suffix: 1ST 2ND 3RD 4TH 11TH 12TH 13TH 21ST
+                    101ST 111TH ("1234TH", "12ST" and "N21ST" are not ordinals)
+    route_number := 1 to 3 digits, no leading zero, right after a route word (I, INTERSTATE, US, SR, HWY,
+                    HIGHWAY, ROUTE, RTE, RT, or COUNTY ROAD / COUNTY RD), or one token I-80, US-50, SR-9,
+                    HWY-1, RTE-9
+Upper case only (core upper-cases every address). So the only numbers a published address can hold are block
+numbers (multiples of 100), ordinal street names and route numbers; a numbered highway is a street name, not
+a house number. Everything else, including a bare street without a block ("ELM ST"), fails.
 """
 
 from __future__ import annotations
@@ -49,12 +74,16 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pyproj import CRS, Transformer
 
 DATASETS = {"calls": "call_category", "incidents": "offense_category"}
+CODE_COLUMNS = {"calls": "call_type_code", "incidents": "offense_code"}
+# core's category for a code missing from the crosswalk, and for a row without a code (null counts too)
+UNMAPPED_CATEGORIES = ("unmapped", "unknown", "")
 TYPE_COLUMNS = {"calls": ("call_type", "call_type_initial"), "incidents": ("offense",)}
-# columns that place a row more finely than its district: null on every sensitive row
+# columns that place a row more finely than its district: null on every masked row
 FINE_LOCATION_COLUMNS = ("address_block", "beat", "lon", "lat")
 DERIVED_COLUMNS = ("event_hour", "masking_reason")
 NEVER_PUBLISHED = ("address", "location_key", "x", "y")
 JUVENILE_NOTE = "juvenile masking relies on the category list alone"
+UNMAPPED_CODE, UNPARSED_ADDRESS = "unmapped_code", "unparsed_address"
 
 DEFAULT_COLUMNS: dict[str, list[str]] = {
     "calls": ["call_id", "agency", "event_hour", "call_type", "call_category", "priority",
@@ -87,7 +116,8 @@ DESCRIPTIONS: dict[str, str] = {
     "n_offenses": "number of offenses in the incident",
     "juvenile_flag": "the source marks a juvenile involved",
     "address_block": "block-level address, e.g. 1700 BLOCK JERROLD AVE (house number generalized to the "
-                     "hundred block); null for sensitive rows and unlocated rows",
+                     "hundred block), or an intersection of two streets, e.g. 3RD ST / ELM ST; null for sensitive "
+                     "rows, rows whose address is neither (masking_reason unparsed_address) and rows without one",
     "beat": "police beat; null for sensitive rows",
     "district": "police district; kept for sensitive rows when sensitive_location = district",
     "lon": "longitude (EPSG:4326) of the SNAPPED point, never the exact location; null for sensitive and "
@@ -96,7 +126,8 @@ DESCRIPTIONS: dict[str, str] = {
            "unlocated rows",
     "masking_reason": "why the location was generalized, reasons joined with '; ' "
                       "(sensitive_category:<category>, sensitive_type:<type, or the column name when that column is "
-                      "not published>, juvenile_flag); null otherwise",
+                      "not published>, juvenile_flag, unmapped_code: the code is not in the crosswalk or has no "
+                      "category, unparsed_address: the address is not a block or an intersection); null otherwise",
     "time_precision": "exact, date_only or unknown_time (time of day unknown)",
     "response_s": "seconds from received to first unit on scene",
     "is_located": "the source location could be geocoded inside the agency area",
@@ -114,6 +145,8 @@ class PublishPolicy(BaseModel):
     sensitive_type_patterns: list[str] = Field(
         default_factory=lambda: ["sex", "rape", "sodomy", "fondling", "incest", "molest", "juve", "child abuse",
                                  "domestic"])
+    # unmapped codes (call_type_code / offense_code, compared case-insensitively) published like mapped ones
+    safe_unmapped_codes: dict[str, list[str]] = Field(default_factory=dict)
     sensitive_location: Literal["district", "suppress"] = "district"
     coordinate_snap: Literal["block", "grid"] = "grid"
     grid_cell_m: float = Field(default=250.0, gt=0)
@@ -129,6 +162,17 @@ class PublishPolicy(BaseModel):
                 raise ValueError(f"{dataset}: columns {bad} can never be published (raw text, exact location)")
             if len(set(cols)) != len(cols):
                 raise ValueError(f"{dataset}: duplicate columns in the allowlist")
+        return v
+
+    @field_validator("safe_unmapped_codes")
+    @classmethod
+    def _safe_codes(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        bad = sorted(set(v) - set(DATASETS))
+        if bad:
+            raise ValueError(f"datasets {bad} unknown; use {sorted(DATASETS)}")
+        for dataset, codes in v.items():
+            if any(not c.strip() for c in codes):
+                raise ValueError(f"{dataset}: an empty code cannot be listed safe")
         return v
 
     def allowlist(self, dataset: str) -> list[str]:
@@ -187,6 +231,70 @@ def _snap(df: pl.DataFrame, policy: PublishPolicy) -> tuple[np.ndarray, np.ndarr
             np.where(use, "block", np.where(ok, "grid_fallback", "")))
 
 
+# re.ASCII: \d is 0-9 only, so no other script's digits pass as a block number
+_BLOCK_RE = re.compile(r"(0|[1-9]\d*00) BLOCK (.+)", re.ASCII)
+_WORD_RE = re.compile(r"[A-Z]+(?:-[A-Z]+)*")
+_ORDINAL_RE = re.compile(r"([1-9]\d{0,2})(ST|ND|RD|TH)", re.ASCII)
+_ROUTE_NUMBER_RE = re.compile(r"[1-9]\d{0,2}", re.ASCII)
+_ROUTE_TOKEN_RE = re.compile(r"(?:I|US|SR|HWY|RTE)-[1-9]\d{0,2}", re.ASCII)
+ROUTE_WORDS = ("I", "INTERSTATE", "US", "SR", "HWY", "HIGHWAY", "ROUTE", "RTE", "RT", "COUNTY ROAD", "COUNTY RD")
+
+
+def _ordinal_suffix(n: int) -> str:
+    if n % 100 in (11, 12, 13):
+        return "TH"
+    return {1: "ST", 2: "ND", 3: "RD"}.get(n % 10, "TH")
+
+
+def _is_street(s: str) -> bool:
+    tokens = s.split(" ")
+    for i, t in enumerate(tokens):
+        if _WORD_RE.fullmatch(t) or _ROUTE_TOKEN_RE.fullmatch(t):
+            continue
+        m = _ORDINAL_RE.fullmatch(t)
+        if m and m.group(2) == _ordinal_suffix(int(m.group(1))):
+            continue
+        if _ROUTE_NUMBER_RE.fullmatch(t) and (
+                (i >= 1 and tokens[i - 1] in ROUTE_WORDS) or (i >= 2 and " ".join(tokens[i - 2:i]) in ROUTE_WORDS)):
+            continue
+        return False
+    return True
+
+
+def is_publishable_address(value: str) -> bool:
+    """True when `value` is a block ("1200 BLOCK ELM ST") or an intersection of two streets ("3RD ST / ELM ST")
+    by the strict parse in the module docstring; anything else (a house number, unit, box, mile marker, bare
+    street, lower case, stray spaces) is False."""
+    m = _BLOCK_RE.fullmatch(value)
+    if m:
+        return _is_street(m.group(2))
+    sides = value.split(" / ")
+    return len(sides) == 2 and all(_is_street(side) for side in sides)
+
+
+def _unparsed(df: pl.DataFrame, dataset: str, policy: PublishPolicy) -> pl.Expr:
+    """Rows whose published address_block is neither a block nor an intersection (null address: false)."""
+    if "address_block" not in policy.allowlist(dataset) or "address_block" not in df.columns:
+        return pl.lit(False)
+    values = df["address_block"].drop_nulls().unique().to_list()
+    ok = [v for v in values if is_publishable_address(v)]
+    return pl.col("address_block").is_not_null() & ~pl.col("address_block").is_in(ok)
+
+
+def _unmapped(df: pl.DataFrame, dataset: str, policy: PublishPolicy) -> pl.Expr:
+    """Rows whose code is missing from the crosswalk or whose category is unknown, unless the code is listed
+    safe for this dataset. A frame without the category column: every row."""
+    cat, code = DATASETS[dataset], CODE_COLUMNS[dataset]
+    if cat not in df.columns:
+        return pl.lit(True)
+    unknown = pl.col(cat).str.strip_chars().str.to_lowercase().is_in(UNMAPPED_CATEGORIES).fill_null(True)
+    safe = [c.strip().upper() for c in policy.safe_unmapped_codes.get(dataset, [])]
+    if safe and code in df.columns:
+        listed = pl.col(code).cast(pl.String).str.strip_chars().str.to_uppercase().is_in(safe).fill_null(False)
+        return unknown & ~listed
+    return unknown
+
+
 def _reasons(df: pl.DataFrame, dataset: str, policy: PublishPolicy, has_juvenile_flag: bool) -> pl.Series:
     """`masking_reason` per row. A type column's VALUE is quoted only when that column is published anyway;
     otherwise the reason names the column (`sensitive_type:call_type_initial`), so no value leaks through it."""
@@ -205,8 +313,8 @@ def _reasons(df: pl.DataFrame, dataset: str, policy: PublishPolicy, has_juvenile
             parts.append(pl.when(hit).then(pl.lit("sensitive_type:") + label))
     if has_juvenile_flag:
         parts.append(pl.when(pl.col("juvenile_flag").fill_null(False)).then(pl.lit("juvenile_flag")))
-    if not parts:
-        return pl.Series("masking_reason", [None] * df.height, dtype=pl.String)
+    parts.append(pl.when(_unmapped(df, dataset, policy)).then(pl.lit(UNMAPPED_CODE)))
+    parts.append(pl.when(_unparsed(df, dataset, policy)).then(pl.lit(UNPARSED_ADDRESS)))
     out = df.select(pl.concat_list(parts).list.drop_nulls().list.unique(maintain_order=True)
                     .alias("r"))["r"]
     return out.list.join("; ").replace("", None).alias("masking_reason")
@@ -242,16 +350,19 @@ def publish_events(df: pl.DataFrame, dataset: str, policy: PublishPolicy | None 
         log.append({"kind": "excluded", "reason": "void", "rows": n_void, "detail": "void records left out"})
 
     reason = _reasons(df, dataset, policy, has_juvenile_flag)
-    sensitive = reason.is_not_null().to_numpy()
+    masked = reason.is_not_null().to_numpy()  # any reason: block, beat and coordinates null
+    # sensitive: any reason but unparsed_address alone (it comes last), since an address that does not parse is
+    # not sensitive: it keeps its district even when sensitive_location = suppress
+    sensitive = (reason.is_not_null() & (reason != UNPARSED_ADDRESS)).to_numpy()
     sx, sy, method = _snap(df, policy)
-    located = np.isfinite(sx) & np.isfinite(sy) & ~sensitive
+    located = np.isfinite(sx) & np.isfinite(sy) & ~masked
     lon, lat = np.full(df.height, np.nan), np.full(df.height, np.nan)
     if located.any():
         lon[located], lat[located] = _to_lonlat(sx[located], sy[located], analysis_crs)
 
     work = df.with_columns(
         pl.Series("__lon", lon).fill_nan(None), pl.Series("__lat", lat).fill_nan(None),
-        reason, pl.Series("__sensitive", sensitive))
+        reason, pl.Series("__masked", masked), pl.Series("__sensitive", sensitive))
     exprs: list[pl.Expr] = []
     schema = work.schema
     blank_district = policy.sensitive_location == "suppress"
@@ -267,23 +378,27 @@ def publish_events(df: pl.DataFrame, dataset: str, policy: PublishPolicy | None 
             e = round_hour(pl.col(c), schema[c], timezone)
         else:
             e = pl.col(c)
-        if c in FINE_LOCATION_COLUMNS or (c == "district" and blank_district):
+        if c in FINE_LOCATION_COLUMNS:
+            e = pl.when(pl.col("__masked")).then(None).otherwise(e)
+        elif c == "district" and blank_district:
             e = pl.when(pl.col("__sensitive")).then(None).otherwise(e)
         exprs.append(e.alias(c))
     public = work.select(exprs)
 
+    generalized = "location generalized to district" if not blank_district else "location suppressed"
+    details = {UNMAPPED_CODE: f"code missing from the crosswalk or category unknown: {generalized}",
+               UNPARSED_ADDRESS: "address is not a block or an intersection: location generalized to district"}
     for r, n in (reason.drop_nulls().str.split("; ").explode().value_counts(sort=True, name="n")
                  .sort(["n", "masking_reason"], descending=[True, False]).iter_rows()):
-        log.append({"kind": "masking", "reason": r, "rows": int(n),
-                    "detail": "location generalized to district" if not blank_district else "location suppressed"})
-    log.append({"kind": "masking", "reason": "any", "rows": int(sensitive.sum()), "detail": "rows masked in all"})
+        log.append({"kind": "masking", "reason": r, "rows": int(n), "detail": details.get(r, generalized)})
+    log.append({"kind": "masking", "reason": "any", "rows": int(masked.sum()), "detail": "rows masked in all"})
     for m, detail in (("grid", f"snapped to {policy.grid_cell_m:g} m grid cell centre"),
                       ("block", "snapped to the mean of the block's points"),
                       ("grid_fallback", f"block has < {policy.k_min} distinct points: grid cell centre")):
         n = int(((method == m) & located).sum())
         if n or m == policy.coordinate_snap:
             log.append({"kind": "location", "reason": f"location_snapped:{m}", "rows": n, "detail": detail})
-    n_unloc = int((~np.isfinite(sx) & ~sensitive).sum())
+    n_unloc = int((~np.isfinite(sx) & ~masked).sum())
     log.append({"kind": "location", "reason": "no_location", "rows": n_unloc,
                 "detail": "no coordinates in core; published without a point"})
     if not has_juvenile_flag:
@@ -309,6 +424,7 @@ def aggregate_with_suppression(df: pl.DataFrame, by: list[str], k_min: int = 3) 
 def data_dictionary(policy: PublishPolicy, dataset: str, extra_notes: list[str] | tuple[str, ...] = ()) -> str:
     """Markdown describing every published column and the masking rules."""
     cols = policy.allowlist(dataset)
+    safe = policy.safe_unmapped_codes.get(dataset, [])
     loc = ("generalized to the district (district kept; block, beat, lon and lat null)"
            if policy.sensitive_location == "district" else "suppressed (district, block, beat, lon and lat null)")
     snap = (f"the centre of the {policy.grid_cell_m:g} m grid cell (cells aligned on the origin of the agency's "
@@ -328,7 +444,14 @@ def data_dictionary(policy: PublishPolicy, dataset: str, extra_notes: list[str] 
               f"- Sensitive rows have their location {loc}. Sensitive means the category is one of: "
               + ", ".join(policy.sensitive_categories)
               + "; or a word of the call type / offense starts with one of: " + ", ".join(policy.sensitive_type_patterns)
-              + "; or the source flags a juvenile. `masking_reason` says which rule applied.",
+              + "; or the source flags a juvenile; or the code is missing from the crosswalk or has no category "
+              "(`unmapped_code`: an unmapped code may be anything, so it is treated as sensitive"
+              + (f", except these codes listed safe: {', '.join(safe)}" if safe else "") + "). "
+              "`masking_reason` says which rule applied.",
+              "- The published address is a hundred block (`1200 BLOCK ELM ST`) or an intersection of two streets "
+              "(`3RD ST / ELM ST`); the only numbers in it are block numbers, ordinal street names (`21ST AVE`) "
+              "and route numbers (`HWY 101`). Any other address is not published: the row keeps only its "
+              "district (`unparsed_address`).",
               "- Void records are left out.",
               f"- Published counts blank (null, suppressed = true) every cell with fewer than {policy.k_min} rows.",
               "- GeoJSON rows with no published location have a null geometry."]
