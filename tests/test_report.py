@@ -222,6 +222,17 @@ def test_report_from_an_empty_warehouse_degrades(tmp_path):
     assert not svgs(p, "map") and not svgs(p, "heatmap")
 
 
+def test_report_header_says_internal_not_for_publication(tmp_path):
+    settings, con = tiny_project(tmp_path)
+    try:
+        index = build_report(con, settings, date(2026, 11, 20), tmp_path / "out")
+    finally:
+        con.close()
+    text = index.read_text(encoding="utf-8")
+    header = text[text.index("<header>"):text.index("</header>")]
+    assert "Internal report, not for publication" in header and "exact addresses" in header
+
+
 def fill_synthetic(con) -> None:
     """Every mart the report reads, small but complete, for agency 'metro' (a 12 x 12 grid of 100 m cells)."""
     import pandas as pd

@@ -758,6 +758,10 @@ def _na(exc: Exception) -> str:
     return f'<p class="na">Not available yet ({esc(why)}).</p>'
 
 
+INTERNAL_NOTICE = ("Internal report, not for publication: it shows exact addresses (top repeat locations). "
+                   "Open data comes from the public extract (sara publish).")
+
+
 def render_report(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date,
                   generated_at: datetime | None = None) -> str:
     """The whole page as one HTML string."""
@@ -778,6 +782,7 @@ def render_report(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: dat
         f"<title>{esc(f'Scanning report {as_of.isoformat()}')}</title>"
         f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><style>{CSS}</style></head>"
         f"<body><header><h1>Scanning report</h1><p>{esc(agencies)}</p>"
+        f'<p class="internal"><strong>{esc(INTERNAL_NOTICE)}</strong></p>'
         f"<p>Data as of {esc(as_of.isoformat())} · generated {esc(generated.strftime('%Y-%m-%d %H:%M UTC'))}"
         f" · profile {esc(settings.sara.profile)}</p><p style=\"font-size:11px\">{nav}</p></header>"
         f"<main>{''.join(body)}</main></body></html>\n")
