@@ -123,13 +123,15 @@ def published_cells_by_column(out_dir: Path) -> list[tuple[str, str, str]]:
     return out
 
 
-def house_number_leaks(out_dir: Path, formats: dict[str, str] | None = None) -> list[tuple[str, str, str, list]]:
+def house_number_leaks(out_dir: Path, formats: dict[str, str] | None = None,
+                       columns: set[str] | None = None) -> list[tuple[str, str, str, list]]:
     """(file, column, cell, house numbers) for every published cell holding a house number by the rule above.
-    `formats` (column -> regex the whole cell must match to be skipped) defaults to NON_ADDRESS_FORMATS."""
+    `formats` (column -> regex the whole cell must match to be skipped) defaults to NON_ADDRESS_FORMATS;
+    `columns`, when given, limits the scan to those columns (real feeds publish codes such as call type 459)."""
     formats = NON_ADDRESS_FORMATS if formats is None else formats
     leaks = []
     for name, col, cell in published_cells_by_column(out_dir):
-        if col in formats and re.fullmatch(formats[col], cell):
+        if (columns is not None and col not in columns) or (col in formats and re.fullmatch(formats[col], cell)):
             continue
         nums = house_numbers(cell)
         if nums:

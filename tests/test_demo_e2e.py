@@ -155,7 +155,7 @@ def test_demo_finds_planted_repeat_addresses_and_near_repeats(demo_run):
 def test_publish_leaks_nothing_and_masks_sensitive_rows(demo_run):
     import polars as pl
 
-    from tests.leakscan import leaked_values
+    from tests.leakscan import house_number_leaks, leaked_values
     from transforms.publish import PublishPolicy
 
     _, home = demo_run
@@ -180,6 +180,15 @@ def test_publish_leaks_nothing_and_masks_sensitive_rows(demo_run):
     assert sens["lon"].null_count() == sens.height and sens["address_block"].null_count() == sens.height
     assert sens["beat"].null_count() == sens.height and sens["masking_reason"].null_count() == 0
     assert (pub["event_hour"].str.slice(14, 5) == "00:00").all()  # times on the hour
+    # no published address holds a house number; the retired code XYZ9, missing from the crosswalk, is masked
+    assert house_number_leaks(out, columns={"address_block"}) == []
+    xyz9 = pub.filter(pl.col("call_type") == "XYZ9")
+    assert xyz9.height > 0 and xyz9["masking_reason"].str.contains("unmapped_code").all()
+    assert xyz9["lon"].null_count() == xyz9.height and xyz9["address_block"].null_count() == xyz9.height
+    core_district = calls.filter(pl.col("source") == "demo_metro_calls").select("call_id", core_district="district")
+    kept = xyz9.join(core_district, on="call_id")
+    assert kept.height == xyz9.height and (kept["district"].eq_missing(kept["core_district"])).all()
+    assert pub.filter(pl.col("masking_reason").str.contains("unparsed_address")).height == 0  # clean demo addresses
 
 
 def test_demo_problem_assessment_is_significant_and_reported(demo_run):

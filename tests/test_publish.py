@@ -4,6 +4,10 @@ coordinates are snapped, times are on the hour, small cells are suppressed.
 Leak scan rule: every value of every column NOT in the allowlist (plus the exact lon/lat, which are replaced)
 is searched as a substring of every written CSV/GeoJSON file. Values too short to mean anything are skipped:
 booleans, and any value whose text is under 4 characters (e.g. 'Y', 'N', 'DV', a priority 2).
+
+House-number scan (tests/leakscan.py says exactly what it counts as a house number): adversarial address forms
+go through publish_events and through `sara publish` on a warehouse loaded by the real loader; no published cell
+may hold a house number that is not a multiple of 100.
 """
 
 from __future__ import annotations

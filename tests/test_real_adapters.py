@@ -513,7 +513,7 @@ def test_new_haven_incidents_snap_to_their_nearest_street_within_tolerance(real,
 
 @pytest.mark.parametrize("source", ["sf_calls", "vancouver_incidents"])
 def test_public_extract_of_real_data_leaks_nothing(real, con, source, tmp_path):
-    from tests.leakscan import leaked_values
+    from tests.leakscan import house_number_leaks, leaked_values
     from transforms.config import load_settings
     from transforms.publish import publish_events, write_extract
 
@@ -528,6 +528,13 @@ def test_public_extract_of_real_data_leaks_nothing(real, con, source, tmp_path):
     write_extract(public, tmp_path, source, policy=policy, dataset=src.kind, masking_log=log)
     assert public.height == core.filter(~pl.col("is_void")).height
     assert leaked_values(core, policy.allowlist(src.kind), tmp_path) == []
+    # no published address holds a house number; unmapped codes are masked
+    assert house_number_leaks(tmp_path, columns={"address_block"}) == []
+    cat = "call_category" if src.kind == "calls" else "offense_category"
+    unmapped = public.filter(pl.col(cat).is_in(["Unmapped", "Unknown"]) | pl.col(cat).is_null())
+    assert unmapped["masking_reason"].str.contains("unmapped_code").all() and unmapped["lon"].null_count() == unmapped.height
+    counts = dict(log.filter(pl.col("kind") == "masking").select("reason", "rows").iter_rows())
+    assert counts.get("unmapped_code", 0) == unmapped.height
     # no published point is an exact location
     if source == "vancouver_incidents":
         person = public.filter(pl.col("offense_category").is_in(policy.sensitive_categories))
