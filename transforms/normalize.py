@@ -7,7 +7,8 @@ Steps, all in DuckDB SQL except two lookups computed on DISTINCT values in Pytho
 2. split    unusable rows -> core.quarantine with a reason
 3. dedupe   exact duplicate rows (only when the source says `dedupe: true`)
 4. version  rows of one record in one extract: the newest version wins, earlier ones are superseded
-5. grain    unit rows -> one call (first dispatch, first arrival, last clear); offence rows -> one incident
+5. grain    unit rows -> one call (first dispatch, first arrival, last clear; other fields from the last row);
+            offence rows -> one incident
 6. enrich   crosswalks, origin, intervals, address block, location key, coordinates, beat/district
 7. merge    into core by update_mode; a version older than core's is stale and changes nothing
 
@@ -506,7 +507,11 @@ def _cols(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
 
 
 def _grain_calls(con: duckdb.DuckDBPyConnection, src: SourceConfig) -> None:
-    """One row per call. Unit-grain feeds: first dispatch, first en route, first arrival, last clear."""
+    """One row per call. Unit-grain feeds: every row of the call's newest version is a responding unit, and
+    the unit times give first entry, first dispatch, first en route, first arrival and last clear. Every
+    other field (type, initial type, priority, disposition, address, coordinates, received time, raw_*)
+    comes from the last of those rows in the file, as delivered (an empty value included), like the
+    last row winning on a record-grain feed. `source_row` is the first unit row."""
     if src.event_grain == "unit":
         special = {
             "record_id": "record_id",
@@ -520,7 +525,7 @@ def _grain_calls(con: duckdb.DuckDBPyConnection, src: SourceConfig) -> None:
         for c in _col_list(con, "_ok2"):
             if c in skip or c.startswith("_txt_"):
                 continue
-            expr = special.get(c, f"arg_min({qident(c)}, source_row)")
+            expr = special.get(c, f"arg_max_null({qident(c)}, source_row)")
             parts.append(f"{expr} AS {qident(c)}")
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE _rec AS
