@@ -257,7 +257,7 @@ comment on column core.calls.onscene_at is 'first unit on scene, UTC';
 comment on column core.calls.cleared_at is 'last unit cleared, UTC';
 comment on column core.calls.event_at is 'the one time every window and count uses: received_at, UTC';
 comment on column core.calls.time_precision is 'exact, date_only or unknown_time (time of day unknown)';
-comment on column core.calls.time_issue is 'future (after load time) or before_floor (before the configured floor); the row is kept';
+comment on column core.calls.time_issue is 'comma-separated: future (after load time), before_floor (before the configured floor), unparseable_<field> (delivered but does not parse), sentinel_<field> (a primary time holding a sentinel date); the row is kept';
 comment on column core.calls.intake_s is 'seconds, entered - received (first unit); null if negative';
 comment on column core.calls.queue_s is 'seconds, dispatched - entered (or - received without entry time); null if negative';
 comment on column core.calls.travel_s is 'seconds, on scene - dispatched (first unit); null if negative';
@@ -304,7 +304,7 @@ comment on column core.incidents.occurred_to is 'end of the occurrence window, U
 comment on column core.incidents.reported_at is 'when reported, UTC';
 comment on column core.incidents.event_at is 'the one time every window and count uses: occurred_from, else reported_at, UTC';
 comment on column core.incidents.time_precision is 'exact, date_only or unknown_time (time of day unknown)';
-comment on column core.incidents.time_issue is 'future or before_floor; the row is kept';
+comment on column core.incidents.time_issue is 'comma-separated: future, before_floor, unparseable_<field> (delivered but does not parse; occurred_from or reported_at when the row is kept on the other), sentinel_<field>; the row is kept';
 comment on column core.incidents.offense_code is 'code of the most serious offence (hierarchy: crosswalk severity_rank, UCR order)';
 comment on column core.incidents.offense is 'name of the most serious offence';
 comment on column core.incidents.offense_category is 'category of the most serious offence; Unmapped if not in the crosswalk';

@@ -278,6 +278,37 @@ def test_duplicate_ids_with_conflicting_rows_newest_version_wins(project):
     assert got == {"X1": ("CAN", 1), "X2": ("RPT", 1)}  # X1 updated 13:00 (CAN) beats 12:00 (RPT)
 
 
+def test_unit_grain_same_id_same_version_twice_call_fields_from_the_last_row_units_all_kept(project):
+    # Bad input: one call (X7) delivered as two unit rows of the same version (same updated) that disagree on the
+    # call type and the disposition, plus an older version of X7 earlier in the same file.
+    # Expected: one call; type and disposition from the LAST row of the newest version (ALARM, CAN); both units
+    # count (first dispatch from U2, first arrival from U1, last clear from U2); the older-version row is a
+    # duplicate (superseded). rows: read 3 = loaded 2 + duplicate 1 + quarantined 0.
+    _, settings, con = project
+    head = "id,unit,received,dispatched,onscene,cleared,type,disp,address,lon,lat,onview,updated,note\n"
+    rest = ",1700 Block Of Jerrold Av,-122.3916,37.7425,N,"
+    text = (head
+            + "X7,U9,03/01/2024 10:00:00 AM,,,,BURG,RPT" + rest + "2024-03-01 11:00,old\n"
+            + "X7,U1,03/01/2024 10:00:00 AM,03/01/2024 10:05:00 AM,03/01/2024 10:10:00 AM,03/01/2024 10:40:00 AM,"
+              "BURG,RPT" + rest + "2024-03-01 12:00,first\n"
+            + "X7,U2,03/01/2024 10:00:00 AM,03/01/2024 10:03:00 AM,03/01/2024 10:12:00 AM,03/01/2024 10:50:00 AM,"
+              "ALARM,CAN" + rest + "2024-03-01 12:00,last\n")
+    landing = settings.source_landing("cad")
+    landing.mkdir(parents=True, exist_ok=True)
+    path = landing / f"{NAME}.csv"
+    path.write_text(text, encoding="utf-8")
+    raw = loader.load_raw_file(con, settings, "cad", path, "r1")
+    assert raw.status == "raw", raw.message
+    (out,) = loader.normalize_pending(con, settings, "cad", "r1")
+    _reconciles(out, con)
+    assert (out.rows_read, out.rows_loaded, out.rows_duplicate, out.rows_quarantined) == (3, 2, 1, 0)
+    got = _calls(con, "call_type_code", "disposition", "disposition_category", "n_units", "raw_note",
+                 "dispatched_at", "onscene_at", "cleared_at")
+    # 10:03 PST = 18:03 UTC (U2's dispatch), 10:10 (U1's arrival), 10:50 (U2's clear)
+    assert got == {"X7": ("ALARM", "CAN", "Cancelled", 2, "last", datetime(2024, 3, 1, 18, 3, tzinfo=UTC),
+                          datetime(2024, 3, 1, 18, 10, tzinfo=UTC), datetime(2024, 3, 1, 18, 50, tzinfo=UTC))}
+
+
 # --- delivery -----------------------------------------------------------------------------------------------
 
 def test_same_file_twice_under_two_names_is_skipped_the_second_time(project):

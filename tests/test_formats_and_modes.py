@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import gzip
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from tests.conftest import make_project
 from transforms import loader
@@ -156,3 +157,202 @@ def test_parquet_offence_rows_collapse_to_most_serious(tmp_path):
     assert inc == {"A": "Robbery", "B": "Unmapped"}
     assert con.execute("SELECT n_offenses FROM core.incidents WHERE incident_id = 'A'").fetchone()[0] == 2
     assert con.execute("SELECT count(*) FROM core.offenses").fetchone()[0] == 3
+
+
+# --- times that carry their own zone, and primary times that do not parse ----------------------------------
+
+RMS = r"""
+name: feed
+kind: incidents
+agency: city
+format: parquet
+file_pattern: "*.parquet"
+record_id: [id]
+update_mode: upsert
+timezone: America/Chicago
+timestamps:
+  occurred_from: {columns: [occurred], formats: ["%Y-%m-%d %H:%M"]}
+  reported_at: {columns: [reported], formats: ["%Y-%m-%d %H:%M"]}
+  occurred_to: {columns: [until], formats: ["%Y-%m-%d"]}
+columns: {offense_code: what, address: where}
+coordinates: {x: lon, y: lat, crs: EPSG:4326}
+"""
+
+
+def _setup_yaml(tmp: Path, yaml: str):
+    proj = make_project(tmp, TOML, {"feed": yaml})
+    settings = load_settings(proj / "config" / "sara.toml", project_dir=proj)
+    con = wh.connect(proj / "w.duckdb")
+    wh.apply_schema(con)
+    return settings, con
+
+
+def _incidents(con, *cols: str) -> dict[str, tuple]:
+    sel = ", ".join(cols)
+    return {r[0]: tuple(r[1:]) for r in con.execute(f"SELECT incident_id, {sel} FROM core.incidents").fetchall()}
+
+
+def _rms_table(occurred, reported, until, ts_type, reported_type=None) -> pa.Table:
+    n = len(occurred)
+    return pa.table({"id": [f"I{i}" for i in range(n)],
+                     "occurred": pa.array(occurred, ts_type), "reported": pa.array(reported, reported_type or ts_type),
+                     "until": pa.array(until, pa.date32()),
+                     "what": ["THEFT"] * n, "where": ["100 N STATE ST"] * n,
+                     "lon": ["-87.6277"] * n, "lat": ["41.8822"] * n})
+
+
+@pytest.mark.parametrize("tz", ["UTC", "America/Chicago"])
+def test_parquet_tz_aware_timestamps_are_instants_kept_exactly(tmp_path, tz):
+    # Bad input (before the fix): a timestamp[us, tz] column became null (I0 quarantined, I1's reported_at null
+    # with no flag). Expected: the instants exactly as written, whatever the column's or the source's zone, no
+    # time_issue; an empty reported_at stays empty without a flag. rows: read 2 = loaded 2.
+    settings, con = _setup_yaml(tmp_path, RMS)
+    occ = [datetime(2024, 3, 10, 8, 30, 0, 123456, tzinfo=UTC),   # 03:30 CDT, the morning the clocks jump
+           datetime(2016, 5, 1, 15, 0, tzinfo=UTC)]
+    rep = [datetime(2024, 3, 10, 9, 0, tzinfo=UTC), None]
+    path = _landing(settings) / "tz.parquet"
+    pq.write_table(_rms_table(occ, rep, [None, None], pa.timestamp("us", tz=tz)), path)
+    out = _load(settings, con, path)
+    assert (out.rows_read, out.rows_loaded, out.rows_duplicate, out.rows_quarantined) == (2, 2, 0, 0)
+    got = _incidents(con, "occurred_from", "reported_at", "event_at", "time_issue")
+    assert got == {"I0": (occ[0], rep[0], occ[0], None), "I1": (occ[1], None, occ[1], None)}
+
+
+@pytest.mark.parametrize(("setting", "utc_hours"), [
+    ("", (18, 8)),                           # default: local (America/Chicago)
+    ("naive_timestamps: local\n", (18, 8)),
+    ("naive_timestamps: utc\n", (12, 2)),
+])
+def test_parquet_naive_timestamps_are_read_in_the_zone_the_yaml_says(tmp_path, setting, utc_hours):
+    # Bad input: naive Parquet timestamps (no zone in the file): 2024-03-01 12:00:00.25 (CST, UTC-6) and
+    # 2024-03-10 02:30 (inside the spring-forward gap), the second as timestamp[ns]; a DATE column for occurred_to.
+    # Expected: local -> 18:00:00.25 UTC and 08:30 UTC (the README's gap rule, applied once); utc -> 12:00:00.25
+    # and 02:30 UTC. The DATE is a calendar day in the source's zone either way (2024-03-02 00:00 CST).
+    settings, con = _setup_yaml(tmp_path, RMS.replace("timezone: America/Chicago\n",
+                                                      "timezone: America/Chicago\n" + setting))
+    naive = [datetime(2024, 3, 1, 12, 0, 0, 250000)]
+    path = _landing(settings) / "naive.parquet"
+    pq.write_table(_rms_table(naive, [datetime(2024, 3, 10, 2, 30)], [date(2024, 3, 2)], pa.timestamp("us"),
+                              pa.timestamp("ns")), path)
+    out = _load(settings, con, path)
+    assert (out.rows_read, out.rows_loaded, out.rows_quarantined) == (1, 1, 0)
+    h_occ, h_rep = utc_hours
+    assert _incidents(con, "occurred_from", "reported_at", "occurred_to", "time_issue") == {"I0": (
+        datetime(2024, 3, 1, h_occ, 0, 0, 250000, tzinfo=UTC), datetime(2024, 3, 10, h_rep, 30, tzinfo=UTC),
+        datetime(2024, 3, 2, 6, 0, tzinfo=UTC), None)}
+
+
+def test_naive_timestamps_key_is_validated(tmp_path):
+    from transforms.config import ConfigError
+
+    with pytest.raises(ConfigError, match="key naive_timestamps: Input should be 'local' or 'utc'"):
+        _setup_yaml(tmp_path, RMS.replace("timezone: America/Chicago\n",
+                                          "timezone: America/Chicago\nnaive_timestamps: gmt\n"))
+
+
+def test_offset_format_in_text_is_an_instant_not_converted_again(tmp_path):
+    # Bad input: a CSV time with an explicit offset, read with a %z format (before the fix it was converted
+    # from the source's zone a second time: 10:00-05:00 came out as 10:00 UTC). Expected: 15:00 UTC. A value
+    # without an offset, read by the second (local) format of the same list, stays local (CDT, UTC-5).
+    settings, con = _setup_yaml(tmp_path, BASE.replace(
+        '["%Y-%m-%d %H:%M", "%d/%m/%Y"]', '["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M"]')
+        + 'format: csv\nfile_pattern: "*.csv"\nrecord_id: []\nupdate_mode: append\n')
+    path = _landing(settings) / "z.csv"
+    path.write_text("when,what,where,lon,lat\n2016-05-01T10:00:00-0500,THEFT,A ST,-87.6277,41.8822\n"
+                    "2016-05-01 11:00,THEFT,B ST,-87.6277,41.8822\n")
+    out = _load(settings, con, path)
+    assert (out.rows_read, out.rows_loaded) == (2, 2)
+    got = dict(con.execute("SELECT address, occurred_from FROM core.incidents").fetchall())
+    assert got == {"A ST": datetime(2016, 5, 1, 15, 0, tzinfo=UTC), "B ST": datetime(2016, 5, 1, 16, 0, tzinfo=UTC)}
+
+
+PRIMARY = r"""
+name: feed
+kind: incidents
+agency: city
+format: csv
+file_pattern: "*.csv"
+record_id: [id]
+update_mode: upsert
+timezone: America/Chicago
+sentinel_dates: ["1900-01-01"]
+timestamps:
+  occurred_from: {columns: [occurred], formats: ["%Y-%m-%d %H:%M"]}
+  reported_at: {columns: [reported], formats: ["%Y-%m-%d %H:%M"]}
+  occurred_to: {columns: [until], formats: ["%Y-%m-%d %H:%M"]}
+columns: {offense_code: what}
+"""
+
+
+def test_a_primary_time_that_does_not_parse_is_flagged_or_quarantined_never_silently_null(tmp_path):
+    # Bad input, one row each; expected outcome beside it.
+    settings, con = _setup_yaml(tmp_path, PRIMARY)
+    rows = [
+        "P1,2016-05-01 10:00,garbage,,X",            # loaded, reported_at null, time_issue unparseable_reported_at
+        "P2,garbage,2016-05-01 12:00,,X",            # loaded, event_at = reported_at, unparseable_occurred_from
+        "P3,garbage,rubbish,,X",                     # quarantined: bad_timestamp naming both fields and the value
+        "P4,,2016-05-01 12:00,,X",                   # loaded, no flag (an empty time is not a bad one)
+        "P5,1900-01-01 00:00,2016-05-01 12:00,,X",   # loaded, occurred_from null (sentinel), sentinel_occurred_from
+        "P6,,,,X",                                   # quarantined: no_timestamp
+        "P7,2016-05-01 10:00,,garbage,X",            # loaded, unparseable_occurred_to (a secondary time)
+        "P8,2016-05-01 10:00,,1900-01-01 00:00,X",   # loaded, occurred_to null: a sentinel is not "unparseable"
+    ]
+    path = _landing(settings) / "p.csv"
+    path.write_text("id,occurred,reported,until,what\n" + "\n".join(rows) + "\n")
+    out = _load(settings, con, path)
+    assert (out.rows_read, out.rows_loaded, out.rows_duplicate, out.rows_quarantined) == (8, 6, 0, 2)
+    may1 = datetime(2016, 5, 1, 15, 0, tzinfo=UTC)
+    noon = datetime(2016, 5, 1, 17, 0, tzinfo=UTC)
+    assert _incidents(con, "occurred_from", "reported_at", "event_at", "time_issue") == {
+        "P1": (may1, None, may1, "unparseable_reported_at"),
+        "P2": (None, noon, noon, "unparseable_occurred_from"),
+        "P4": (None, noon, noon, None),
+        "P5": (None, noon, noon, "sentinel_occurred_from"),
+        "P7": (may1, None, may1, "unparseable_occurred_to"),
+        "P8": (may1, None, may1, None),
+    }
+    q = dict(con.execute("SELECT source_row, reason FROM core.quarantine").fetchall())
+    assert q == {3: "bad_timestamp: occurred_from (occurred) or reported_at (reported) value garbage does not parse",
+                 6: "no_timestamp: occurred_from (occurred) or reported_at (reported) is empty"}
+
+
+@pytest.mark.parametrize(("spec", "header", "bad"), [
+    ("{parts: {year: y, month: m, day: d}}", "y,m,d", "2016,13,1"),      # month 13
+    ("{columns: [e], epoch: ms}", "e", "12:30"),                         # not a number
+    ("{columns: [e], formats: ['%Y-%m-%d %H:%M']}", "e", "2016-02-30 10:00"),  # no such day
+])
+def test_every_kind_of_timestamp_spec_flags_an_unparseable_primary(tmp_path, spec, header, bad):
+    # Bad input: occurred_from present but unreadable (split parts, epoch, formats); reported_at fine.
+    # Expected: the row loads on reported_at, occurred_from null, time_issue unparseable_occurred_from.
+    yaml = PRIMARY.replace("occurred_from: {columns: [occurred], formats: [\"%Y-%m-%d %H:%M\"]}",
+                           f"occurred_from: {spec}").replace("  occurred_to: {columns: [until], "
+                                                             "formats: [\"%Y-%m-%d %H:%M\"]}\n", "")
+    settings, con = _setup_yaml(tmp_path, yaml)
+    path = _landing(settings) / "k.csv"
+    path.write_text(f"id,{header},reported,what\nK1,{bad},2016-05-01 12:00,X\n")
+    out = _load(settings, con, path)
+    assert (out.rows_read, out.rows_loaded, out.rows_quarantined) == (1, 1, 0)
+    assert _incidents(con, "occurred_from", "event_at", "time_issue") == {
+        "K1": (None, datetime(2016, 5, 1, 17, 0, tzinfo=UTC), "unparseable_occurred_from")}
+
+
+def test_parquet_timestamps_are_staged_as_iso_text_whatever_the_session_zone(tmp_path):
+    # The raw text of typed Parquet timestamps does not depend on the connection's TimeZone: an aware one is its
+    # instant in UTC with +00:00 (before the fix: '2024-03-01 13:00:00-05' under New York), a naive one has no
+    # offset, a DATE stays YYYY-MM-DD, text stays text.
+    import duckdb
+
+    from transforms.ingest import _stage_parquet
+
+    path = tmp_path / "s.parquet"
+    pq.write_table(pa.table({
+        "aware": pa.array([datetime(2024, 3, 1, 18, 0, tzinfo=UTC)], pa.timestamp("us", tz="America/Chicago")),
+        "naive_ms": pa.array([datetime(2024, 3, 1, 12, 0, 0, 5000)], pa.timestamp("ms")),
+        "day": pa.array([date(2024, 3, 1)], pa.date32()),
+        "text": ["03/01/2024 12:00"]}), path)
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'America/New_York'")
+    res = _stage_parquet(con, path, "t")
+    assert res.columns == ["aware", "naive_ms", "day", "text"] and res.rows_read == 1
+    assert con.execute("SELECT aware, naive_ms, day, text, _row_number FROM _raw_t").fetchone() == (
+        "2024-03-01T18:00:00.000000+00:00", "2024-03-01T12:00:00.005000", "2024-03-01", "03/01/2024 12:00", 1)

@@ -135,6 +135,19 @@ def test_negative_interval_is_nulled_and_named_and_sentinel_is_null(project):
     assert c["travel_s"] is None and "travel_s<0" in c["interval_issue"]
     assert c["response_s"] == 300
     assert c["cleared_at"] is None and c["on_scene_s"] is None
+    assert c["time_issue"] is None  # a sentinel is "never", not an unparseable time
+
+
+def test_sentinel_primary_time_is_quarantined_as_no_timestamp_not_as_a_parse_failure(project):
+    # Bad input: received (the only primary time of a call) holds the sentinel date. Expected: quarantined with
+    # reason no_timestamp naming the field, the column and the value, never loaded with a null received_at.
+    proj, settings, con = project
+    text = HEADER + _row("S1", "U1", "01/01/1900 12:00:00 AM") + _row("OK", "U1", "03/01/2024 10:00:00 AM")
+    out = _load(proj, settings, con, "cad_20240302T020000.csv", text)
+    assert (out.rows_read, out.rows_loaded, out.rows_quarantined) == (2, 1, 1)
+    reasons = con.execute("SELECT source_row, reason FROM core.quarantine").fetchall()
+    assert reasons == [(1, "no_timestamp: received_at (received) value 01/01/1900 12:00:00 AM is a sentinel date "
+                           "(none)")]
 
 
 def test_bad_rows_are_quarantined_with_reasons_and_counts_reconcile(project):

@@ -242,6 +242,9 @@ class TimestampSpec(Strict):
 
     Exactly one of `columns` (text, joined with a space, then parsed with `formats`),
     `parts` (split year/month/day/hour/minute/second columns) or `epoch` (with `columns`).
+    A format with `%z` reads a time with an explicit offset: an instant, never converted from the zone.
+    A typed Parquet timestamp column is read from its type before the formats are tried (see
+    `SourceConfig.naive_timestamps`).
     """
 
     columns: list[ColumnName] = []
@@ -249,7 +252,8 @@ class TimestampSpec(Strict):
     replace: list[tuple[str, str]] = Field(default=[], description="regex replacements applied first")
     parts: dict[Literal["year", "month", "day", "hour", "minute", "second"], ColumnName] = {}
     epoch: Literal["s", "ms"] | None = None
-    timezone: str | None = Field(default=None, description="override: zone of this column ('UTC')")
+    timezone: str | None = Field(default=None, description="override: zone of this column ('UTC'); a time "
+                                                           "that carries its own offset ignores it")
     precision: Literal["exact", "date_only"] = "exact"
 
     _zone = field_validator("timezone")(lambda v: v if v is None else _check_zone(v))
@@ -394,7 +398,13 @@ class SourceConfig(Strict):
     extract_at: ExtractAtSpec | None = None
     dedupe: bool = False
     event_grain: Literal["record", "unit", "offense"] = "record"
-    timezone: str
+    timezone: str = Field(description="IANA zone of the feed's local times (text without an offset)")
+    naive_timestamps: Literal["local", "utc"] = Field(
+        default="local",
+        description="how a timestamp column typed in the file without a zone (a naive Parquet TIMESTAMP) is read: "
+                    "'local', in the time's zone (its `timezone` override, else the source's), with the DST rule; "
+                    "or 'utc' (e.g. Spark/Impala INT96 files). A time-zone-aware Parquet timestamp is an instant "
+                    "and is kept exactly, whatever this or `timezone` says. Text times are unaffected")
     timestamps: dict[str, TimestampSpec]
     sentinel_dates: list[date] = []
     columns: dict[str, ColumnName] = {}

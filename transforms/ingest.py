@@ -270,6 +270,26 @@ def _stage_arrow(con: duckdb.DuckDBPyConnection, table: pa.Table, tag: str) -> R
     return RawResult(columns=names, rows_read=table.num_rows)
 
 
+# The text a typed Parquet timestamp is staged as; normalize recognises it before a source's formats.
+TYPED_TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%f"
+
+
+def _parquet_text(name: str, duck_type: str) -> str:
+    """SQL for one Parquet column as text. Timestamps become ISO 8601 with microseconds, independent of the
+    session's TimeZone: a time-zone-aware one as its instant in UTC with '+00:00', a naive one with no offset
+    (normalize reads it as the source's `naive_timestamps` says). Everything else is a plain cast."""
+    col = qident(name)
+    t = duck_type.upper()
+    if t == "TIMESTAMP WITH TIME ZONE":
+        text = f"strftime(timezone('UTC', {col}), {qstr(TYPED_TS_FORMAT)}) || '+00:00'"
+    elif t in ("TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS"):
+        text = f"strftime(CAST({col} AS TIMESTAMP), {qstr(TYPED_TS_FORMAT)})"
+    else:
+        return f"CAST({col} AS VARCHAR)"
+    # NOTE: an infinite timestamp has no calendar form; its text ('infinity') is kept and does not parse
+    return f"CASE WHEN isfinite({col}) THEN {text} ELSE CAST({col} AS VARCHAR) END"
+
+
 def _stage_parquet(con: duckdb.DuckDBPyConnection, path: Path, tag: str) -> RawResult:
     try:
         desc = con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(path)]).fetchall()
@@ -277,7 +297,7 @@ def _stage_parquet(con: duckdb.DuckDBPyConnection, path: Path, tag: str) -> RawR
         raise LoadError(f"{path}: cannot read as Parquet: {exc}") from exc
     names = [r[0] for r in desc]
     safe = _unique_names(names)
-    select = ", ".join(f"CAST({qident(n)} AS VARCHAR) AS {qident(s)}" for n, s in zip(names, safe, strict=True))
+    select = ", ".join(f"{_parquet_text(n, r[1])} AS {qident(s)}" for n, s, r in zip(names, safe, desc, strict=True))
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _raw_{tag} AS
             SELECT {select}, CAST(file_row_number + 1 AS BIGINT) AS _row_number

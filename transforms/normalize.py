@@ -3,11 +3,13 @@
 Steps, all in DuckDB SQL except two lookups computed on DISTINCT values in Python
 (addresses, and coordinates -> projection, area test and polygon tags):
 
-1. stage    rename, cast, parse times in the source zone and convert to UTC, flag quarantine reasons
+1. stage    rename, cast, parse times (local ones in the source zone -> UTC; instants kept), flag quarantine
+            reasons and time issues
 2. split    unusable rows -> core.quarantine with a reason
 3. dedupe   exact duplicate rows (only when the source says `dedupe: true`)
 4. version  rows of one record in one extract: the newest version wins, earlier ones are superseded
-5. grain    unit rows -> one call (first dispatch, first arrival, last clear); offence rows -> one incident
+5. grain    unit rows -> one call (first dispatch, first arrival, last clear; other fields from the last row);
+            offence rows -> one incident
 6. enrich   crosswalks, origin, intervals, address block, location key, coordinates, beat/district
 7. merge    into core by update_mode; a version older than core's is stale and changes nothing
 
@@ -27,6 +29,7 @@ import polars as pl
 from transforms import address as addr
 from transforms.config import CALL_TIMES, INCIDENT_TIMES, Settings, SourceConfig, TimestampSpec
 from transforms.geo import locate_points
+from transforms.ingest import TYPED_TS_FORMAT
 from transforms.sqlutil import Params, qident, qstr
 
 
@@ -47,8 +50,25 @@ def _text(col: str) -> str:
     return f"nullif(trim({qident(col)}), '')"
 
 
-def _ts_expr(spec: TimestampSpec, src: SourceConfig, p: Params, sentinels: list[date]) -> tuple[str, str]:
-    """SQL for the parsed UTC timestamp, and SQL for the raw text (null when nothing was delivered)."""
+# A typed Parquet timestamp as staged by transforms.ingest (TYPED_TS_FORMAT): with '+00:00' it was
+# time-zone-aware in the file (an instant); without an offset it was naive.
+_TYPED_INSTANT_RE = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}\+00:00$"
+_TYPED_NAIVE_RE = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}$"
+
+
+@dataclass
+class _TimeSql:
+    """How one canonical time is read: SQL for the text as delivered, a local (naive) reading in `zone`,
+    and an instant reading (TIMESTAMPTZ: a typed Parquet timestamp or a `%z` format); either may be None."""
+
+    raw_text: str
+    zone: str
+    local: str | None
+    instant: str | None
+
+
+def _ts_sql(spec: TimestampSpec, src: SourceConfig, p: Params) -> _TimeSql:
+    zone = spec.timezone or src.timezone
     if spec.parts:
         parts = {k: f"try_cast(trim({qident(c)}) AS DOUBLE)" for k, c in spec.parts.items()}
         raw_text = " || '-' || ".join(f"coalesce(trim({qident(c)}), '')" for c in spec.parts.values())
@@ -58,29 +78,65 @@ def _ts_expr(spec: TimestampSpec, src: SourceConfig, p: Params, sentinels: list[
             f"CAST({parts['day']} AS BIGINT), CAST(coalesce({parts.get('hour', '0')}, 0) AS BIGINT), "
             f"CAST(coalesce({parts.get('minute', '0')}, 0) AS BIGINT), coalesce({parts.get('second', '0')}, 0)))"
         )
-        zone = spec.timezone or src.timezone
+        return _TimeSql(raw_text, zone, local, None)
+    if len(spec.columns) == 1:
+        raw_text = _text(spec.columns[0])
     else:
-        if len(spec.columns) == 1:
-            raw_text = _text(spec.columns[0])
-        else:
-            raw_text = "nullif(trim(concat_ws(' ', " + ", ".join(_text(c) for c in spec.columns) + ")), '')"
-        if spec.epoch:
-            unit = "epoch_ms" if spec.epoch == "ms" else "to_timestamp"
-            num = f"try_cast({raw_text} AS BIGINT)"
-            local = f"{unit}({num})" if unit == "epoch_ms" else f"CAST(to_timestamp({num}) AT TIME ZONE 'UTC' AS TIMESTAMP)"
-            zone = spec.timezone or "UTC"
-        else:
-            text = raw_text
-            for pat, rep in spec.replace:
-                text = f"regexp_replace({text}, {p(pat)}, {p(rep)}, 'g')"
-            local = f"try_strptime({text}, {p(list(spec.formats))}::VARCHAR[])"
-            zone = spec.timezone or src.timezone
-    if sentinels:
-        local = f"(CASE WHEN CAST({local} AS DATE) IN ({', '.join(p(d) for d in sentinels)}) THEN NULL ELSE {local} END)"
+        raw_text = "nullif(trim(concat_ws(' ', " + ", ".join(_text(c) for c in spec.columns) + ")), '')"
+    if spec.epoch:
+        num = f"try_cast({raw_text} AS BIGINT)"
+        local = (f"epoch_ms({num})" if spec.epoch == "ms"
+                 else f"CAST(to_timestamp({num}) AT TIME ZONE 'UTC' AS TIMESTAMP)")
+        return _TimeSql(raw_text, spec.timezone or "UTC", local, None)
+    text = raw_text
+    for pat, rep in spec.replace:
+        text = f"regexp_replace({text}, {p(pat)}, {p(rep)}, 'g')"
+    # NOTE: DuckDB's strptime returns TIMESTAMPTZ when any format in the list has %z (and then reads text
+    # without an offset as UTC), so formats with an offset are tried apart: their result is an instant.
+    local_fmts = [f for f in spec.formats if "%z" not in f]
+    offset_fmts = [f for f in spec.formats if "%z" in f]
+    local = f"try_strptime({text}, {p(local_fmts)}::VARCHAR[])" if local_fmts else None
+    instant = f"try_strptime({text}, {p(offset_fmts)}::VARCHAR[])" if offset_fmts else None
+    if src.format == "parquet":
+        naive_zone = "UTC" if src.naive_timestamps == "utc" else zone
+        typed = (f"CASE WHEN regexp_full_match({raw_text}, {p(_TYPED_INSTANT_RE)}) "
+                 f"THEN try_strptime({raw_text}, {p(TYPED_TS_FORMAT + '%z')}) "
+                 f"WHEN regexp_full_match({raw_text}, {p(_TYPED_NAIVE_RE)}) "
+                 f"THEN timezone({p(naive_zone)}, try_strptime({raw_text}, {p(TYPED_TS_FORMAT)})) END")
+        instant = f"coalesce({typed}, {instant})" if instant else typed
+    return _TimeSql(raw_text, zone, local, instant)
+
+
+def _ts_columns(t: str, ts: _TimeSql, p: Params, sentinels: list[date]) -> tuple[list[str], list[str], list[str]]:
+    """Staging of one time in two steps: (select items of the first step: the text `_txt_t` and its readings
+    `_l_t` / `_i_t`; the names of those readings; select items of the second step: the UTC value `t` and
+    the sentinel flag `_sen_t`).
+
+    An instant is kept exactly; a local reading is converted from its zone to UTC once. A sentinel date
+    (the local date, or for an instant its date in UTC or in the zone) makes the time null and `_sen_t` true."""
+    readings = {f"_l_{t}": ts.local, f"_i_{t}": ts.instant}
+    readings = {name: sql for name, sql in readings.items() if sql is not None}
+    first = [f"{ts.raw_text} AS _txt_{t}", *(f"{sql} AS {name}" for name, sql in readings.items())]
     # NOTE: DST rule (ICU, tested): a local time in the spring-forward gap is read with the offset in force
     # before the gap (2019-03-10 02:30 America/Los_Angeles -> 10:30 UTC, i.e. 03:30 PDT); a time in the
     # autumn overlap takes the later, standard-time reading (2019-11-03 01:30 -> 09:30 UTC).
-    return f"timezone({p(zone)}, {local})", raw_text
+    from_local = f"timezone({p(ts.zone)}, _l_{t})" if ts.local is not None else None
+    sen = ", ".join(p(d) for d in sentinels)
+    sen_local = f"CAST(_l_{t} AS DATE) IN ({sen})" if sentinels and ts.local is not None else None
+    sen_inst = (f"(CAST(timezone('UTC', _i_{t}) AS DATE) IN ({sen}) OR "
+                f"CAST(timezone({p(ts.zone)}, _i_{t}) AS DATE) IN ({sen}))"
+                if sentinels and ts.instant is not None else None)
+    if ts.instant is None:
+        value, is_sen = from_local, sen_local
+    elif ts.local is None:
+        value, is_sen = f"_i_{t}", sen_inst
+    else:
+        value = f"coalesce(_i_{t}, {from_local})"
+        is_sen = (f"CASE WHEN _i_{t} IS NOT NULL THEN {sen_inst} ELSE {sen_local} END" if sentinels else None)
+    if is_sen is None:
+        return first, list(readings), [f"{value} AS {t}", f"false AS _sen_{t}"]
+    return first, list(readings), [f"CASE WHEN {is_sen} THEN NULL ELSE {value} END AS {t}",
+                                   f"coalesce({is_sen}, false) AS _sen_{t}"]
 
 
 def _condition(c, p: Params) -> str:
@@ -129,15 +185,20 @@ def build_stage_sql(src: SourceConfig, raw_columns: list[str], settings: Setting
         sel.append(f"md5(concat_ws('\x1f', {hash_cols})) AS _row_hash")
 
     parsed_checks: list[str] = []
+    readings: list[str] = []   # the _l_ / _i_ columns of the first step
+    timed: list[str] = []      # the second step: each time in UTC, and its sentinel flag
     for t in times:
         spec = src.timestamps.get(t)
         if spec is None:
             sel.append(f"CAST(NULL AS TIMESTAMPTZ) AS {t}")
             sel.append(f"CAST(NULL AS VARCHAR) AS _txt_{t}")
+            sel.append(f"false AS _sen_{t}")
             continue
-        expr, raw_text = _ts_expr(spec, src, p, src.sentinel_dates)
-        sel.append(f"{expr} AS {t}")
-        sel.append(f"{raw_text} AS _txt_{t}")
+        ts = _ts_sql(spec, src, p)
+        first, names, second = _ts_columns(t, ts, p, src.sentinel_dates)
+        sel.extend(first)
+        readings.extend(names)
+        timed.extend(second)
         parsed_checks.append(t)
 
     fields = [
@@ -193,16 +254,21 @@ def build_stage_sql(src: SourceConfig, raw_columns: list[str], settings: Setting
 
     sql_stage = "SELECT " + ",\n  ".join(sel) + f"\nFROM raw.{qident(src.name)} WHERE _load_id = {p(load_id)}"
 
-    # quarantine reason + derived time columns
-    primary = ["received_at"] if is_calls else ["occurred_from", "reported_at"]
-    prim_null = " AND ".join(f"{t} IS NULL" for t in primary if t in src.timestamps)
-    prim_txt_null = " AND ".join(f"_txt_{t} IS NULL" for t in primary if t in src.timestamps)
-    prim_names = " or ".join(f"{t} ({', '.join(src.timestamps[t].source_columns())})" for t in primary
-                             if t in src.timestamps)
+    # quarantine reason + derived time columns. Every primary time that was delivered but is null ends in
+    # quarantine (no primary time left) or in time_issue (unparseable_<t>, sentinel_<t>): never silently null.
+    primary = [t for t in (["received_at"] if is_calls else ["occurred_from", "reported_at"]) if t in src.timestamps]
+    prim_null = " AND ".join(f"{t} IS NULL" for t in primary)
+    prim_txt_null = " AND ".join(f"_txt_{t} IS NULL" for t in primary)
+    prim_none = " AND ".join(f"(_txt_{t} IS NULL OR _sen_{t})" for t in primary)
+    prim_names = " or ".join(f"{t} ({', '.join(src.timestamps[t].source_columns())})" for t in primary)
+    sen_txt = ", ".join(f"CASE WHEN _sen_{t} THEN _txt_{t} END" for t in primary)
+    bad_txt = ", ".join(f"CASE WHEN NOT _sen_{t} THEN _txt_{t} END" for t in primary)
     reasons = [
         f"WHEN {prim_txt_null} THEN {p('no_timestamp: ' + prim_names + ' is empty')}",
+        f"WHEN {prim_null} AND {prim_none} THEN 'no_timestamp: ' || {p(prim_names)} || ' value ' || "
+        f"coalesce({sen_txt}) || ' is a sentinel date (none)'",
         f"WHEN {prim_null} THEN 'bad_timestamp: ' || {p(prim_names)} || ' value ' || "
-        f"coalesce({' , '.join('_txt_' + t for t in primary if t in src.timestamps)}) || ' does not parse'",
+        f"coalesce({bad_txt}) || ' does not parse'",
     ]
     if src.record_id:
         reasons.insert(0, f"WHEN record_id IS NULL THEN {p('no_record_id: ' + ', '.join(src.record_id) + ' is empty')}")
@@ -217,20 +283,23 @@ def build_stage_sql(src: SourceConfig, raw_columns: list[str], settings: Setting
     )
     floor = datetime.combine(settings.sara.time.floor, datetime.min.time(), tzinfo=UTC)
     future = load_time + timedelta(hours=settings.sara.time.future_tolerance_hours)
-    bad_secondary = [
-        f"CASE WHEN _txt_{t} IS NOT NULL AND {t} IS NULL THEN 'unparseable_{t}' END"
-        for t in parsed_checks if t not in primary
-    ]
+    # a time delivered but not read is flagged (primary ones too, when the row is kept on another primary);
+    # a sentinel is "never": null without a flag, except on a primary time
+    issues = [f"CASE WHEN _txt_{t} IS NOT NULL AND {t} IS NULL AND NOT _sen_{t} THEN 'unparseable_{t}' END"
+              for t in parsed_checks]
+    issues += [f"CASE WHEN _sen_{t} THEN 'sentinel_{t}' END" for t in primary]
     time_issue = (
         "nullif(concat_ws(',', "
         f"CASE WHEN {event_at} > {p(future)} THEN 'future' END, "
         f"CASE WHEN {event_at} < {p(floor)} THEN 'before_floor' END"
-        + "".join(", " + b for b in bad_secondary) + "), '')"
+        + "".join(", " + b for b in issues) + "), '')"
     )
     version = f"coalesce(updated_at, {p(extract_at)}::TIMESTAMPTZ)"
+    exclude_read = f" EXCLUDE ({', '.join(readings)})" if readings else ""
     sql = f"""
-    WITH staged AS ({sql_stage})
-    SELECT * EXCLUDE ({", ".join("_txt_" + t for t in times)}),
+    WITH read AS ({sql_stage}),
+    staged AS (SELECT *{exclude_read}{''.join(', ' + c for c in timed)} FROM read)
+    SELECT * EXCLUDE ({", ".join(f"_txt_{t}, _sen_{t}" for t in times)}),
            {q_reason} AS _q_reason, {event_at} AS event_at, {precision} AS time_precision,
            {time_issue} AS time_issue, {version} AS version_at
     FROM staged
@@ -506,7 +575,11 @@ def _cols(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
 
 
 def _grain_calls(con: duckdb.DuckDBPyConnection, src: SourceConfig) -> None:
-    """One row per call. Unit-grain feeds: first dispatch, first en route, first arrival, last clear."""
+    """One row per call. Unit-grain feeds: every row of the call's newest version is a responding unit, and
+    the unit times give first entry, first dispatch, first en route, first arrival and last clear. Every
+    other field (type, initial type, priority, disposition, address, coordinates, received time, raw_*)
+    comes from the last of those rows in the file, as delivered (an empty value included), like the
+    last row winning on a record-grain feed. `source_row` is the first unit row."""
     if src.event_grain == "unit":
         special = {
             "record_id": "record_id",
@@ -520,7 +593,7 @@ def _grain_calls(con: duckdb.DuckDBPyConnection, src: SourceConfig) -> None:
         for c in _col_list(con, "_ok2"):
             if c in skip or c.startswith("_txt_"):
                 continue
-            expr = special.get(c, f"arg_min({qident(c)}, source_row)")
+            expr = special.get(c, f"arg_max_null({qident(c)}, source_row)")
             parts.append(f"{expr} AS {qident(c)}")
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE _rec AS
