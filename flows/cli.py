@@ -26,7 +26,9 @@ import time
 from pathlib import Path
 
 import typer
+import typer.core
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -36,13 +38,43 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from transforms.config import ConfigError, Settings, find_project_dir, load_settings
 
+
+def _escape_help(cmd) -> None:
+    """Escape every help text of a command tree once, so Rich shows it as written.
+
+    Typer renders help as Rich markup, which silently drops anything that looks like a tag: "([publish]
+    columns in the config)" came out as "( columns in the config)". Help texts here are plain prose."""
+    if getattr(cmd, "_sara_help_escaped", False):
+        return
+    cmd._sara_help_escaped = True
+    for attr in ("help", "short_help", "epilog"):
+        if getattr(cmd, attr, None):
+            setattr(cmd, attr, escape(getattr(cmd, attr)))
+    for param in cmd.params:
+        if getattr(param, "help", None):
+            param.help = escape(param.help)
+    for sub in getattr(cmd, "commands", {}).values():
+        _escape_help(sub)
+
+
+class _HelpAsWritten(typer.core.TyperGroup):
+    """The root group: escapes the help of the whole tree as Typer builds it (on every invocation)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _escape_help(self)
+
+
 app = typer.Typer(
+    cls=_HelpAsWritten,
     help="sara: CAD calls and RMS incidents into one DuckDB warehouse, for SARA problem-oriented policing.\n\n"
     "Config: --config PATH or SARA_CONFIG (default config/sara.toml). Relative paths resolve against the "
-    "project folder, so sara works from any folder.",
+    "project folder, so sara works from any folder.\n\n"
+    "Examples: sara demo  |  sara run  |  sara status  |  sara COMMAND --help",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -52,13 +84,14 @@ err = Console(stderr=True)
 
 ConfigOpt = typer.Option(None, "--config", "-c", envvar="SARA_CONFIG",
                          help="config file (default config/sara.toml in the project folder)")
+VerboseOpt = typer.Option(False, "--verbose", "-v", help="show Prefect's and sara's INFO logs")
 
 
 def _settings(config: str | None) -> Settings:
     try:
         return load_settings(config)
     except ConfigError as exc:
-        err.print(f"[red]config error[/red]\n{exc}")
+        err.print(f"[red]config error[/red]\n{escape(str(exc))}")
         raise typer.Exit(2) from None
 
 
@@ -110,11 +143,11 @@ def _print_run(result: dict) -> None:
                                                   "quarantined", "unlocated")))
     console.print(t)
     if result.get("message"):
-        console.print(f"[yellow]{result['message']}[/yellow]")
+        console.print(f"[yellow]{escape(result['message'])}[/yellow]")
 
 
 @app.command()
-def run(config: str | None = ConfigOpt, verbose: bool = typer.Option(False, "--verbose", "-v"),
+def run(config: str | None = ConfigOpt, verbose: bool = VerboseOpt,
         executor: str = typer.Option(
             "local", help="local: one process. dask: one task per source (load + normalize) and per agency "
             "(marts) on a Dask cluster; workers write Parquet parts, this process merges them"),
@@ -131,21 +164,28 @@ def run(config: str | None = ConfigOpt, verbose: bool = typer.Option(False, "--v
     """
     _quiet_prefect(verbose)
     if executor not in ("local", "dask"):
-        err.print(f"[red]--executor must be local or dask, not {executor!r}[/red]")
+        err.print(f"[red]--executor must be local or dask, not {escape(repr(executor))}[/red]")
         raise typer.Exit(2)
     if executor == "local" and (dask_address or dask_workers):
         err.print("[red]--dask-address and --dask-workers need --executor dask[/red]")
         raise typer.Exit(2)
-    settings = _settings(config)
+    _night(_settings(config), executor=executor, dask_address=dask_address, dask_workers=dask_workers)
+
+
+def _night(settings: Settings, executor: str = "local", dask_address: str | None = None,
+           dask_workers: int | None = None) -> None:
+    """The body of `sara run`, shared with `sara ingest`: run the nightly flow, print its summary, and exit
+    1 (failed, nothing published) or 3 (partial). A plain function: calling the Typer command `run` from
+    another command would hand it Typer's unresolved option objects instead of values."""
     scale = {} if executor == "local" else {"executor": "dask", "dask_address": dask_address,
                                              "dask_workers": dask_workers}
     try:
         result = _run_nightly(str(settings.config_path), **scale)
     except Exception as exc:
-        err.print(f"[red]night failed, last good warehouse still published:[/red] {exc}")
+        err.print(f"[red]night failed, last good warehouse still published:[/red] {escape(str(exc))}")
         raise typer.Exit(1) from None
     _print_run(result)
-    console.print(f"warehouse: {result['warehouse']}")
+    console.print(f"warehouse: {escape(result['warehouse'])}")
     if result["status"] == "partial":
         raise typer.Exit(3)
 
@@ -153,28 +193,50 @@ def run(config: str | None = ConfigOpt, verbose: bool = typer.Option(False, "--v
 @app.command()
 def ingest(source: str = typer.Argument(..., help="a configured source name (config/sources/<source>.yaml)"),
            paths: list[Path] = typer.Argument(..., help="files to load"),
-           config: str | None = ConfigOpt, verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
-    """Load given files for one source. They are copied into data/landing/<source>/ first, then the nightly
-    flow runs, so every load has the same provenance."""
+           config: str | None = ConfigOpt, verbose: bool = VerboseOpt) -> None:
+    """Load given files for one source: copy them into data/landing/<source>/, then run the nightly flow.
+
+    The flow runs over every source, so every load has the same provenance as a nightly delivery.
+
+    A file whose name does not match the source's file_pattern is refused before anything is copied (the
+    nightly run would never pick it up). Exit status as `sara run`.
+
+    Example:  sara ingest demo_metro_calls ~/Downloads/metro_cad_20261118T020000.csv --config config/demo.toml
+    """
+    from fnmatch import fnmatchcase
+
     from transforms.ingest import LoadError, copy_into_landing
 
     _quiet_prefect(verbose)
     settings = _settings(config)
     if source not in settings.sources:
-        err.print(f"[red]unknown source {source!r}[/red]; configured: {', '.join(settings.sources)}")
+        err.print(f"[red]unknown source {escape(repr(source))}[/red]; configured: {', '.join(settings.sources)}")
+        raise typer.Exit(2)
+    pattern = settings.sources[source].file_pattern
+    unmatched = [p for p in paths if p.name.startswith(".") or p.name.endswith(".part")
+                 or not fnmatchcase(p.name, pattern)]
+    if unmatched:
+        err.print(f"[red]{escape(', '.join(str(p) for p in unmatched))}: the name does not match "
+                  f"{escape(source)}'s file_pattern {escape(repr(pattern))}[/red], so the nightly run would "
+                  "never load it; rename the file (nothing was copied)", soft_wrap=True)
         raise typer.Exit(2)
     try:
         copied = copy_into_landing([p.resolve() for p in paths], settings.source_landing(source))
     except LoadError as exc:
-        err.print(f"[red]{exc}[/red]")
+        err.print(f"[red]{escape(str(exc))}[/red]")
         raise typer.Exit(2) from None
-    console.print(f"copied {len(copied)} file(s) into {settings.source_landing(source)}")
-    run(config=str(settings.config_path), verbose=verbose)
+    console.print(f"copied {len(copied)} file(s) into {escape(str(settings.source_landing(source)))}")
+    _night(settings)
 
 
 @app.command()
 def status(config: str | None = ConfigOpt) -> None:
-    """The last runs, rows per table, the quarantine summary by reason, and the located share per source."""
+    """The last runs, rows per table, the quarantine summary by reason, and the located share per source.
+
+    Also failed runs that were never published (runs.jsonl), unmapped codes and failed loads.
+
+    Example:  sara status --config config/demo.toml
+    """
     from transforms.warehouse import open_published
 
     settings = _settings(config)
@@ -182,7 +244,7 @@ def status(config: str | None = ConfigOpt) -> None:
         ctx = open_published(settings.warehouse_path)
         con = ctx.__enter__()
     except FileNotFoundError as exc:
-        err.print(str(exc))
+        err.print(escape(str(exc)))
         raise typer.Exit(1) from None
     try:
         _table("last runs", con.execute(
@@ -193,7 +255,7 @@ def status(config: str | None = ConfigOpt) -> None:
             failed = [json.loads(x) for x in log.read_text().splitlines() if '"failed"' in x][-3:]
             for f in failed:
                 console.print(f"[red]unpublished failed run[/red] {f['run_id'][:8]} at {f['finished_at']}: "
-                              f"{f['message']}")
+                              f"{escape(str(f['message']))}")
         _table("rows per table", con.execute(
             "SELECT schema_name || '.' || table_name AS table_name, estimated_size AS rows FROM duckdb_tables() "
             "WHERE schema_name IN ('meta', 'raw', 'core', 'marts') ORDER BY 1"))
@@ -217,7 +279,7 @@ def status(config: str | None = ConfigOpt) -> None:
             "SELECT source, path, message FROM meta.loads WHERE status = 'failed' ORDER BY loaded_at DESC LIMIT 10"))
     finally:
         ctx.__exit__(None, None, None)
-    console.print(f"warehouse: {settings.warehouse_path}")
+    console.print(f"warehouse: {escape(str(settings.warehouse_path))}")
 
 
 def _table(title: str, rel, limit: int = 200) -> None:
@@ -225,9 +287,9 @@ def _table(title: str, rel, limit: int = 200) -> None:
     rows = rel.fetchmany(limit)
     t = Table(title=title)
     for c in cols:
-        t.add_column(c)
+        t.add_column(Text(c))  # Text: values are shown as they are, never read as markup
     for r in rows:
-        t.add_row(*("" if v is None else str(v) for v in r))
+        t.add_row(*(Text("" if v is None else str(v)) for v in r))
     if not rows:
         t.add_row(*(["(none)"] + [""] * (len(cols) - 1)))
     console.print(t)
@@ -238,7 +300,11 @@ def query(sql: str = typer.Argument(..., help='SQL, e.g. "SELECT call_category, 
           csv: bool = typer.Option(False, "--csv", help="print CSV instead of a table"),
           limit: int = typer.Option(200, help="rows to print in table mode"),
           config: str | None = ConfigOpt) -> None:
-    """Run SQL on the published warehouse (read-only, spatial extension loaded) and print the result."""
+    """Run SQL on the published warehouse (read-only, spatial extension loaded) and print the result.
+
+    Examples:  sara query "SELECT agency, count(*) AS calls FROM core.calls GROUP BY 1"  |
+    sara query --csv "SELECT * FROM marts.hotspots LIMIT 100" > hotspots.csv
+    """
     import duckdb
 
     from transforms.warehouse import open_published
@@ -259,7 +325,7 @@ def query(sql: str = typer.Argument(..., help='SQL, e.g. "SELECT call_category, 
             else:
                 _table("result", rel, limit)
     except (duckdb.Error, FileNotFoundError) as exc:
-        err.print(f"[red]{exc}[/red]")
+        err.print(f"[red]{escape(str(exc))}[/red]")
         raise typer.Exit(1) from None
 
 
@@ -273,13 +339,16 @@ def export(fmt: str = typer.Option("gpkg", "--format", "-f",
 
     Hot spot layers carry ArcGIS-style fields (GiZScore, GiPValue, Gi_Bin, NNeighbors) beside sara's, and the
     GeoPackage opens in QGIS already styled by gi_bin. Files appear atomically: a GIS user never opens a
-    half-written layer."""
+    half-written layer.
+
+    Examples:  sara export  |  sara export --format shp --out /srv/gis/sara
+    """
     from transforms.export import FORMATS, export_marts
     from transforms.warehouse import open_published
 
     settings = _settings(config)
     if fmt not in FORMATS:
-        err.print(f"[red]unknown format {fmt!r}[/red]; use one of {', '.join(FORMATS)}")
+        err.print(f"[red]unknown format {escape(repr(fmt))}[/red]; use one of {', '.join(FORMATS)}")
         raise typer.Exit(2)
     out = (out or settings.resolve(f"data/exports/{fmt}")).resolve()
     agencies = {code: a.crs for code, a in settings.sara.agencies.items()}
@@ -287,10 +356,10 @@ def export(fmt: str = typer.Option("gpkg", "--format", "-f",
         with open_published(settings.warehouse_path) as con, console.status(f"writing {fmt} layers to {out}"):
             paths = export_marts(con, agencies, out, fmt)
     except FileNotFoundError as exc:
-        err.print(str(exc))
+        err.print(escape(str(exc)))
         raise typer.Exit(1) from None
     for p in paths:
-        console.print(f"wrote {p}")
+        console.print(f"wrote {escape(str(p))}")
 
 
 @app.command()
@@ -302,7 +371,10 @@ def publish(out: Path = typer.Option(None, "--out", "-o", help="output folder (d
     Addresses are generalized to the block; published coordinates are snapped to a grid cell or block centroid,
     never the exact point; times are rounded to the hour. Sensitive categories (sexual offences, domestic
     violence, behavioral health, and juvenile-flagged rows where a feed has the flag) keep only their district,
-    and each masked row says why."""
+    and each masked row says why.
+
+    Example:  sara publish --out /srv/opendata/sara
+    """
     import polars as pl
 
     from transforms.publish import publish_events, write_extract
@@ -323,15 +395,21 @@ def publish(out: Path = typer.Option(None, "--out", "-o", help="output folder (d
                                              analysis_crs=agency.crs, timezone=agency.timezone)
                 paths = write_extract(public, out, name, policy=policy, dataset=src.kind, masking_log=log)
                 masked = log.filter((pl.col("kind") == "masking") & (pl.col("reason") == "any"))["rows"].sum()
-                console.print(f"{name}: {public.height} rows, {masked} location(s) generalized -> {paths[0].parent}")
+                console.print(f"{name}: {public.height} rows, {masked} location(s) generalized -> "
+                              f"{escape(str(paths[0].parent))}")
     except FileNotFoundError as exc:
-        err.print(str(exc))
+        err.print(escape(str(exc)))
         raise typer.Exit(1) from None
 
 
 @app.command()
 def docs(config: str | None = ConfigOpt) -> None:
-    """Print the warehouse's data dictionary (the COMMENTs on every meta and core table and column) as Markdown."""
+    """Print the warehouse's data dictionary (the COMMENTs on every meta and core table and column) as Markdown.
+
+    Without a warehouse yet, it prints the contract itself (the schema every night is built to).
+
+    Example:  sara docs > data-dictionary.md
+    """
     import duckdb
 
     from transforms.docs import data_dictionary
@@ -354,17 +432,22 @@ def docs(config: str | None = ConfigOpt) -> None:
 def demo(nights: int = typer.Option(6, help="how many nights of extracts to run (1-6)"),
          scale: float = typer.Option(1.0, help="volume multiplier for the synthetic city"),
          config: str = typer.Option("config/demo.toml", help="the demo's own config profile"),
-         verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
-    """Build a deterministic synthetic city (a city police department with CAD and RMS feeds, and a sheriff's
-    office with a CAD feed), run the nightly flow over several nights of extracts (one updates calls already
-    loaded, one delivers a late older extract), and print a summary."""
+         verbose: bool = VerboseOpt) -> None:
+    """Build a deterministic synthetic city and run the nightly flow over several nights of its extracts.
+
+    The city has a police department with CAD and RMS feeds and a sheriff's office with a CAD feed; one night
+    updates calls already loaded, one delivers a late older extract. The demo has its own config profile,
+    landing folders and warehouse (data/demo/), and prints a summary.
+
+    Examples:  sara demo  |  sara demo --nights 2 --scale 0.1   (a quick look)
+    """
     from transforms.demo import generate_demo_city
 
     _quiet_prefect(verbose)
     t0 = time.perf_counter()
     project = find_project_dir()
     demo_dir = project / "data" / "demo"
-    console.print(f"[bold]sara demo[/bold]: generating the Riverton city extracts in {demo_dir}")
+    console.print(f"[bold]sara demo[/bold]: generating the Riverton city extracts in {escape(str(demo_dir))}")
     all_nights = generate_demo_city(demo_dir, scale=scale)
     settings = _settings(config)  # after generation: the config names the generated polygon layers
     # a fresh start: the demo's landing folders and warehouse belong to the demo alone
@@ -389,7 +472,7 @@ def demo(nights: int = typer.Option(6, help="how many nights of extracts to run 
             result = _demo_night(settings, night, with_marts=night is chosen[-1])
     _demo_summary(settings, time.perf_counter() - t0)
     if result and result.get("report"):
-        console.print(f"scanning report: [bold]{result['report']}[/bold]")
+        console.print(f"scanning report: [bold]{escape(str(result['report']))}[/bold]")
 
 
 def _demo_night(settings: Settings, night, with_marts: bool) -> dict:
@@ -402,7 +485,7 @@ def _demo_night(settings: Settings, night, with_marts: bool) -> dict:
     try:
         result = _run_nightly(str(settings.config_path), with_marts=with_marts)
     except Exception as exc:
-        err.print(f"[red]night {night.night} failed:[/red] {exc}")
+        err.print(f"[red]night {night.night} failed:[/red] {escape(str(exc))}")
         raise typer.Exit(1) from None
     _print_run(result)
     return result
@@ -425,7 +508,7 @@ def _demo_summary(settings: Settings, seconds: float) -> None:
         _table("audits (last run)", con.execute(
             """SELECT check_name, severity, rows, status FROM meta.audit_results
                WHERE run_id = (SELECT run_id FROM meta.runs ORDER BY started_at DESC LIMIT 1) ORDER BY 1"""))
-    console.print(f"\nwarehouse: [bold]{settings.warehouse_path}[/bold]  ({seconds:.0f} s)")
+    console.print(f"\nwarehouse: [bold]{escape(str(settings.warehouse_path))}[/bold]  ({seconds:.0f} s)")
     console.print("try:\n  sara query --config config/demo.toml \"SELECT agency, call_category, origin, count(*) AS calls "
                   "FROM core.calls WHERE is_countable GROUP BY ALL ORDER BY calls DESC LIMIT 15\"")
 
@@ -439,7 +522,8 @@ app.command("near-repeat")(near_repeat)
 app.command("report")(report)
 app.command("serve")(serve)
 app.command("assess")(assess)
-problem_app = typer.Typer(help="Tracked SARA problems (config/problems/<name>.yaml).", no_args_is_help=True)
+problem_app = typer.Typer(help="Tracked SARA problems (config/problems/<name>.yaml).\n\n"
+                          "Example:  sara problem new park_burglaries", no_args_is_help=True)
 problem_app.command("new")(problem_new)
 app.add_typer(problem_app, name="problem")
 

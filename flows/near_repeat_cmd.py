@@ -252,7 +252,7 @@ def near_repeat(
         err.print("[yellow]warning:[/yellow] every X/Y is within +-180/+-90: these look like longitude/latitude "
                   "degrees, but bands are in the units of X/Y (metres expected). Project the points first.")
     first, last = (np.datetime64(int(v), "D") for v in (np.floor(ts.min()), np.floor(ts.max())))
-    console.print(f"{source}: {ts.size:,} events from {first} to {last} "
+    console.print(f"{escape(source)}: {ts.size:,} events from {first} to {last} "
                   f"({'times of day: fractional days' if has_time else 'dates: whole days'}); "
                   f"{metric.value} distance, {closed.value}-closed bands", soft_wrap=True, highlight=False)
     if 0 < perms < 19:
@@ -276,4 +276,4 @@ def near_repeat(
             res.table.write_csv(out)
         except OSError as exc:
             raise _fail(f"--out {out}: {exc}", 1) from None
-        console.print(f"wrote {out} ({res.table.height} rows)", soft_wrap=True, highlight=False)
+        console.print(f"wrote {escape(str(out))} ({res.table.height} rows)", soft_wrap=True, highlight=False)

@@ -42,7 +42,12 @@ def problem_new(
     config: str | None = typer.Option(None, "--config", "-c", envvar="SARA_CONFIG",
                                       help="config file (default config/sara.toml in the project folder)"),
 ) -> None:
-    """Write a commented template for a new SARA problem to the problems folder."""
+    """Write a commented template for a new SARA problem to the problems folder.
+
+    Edit the file (target area, dates, categories), run the nightly flow, then `sara assess NAME`.
+
+    Example:  sara problem new park_burglaries
+    """
     from transforms.config import IDENT_RE
     from transforms.problems import problems_dir, template
 
@@ -73,7 +78,10 @@ def assess(
     config: str | None = typer.Option(None, "--config", "-c", envvar="SARA_CONFIG",
                                       help="config file (default config/sara.toml in the project folder)"),
 ) -> None:
-    """Show the assessment of a SARA problem (WDD, WDQ, Poisson z, E-test) from the published warehouse."""
+    """Show the assessment of a SARA problem (WDD, WDQ, Poisson z, E-test) from the published warehouse.
+
+    Example:  sara assess riverton_hotspot1 --config config/demo.toml
+    """
     import duckdb
 
     from transforms.warehouse import open_published
@@ -94,7 +102,7 @@ def assess(
         raise _fail(f"no assessment for problem {name!r} (assessed: {', '.join(known) or 'none'})")
     r = df.iloc[0].to_dict()
 
-    head = Table(title=f"{r['problem']}: {r.get('description') or ''}", show_header=True)
+    head = Table(title=escape(f"{r['problem']}: {r.get('description') or ''}"), show_header=True)
     head.add_column("area")
     head.add_column(f"pre {r['pre_start']:%Y-%m-%d}..{r['pre_end']:%Y-%m-%d}", justify="right")
     head.add_column(f"post {r['post_start']:%Y-%m-%d}..{r['post_end']:%Y-%m-%d}", justify="right")

@@ -25,7 +25,10 @@ def report(
     out: Path | None = typer.Option(None, "--out", "-o",
                                     help="output folder (default data/reports/<as_of>); index.html goes there"),
 ) -> None:
-    """Write the weekly scanning report (index.html, opens offline) and print its path."""
+    """Write the weekly scanning report (index.html, opens offline) and print its path.
+
+    Examples:  sara report  |  sara report --out /srv/www/scanning
+    """
     from transforms.config import ConfigError, load_settings
     from transforms.marts import as_of_date
     from transforms.report import build_report
@@ -44,4 +47,4 @@ def report(
     except FileNotFoundError as exc:
         err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
-    console.print(str(path), highlight=False, soft_wrap=True)
+    console.print(escape(str(path)), highlight=False, soft_wrap=True)

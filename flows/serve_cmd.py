@@ -45,7 +45,11 @@ def serve(
 ) -> None:
     """Run the schedules of sara.toml (schedules.nightly, schedules.weekly_report) until Ctrl-C.
 
-    Needs a real Prefect server: run `prefect server start` and set PREFECT_API_URL (e.g. http://127.0.0.1:4200/api). The temporary API that Prefect starts for one-off runs does not schedule anything, so `sara serve` refuses to start without PREFECT_API_URL.
+    Needs a real Prefect server: run `prefect server start` and set PREFECT_API_URL (e.g.
+    http://127.0.0.1:4200/api). The temporary API that Prefect starts for one-off runs does not schedule
+    anything, so `sara serve` refuses to start without PREFECT_API_URL.
+
+    Example:  PREFECT_API_URL=http://127.0.0.1:4200/api sara serve --config config/sara.toml
     """
     from transforms.config import ConfigError, load_settings
 
@@ -71,5 +75,5 @@ def serve(
                   "nothing to serve", highlight=False, soft_wrap=True)
         raise typer.Exit(2)
     for d in deployments:
-        console.print(f"serving {d.name} ({d.description}) on {url}", highlight=False, soft_wrap=True)
+        console.print(escape(f"serving {d.name} ({d.description}) on {url}"), highlight=False, soft_wrap=True)
     serve_all(settings, settings.config_path)
