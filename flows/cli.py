@@ -27,6 +27,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -103,14 +104,19 @@ def _run_nightly(config_path: str, with_marts: bool = True, **scale) -> dict:
 
 def _print_run(result: dict) -> None:
     t = Table(title=f"run {result['run_id'][:8]}: {result['status']}")
-    for c in ("source", "files", "skipped", "failed", "read", "loaded", "duplicate", "quarantined", "unlocated"):
-        t.add_column(c, justify="right" if c != "source" else "left")
+    cols = ("files", "skipped", "failed", "waiting", "read", "loaded", "duplicate", "quarantined", "unlocated")
+    t.add_column("source")
+    for c in cols:
+        t.add_column(c, justify="right")
     for s, d in result["sources"].items():
-        t.add_row(s, *(str(d.get(k, 0)) for k in ("files", "skipped", "failed", "read", "loaded", "duplicate",
-                                                  "quarantined", "unlocated")))
+        t.add_row(s, *(str(d.get(k, 0)) for k in cols))
     console.print(t)
     if result.get("message"):
-        console.print(f"[yellow]{result['message']}[/yellow]")
+        console.print(f"[yellow]{escape(result['message'])}[/yellow]")
+    for w in result.get("waiting", []):
+        console.print(f"[yellow]held for the next night, {escape(w['message'])}[/yellow]")
+    for u in result.get("unmatched", []):
+        console.print(f"[yellow]not picked up (matches no pattern):[/yellow] {escape(u['path'])} ({u['bytes']} bytes)")
 
 
 @app.command()
@@ -215,6 +221,14 @@ def status(config: str | None = ConfigOpt) -> None:
                ORDER BY n DESC LIMIT 20"""))
         _table("failed loads", con.execute(
             "SELECT source, path, message FROM meta.loads WHERE status = 'failed' ORDER BY loaded_at DESC LIMIT 10"))
+        landing = str(settings.landing_dir) + os.sep
+        _table("still being written (held; tried again next run)", con.execute(
+            "SELECT source, CASE WHEN starts_with(path, ?) THEN path[length(?) + 1:] ELSE path END AS file, "
+            "loaded_at AS last_seen, message FROM meta.loads WHERE status = 'waiting' ORDER BY path",
+            [landing, landing]))
+        _table("not picked up (matches no pattern), last run", con.execute(
+            "SELECT path AS file, bytes, modified_at FROM meta.landing_unmatched "
+            "WHERE run_id = (SELECT run_id FROM meta.runs ORDER BY started_at DESC LIMIT 1) ORDER BY path"))
     finally:
         ctx.__exit__(None, None, None)
     console.print(f"warehouse: {settings.warehouse_path}")
@@ -227,7 +241,7 @@ def _table(title: str, rel, limit: int = 200) -> None:
     for c in cols:
         t.add_column(c)
     for r in rows:
-        t.add_row(*("" if v is None else str(v) for v in r))
+        t.add_row(*("" if v is None else escape(str(v)) for v in r))
     if not rows:
         t.add_row(*(["(none)"] + [""] * (len(cols) - 1)))
     console.print(t)
