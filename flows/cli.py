@@ -3,7 +3,8 @@
     sara demo                 build a synthetic two-agency city and run several nights over it
     sara run                  the nightly flow over whatever is new in data/landing/<source>/
     sara ingest SOURCE FILE   load given files for one source (copied into landing first)
-    sara status               last runs, rows per table, quarantine by reason, located share
+    sara status               last runs, rows per table, quarantine by reason, located share, files held
+                              or not picked up in landing
     sara query "SQL"          SQL on the published warehouse (spatial loaded), read-only
     sara docs                 the warehouse data dictionary as Markdown
     sara export               the marts as GIS layers (GeoPackage, Shapefile, GeoJSON, FlatGeobuf, ...)
@@ -131,7 +132,8 @@ def run(config: str | None = ConfigOpt, verbose: bool = typer.Option(False, "--v
             None, min=1, help="worker processes of the LocalCluster (default: the CPU count)")) -> None:
     """Run the nightly flow over whatever is new in data/landing/<source>/.
 
-    Exit status: 0 ok, 1 failed (nothing published), 3 partial (a source failed; the rest published).
+    Exit status: 0 ok, 1 failed (nothing published), 3 partial (a file failed, or a file is still being
+    written and held for the next night; the rest published).
 
     Examples:  sara run  |  sara run --executor dask  |  sara run --executor dask --dask-address tcp://sched:8786
     """
@@ -180,7 +182,8 @@ def ingest(source: str = typer.Argument(..., help="a configured source name (con
 
 @app.command()
 def status(config: str | None = ConfigOpt) -> None:
-    """The last runs, rows per table, the quarantine summary by reason, and the located share per source."""
+    """The last runs, rows per table, the quarantine summary by reason, the located share per source, failed
+    loads, files still being written, and the last run's landing files that match no file_pattern."""
     from transforms.warehouse import open_published
 
     settings = _settings(config)

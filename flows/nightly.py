@@ -1,9 +1,10 @@
 """The nightly flow: ingest every source, normalize, audit, then publish atomically.
 
     nightly
+      ├─ record_unmatched (landing files no source picks up -> meta.landing_unmatched)
       ├─ ingest_source (one subflow per source; a failing source is recorded and the others go on)
       │    ├─ find_new_files
-      │    └─ load_file  (per file; retried on I/O errors)
+      │    └─ load_file  (per file; retried on I/O errors; a file still being written is held: waiting)
       ├─ normalize_source (per source)
       ├─ run_checks      (sql/checks/*.sql -> meta.audit_results)
       └─ publish_warehouse (atomic rename of the checkpointed build file; skipped when an error audit fails)

@@ -32,7 +32,7 @@ from tests.test_bad_input import (
 )
 from transforms import loader
 from transforms import warehouse as wh
-from transforms.config import load_settings
+from transforms.config import ConfigError, load_settings
 from transforms.sqlutil import relation_exists
 
 
@@ -302,6 +302,12 @@ def test_ready_marker_holds_the_file_until_the_marker_is_there(make):
     done = _load(settings, con, path, "r2")
     _reconciles(done, con)
     assert done.rows_loaded == 3
+
+
+@pytest.mark.parametrize("marker", ["{name}", "../{name}.done", "{nam}.done", "{stem}.csv"])
+def test_a_ready_marker_that_names_no_other_file_is_a_config_error(make, marker):
+    with pytest.raises(ConfigError, match="key ready_marker"):
+        make(f'ready_marker: "{marker}"\n')
 
 
 # --- column names that clash with DuckDB internals ------------------------------------------------------------
