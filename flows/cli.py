@@ -3,7 +3,8 @@
     sara demo                 build a synthetic two-agency city and run several nights over it
     sara run                  the nightly flow over whatever is new in data/landing/<source>/
     sara ingest SOURCE FILE   load given files for one source (copied into landing first)
-    sara status               last runs, rows per table, quarantine by reason, located share
+    sara status               last runs, rows per table, quarantine by reason, located share, files held
+                              or not picked up in landing
     sara query "SQL"          SQL on the published warehouse (spatial loaded), read-only
     sara docs                 the warehouse data dictionary as Markdown
     sara export               the marts as GIS layers (GeoPackage, Shapefile, GeoJSON, FlatGeobuf, ...)
@@ -136,14 +137,19 @@ def _run_nightly(config_path: str, with_marts: bool = True, **scale) -> dict:
 
 def _print_run(result: dict) -> None:
     t = Table(title=f"run {result['run_id'][:8]}: {result['status']}")
-    for c in ("source", "files", "skipped", "failed", "read", "loaded", "duplicate", "quarantined", "unlocated"):
-        t.add_column(c, justify="right" if c != "source" else "left")
+    cols = ("files", "skipped", "failed", "waiting", "read", "loaded", "duplicate", "quarantined", "unlocated")
+    t.add_column("source")
+    for c in cols:
+        t.add_column(c, justify="right")
     for s, d in result["sources"].items():
-        t.add_row(s, *(str(d.get(k, 0)) for k in ("files", "skipped", "failed", "read", "loaded", "duplicate",
-                                                  "quarantined", "unlocated")))
+        t.add_row(s, *(str(d.get(k, 0)) for k in cols))
     console.print(t)
     if result.get("message"):
         console.print(f"[yellow]{escape(result['message'])}[/yellow]")
+    for w in result.get("waiting", []):
+        console.print(f"[yellow]held for the next night, {escape(w['message'])}[/yellow]")
+    for u in result.get("unmatched", []):
+        console.print(f"[yellow]not picked up (matches no pattern):[/yellow] {escape(u['path'])} ({u['bytes']} bytes)")
 
 
 @app.command()
@@ -158,7 +164,8 @@ def run(config: str | None = ConfigOpt, verbose: bool = VerboseOpt,
             None, min=1, help="worker processes of the LocalCluster (default: the CPU count)")) -> None:
     """Run the nightly flow over whatever is new in data/landing/<source>/.
 
-    Exit status: 0 ok, 1 failed (nothing published), 3 partial (a source failed; the rest published).
+    Exit status: 0 ok, 1 failed (nothing published), 3 partial (a file failed, or a file is still being
+    written and held for the next night; the rest published).
 
     Examples:  sara run  |  sara run --executor dask  |  sara run --executor dask --dask-address tcp://sched:8786
     """
@@ -231,9 +238,10 @@ def ingest(source: str = typer.Argument(..., help="a configured source name (con
 
 @app.command()
 def status(config: str | None = ConfigOpt) -> None:
-    """The last runs, rows per table, the quarantine summary by reason, and the located share per source.
+    """The last runs, rows per table, the quarantine summary by reason, the located share per source, failed
+    loads, files still being written, and the last run's landing files that match no file_pattern.
 
-    Also failed runs that were never published (runs.jsonl), unmapped codes and failed loads.
+    Also failed runs that were never published (runs.jsonl) and unmapped codes.
 
     Example:  sara status --config config/demo.toml
     """
@@ -277,6 +285,14 @@ def status(config: str | None = ConfigOpt) -> None:
                ORDER BY n DESC LIMIT 20"""))
         _table("failed loads", con.execute(
             "SELECT source, path, message FROM meta.loads WHERE status = 'failed' ORDER BY loaded_at DESC LIMIT 10"))
+        landing = str(settings.landing_dir) + os.sep
+        _table("still being written (held; tried again next run)", con.execute(
+            "SELECT source, CASE WHEN starts_with(path, ?) THEN path[length(?) + 1:] ELSE path END AS file, "
+            "loaded_at AS last_seen, message FROM meta.loads WHERE status = 'waiting' ORDER BY path",
+            [landing, landing]))
+        _table("not picked up (matches no pattern), last run", con.execute(
+            "SELECT path AS file, bytes, modified_at FROM meta.landing_unmatched "
+            "WHERE run_id = (SELECT run_id FROM meta.runs ORDER BY started_at DESC LIMIT 1) ORDER BY path"))
     finally:
         ctx.__exit__(None, None, None)
     console.print(f"warehouse: {escape(str(settings.warehouse_path))}")

@@ -1,9 +1,10 @@
 """The nightly flow: ingest every source, normalize, audit, then publish atomically.
 
     nightly
+      ├─ record_unmatched (landing files no source picks up -> meta.landing_unmatched)
       ├─ ingest_source (one subflow per source; a failing source is recorded and the others go on)
       │    ├─ find_new_files
-      │    └─ load_file  (per file; retried on I/O errors)
+      │    └─ load_file  (per file; retried on I/O errors; a file still being written is held: waiting)
       ├─ normalize_source (per source)
       ├─ run_checks      (sql/checks/*.sql -> meta.audit_results)
       └─ publish_warehouse (atomic rename of the checkpointed build file; skipped when an error audit fails)
@@ -91,6 +92,7 @@ def ingest_source(source: str) -> list[dict]:
     log = get_run_logger()
     results = []
     files = find_new_files(source)
+    loader.forget_vanished(st.con, st.settings, source)
     _progress("source", source=source, files=len(files))
     for path in files:
         try:
@@ -101,6 +103,8 @@ def ingest_source(source: str) -> list[dict]:
             log.error("%s", res["message"])
         elif res["status"] == "skipped":
             log.info("skipped %s: %s", path, res["message"])
+        elif res["status"] == "waiting":
+            log.warning("%s", res["message"])
         results.append(res)
         _progress("file", source=source, path=path, status=res["status"])
     return results
@@ -216,17 +220,60 @@ class _Dask:
             self.cluster.close()
 
 
-def _summary_markdown(run_id: str, status: str, per_source: dict, audits: list[dict], con) -> str:
+def _summary_markdown(run_id: str, status: str, per_source: dict, audits: list[dict], con,
+                      waiting: list[dict] | None = None, unmatched: list[dict] | None = None) -> str:
     lines = [f"# sara nightly run {run_id}: **{status}**", "",
-             "| source | files | skipped | failed | read | loaded | duplicate | quarantined | unlocated | unmapped codes |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "| source | files | skipped | failed | waiting | read | loaded | duplicate | quarantined | unlocated "
+             "| unmapped codes |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for src, d in per_source.items():
-        lines.append(f"| {src} | {d['files']} | {d['skipped']} | {d['failed']} | {d['read']} | {d['loaded']} | "
-                     f"{d['duplicate']} | {d['quarantined']} | {d.get('unlocated', 0)} | {d.get('unmapped', 0)} |")
+        lines.append(f"| {src} | {d['files']} | {d['skipped']} | {d['failed']} | {d.get('waiting', 0)} | {d['read']} | "
+                     f"{d['loaded']} | {d['duplicate']} | {d['quarantined']} | {d.get('unlocated', 0)} | "
+                     f"{d.get('unmapped', 0)} |")
+    if waiting:
+        lines += ["", "**Held: still being written** (not loaded; tried again next run)", "",
+                  "| source | file | why |", "|---|---|---|"]
+        lines += [f"| {w['source']} | {_md(w['file'])} | {_md(w['why'])} |" for w in waiting]
+    if unmatched:
+        lines += ["", "**Files not picked up (matches no pattern)**: rename the file or fix the source's file_pattern", "",
+                  "| file | bytes | modified (UTC) |", "|---|---|---|"]
+        lines += [f"| {_md(u['path'])} | {u['bytes']} | {u['modified_at']:%Y-%m-%d %H:%M} |" for u in unmatched]
     lines += ["", "| audit | severity | rows | status |", "|---|---|---|---|"]
     for a in audits:
         lines.append(f"| {a['name']} | {a['severity']} | {a['rows']} | {a['status']} |")
     return "\n".join(lines)
+
+
+def _md(text: str) -> str:
+    """Text for a Markdown table cell."""
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _waiting_files(settings: Settings, raw_results: list[dict]) -> list[dict]:
+    """The run's held files: source, path, the path relative to the landing folder, and why."""
+    out = []
+    for r in raw_results:
+        if r["status"] == "waiting":
+            p = Path(r["path"])
+            try:
+                rel = p.relative_to(settings.landing_dir).as_posix()
+            except ValueError:
+                rel = str(p)
+            why = r["message"].removeprefix(f"still being written: {r['path']}: ")
+            out.append({"source": r["source"], "path": r["path"], "file": rel, "why": why, "message": r["message"]})
+    return out
+
+
+def record_unmatched(con, settings: Settings, run_id: str) -> list[dict]:
+    """List the landing files no source picks up in meta.landing_unmatched (for this run) and return them."""
+    from transforms.landing import unmatched_files
+
+    found = unmatched_files(settings)
+    con.execute("DELETE FROM meta.landing_unmatched WHERE run_id = ?", [run_id])
+    if found:
+        con.executemany("INSERT INTO meta.landing_unmatched VALUES (?, ?, ?, ?, ?)",
+                        [[run_id, u["folder"], u["path"], u["bytes"], u["modified_at"]] for u in found])
+    return found
 
 
 def _source_health(con, source: str, kind: str) -> dict:
@@ -299,6 +346,7 @@ def _count_source(d: dict, raw_results: list[dict], norm_results: list[dict]) ->
         d["files"] += 1
         d["skipped"] += r["status"] == "skipped"
         d["failed"] += r["status"] == "failed"
+        d["waiting"] += r["status"] == "waiting"
     for r in norm_results:
         d["failed"] += r["status"] == "failed"
         if r["status"] == "loaded":
@@ -326,14 +374,18 @@ def _nightly(settings: Settings, run_id: str, published: Path, log, with_marts: 
                     [run_id, started])
         per_source: dict[str, dict] = {}
         failed_sources: list[str] = []
+        waiting: list[dict] = []
+        unmatched = record_unmatched(con, settings, run_id)
+        for u in unmatched:
+            log.warning("not picked up (matches no pattern): %s", u["path"])
         manifests: dict[str, dict] = {}
         if dask is not None:
             manifests = ingest_partitions.with_options(task_runner=dask.runner())(
                 str(settings.config_path), list(settings.sources), str(published), str(parts), run_id)
             clock.lap("load and normalize (parallel)")
         for source in settings.sources:
-            d = per_source.setdefault(source, {"files": 0, "skipped": 0, "failed": 0, "read": 0, "loaded": 0,
-                                                "duplicate": 0, "quarantined": 0})
+            d = per_source.setdefault(source, {"files": 0, "skipped": 0, "failed": 0, "waiting": 0, "read": 0,
+                                                "loaded": 0, "duplicate": 0, "quarantined": 0})
             try:
                 if dask is None:
                     raw_results = ingest_source(source)
@@ -357,6 +409,7 @@ def _nightly(settings: Settings, run_id: str, published: Path, log, with_marts: 
                 d["error"] = str(exc)
                 continue
             _count_source(d, raw_results, norm_results)
+            waiting += _waiting_files(settings, raw_results)
             d.update(_source_health(con, source, settings.sources[source].kind))
             if d["failed"]:
                 failed_sources.append(source)
@@ -384,21 +437,29 @@ def _nightly(settings: Settings, run_id: str, published: Path, log, with_marts: 
         elif marts_error:
             status = "failed"
             message = f"marts failed: {marts_error}"
-        elif failed_sources:
+        elif failed_sources or waiting:
+            # NOTE: a held file makes the night partial: what is published lacks a delivery that is there
             status = "partial"
-            message = "source(s) with failed loads: " + ", ".join(sorted(set(failed_sources)))
+            parts_msg = []
+            if failed_sources:
+                parts_msg.append("source(s) with failed loads: " + ", ".join(sorted(set(failed_sources))))
+            if waiting:
+                parts_msg.append(f"{len(waiting)} file(s) still being written, held for the next night: "
+                                 + ", ".join(sorted({w['source'] for w in waiting})))
+            message = "; ".join(parts_msg)
         totals = {k: sum(d[k] for d in per_source.values()) for k in ("read", "loaded", "duplicate", "quarantined")}
         con.execute(
             """UPDATE meta.runs SET finished_at = ?, status = ?, sources_ok = ?, sources_failed = ?,
-                 files_loaded = ?, files_skipped = ?, rows_read = ?, rows_loaded = ?, rows_duplicate = ?,
-                 rows_quarantined = ?, audits_failed_error = ?, audits_failed_warn = ?, message = ?
+                 files_loaded = ?, files_skipped = ?, files_waiting = ?, rows_read = ?, rows_loaded = ?,
+                 rows_duplicate = ?, rows_quarantined = ?, audits_failed_error = ?, audits_failed_warn = ?,
+                 message = ?
                WHERE run_id = ?""",
             [datetime.now(UTC), status, len(settings.sources) - len(set(failed_sources)), len(set(failed_sources)),
-             sum(d["files"] - d["skipped"] - d["failed"] for d in per_source.values()),
-             sum(d["skipped"] for d in per_source.values()), totals["read"], totals["loaded"],
+             sum(d["files"] - d["skipped"] - d["failed"] - d.get("waiting", 0) for d in per_source.values()),
+             sum(d["skipped"] for d in per_source.values()), len(waiting), totals["read"], totals["loaded"],
              totals["duplicate"], totals["quarantined"], len(err), len(warn), message or None, run_id],
         )
-        md = _summary_markdown(run_id, status, per_source, audits, con)
+        md = _summary_markdown(run_id, status, per_source, audits, con, waiting, unmatched)
         md += "\n\n| stage | seconds |\n|---|---|\n" + "".join(
             f"| {k} | {v:.2f} |\n" for k, v in clock.laps.items())
         if mart_counts:
@@ -424,6 +485,8 @@ def _nightly(settings: Settings, run_id: str, published: Path, log, with_marts: 
             log.warning("could not create the run artifact: %s", exc)
         log.info("stage timings: %s", ", ".join(f"{k} {v:.2f}s" for k, v in clock.laps.items()))
         result = {"run_id": run_id, "status": status, "message": message, "sources": per_source,
+                  "waiting": waiting, "unmatched": [{**u, "modified_at": u["modified_at"].isoformat()}
+                                                    for u in unmatched],
                   "timings": clock.laps, "marts": mart_counts, "report": report_path,
                   "audits": audits, "warehouse": str(published), "published": status != "failed"}
         append_run_log(settings, {"run_id": run_id, "started_at": started, "finished_at": datetime.now(UTC),

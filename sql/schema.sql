@@ -44,6 +44,18 @@ create table if not exists meta.loads (
     file_columns json
 );
 
+-- columns added after the first release: appended, so old and new files have the same column order
+alter table meta.loads add column if not exists file_records bigint;
+alter table meta.runs add column if not exists files_waiting integer;
+
+create table if not exists meta.landing_unmatched (
+    run_id varchar not null,
+    folder varchar not null,
+    path varchar not null,
+    bytes bigint not null,
+    modified_at timestamptz
+);
+
 create table if not exists meta.audit_results (
     run_id varchar not null,
     check_name varchar not null,
@@ -183,7 +195,8 @@ comment on column meta.runs.run_id is 'Prefect flow-run id';
 comment on column meta.runs.flow is 'flow name (nightly, ingest)';
 comment on column meta.runs.started_at is 'when the run started, UTC';
 comment on column meta.runs.finished_at is 'when the run finished, UTC';
-comment on column meta.runs.status is 'ok, partial (a source failed; the rest published), failed (not published)';
+comment on column meta.runs.status is 'ok, partial (a file failed, or a file is still being written and held; the rest published), failed (not published)';
+comment on column meta.runs.files_waiting is 'files held because they are still being written (meta.loads status waiting); tried again next run';
 comment on column meta.runs.sources_ok is 'sources that loaded without error';
 comment on column meta.runs.sources_failed is 'sources whose load failed (see meta.loads.message)';
 comment on column meta.runs.files_loaded is 'files loaded in this run';
@@ -196,11 +209,11 @@ comment on column meta.runs.audits_failed_error is 'error audits that found rows
 comment on column meta.runs.audits_failed_warn is 'warn audits that found rows (recorded, not fatal)';
 comment on column meta.runs.message is 'a short explanation when the run is partial or failed';
 
-comment on table meta.loads is 'One row per file load. rows_read = rows_loaded + rows_duplicate + rows_quarantined. Times UTC.';
-comment on column meta.loads.load_id is 'load id: <source>:<sha256 prefix>';
+comment on table meta.loads is 'One row per file load. rows_read = rows_loaded + rows_duplicate + rows_quarantined = file_records. Times UTC.';
+comment on column meta.loads.load_id is 'load id: <source>:<sha256 prefix>; <source>:waiting:<hash of the path> for a held file, <source>:refused:<hash of the path> for a file outside the landing folder';
 comment on column meta.loads.source is 'source name (config/sources/<source>.yaml)';
 comment on column meta.loads.path is 'file path under data/landing/<source>/';
-comment on column meta.loads.sha256 is 'sha256 of the file bytes; the same bytes are never loaded twice';
+comment on column meta.loads.sha256 is 'sha256 of the file bytes; the same bytes are never loaded twice; empty when the file was not read (refused, or held for its ready marker)';
 comment on column meta.loads.bytes is 'file size in bytes';
 comment on column meta.loads.extract_at is 'the extract''s own timestamp (file name or column), UTC; orders versions';
 comment on column meta.loads.rows_read is 'data rows read from the file (header excluded)';
@@ -209,9 +222,17 @@ comment on column meta.loads.rows_duplicate is 'rows not applied: exact duplicat
 comment on column meta.loads.rows_quarantined is 'rows sent to core.quarantine with a reason';
 comment on column meta.loads.loaded_at is 'when the load finished, UTC';
 comment on column meta.loads.run_id is 'the run (meta.runs) that loaded it';
-comment on column meta.loads.status is 'raw (read, awaiting normalize), loaded, failed (see message; retried when delivered again)';
-comment on column meta.loads.message is 'why a load failed';
+comment on column meta.loads.status is 'raw (read, awaiting normalize), loaded, failed (see message; retried every run while the file is in landing), waiting (still being written: held, nothing kept, tried again next run; one row per path)';
+comment on column meta.loads.message is 'why a load failed or is waiting; quotes at most column names of the header, never other file content';
 comment on column meta.loads.file_columns is 'the file''s header, as a JSON list of column names';
+comment on column meta.loads.file_records is 'data records in the file counted without the reader (CSV: line ends outside quotes, blank lines excluded; Parquet: the footer''s row count); a load whose rows_read differs fails. Null for XLSX and vector files';
+
+comment on table meta.landing_unmatched is 'One row per file under the landing folder that no source picked up (matches no file_pattern, or a folder no source is configured for), per run. Dotfiles, *.part files, ready markers and shapefile sidecars are left out.';
+comment on column meta.landing_unmatched.run_id is 'the run (meta.runs) that saw the file';
+comment on column meta.landing_unmatched.folder is 'its folder under the landing folder (a source name or another folder); empty at the top of landing';
+comment on column meta.landing_unmatched.path is 'its path relative to the landing folder';
+comment on column meta.landing_unmatched.bytes is 'its size in bytes (of the link itself for a symlink)';
+comment on column meta.landing_unmatched.modified_at is 'its modification time, UTC';
 
 comment on table meta.audit_results is 'One row per audit (sql/checks/*.sql) per run. An empty audit result passes.';
 comment on column meta.audit_results.run_id is 'the run that ran the audit';

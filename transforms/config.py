@@ -391,6 +391,12 @@ class SourceConfig(Strict):
     header_row: int = Field(default=1, ge=1)
     sheet: str | None = None
     file_pattern: str = "*"
+    ready_marker: str | None = Field(
+        default=None, description="a file the vendor writes once a delivery is complete, e.g. '{name}.done' "
+                                  "({name}: the delivery's file name, {stem}: its name less the last suffix)")
+    final_newline: Literal["required", "optional"] = Field(
+        default="required", description="required: a plain CSV whose last byte is not a line end is still being "
+                                        "written and is held; optional: the vendor never writes a final newline")
     null_values: list[str] = [""]
     required_columns: list[ColumnName] = []
     record_id: list[ColumnName] = []
@@ -429,6 +435,18 @@ class SourceConfig(Strict):
             codecs.lookup(v)
         except LookupError as exc:
             raise ValueError(f"unknown encoding {v!r}") from exc
+        return v
+
+    @field_validator("ready_marker")
+    def _marker(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        try:
+            name = v.format(name="x.csv", stem="x")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"ready_marker {v!r}: use only {{name}} and {{stem}} ({exc})") from None
+        if not name or "/" in name or "\\" in name or name in (".", "..", "x.csv"):
+            raise ValueError(f"ready_marker {v!r} must name another file in the same folder, e.g. '{{name}}.done'")
         return v
 
     @model_validator(mode="after")

@@ -123,6 +123,7 @@ def ingest_partition(settings: Settings, source: str, published: Path, parts: Pa
                 con.execute(f"CREATE TABLE raw.{qident(source)} AS SELECT * FROM pub.raw.{qident(source)} "
                             "WHERE _load_id IN (SELECT load_id FROM pub.meta.loads WHERE status = 'raw')")
         raw_results = []
+        loader.forget_vanished(con, settings, source)
         for path in loader.discover_files(settings, source):
             for attempt in range(IO_RETRIES + 1):
                 try:
@@ -140,6 +141,9 @@ def ingest_partition(settings: Settings, source: str, published: Path, parts: Pa
         before = "SELECT * FROM pub.meta.loads" if has_pub else "SELECT * FROM meta.loads WHERE false"
         con.execute(f"CREATE TEMP TABLE _touched AS SELECT * FROM meta.loads EXCEPT {before}")
         touched = [r[0] for r in con.execute("SELECT load_id FROM _touched ORDER BY load_id").fetchall()]
+        if has_pub:  # loads this worker removed (a held file's `waiting` row, once it loads or vanishes)
+            touched += [r[0] for r in con.execute(
+                "SELECT load_id FROM pub.meta.loads EXCEPT SELECT load_id FROM meta.loads ORDER BY 1").fetchall()]
         manifest: dict = {"source": source, "touched_loads": touched, "tables": {}}
         if touched:
             files = manifest["tables"]
