@@ -134,7 +134,8 @@ class WarehouseCorrupt(RuntimeError):
 
 
 # DuckDB's file starts with three 4 KiB headers (the file header and two alternating database headers); the
-# blocks follow. A whole file is therefore at least 3 * 4096 + total_blocks * block_size bytes long.
+# blocks follow. A whole file is therefore at least 3 * 4096 + total_blocks * block_size bytes long (measured
+# on duckdb 1.5.5, which is pinned; tests/test_faults.py opens a healthy file through this check).
 _HEADER_BYTES = 3 * 4096
 # what DuckDB says when a file is not a database, is cut short, or a block fails its checksum
 _CORRUPT_SIGNS = ("not a valid DuckDB database file", "Could not read enough bytes", "Corrupt database file",
@@ -152,7 +153,8 @@ def check_whole(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     block_size, blocks = con.execute("SELECT block_size, total_blocks FROM pragma_database_size()").fetchone()
     need, have = _HEADER_BYTES + int(blocks) * int(block_size), path.stat().st_size
     if have < need:
-        raise WarehouseCorrupt(path, f"the file is {have:,} bytes but its header says {need:,}: it was cut short")
+        raise WarehouseCorrupt(path, f"the file is {have:,} bytes but the {int(blocks)} blocks its header lists "
+                                     f"need {need:,}: it was cut short")
 
 
 def _open_checked(path: Path) -> duckdb.DuckDBPyConnection:
@@ -226,7 +228,10 @@ def start_build(published: Path, fresh: bool = False) -> Path:
     build.parent.mkdir(parents=True, exist_ok=True)
     remove_leftovers(published)
     if published.exists() and not fresh:
-        _open_checked(published).close()
+        try:
+            _open_checked(published).close()
+        except duckdb.Error:  # not damaged (that is WarehouseCorrupt) but busy, e.g. held by a writer
+            pass
         tmp = build.with_name(build.name + ".copying")
         try:
             shutil.copyfile(published, tmp)
