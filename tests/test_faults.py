@@ -324,8 +324,13 @@ def test_truncated_files_are_reported_as_corrupt(tmp_path):
 
 @pytest.mark.slow
 def test_corrupt_published_file_is_reported_and_rebuilt(env, night1, tmp_path):
+    from transforms.demo import deliver_night
+
     proj = _copy(night1, tmp_path)
     db = proj / WAREHOUSE
+    deliver_night(proj / "data/demo", 2)  # night 2 updates calls of night 1: one rebuild must give the same rows
+    res = _sara(proj, env, "run", "--config", CONFIG)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     reference = _core_snapshot(db)
     with open(db, "r+b") as fh:  # truncate to half
         fh.truncate(db.stat().st_size // 2)
@@ -371,7 +376,7 @@ def test_corrupt_published_file_is_reported_and_rebuilt(env, night1, tmp_path):
     shown = _words(status.stdout)
     assert "unpublished failed run" in shown and "is corrupt" in shown  # the history stays readable
     print(f"\ncorrupt file: `sara status` reported it and exited 1 in {detect_s:.1f} s (process start "
-          f"included); `sara run` refused it; `sara rebuild` restored {reference['core.calls'][0]} calls in "
+          f"included); `sara run` refused it; `sara rebuild` restored two nights' {reference['core.calls'][0]} calls in "
           f"{rebuild_s:.0f} s and kept the corrupt file as {aside[0].name}")
 
 
