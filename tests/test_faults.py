@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
 import struct
@@ -206,6 +207,23 @@ def test_killed_run_leaves_no_process(env, night1, tmp_path):
           f"{out['cleared_s']} s after the SIGKILL (killed {out['run_s']} s after the start)")
 
 
+def test_no_server_of_its_own_when_an_api_is_configured(prefect_harness):
+    """Under a test harness, or with PREFECT_API_URL (a real server), the CLI starts no server."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows.api_server import owned_api
+
+    def children() -> set[str]:
+        kids = Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children")
+        return set(kids.read_text().split()) if kids.exists() else set()
+
+    before = children()
+    with owned_api() as url:
+        assert url is None and children() == before
+    with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:9/api"}), owned_api() as url:
+        assert url is None and children() == before
+
+
 # ---- 2. disk full ----
 
 # Runs the CLI with a per-file size limit: a write past it fails with EFBIG (SIGXFSZ ignored), as a full disk
@@ -320,6 +338,27 @@ def test_truncated_files_are_reported_as_corrupt(tmp_path):
     finally:
         con.close()
     assert probe.stdout.strip().startswith("other"), probe.stdout + probe.stderr
+
+
+def test_next_night_removes_every_leftover(tmp_path):
+    """A night killed (or failed) while copying, spilling or writing leaves files; the next night's start
+    removes them all before it copies the published file."""
+    from transforms import warehouse as wh
+
+    published = tmp_path / "sara.duckdb"
+    duckdb.connect(str(published)).execute("CREATE TABLE t AS SELECT 1 AS a").close()
+    for p in wh.leftovers(published):
+        if p.name.endswith(".tmp"):
+            p.mkdir()
+            (p / "spill.block").write_bytes(b"x" * 1000)
+        else:
+            p.write_bytes(b"x" * 1000)
+    build = wh.start_build(published)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sara.duckdb", "sara.duckdb.build"]
+    assert _sha(build) == _sha(published)
+    size = build.stat().st_size
+    assert wh.discard_build(build) == size  # the bytes freed
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sara.duckdb"]
 
 
 @pytest.mark.slow
