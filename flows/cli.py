@@ -2,6 +2,7 @@
 
     sara demo                 build a synthetic two-agency city and run several nights over it
     sara run                  the nightly flow over whatever is new in data/landing/<source>/
+    sara rebuild              set the published warehouse aside and build it again from every file in landing
     sara ingest SOURCE FILE   load given files for one source (copied into landing first)
     sara status               last runs, rows per table, quarantine by reason, located share, files held
                               or not picked up in landing
@@ -125,14 +126,29 @@ class _Bars:
 
 def _run_nightly(config_path: str, with_marts: bool = True, **scale) -> dict:
     from flows import nightly as nf
+    from flows.api_server import owned_api
 
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console, transient=False) as progress:
+    with owned_api(), Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                               MofNCompleteColumn(), TimeElapsedColumn(), console=console,
+                               transient=False) as progress:
         nf.PROGRESS_HOOK = _Bars(progress)
         try:
             return nf.nightly(config_path=config_path, with_marts=with_marts, **scale)
         finally:
             nf.PROGRESS_HOOK = None
+
+
+def _night_failed(settings: Settings, exc: Exception) -> None:
+    """Why a night failed, and what is published now, in words that are true for the case at hand."""
+    from transforms.warehouse import WarehouseCorrupt
+
+    if isinstance(exc, WarehouseCorrupt):
+        err.print(f"[red]night failed:[/red] {escape(str(exc))}", soft_wrap=True)
+        return
+    pub = settings.warehouse_path
+    now = (f"the last published night in {pub} is unchanged" if pub.exists()
+           else f"no night has been published yet ({pub} does not exist)")
+    err.print(f"[red]night failed, nothing published[/red] ({escape(now)}): {escape(str(exc))}", soft_wrap=True)
 
 
 def _print_run(result: dict) -> None:
@@ -189,10 +205,33 @@ def _night(settings: Settings, executor: str = "local", dask_address: str | None
     try:
         result = _run_nightly(str(settings.config_path), **scale)
     except Exception as exc:
-        err.print(f"[red]night failed, last good warehouse still published:[/red] {escape(str(exc))}")
+        _night_failed(settings, exc)
         raise typer.Exit(1) from None
     _print_run(result)
     console.print(f"warehouse: {escape(result['warehouse'])}")
+    if result["status"] == "partial":
+        raise typer.Exit(3)
+
+
+@app.command()
+def rebuild(config: str | None = ConfigOpt, verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
+    """Build the warehouse again from every file in data/landing/<source>/ and publish it; the file it replaces
+    is kept as <warehouse>.set-aside-<time>, never deleted.
+
+    The recovery for a corrupt published warehouse (`sara run` and `sara status` say when it is one). It works
+    because the landing folders keep every delivered extract: sara never removes one. The old file stays
+    published (or corrupt) until the new one is complete. Exit status as for `sara run`."""
+    _quiet_prefect(verbose)
+    settings = _settings(config)
+    try:
+        result = _run_nightly(str(settings.config_path), rebuild=True)
+    except Exception as exc:
+        _night_failed(settings, exc)
+        raise typer.Exit(1) from None
+    _print_run(result)
+    console.print(f"warehouse: {result['warehouse']}")
+    if result.get("set_aside"):
+        console.print(f"the file it replaced: {result['set_aside']}")
     if result["status"] == "partial":
         raise typer.Exit(3)
 
@@ -245,57 +284,83 @@ def status(config: str | None = ConfigOpt) -> None:
 
     Example:  sara status --config config/demo.toml
     """
-    from transforms.warehouse import open_published
+    import duckdb
+
+    from transforms.warehouse import WarehouseCorrupt, looks_corrupt, open_published
 
     settings = _settings(config)
     try:
         ctx = open_published(settings.warehouse_path)
         con = ctx.__enter__()
-    except FileNotFoundError as exc:
-        err.print(escape(str(exc)))
+    except (FileNotFoundError, WarehouseCorrupt) as exc:
+        _print_failed_runs(settings)  # runs.jsonl is beside the warehouse, readable without it
+        err.print(f"[red]{escape(str(exc))}[/red]" if isinstance(exc, WarehouseCorrupt) else str(exc), soft_wrap=True)
         raise typer.Exit(1) from None
     try:
-        _table("last runs", con.execute(
-            "SELECT run_id[:8] AS run, status, started_at, finished_at, rows_read, rows_loaded, rows_duplicate, "
-            "rows_quarantined, message FROM meta.runs ORDER BY started_at DESC LIMIT 5"))
-        log = settings.warehouse_path.with_name("runs.jsonl")
-        if log.exists():
-            failed = [json.loads(x) for x in log.read_text().splitlines() if '"failed"' in x][-3:]
-            for f in failed:
-                console.print(f"[red]unpublished failed run[/red] {f['run_id'][:8]} at {f['finished_at']}: "
-                              f"{escape(str(f['message']))}")
-        _table("rows per table", con.execute(
-            "SELECT schema_name || '.' || table_name AS table_name, estimated_size AS rows FROM duckdb_tables() "
-            "WHERE schema_name IN ('meta', 'raw', 'core', 'marts') ORDER BY 1"))
-        _table("quarantine by reason", con.execute(
-            "SELECT source, split_part(reason, ':', 1) AS reason, count(*) AS rows, any_value(reason) AS example "
-            "FROM core.quarantine GROUP BY ALL ORDER BY rows DESC"))
-        _table("located share per source", con.execute(
-            """SELECT source, agency, count(*) AS events, round(avg(is_located::INT) * 100, 1) AS located_pct,
-                      count(*) FILTER (WHERE location_issue = 'swapped_repaired') AS swapped_repaired
-               FROM (SELECT source, agency, is_located, location_issue FROM core.calls
-                     UNION ALL SELECT source, agency, is_located, location_issue FROM core.incidents)
-               GROUP BY ALL ORDER BY source"""))
-        _table("unmapped codes (add them to config/crosswalks/)", con.execute(
-            """SELECT source, code, n FROM (
-                 SELECT source, call_type_code AS code, count(*) AS n FROM core.calls
-                 WHERE call_category = 'Unmapped' GROUP BY ALL
-                 UNION ALL SELECT source, offense_code, count(*) FROM core.incidents
-                 WHERE offense_category = 'Unmapped' GROUP BY ALL)
-               ORDER BY n DESC LIMIT 20"""))
-        _table("failed loads", con.execute(
-            "SELECT source, path, message FROM meta.loads WHERE status = 'failed' ORDER BY loaded_at DESC LIMIT 10"))
-        landing = str(settings.landing_dir) + os.sep
-        _table("still being written (held; tried again next run)", con.execute(
-            "SELECT source, CASE WHEN starts_with(path, ?) THEN path[length(?) + 1:] ELSE path END AS file, "
-            "loaded_at AS last_seen, message FROM meta.loads WHERE status = 'waiting' ORDER BY path",
-            [landing, landing]))
-        _table("not picked up (matches no pattern), last run", con.execute(
-            "SELECT path AS file, bytes, modified_at FROM meta.landing_unmatched "
-            "WHERE run_id = (SELECT run_id FROM meta.runs ORDER BY started_at DESC LIMIT 1) ORDER BY path"))
+        _status_tables(settings, con)
+    except duckdb.Error as exc:
+        if not looks_corrupt(exc):
+            raise
+        err.print(f"[red]{escape(str(WarehouseCorrupt(settings.warehouse_path, f'DuckDB: {exc}')))}[/red]",
+                  soft_wrap=True)
+        raise typer.Exit(1) from None
     finally:
         ctx.__exit__(None, None, None)
     console.print(f"warehouse: {escape(str(settings.warehouse_path))}")
+
+
+def _print_failed_runs(settings: Settings, last: int = 3) -> None:
+    """The last failed nights from runs.jsonl: they were never published, so the warehouse cannot show them."""
+    log = settings.warehouse_path.with_name("runs.jsonl")
+    if not log.is_file():
+        return
+    failed = []
+    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            rec = json.loads(line)
+        except ValueError:  # a line cut short (a disk that filled up): skip it
+            continue
+        if isinstance(rec, dict) and rec.get("status") == "failed":
+            failed.append(rec)
+    for f in failed[-last:]:
+        console.print(f"[red]unpublished failed run[/red] {str(f.get('run_id'))[:8]} at {f.get('finished_at')}: "
+                      f"{escape(str(f.get('message')))}", soft_wrap=True)
+
+
+def _status_tables(settings: Settings, con) -> None:
+    _table("last runs", con.execute(
+        "SELECT run_id[:8] AS run, status, started_at, finished_at, rows_read, rows_loaded, rows_duplicate, "
+        "rows_quarantined, message FROM meta.runs ORDER BY started_at DESC LIMIT 5"))
+    _print_failed_runs(settings)
+    _table("rows per table", con.execute(
+        "SELECT schema_name || '.' || table_name AS table_name, estimated_size AS rows FROM duckdb_tables() "
+        "WHERE schema_name IN ('meta', 'raw', 'core', 'marts') ORDER BY 1"))
+    _table("quarantine by reason", con.execute(
+        "SELECT source, split_part(reason, ':', 1) AS reason, count(*) AS rows, any_value(reason) AS example "
+        "FROM core.quarantine GROUP BY ALL ORDER BY rows DESC"))
+    _table("located share per source", con.execute(
+        """SELECT source, agency, count(*) AS events, round(avg(is_located::INT) * 100, 1) AS located_pct,
+                  count(*) FILTER (WHERE location_issue = 'swapped_repaired') AS swapped_repaired
+           FROM (SELECT source, agency, is_located, location_issue FROM core.calls
+                 UNION ALL SELECT source, agency, is_located, location_issue FROM core.incidents)
+           GROUP BY ALL ORDER BY source"""))
+    _table("unmapped codes (add them to config/crosswalks/)", con.execute(
+        """SELECT source, code, n FROM (
+             SELECT source, call_type_code AS code, count(*) AS n FROM core.calls
+             WHERE call_category = 'Unmapped' GROUP BY ALL
+             UNION ALL SELECT source, offense_code, count(*) FROM core.incidents
+             WHERE offense_category = 'Unmapped' GROUP BY ALL)
+           ORDER BY n DESC LIMIT 20"""))
+    _table("failed loads", con.execute(
+        "SELECT source, path, message FROM meta.loads WHERE status = 'failed' ORDER BY loaded_at DESC LIMIT 10"))
+    landing = str(settings.landing_dir) + os.sep
+    _table("still being written (held; tried again next run)", con.execute(
+        "SELECT source, CASE WHEN starts_with(path, ?) THEN path[length(?) + 1:] ELSE path END AS file, "
+        "loaded_at AS last_seen, message FROM meta.loads WHERE status = 'waiting' ORDER BY path",
+        [landing, landing]))
+    _table("not picked up (matches no pattern), last run", con.execute(
+        "SELECT path AS file, bytes, modified_at FROM meta.landing_unmatched "
+        "WHERE run_id = (SELECT run_id FROM meta.runs ORDER BY started_at DESC LIMIT 1) ORDER BY path"))
 
 
 def _table(title: str, rel, limit: int = 200) -> None:
@@ -323,7 +388,7 @@ def query(sql: str = typer.Argument(..., help='SQL, e.g. "SELECT call_category, 
     """
     import duckdb
 
-    from transforms.warehouse import open_published
+    from transforms.warehouse import WarehouseCorrupt, open_published
 
     settings = _settings(config)
     try:
@@ -340,7 +405,7 @@ def query(sql: str = typer.Argument(..., help='SQL, e.g. "SELECT call_category, 
                     w.writerows(batch)
             else:
                 _table("result", rel, limit)
-    except (duckdb.Error, FileNotFoundError) as exc:
+    except (duckdb.Error, FileNotFoundError, WarehouseCorrupt) as exc:
         err.print(f"[red]{escape(str(exc))}[/red]")
         raise typer.Exit(1) from None
 
@@ -360,7 +425,7 @@ def export(fmt: str = typer.Option("gpkg", "--format", "-f",
     Examples:  sara export  |  sara export --format shp --out /srv/gis/sara
     """
     from transforms.export import FORMATS, export_marts
-    from transforms.warehouse import open_published
+    from transforms.warehouse import WarehouseCorrupt, open_published
 
     settings = _settings(config)
     if fmt not in FORMATS:
@@ -371,7 +436,7 @@ def export(fmt: str = typer.Option("gpkg", "--format", "-f",
     try:
         with open_published(settings.warehouse_path) as con, console.status(f"writing {fmt} layers to {out}"):
             paths = export_marts(con, agencies, out, fmt)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, WarehouseCorrupt) as exc:
         err.print(escape(str(exc)))
         raise typer.Exit(1) from None
     for p in paths:
@@ -394,7 +459,7 @@ def publish(out: Path = typer.Option(None, "--out", "-o", help="output folder (d
     import polars as pl
 
     from transforms.publish import publish_events, write_extract
-    from transforms.warehouse import open_published
+    from transforms.warehouse import WarehouseCorrupt, open_published
 
     settings = _settings(config)
     out = (out or settings.resolve("data/exports/public")).resolve()
@@ -413,7 +478,7 @@ def publish(out: Path = typer.Option(None, "--out", "-o", help="output folder (d
                 masked = log.filter((pl.col("kind") == "masking") & (pl.col("reason") == "any"))["rows"].sum()
                 console.print(f"{name}: {public.height} rows, {masked} location(s) generalized -> "
                               f"{escape(str(paths[0].parent))}")
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, WarehouseCorrupt) as exc:
         err.print(escape(str(exc)))
         raise typer.Exit(1) from None
 
@@ -480,7 +545,10 @@ def demo(nights: int = typer.Option(6, help="how many nights of extracts to run 
     # subflow; the demo runs 24 flow runs in one process and needs no crash detection, so it turns them off.
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
-    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+    from flows.api_server import owned_api
+
+    # one temporary Prefect API for every night of the demo, killed with this process
+    with owned_api(), temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
         chosen = all_nights[: max(1, min(nights, len(all_nights)))]
         result: dict = {}
         for night in chosen:

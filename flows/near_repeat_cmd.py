@@ -61,7 +61,7 @@ def _warehouse_events(config: str | None, dataset: Dataset, category: str | None
     import duckdb
 
     from transforms.config import ConfigError, load_settings
-    from transforms.warehouse import open_published
+    from transforms.warehouse import WarehouseCorrupt, open_published
 
     try:
         settings = load_settings(config)
@@ -105,7 +105,7 @@ def _warehouse_events(config: str | None, dataset: Dataset, category: str | None
                 f"SELECT x, y, CAST(CAST(timezone(?, event_at) AS DATE) - DATE '1970-01-01' AS DOUBLE) AS t "
                 f"FROM {table} WHERE {' AND '.join(where)} AND agency = ? AND x IS NOT NULL AND y IS NOT NULL",
                 [tz, *params, agency]).fetchnumpy()
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, WarehouseCorrupt) as exc:
         raise _fail(str(exc), 1) from None
     except duckdb.Error as exc:
         raise _fail(f"{settings.warehouse_path}: {exc}", 1) from None

@@ -142,8 +142,8 @@ def write_report(published: str) -> str:
 
 
 @task(name="publish_warehouse", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
-def publish_warehouse(build: str, published: str) -> None:
-    wh.publish(Path(build), Path(published))
+def publish_warehouse(build: str, published: str, keep_old_as: str | None = None) -> None:
+    wh.publish(Path(build), Path(published), Path(keep_old_as) if keep_old_as else None)
 
 
 # ---- scale-out (executor="dask"): workers write Parquet parts, this process is the single writer ----
@@ -295,12 +295,28 @@ def append_run_log(settings: Settings, record: dict) -> None:
         fh.write(json.dumps(record, default=str) + "\n")
 
 
+class NightFailed(RuntimeError):
+    """A night that was not published, with the reason in plain words."""
+
+
+def _log_failure(settings: Settings, record: dict, log) -> str:
+    """Append a failed night to runs.jsonl. The night's leftovers are removed before this, so a full disk
+    has room for one line again; if even that cannot be written, the reason is returned for the error
+    message (the CLI prints it and exits 1 all the same)."""
+    try:
+        append_run_log(settings, record)
+        return ""
+    except OSError as exc:
+        log.error("could not record the failed night in runs.jsonl: %s", exc)
+        return f" (it could not be recorded in {settings.warehouse_path.with_name('runs.jsonl')} either: {exc})"
+
+
 EXECUTORS = ("local", "dask")
 
 
 @flow(name="nightly", log_prints=False)
 def nightly(config_path: str | None = None, with_marts: bool = True, executor: str = "local",
-            dask_address: str | None = None, dask_workers: int | None = None) -> dict:
+            dask_address: str | None = None, dask_workers: int | None = None, rebuild: bool = False) -> dict:
     """Load whatever is new in data/landing/<source>/, normalize, audit, rebuild the marts, publish.
 
     with_marts=False skips the marts (the demo builds them on its last night only; a published night
@@ -310,9 +326,15 @@ def nightly(config_path: str | None = None, with_marts: bool = True, executor: s
     source for load + normalize and one per agency for the marts, each writing Parquet parts that this
     process, the only writer, merges into the build file. dask_address is a running scheduler
     (tcp://host:8786); without one a LocalCluster of dask_workers processes (default: the CPU count)
-    is started for the run."""
+    is started for the run.
+
+    rebuild=True (`sara rebuild`) builds the night from an empty warehouse instead of a copy of the published
+    one, so every file in the landing folders is loaded again, and keeps the file it replaces as
+    <name>.set-aside-<time> (it may be corrupt; it is never read, never deleted)."""
     if executor not in EXECUTORS:
         raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, not {executor!r}")
+    if rebuild and executor != "local":
+        raise ValueError("a rebuild runs with the local executor (the Dask workers start from the published file)")
     log = get_run_logger()
     settings = load_settings(config_path)
     run_id = str(flow_run.id or f"local-{datetime.now(UTC):%Y%m%dT%H%M%S}")
@@ -320,7 +342,7 @@ def nightly(config_path: str | None = None, with_marts: bool = True, executor: s
     with wh.run_lock(published):
         dask = _Dask(dask_address, dask_workers) if executor == "dask" else None
         try:
-            return _nightly(settings, run_id, published, log, with_marts, dask)
+            return _nightly(settings, run_id, published, log, with_marts, dask, rebuild)
         finally:
             if dask is not None:
                 dask.close()
@@ -355,23 +377,28 @@ def _count_source(d: dict, raw_results: list[dict], norm_results: list[dict]) ->
 
 
 def _nightly(settings: Settings, run_id: str, published: Path, log, with_marts: bool,
-             dask: _Dask | None = None) -> dict:
+             dask: _Dask | None = None, rebuild: bool = False) -> dict:
     global _RUN
     clock = _Clock()
-    build = wh.start_build(published)
-    partitioned.clear_parts(published)  # a killed run's parts were never merged into a published night
-    parts = partitioned.parts_root(published, run_id)
-    clock.lap("copy published to build")
-    con = wh.connect(build, threads=settings.sara.warehouse.threads, memory_limit=settings.sara.warehouse.memory_limit)
     started = datetime.now(UTC)
-    _RUN = RunState(settings, con, run_id)
-    status, message = "ok", ""
+    build = wh.build_path(published)
+    parts = partitioned.parts_root(published, run_id)
+    status, message, logged = "ok", "", False
+    stage = "copying the published warehouse to the build file"  # said in a failure message
     try:
+        build = wh.start_build(published, fresh=rebuild)
+        partitioned.clear_parts(published)  # a killed run's parts were never merged into a published night
+        clock.lap("copy published to build")
+        stage = "opening the build file"
+        con = wh.connect(build, threads=settings.sara.warehouse.threads,
+                         memory_limit=settings.sara.warehouse.memory_limit)
+        _RUN = RunState(settings, con, run_id)
+        stage = "writing the schema and the agency areas"
         wh.apply_schema(con)
         write_agency_areas(con, settings)
         clock.lap("schema and agency areas")
-        con.execute("INSERT INTO meta.runs (run_id, flow, started_at, status) VALUES (?, 'nightly', ?, 'running')",
-                    [run_id, started])
+        con.execute("INSERT INTO meta.runs (run_id, flow, started_at, status) VALUES (?, ?, ?, 'running')",
+                    [run_id, "rebuild" if rebuild else "nightly", started])
         per_source: dict[str, dict] = {}
         failed_sources: list[str] = []
         waiting: list[dict] = []
@@ -380,6 +407,7 @@ def _nightly(settings: Settings, run_id: str, published: Path, log, with_marts: 
             log.warning("not picked up (matches no pattern): %s", u["path"])
         manifests: dict[str, dict] = {}
         if dask is not None:
+            stage = "loading and normalizing (parallel)"
             manifests = ingest_partitions.with_options(task_runner=dask.runner())(
                 str(settings.config_path), list(settings.sources), str(published), str(parts), run_id)
             clock.lap("load and normalize (parallel)")
@@ -388,11 +416,14 @@ def _nightly(settings: Settings, run_id: str, published: Path, log, with_marts: 
                                                 "loaded": 0, "duplicate": 0, "quarantined": 0})
             try:
                 if dask is None:
+                    stage = f"loading {source}"
                     raw_results = ingest_source(source)
                     clock.lap(f"load {source}")
+                    stage = f"normalizing {source}"
                     norm_results = normalize_source(source)
                     clock.lap(f"normalize {source}")
                 else:
+                    stage = f"merging {source}"
                     m = manifests[source]
                     if "error" in m:
                         raise RuntimeError(m["error"])
@@ -403,6 +434,7 @@ def _nightly(settings: Settings, run_id: str, published: Path, log, with_marts: 
                     for r in raw_results:
                         _progress("file", source=source, path=r["path"], status=r["status"])
             except Exception as exc:
+                _raise_if_fatal(exc)  # a full disk or a damaged file fails the night, not one source
                 log.error("source %s failed: %s", source, exc)
                 failed_sources.append(source)
                 d["failed"] += 1
@@ -414,12 +446,14 @@ def _nightly(settings: Settings, run_id: str, published: Path, log, with_marts: 
             if d["failed"]:
                 failed_sources.append(source)
             _progress("normalized", source=source)
+        stage = "running the audits"
         audits = run_checks()
         clock.lap("audits")
         err = [a for a in audits if a["severity"] == "error" and a["status"] == "fail"]
         warn = [a for a in audits if a["severity"] == "warn" and a["status"] == "fail"]
         marts_error, mart_counts = None, {}
         if not err and with_marts:
+            stage = "building the marts"
             try:
                 if dask is None:
                     mart_counts = build_marts()
@@ -427,6 +461,7 @@ def _nightly(settings: Settings, run_id: str, published: Path, log, with_marts: 
                     mart_parts = _run_marts_partitioned(settings, dask, build, parts)
                     mart_counts = {"as_of": str(marts.as_of_date(settings)), **merge_marts_task(mart_parts)}
             except Exception as exc:  # a night whose marts cannot be built is not published
+                _raise_if_fatal(exc)
                 log.error("building the marts failed: %s", exc)
                 marts_error = f"{type(exc).__name__}: {exc}"
             con = _state().con  # the scaled-out marts reopen the build file
@@ -447,6 +482,7 @@ def _nightly(settings: Settings, run_id: str, published: Path, log, with_marts: 
                 parts_msg.append(f"{len(waiting)} file(s) still being written, held for the next night: "
                                  + ", ".join(sorted({w['source'] for w in waiting})))
             message = "; ".join(parts_msg)
+        stage = "recording the run"
         totals = {k: sum(d[k] for d in per_source.values()) for k in ("read", "loaded", "duplicate", "quarantined")}
         con.execute(
             """UPDATE meta.runs SET finished_at = ?, status = ?, sources_ok = ?, sources_failed = ?,
@@ -467,10 +503,14 @@ def _nightly(settings: Settings, run_id: str, published: Path, log, with_marts: 
                 f"| {k} | {v} |\n" for k, v in mart_counts.items())
         con.close()
         partitioned.remove_parts(parts)
+        set_aside = None
         if status == "failed":
             wh.discard_build(build)
         else:
-            publish_warehouse(str(build), str(published))
+            stage = "publishing the night (checkpoint and rename)"
+            if rebuild and published.exists():
+                set_aside = wh.set_aside_path(published)
+            publish_warehouse(str(build), str(published), str(set_aside) if set_aside else None)
         clock.lap("publish")
         report_path = None
         if status != "failed" and with_marts:
@@ -488,20 +528,60 @@ def _nightly(settings: Settings, run_id: str, published: Path, log, with_marts: 
                   "waiting": waiting, "unmatched": [{**u, "modified_at": u["modified_at"].isoformat()}
                                                     for u in unmatched],
                   "timings": clock.laps, "marts": mart_counts, "report": report_path,
-                  "audits": audits, "warehouse": str(published), "published": status != "failed"}
-        append_run_log(settings, {"run_id": run_id, "started_at": started, "finished_at": datetime.now(UTC),
-                                  "status": status, "message": message, "config": str(settings.config_path)})
+                  "audits": audits, "warehouse": str(published), "published": status != "failed",
+                  "set_aside": str(set_aside) if set_aside else None}
+        record = {"run_id": run_id, "started_at": started, "finished_at": datetime.now(UTC), "status": status,
+                  "message": message, "config": str(settings.config_path)}
+        if rebuild:
+            record.update(rebuild=True, set_aside=result["set_aside"])
         if status == "failed":
-            raise RuntimeError(f"night not published: {message}")
-        return result
-    except BaseException:
+            logged = True
+            raise NightFailed(f"night not published: {message}{_log_failure(settings, record, log)}")
         try:
-            _state().con.close()
+            append_run_log(settings, record)
+        except OSError as exc:  # the night is published and in meta.runs; the log line is a copy
+            log.error("could not append the run to runs.jsonl: %s", exc)
+        return result
+    except BaseException as exc:
+        try:
+            if _RUN is not None:
+                _RUN.con.close()
         except duckdb.Error:
             pass
         partitioned.remove_parts(parts)
-        if build.exists() and status != "failed":
-            wh.discard_build(build)
+        freed = wh.discard_build(build)
+        if logged:
+            raise
+        why = _failure_words(exc, stage, published)
+        log.error("night failed: %s (%s bytes of leftovers removed)", why, f"{freed:,}")
+        record = {"run_id": run_id, "started_at": started, "finished_at": datetime.now(UTC), "status": "failed",
+                  "message": why, "config": str(settings.config_path), **({"rebuild": True} if rebuild else {})}
+        unlogged = _log_failure(settings, record, log)
+        if isinstance(exc, wh.WarehouseCorrupt):
+            raise wh.WarehouseCorrupt(exc.path, exc.detail + unlogged) from exc
+        if isinstance(exc, Exception):
+            raise NightFailed(why + unlogged) from exc
         raise
     finally:
         _RUN = None
+
+
+def _raise_if_fatal(exc: Exception) -> None:
+    """A full disk or a damaged warehouse ends the night at once: every later step would fail the same way."""
+    if wh.out_of_space(exc) or wh.looks_corrupt(exc) or isinstance(exc, wh.WarehouseCorrupt):
+        raise exc
+
+
+def _failure_words(exc: BaseException, stage: str, published: Path) -> str:
+    """The reason a night failed, in plain words, for runs.jsonl, `sara status` and the CLI."""
+    if isinstance(exc, wh.WarehouseCorrupt):
+        return str(exc)
+    if wh.looks_corrupt(exc):  # the build is a copy of the published file: a bad block there is a bad block here
+        return str(wh.WarehouseCorrupt(published, f"DuckDB while {stage}: {exc}"))
+    space = wh.out_of_space(exc)
+    if space:
+        return (f"{space} while {stage} in {published.parent}: nothing was published and the night's files were "
+                f"removed; free space there and run again ({type(exc).__name__}: {exc})")
+    if isinstance(exc, KeyboardInterrupt):
+        return f"interrupted while {stage}"
+    return str(exc) if isinstance(exc, NightFailed) else f"{type(exc).__name__} while {stage}: {exc}"

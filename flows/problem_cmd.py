@@ -84,7 +84,7 @@ def assess(
     """
     import duckdb
 
-    from transforms.warehouse import open_published
+    from transforms.warehouse import WarehouseCorrupt, open_published
 
     settings = _settings(config)
     try:
@@ -96,7 +96,7 @@ def assess(
             except duckdb.CatalogException:
                 raise _fail("the warehouse has no marts.problem_assessment yet: run the nightly flow "
                             "after adding problem files") from None
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, WarehouseCorrupt) as exc:
         raise _fail(str(exc)) from None
     if df.empty:
         raise _fail(f"no assessment for problem {name!r} (assessed: {', '.join(known) or 'none'})")

@@ -32,7 +32,7 @@ def report(
     from transforms.config import ConfigError, load_settings
     from transforms.marts import as_of_date
     from transforms.report import build_report
-    from transforms.warehouse import open_published
+    from transforms.warehouse import WarehouseCorrupt, open_published
 
     try:
         settings = load_settings(config)
@@ -44,7 +44,7 @@ def report(
     try:
         with open_published(settings.warehouse_path) as con:
             path = build_report(con, settings, as_of, out_dir)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, WarehouseCorrupt) as exc:
         err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     console.print(escape(str(path)), highlight=False, soft_wrap=True)

@@ -24,6 +24,10 @@ Weights for one event with window [start, end):
 Vectorized: each event with a window shorter than a week touches at most 169 consecutive clock hours
 (the first and last can fall in the same slot; those two are merged), so the long form is built with
 `np.repeat` and no Python loop per event. `profile` works through the events in chunks to bound memory.
+
+Reproducible: `profile` adds the weights of each group's events in one canonical order (by start, then end),
+whatever order they came in, so the same events give the same bits (floating-point addition is not
+associative; a DuckDB query without ORDER BY returns rows in no particular order).
 """
 
 from __future__ import annotations
@@ -157,6 +161,8 @@ def profile(start, end=None, key=None, chunk_rows: int = 4_000_000) -> pl.DataFr
         codes, values = _group_codes(key, n)
         n_groups = values.len()
     total = np.zeros(n_groups * N_SLOTS)
+    canon = np.lexsort((e, s, codes))  # the canonical order: the sums do not depend on the input order
+    s, e, codes = s[canon], e[canon], codes[canon]
     # chunks of about `chunk_rows` long-form rows (at least one event each) bound the memory
     rows = np.cumsum(_hours_touched(s, e)[-1])
     lo = 0

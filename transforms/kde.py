@@ -18,6 +18,11 @@ MEMORY. Events go in a scipy cKDTree. The number of (cell, event) pairs within h
 (`query_ball_point(..., return_length=True)`), then cells are processed in consecutive blocks holding at most
 `max_pairs` pairs (a cell with more pairs than that is a block of its own), each block with one
 `sparse_distance_matrix` call. Peak memory is O(n_events + n_cells + max_pairs).
+
+REPRODUCIBLE. Floating-point addition is not associative, so a sum depends on the order of its terms. The
+events are put in one canonical order first (by x, then y, then weight) and each cell's terms are added in
+that order, whatever order the events and cells came in (a DuckDB query without ORDER BY has none) and
+whatever the tree's traversal or the block sizes: the same events give the same bits.
 """
 
 from __future__ import annotations
@@ -83,6 +88,8 @@ def quartic_kde(
     out = np.zeros(len(cells))
     if len(ev) == 0 or len(cells) == 0:
         return out
+    canon = np.lexsort((w, ev[:, 1], ev[:, 0]))  # the canonical event order (see REPRODUCIBLE)
+    ev, w = ev[canon], w[canon]
     etree = cKDTree(ev)
     n_pairs = np.asarray(etree.query_ball_point(cells, r=h, return_length=True), dtype=np.int64)
     todo = np.flatnonzero(n_pairs)
@@ -93,6 +100,7 @@ def quartic_kde(
         stop = max(int(np.searchsorted(cum, before + max_pairs, side="right")), start + 1)
         idx = todo[start:stop]
         pairs = cKDTree(cells[idx]).sparse_distance_matrix(etree, h, output_type="ndarray")
+        pairs = pairs[np.lexsort((pairs["j"], pairs["i"]))]  # per cell, its events in the canonical order
         u = 1.0 - (pairs["v"] / h) ** 2
         k = np.where(u > 0, u * u, 0.0) * w[pairs["j"]]
         out[idx] += np.bincount(pairs["i"], weights=k, minlength=idx.size)

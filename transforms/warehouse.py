@@ -5,14 +5,22 @@ checkpoints, and publishes with one atomic `os.replace`. Readers (analysts, `sar
 exports) open the published file read-only, so they see the last complete night or the new
 one, never a mixture. On POSIX a reader that already has the old file open keeps reading the
 old inode until it reconnects. On Windows a file held open by another program blocks the rename.
+
+Faults an operator recovers from (README "Recover"):
+- A published file that cannot be read (truncated, overwritten, damaged) is detected when it is opened and
+  raised as `WarehouseCorrupt`, whose message names the file and the recovery (`sara rebuild`).
+- A disk that fills up during a night (`out_of_space`) leaves the published file untouched; the night's
+  leftovers (`leftovers`) are removed at the end of the failed run and again at the start of the next.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -113,38 +121,155 @@ def build_path(published: Path) -> Path:
     return published.with_name(published.name + ".build")
 
 
+class WarehouseCorrupt(RuntimeError):
+    """The published warehouse file cannot be read: truncated, overwritten or damaged."""
+
+    def __init__(self, path: Path, detail: str) -> None:
+        self.path, self.detail = Path(path), detail
+        super().__init__(
+            f"the published warehouse {path} is corrupt ({detail}). Nothing can be read from it and no night can "
+            f"be built on it. Recover with `sara rebuild`: it sets the file aside as "
+            f"{self.path.name}.set-aside-<time> (it is never deleted) and builds a new warehouse from every file in "
+            f"the landing folders, which keep every delivered extract.")
+
+
+# DuckDB's file starts with three 4 KiB headers (the file header and two alternating database headers); the
+# blocks follow. A whole file is therefore at least 3 * 4096 + total_blocks * block_size bytes long (measured
+# on duckdb 1.5.5, which is pinned; tests/test_faults.py opens a healthy file through this check).
+_HEADER_BYTES = 3 * 4096
+# what DuckDB says when a file is not a database, is cut short, or a block fails its checksum
+_CORRUPT_SIGNS = ("not a valid DuckDB database file", "Could not read enough bytes", "Corrupt database file",
+                  "does not match stored checksum")
+
+
+def looks_corrupt(exc: BaseException) -> bool:
+    """Is this DuckDB error a damaged file (as opposed to a lock, a permission or a SQL error)?"""
+    return isinstance(exc, duckdb.Error) and any(s in str(exc) for s in _CORRUPT_SIGNS)
+
+
+def check_whole(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """Raise WarehouseCorrupt when the file on disk is shorter than its own header says (a truncated file
+    can open and answer queries on its first blocks, then fail on the others)."""
+    block_size, blocks = con.execute("SELECT block_size, total_blocks FROM pragma_database_size()").fetchone()
+    need, have = _HEADER_BYTES + int(blocks) * int(block_size), path.stat().st_size
+    if have < need:
+        raise WarehouseCorrupt(path, f"the file is {have:,} bytes but the {int(blocks)} blocks its header lists "
+                                     f"need {need:,}: it was cut short")
+
+
+def _open_checked(path: Path) -> duckdb.DuckDBPyConnection:
+    try:
+        con = connect(path, read_only=True)
+    except duckdb.Error as exc:
+        if looks_corrupt(exc):
+            raise WarehouseCorrupt(path, f"DuckDB: {exc}") from exc
+        raise
+    try:
+        check_whole(con, path)
+        con.execute("SELECT count(*) FROM duckdb_tables()").fetchone()  # the catalog reads
+    except duckdb.Error as exc:
+        con.close()
+        if looks_corrupt(exc):
+            raise WarehouseCorrupt(path, f"DuckDB: {exc}") from exc
+        raise
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
 @contextmanager
 def open_published(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Read-only connection to the published warehouse."""
+    """Read-only connection to the published warehouse; WarehouseCorrupt when the file is damaged."""
     if not path.exists():
         raise FileNotFoundError(f"no warehouse at {path}: run `sara run` or `sara demo` first")
-    con = connect(path, read_only=True)
+    con = _open_checked(path)
     try:
         yield con
     finally:
         con.close()
 
 
-def start_build(published: Path) -> Path:
-    """Make a fresh build copy of the published warehouse (or an empty one).
+def leftovers(published: Path) -> list[Path]:
+    """What a night leaves beside the published file while it runs: the build file, its WAL, its DuckDB spill
+    folder and the half-made copy of the published file. The Dask parts are in transforms.partitioned."""
+    return _with_companions(build_path(published))
 
-    A leftover build file from a killed run is discarded: it was never published, and the
-    run that made it is repeated from the published state.
+
+def _with_companions(db: Path) -> list[Path]:
+    return [db, *(db.with_name(db.name + ext) for ext in (".wal", ".tmp", ".copying"))]
+
+
+def remove_leftovers(published: Path) -> int:
+    """Remove the night's leftovers; returns the bytes freed."""
+    return _remove(leftovers(published))
+
+
+def _remove(paths: list[Path]) -> int:
+    freed = 0
+    for p in paths:
+        if p.is_dir():
+            freed += sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
+            shutil.rmtree(p, ignore_errors=True)
+        elif p.exists():
+            freed += p.stat().st_size
+            p.unlink()
+    return freed
+
+
+def start_build(published: Path, fresh: bool = False) -> Path:
+    """Make a build copy of the published warehouse (an empty one when there is none, or when `fresh`).
+
+    The leftovers of a killed or failed run are discarded first: they were never published, and the
+    run that made them is repeated from the published state. A published file that cannot be read
+    raises WarehouseCorrupt before anything is copied.
     """
     build = build_path(published)
     build.parent.mkdir(parents=True, exist_ok=True)
-    for leftover in (build, build.with_name(build.name + ".wal")):
-        if leftover.exists():
-            leftover.unlink()
-    if published.exists():
+    remove_leftovers(published)
+    if published.exists() and not fresh:
+        try:
+            _open_checked(published).close()
+        except duckdb.Error:  # not damaged (that is WarehouseCorrupt) but busy, e.g. held by a writer
+            pass
         tmp = build.with_name(build.name + ".copying")
-        shutil.copyfile(published, tmp)
+        try:
+            shutil.copyfile(published, tmp)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         os.replace(tmp, build)
     return build
 
 
-def publish(build: Path, published: Path) -> None:
-    """Atomically replace the published file with the checkpointed build file."""
+def set_aside_path(published: Path, now: datetime | None = None) -> Path:
+    """Where `sara rebuild` keeps the file it replaces: <name>.set-aside-<UTC time>."""
+    return published.with_name(f"{published.name}.set-aside-{(now or datetime.now(UTC)):%Y%m%dT%H%M%SZ}")
+
+
+_NO_SPACE = {errno.ENOSPC: "disk full", errno.EDQUOT: "disk quota exceeded", errno.EFBIG: "file size limit reached"}
+
+
+def out_of_space(exc: BaseException) -> str | None:
+    """'disk full' (or quota, or file size limit) when this error, or one it was raised from, is a write
+    that found no room; else None. DuckDB reports the OS error in its message."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in _NO_SPACE:
+            return _NO_SPACE[exc.errno]
+        for code, words in _NO_SPACE.items():
+            if os.strerror(code) in str(exc):
+                return words
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def publish(build: Path, published: Path, keep_old_as: Path | None = None) -> None:
+    """Atomically replace the published file with the checkpointed build file.
+
+    keep_old_as: a name under which the file being replaced stays on disk (a hard link made just before the
+    rename, so readers never see the name missing; a rename where hard links are not supported)."""
     con = duckdb.connect(str(build))
     try:
         con.execute("CHECKPOINT")
@@ -158,6 +283,11 @@ def publish(build: Path, published: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+    if keep_old_as is not None and published.exists():
+        try:
+            os.link(published, keep_old_as)
+        except OSError:
+            os.replace(published, keep_old_as)
     os.replace(build, published)
     dfd = os.open(published.parent, os.O_RDONLY)
     try:
@@ -166,7 +296,7 @@ def publish(build: Path, published: Path) -> None:
         os.close(dfd)
 
 
-def discard_build(build: Path) -> None:
-    for p in (build, build.with_name(build.name + ".wal")):
-        if p.exists():
-            p.unlink()
+def discard_build(build: Path) -> int:
+    """Remove an unpublished build (or scratch) file and its WAL, spill folder and half-made copy; returns the
+    bytes freed."""
+    return _remove(_with_companions(build))
