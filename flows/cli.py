@@ -214,13 +214,16 @@ def _night(settings: Settings, executor: str = "local", dask_address: str | None
 
 
 @app.command()
-def rebuild(config: str | None = ConfigOpt, verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
+def rebuild(config: str | None = ConfigOpt, verbose: bool = VerboseOpt) -> None:
     """Build the warehouse again from every file in data/landing/<source>/ and publish it; the file it replaces
     is kept as <warehouse>.set-aside-<time>, never deleted.
 
     The recovery for a corrupt published warehouse (`sara run` and `sara status` say when it is one). It works
     because the landing folders keep every delivered extract: sara never removes one. The old file stays
-    published (or corrupt) until the new one is complete. Exit status as for `sara run`."""
+    published (or corrupt) until the new one is complete. Exit status as for `sara run`.
+
+    Example:  sara rebuild --config config/sara.toml
+    """
     _quiet_prefect(verbose)
     settings = _settings(config)
     try:
@@ -229,9 +232,9 @@ def rebuild(config: str | None = ConfigOpt, verbose: bool = typer.Option(False, 
         _night_failed(settings, exc)
         raise typer.Exit(1) from None
     _print_run(result)
-    console.print(f"warehouse: {result['warehouse']}")
+    console.print(f"warehouse: {escape(result['warehouse'])}")
     if result.get("set_aside"):
-        console.print(f"the file it replaced: {result['set_aside']}")
+        console.print(f"the file it replaced: {escape(result['set_aside'])}")
     if result["status"] == "partial":
         raise typer.Exit(3)
 

@@ -242,6 +242,18 @@ def test_publish_writes_csvs_without_exact_addresses(demo, env, tmp_path):
     assert any("BLOCK" in c for c in published_cells(out))  # the block is what is published
 
 
+def test_rebuild_sets_the_warehouse_aside_and_loads_landing_again(demo, env):
+    proj, _ = demo
+    before = _db(proj, "SELECT count(*), sum(hash(call_id, call_type, event_at)) FROM core.calls")
+    res = _sara(proj, env, "rebuild", "--config", CONFIG)
+    assert res.returncode in (0, 3), _out(res)
+    kept = list((proj / WAREHOUSE).parent.glob("sara.duckdb.set-aside-*"))
+    assert len(kept) == 1 and "the file it replaced" in _flat(res.stdout)
+    # every delivered file was loaded again, and the current calls are the same records
+    assert _db(proj, "SELECT count(*), sum(hash(call_id, call_type, event_at)) FROM core.calls") == before
+    assert _db(proj, "SELECT list(DISTINCT flow) FROM meta.runs")[0][0] == ["rebuild"]
+
+
 def test_serve_refuses_without_a_prefect_server(demo, env):
     proj, _ = demo
     res = _sara(proj, {k: v for k, v in env.items() if k != "PREFECT_API_URL"}, "serve", "--config", CONFIG)
