@@ -34,8 +34,7 @@ import pyarrow as pa
 
 from transforms.config import SourceConfig
 from transforms.landing import StillBeingWritten, cut
-from transforms.normalize import raw_column_name
-from transforms.sqlutil import qident, qstr, relation_columns, relation_exists
+from transforms.sqlutil import qident, qstr, raw_column_name, relation_columns, relation_exists
 
 
 class LoadError(RuntimeError):

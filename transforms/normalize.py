@@ -18,7 +18,6 @@ Every row read is accounted for: rows_read = rows_loaded + rows_duplicate + rows
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -30,7 +29,7 @@ from transforms import address as addr
 from transforms.config import CALL_TIMES, INCIDENT_TIMES, Settings, SourceConfig, TimestampSpec
 from transforms.geo import locate_points
 from transforms.ingest import TYPED_TS_FORMAT
-from transforms.sqlutil import Params, qident, qstr
+from transforms.sqlutil import Params, qident, qstr, raw_column_name
 
 
 @dataclass
@@ -40,10 +39,6 @@ class NormalizeResult:
     rows_duplicate: int
     rows_quarantined: int
     records_upserted: int
-
-
-def raw_column_name(col: str) -> str:
-    return "raw_" + (re.sub(r"[^a-z0-9]+", "_", col.lower()).strip("_") or "col")
 
 
 def _text(col: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 
@@ -40,3 +41,8 @@ def relation_columns(con, schema: str, name: str, database: str | None = None) -
     return [r[0] for r in con.execute(
         "SELECT column_name FROM duckdb_columns() WHERE database_name = coalesce(?, current_database()) "
         "AND schema_name = ? AND table_name = ? ORDER BY column_index", [database, schema, name]).fetchall()]
+
+
+def raw_column_name(col: str) -> str:
+    """The core column that keeps an unmapped source column: raw_<name>, lower case, [a-z0-9_] only."""
+    return "raw_" + (re.sub(r"[^a-z0-9]+", "_", col.lower()).strip("_") or "col")
