@@ -10,9 +10,9 @@
 A snapshot holds, for every table of every schema: its row count, and per column the sum of the 64-bit hashes
 of its values (order-free, so a table whose rows come out in another order has the same sum). Geometries
 are hashed as WKB; text has the project folder replaced by `<project>`, so two builds in two temporary
-folders compare equal. Columns that name the run rather than the data (run ids, wall-clock times, file
-modification times) are left out: RUN_COLUMNS lists them, found by building the same input twice and
-keeping every column whose sums differed. Views are listed by name.
+folders compare equal. Every column is summed; `compare` leaves out the columns that name the run rather than the
+data (run ids, wall-clock times, file modification times): RUN_COLUMNS lists them, found by building the
+same input twice and keeping every column whose sums differed. Views are listed by name.
 
 `compare` prints every table and column whose count or sum differs, and exits 1 if any does. A renamed
 column is compared under its old name (`--rename schema.table.old=new`); a renamed table likewise
@@ -38,17 +38,17 @@ import duckdb
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 
-# columns whose values name the run, not the data (two builds of the same input differ in them and nowhere else)
+# Columns whose values name the run, not the data: building the same input twice (the demo, and the real feeds
+# on two as_of dates) gave different sums in these columns and nowhere else. version_at and extract_at come
+# from file modification times for feeds that carry no extract time of their own.
 RUN_COLUMNS: dict[str, set[str]] = {
     "meta.runs": {"run_id", "started_at", "finished_at"},
     "meta.loads": {"run_id", "loaded_at", "extract_at"},
-    "meta.audit_results": {"run_id", "ran_at"},
+    "meta.audit_results": {"run_id", "checked_at"},
     "meta.schema_info": {"applied_at"},
     "meta.landing_unmatched": {"run_id", "modified_at"},
-    "core.calls": {"loaded_at", "updated_at_load", "extract_at"},
-    "core.incidents": {"loaded_at", "updated_at_load", "extract_at"},
-    "core.offenses": {"loaded_at"},
-    "core.quarantine": set(),
+    "core.calls": {"version_at"},
+    "core.incidents": {"version_at"},
 }
 
 REAL_FILES = {
@@ -67,7 +67,7 @@ def snapshot(db: Path, project: Path | None = None) -> dict:
         from transforms.warehouse import load_spatial
 
         load_spatial(con)
-    except Exception:  # noqa: BLE001 - a warehouse without geometry columns needs no extension
+    except Exception:  # a warehouse without geometry columns needs no extension
         pass
     try:
         out: dict = {"tables": {}, "views": []}
@@ -75,14 +75,11 @@ def snapshot(db: Path, project: Path | None = None) -> dict:
                              "current_database() ORDER BY 1, 2").fetchall()
         for schema, table in tables:
             name = f"{schema}.{table}"
-            skip = RUN_COLUMNS.get(name, set())
             cols = con.execute("SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = "
                                "current_database() AND schema_name = ? AND table_name = ? ORDER BY column_name",
                                [schema, table]).fetchall()
             exprs, names = [], []
             for c, t in cols:
-                if c in skip:
-                    continue
                 q = '"' + c.replace('"', '""') + '"'
                 if t.startswith("GEOMETRY"):
                     q = f"ST_AsWKB({q})"
@@ -175,6 +172,8 @@ def compare(a: dict, b: dict, renames: dict[str, str]) -> list[str]:
             if na != nb:
                 diffs.append(f"{section} {t}: {na} rows before, {nb} after")
             for c in sorted(set(ca) | set(cb)):
+                if c in RUN_COLUMNS.get(t, ()):
+                    continue
                 if ca.get(c) != cb.get(c):
                     diffs.append(f"{section} {t}.{c}: " + ("missing before" if c not in ca else
                                                           "missing after" if c not in cb else "content differs"))
@@ -192,7 +191,7 @@ def main() -> None:
     b.add_argument("what", choices=["demo", "real"])
     b.add_argument("out", type=Path)
     b.add_argument("--as-of", action="append", help="real: the as_of of a night (repeatable; "
-                   "default 2019-12-31 and 2020-12-31)")
+                   "default 2014-09-30, 2019-12-31 and 2020-12-31: the last days of New Haven, Chicago and SF, Vancouver)")
     s = sub.add_parser("snapshot", help="checksums of one warehouse file")
     s.add_argument("db", type=Path)
     s.add_argument("out", type=Path)
@@ -219,7 +218,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="sara-checksums-") as td:
             tmp = Path(td)
             data = build_demo(tmp) if args.what == "demo" else build_real(tmp, args.as_of or
-                                                                          ["2019-12-31", "2020-12-31"])
+                                                                          ["2014-09-30", "2019-12-31", "2020-12-31"])
     out = args.out
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(data, indent=1, sort_keys=True))
