@@ -64,7 +64,7 @@ def snapshot(db: Path, project: Path | None = None) -> dict:
     con = duckdb.connect(str(db), read_only=True)
     proj = str(project) if project else None
     try:
-        from transforms.warehouse import load_spatial
+        from transforms.warehouse.db import load_spatial
 
         load_spatial(con)
     except Exception:  # a warehouse without geometry columns needs no extension

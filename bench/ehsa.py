@@ -88,7 +88,7 @@ def stage_sara(path: str, k_time: int, alpha: float, breakdown: bool) -> dict:
     import polars as pl
     from scipy.special import ndtr
 
-    from transforms import ehsa
+    from transforms.stats import ehsa
 
     d = np.load(path)
     ix, iy, counts = d["ix"], d["iy"], d["counts"]
@@ -125,7 +125,7 @@ def stage_sara(path: str, k_time: int, alpha: float, breakdown: bool) -> dict:
 def stage_baseline(path: str, k_time: int, alpha: float) -> dict:
     from scipy import sparse, stats
 
-    from transforms.ehsa import MIN_STEPS, QUEEN, classify_series
+    from transforms.stats.ehsa import MIN_STEPS, QUEEN, classify_series
 
     d = np.load(path)
     ix, iy, counts = d["ix"], d["iy"], d["counts"]

@@ -64,7 +64,7 @@ def _cpu() -> float:
 
 
 def stage_sara(side: int, seed: int, repeat: int) -> dict:
-    from transforms.gi_star import gi_star_grid, grid_offsets
+    from transforms.stats.gi_star import gi_star_grid, grid_offsets
 
     ix, iy, y = make_grid(side, seed)
     rss_data = _rss_mb()

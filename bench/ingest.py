@@ -336,9 +336,10 @@ class TimedConnection:
 
 
 def stage_normalize(project: str, csv: str, db: str, memory_limit: str | None) -> dict:
-    import transforms.normalize as nz
-    from transforms import loader, warehouse
+    import transforms.warehouse.normalize as nz
     from transforms.config import load_settings
+    from transforms.warehouse import db as warehouse
+    from transforms.warehouse import loader
 
     root = Path(project)
     settings = load_settings(root / "config" / "sara.toml", root)

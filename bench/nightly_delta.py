@@ -110,7 +110,7 @@ def _settings(project: str):
 
 
 def _connect(db: Path | str, memory_limit: str | None):
-    from transforms import warehouse as wh
+    from transforms.warehouse import db as wh
 
     con = wh.connect(db, memory_limit=memory_limit)
     wh.apply_schema(con)
@@ -119,7 +119,7 @@ def _connect(db: Path | str, memory_limit: str | None):
 
 def _ingest(con, settings, csvs: list[str]) -> dict:
     """load_raw_file of every file, then normalize_pending: the ingest + normalize of a night or a rebuild."""
-    from transforms import loader
+    from transforms.warehouse import loader
 
     t0, c0 = time.perf_counter(), bi._cpu()
     raws = [loader.load_raw_file(con, settings, bi.SOURCE, Path(p), "bench") for p in csvs]
@@ -194,8 +194,8 @@ def stage_night(project: str, published: str, csvs: list[str], memory_limit: str
                 marts_as_of: str | None = None, profile: bool = False) -> dict:
     """One night as flows/nightly.py runs it: start_build (copy), load + normalize, marts (optional),
     checkpoint, publish (checkpoint + fsync + os.replace). Each part timed on its own."""
-    from transforms import marts
-    from transforms import warehouse as wh
+    from transforms.marts import build as marts
+    from transforms.warehouse import db as wh
 
     settings = _settings(project)
     pub = Path(published)
@@ -210,7 +210,9 @@ def stage_night(project: str, published: str, csvs: list[str], memory_limit: str
     out["sql"] = tcon.log if profile else []
     out["rss_ingest_mb"] = bi._peak_mb()
     if marts_as_of:
-        from transforms import compstat, problems, repeat_marts  # noqa: F401  (imported before the clock)
+        from transforms.marts import (
+            compstat,  # noqa: F401  (imported before the clock)
+            )
 
         marts.static_units(settings)  # config only (grid, H3 cover): built once per process, before the clock
         clock = StepClock()

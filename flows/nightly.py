@@ -29,11 +29,13 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
-from transforms import loader, marts, partitioned
-from transforms import warehouse as wh
-from transforms.audits import run_audits
 from transforms.config import Settings, load_settings
-from transforms.geo import write_agency_areas
+from transforms.marts import build as marts
+from transforms.warehouse import db as wh
+from transforms.warehouse import loader
+from transforms.warehouse import parts as partitioned
+from transforms.warehouse.audits import run_audits
+from transforms.warehouse.geo import write_agency_areas
 
 
 @dataclass
@@ -132,7 +134,7 @@ def build_marts() -> dict:
 @task(name="write_report", cache_policy=NO_CACHE)
 def write_report(published: str) -> str:
     """The weekly scanning report from the night just published: data/reports/<as_of>/index.html."""
-    from transforms.report import build_report
+    from transforms.outputs.report import build_report
 
     st = _state()
     as_of = marts.as_of_date(st.settings)
@@ -266,7 +268,7 @@ def _waiting_files(settings: Settings, raw_results: list[dict]) -> list[dict]:
 
 def record_unmatched(con, settings: Settings, run_id: str) -> list[dict]:
     """List the landing files no source picks up in meta.landing_unmatched (for this run) and return them."""
-    from transforms.landing import unmatched_files
+    from transforms.warehouse.landing import unmatched_files
 
     found = unmatched_files(settings)
     con.execute("DELETE FROM meta.landing_unmatched WHERE run_id = ?", [run_id])

@@ -5,7 +5,7 @@
 
 Schedules need a real Prefect server (`prefect server start`, then PREFECT_API_URL): the temporary
 API that Prefect starts on demand for a single run has no scheduler service, so nothing would fire.
-`sara serve` (flows/serve_cmd.py) checks that before calling serve_all().
+`sara serve` (flows/cli/serve.py) checks that before calling serve_all().
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ DEPLOYMENT_NAMES = {"nightly": "sara-nightly", "weekly_report": "sara-weekly-rep
 @flow(name="weekly_report", log_prints=False)
 def weekly_report(config_path: str | None = None, as_of: date | None = None) -> str:
     """Write the scanning report (data/reports/<as_of>/index.html) from the published warehouse."""
-    from transforms.marts import as_of_date
-    from transforms.report import build_report
-    from transforms.warehouse import open_published
+    from transforms.marts.build import as_of_date
+    from transforms.outputs.report import build_report
+    from transforms.warehouse.db import open_published
 
     settings = load_settings(config_path)
     day = as_of or as_of_date(settings)

@@ -3,7 +3,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from transforms.address import STREET_SUFFIXES, block_address, clean_address
+from transforms.stats.address import STREET_SUFFIXES, block_address, clean_address
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

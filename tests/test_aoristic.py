@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from transforms.aoristic import N_SLOTS, aoristic_weights, exact_profile, profile
+from transforms.stats.aoristic import N_SLOTS, aoristic_weights, exact_profile, profile
 
 
 def _dt(*values):

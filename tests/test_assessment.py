@@ -1,4 +1,4 @@
-"""Intervention assessment (transforms/assessment.py): WDD, WDQ, Poisson z, E-test, plain language.
+"""Intervention assessment (transforms/stats/wdd.py): WDD, WDQ, Poisson z, E-test, plain language.
 
 Reference values: Wheeler & Ratcliffe's (2018) worked example as reproduced by ptools' own tests (WDD,
 plus its time- and area-weight examples), Krishnamoorthy & Thomson's (2004) examples (E-test), and
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from transforms.assessment import e_test, plain_language, poisson_z, wdd, wdq
+from transforms.stats.wdd import e_test, plain_language, poisson_z, wdd, wdq
 
 PTOOLS_EXAMPLE = dict(
     control=(308, 318), treated=(207, 110), disp_control=(150, 140), disp_treated=(178, 157)

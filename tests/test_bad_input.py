@@ -16,9 +16,9 @@ import duckdb
 import pytest
 
 from tests.conftest import make_project
-from transforms import loader
-from transforms import warehouse as wh
 from transforms.config import load_settings
+from transforms.warehouse import db as wh
+from transforms.warehouse import loader
 
 FIX = Path(__file__).resolve().parent / "fixtures" / "bad"
 

@@ -8,7 +8,7 @@ from datetime import date
 import duckdb
 import pytest
 
-from transforms import compstat as cs
+from transforms.marts import compstat as cs
 
 AS_OF = date(2024, 3, 1)  # leap year: the week 2024-02-24..03-01 holds Feb 29
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from transforms.concentration import (
+from transforms.stats.concentration import (
     concentration_summary,
     generalized_gini,
     gini,

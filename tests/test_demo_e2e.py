@@ -107,7 +107,7 @@ def test_demo_finds_planted_hotspots_and_emerging_pattern(demo_run):
 
     manifest = json.loads((RUN["project"] / "data/demo/manifest.json").read_text())
     con = duckdb.connect(str(RUN["project"] / "data/demo/warehouse/sara.duckdb"), read_only=True)
-    from transforms.warehouse import load_spatial
+    from transforms.warehouse.db import load_spatial
 
     load_spatial(con)
     try:
@@ -156,7 +156,7 @@ def test_publish_leaks_nothing_and_masks_sensitive_rows(demo_run):
     import polars as pl
 
     from tests.leakscan import house_number_leaks, leaked_values
-    from transforms.publish import PublishPolicy
+    from transforms.outputs.publish import PublishPolicy
 
     _, home = demo_run
     out = RUN["project"] / "data/exports/public"

@@ -1,4 +1,4 @@
-"""Tests for the synthetic demo city (transforms/demo.py), run at a small scale."""
+"""Tests for the synthetic demo city (transforms/demo/__init__.py), run at a small scale."""
 
 from __future__ import annotations
 

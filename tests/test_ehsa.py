@@ -9,8 +9,8 @@ import polars as pl
 import pytest
 from scipy import stats
 
-from transforms import ehsa
-from transforms.ehsa import PATTERNS, classify_cells, classify_series, emerging_hot_spots, mann_kendall
+from transforms.stats import ehsa
+from transforms.stats.ehsa import PATTERNS, classify_cells, classify_series, emerging_hot_spots, mann_kendall
 
 T = 10
 

@@ -9,8 +9,8 @@ import pytest
 import shapely
 
 from tests.test_marts import built  # noqa: F401  (the hand-made city fixture)
-from transforms import warehouse as wh
-from transforms.export import FORMATS, export_marts, shapefile_names
+from transforms.outputs.export import FORMATS, export_marts, shapefile_names
+from transforms.warehouse import db as wh
 
 CRS = {"city": "EPSG:32610"}
 

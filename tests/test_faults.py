@@ -308,7 +308,7 @@ def test_disk_full_night_is_recorded_and_cleaned_up(env, night1, tmp_path, how):
 def test_truncated_files_are_reported_as_corrupt(tmp_path):
     """Any cut of a DuckDB file, from nothing to all but its last bytes, is WarehouseCorrupt on open, and the
     message names the file and the recovery."""
-    from transforms import warehouse as wh
+    from transforms.warehouse import db as wh
 
     good = tmp_path / "good.duckdb"
     con = duckdb.connect(str(good))
@@ -330,7 +330,7 @@ def test_truncated_files_are_reported_as_corrupt(tmp_path):
     con = duckdb.connect(str(good))
     try:
         probe = subprocess.run([sys.executable, "-c", "import sys; from pathlib import Path; "
-                                "from transforms import warehouse as wh\n"
+                                "from transforms.warehouse import db as wh\n"
                                 "try:\n    wh.open_published(Path(sys.argv[1])).__enter__()\n"
                                 "except wh.WarehouseCorrupt: print('corrupt')\n"
                                 "except Exception as e: print('other', type(e).__name__)", str(good)],
@@ -343,7 +343,7 @@ def test_truncated_files_are_reported_as_corrupt(tmp_path):
 def test_next_night_removes_every_leftover(tmp_path):
     """A night killed (or failed) while copying, spilling or writing leaves files; the next night's start
     removes them all before it copies the published file."""
-    from transforms import warehouse as wh
+    from transforms.warehouse import db as wh
 
     published = tmp_path / "sara.duckdb"
     duckdb.connect(str(published)).execute("CREATE TABLE t AS SELECT 1 AS a").close()
@@ -424,7 +424,7 @@ def test_corrupt_published_file_is_reported_and_rebuilt(env, night1, tmp_path):
 
 def test_kde_does_not_depend_on_input_order():
     """The same events in another order, the same cells in another order, other block sizes: the same bits."""
-    from transforms.kde import quartic_kde
+    from transforms.stats.kde import quartic_kde
 
     rng = np.random.default_rng(7)
     n = 4000
@@ -443,7 +443,7 @@ def test_kde_does_not_depend_on_input_order():
 
 
 def test_hour_of_week_profile_does_not_depend_on_input_order():
-    from transforms.aoristic import profile
+    from transforms.stats.aoristic import profile
 
     rng = np.random.default_rng(3)
     n = 20000
@@ -462,10 +462,10 @@ def test_hour_of_week_profile_does_not_depend_on_input_order():
 def test_marts_bitwise_equal_when_rows_come_in_another_order(night1, tmp_path):
     """Build the float marts that sum in Python, shuffle the physical order of their DuckDB inputs (a scan
     without ORDER BY has no order; more threads shuffle it the same way), build them again: same bits."""
-    from transforms import marts
-    from transforms import repeat_marts as rm
-    from transforms import warehouse as wh
     from transforms.config import load_settings
+    from transforms.marts import build as marts
+    from transforms.marts import places as rm
+    from transforms.warehouse import db as wh
 
     proj = _copy(night1, tmp_path)
     settings = load_settings(str(proj / CONFIG))

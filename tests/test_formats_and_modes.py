@@ -11,9 +11,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.conftest import make_project
-from transforms import loader
-from transforms import warehouse as wh
 from transforms.config import load_settings
+from transforms.warehouse import db as wh
+from transforms.warehouse import loader
 
 TOML = """
 sources = ["feed"]
@@ -342,7 +342,7 @@ def test_parquet_timestamps_are_staged_as_iso_text_whatever_the_session_zone(tmp
     # offset, a DATE stays YYYY-MM-DD, text stays text.
     import duckdb
 
-    from transforms.ingest import _stage_parquet
+    from transforms.warehouse.readers import _stage_parquet
 
     path = tmp_path / "s.parquet"
     pq.write_table(pa.table({

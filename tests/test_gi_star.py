@@ -1,4 +1,4 @@
-"""Getis–Ord Gi* (transforms/gi_star.py) against outside references: esda/libpysal, scipy, hand counts."""
+"""Getis–Ord Gi* (transforms/stats/gi_star.py) against outside references: esda/libpysal, scipy, hand counts."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import scipy.stats
 import shapely
 from shapely.geometry import LineString, box
 
-from transforms.gi_star import (
+from transforms.stats.gi_star import (
     distance_band_neighbors,
     fdr_bh,
     gi_bin,
@@ -126,7 +126,7 @@ def test_bad_input():
 
 def test_transforms_imports_no_prefect_esda_libpysal():
     code = (
-        "import sys, transforms.gi_star\n"
+        "import sys, transforms.stats.gi_star\n"
         "bad = [m for m in ('prefect', 'esda', 'libpysal') if m in sys.modules]\n"
         "assert not bad, bad\n"
     )

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from transforms.accuracy import n_top_cells, prediction_accuracy, rank_cells
-from transforms.kde import quartic_kde, quartic_kernel
+from transforms.stats.accuracy import n_top_cells, prediction_accuracy, rank_cells
+from transforms.stats.kde import quartic_kde, quartic_kernel
 
 # --- quartic KDE --------------------------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""The Knox test (transforms/knox.py) and `sara near-repeat` (flows/near_repeat_cmd.py).
+"""The Knox test (transforms/stats/knox.py) and `sara near-repeat` (flows/cli/near_repeat.py).
 
 Correctness is checked three ways: against a brute-force O(n^2) count written independently here
 (ties on band edges included), against a brute-force permutation test using the documented random
@@ -16,9 +16,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from flows.near_repeat_cmd import near_repeat
+from flows.cli.near_repeat import near_repeat
 from tests.conftest import make_project
-from transforms.knox import (
+from transforms.stats.knox import (
     band_labels,
     knox,
     knox_test,
@@ -334,7 +334,7 @@ def test_read_events_csv_formats(tmp_path):
 
 
 def _invoke(args: list[str], **kw):
-    """`near-repeat` on a throwaway app with a second command, registered as flows/cli.py will."""
+    """`near-repeat` on a throwaway app with a second command, registered as flows/cli/__init__.py will."""
     app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
     app.command("near-repeat")(near_repeat)
     app.command("noop")(lambda: None)
@@ -418,8 +418,8 @@ crosswalks:
 
 
 def test_cli_warehouse_mode_uses_local_days(tmp_path):
-    from transforms import warehouse as wh
     from transforms.config import load_settings
+    from transforms.warehouse import db as wh
 
     proj = make_project(tmp_path, WH_TOML, {"city_calls": WH_SOURCE},
                         {"city_call_types.csv": "code,call_type,call_category\nB,Burglary,Burglary\n"})

@@ -30,10 +30,10 @@ from tests.test_bad_input import (
     _nothing_loaded,
     _reconciles,
 )
-from transforms import loader
-from transforms import warehouse as wh
 from transforms.config import ConfigError, load_settings
-from transforms.sqlutil import relation_exists
+from transforms.warehouse import db as wh
+from transforms.warehouse import loader
+from transforms.warehouse.sqlutil import relation_exists
 
 
 @pytest.fixture()
@@ -131,7 +131,7 @@ def _reference(data: bytes, header_rows: int = 1) -> int:
 
 
 def _count(data: bytes, header_rows: int = 1, chunk: int | None = None):
-    from transforms.ingest import RecordCounter
+    from transforms.warehouse.readers import RecordCounter
 
     c = RecordCounter('"', header_rows)
     step = chunk or max(len(data), 1)
@@ -188,7 +188,7 @@ def test_record_counter_agrees_with_a_csv_parser_on_random_valid_csv():
 
 
 def test_a_stray_quote_in_an_unquoted_field_is_recounted_by_a_parser(make):
-    from transforms.ingest import exact_record_count
+    from transforms.warehouse.readers import exact_record_count
 
     data = b'id,n\n1,5\'10" male\n2,b\n'
     assert _count(data).records != 2  # the fast count cannot tell a stray quote from an opening one
@@ -296,7 +296,7 @@ def test_ready_marker_holds_the_file_until_the_marker_is_there(make):
     marker = path.with_name(path.name + ".done")  # matches file_pattern cad_*.csv* too: never a delivery
     marker.write_bytes(b"")
     assert loader.discover_files(settings, "cad") == [path]
-    from transforms.landing import unmatched_files
+    from transforms.warehouse.landing import unmatched_files
 
     assert unmatched_files(settings) == []
     done = _load(settings, con, path, "r2")

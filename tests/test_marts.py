@@ -9,9 +9,10 @@ import pytest
 import shapely
 
 from tests.conftest import make_project
-from transforms import loader, marts
-from transforms import warehouse as wh
 from transforms.config import load_settings
+from transforms.marts import build as marts
+from transforms.warehouse import db as wh
+from transforms.warehouse import loader
 
 # a 1 km x 1 km square city in UTM 10N, as lon/lat via its corners
 TOML = """
@@ -152,7 +153,7 @@ def test_emerging_kde_and_accuracy_marts_exist_for_every_cell(built):
 def test_repeat_concentration_profile_and_near_repeat_marts(built):
     import numpy as np
 
-    from transforms.concentration import gini
+    from transforms.stats.concentration import gini
 
     con, _, _ = built
     # every event of the repeat window is at exactly one location row (per dimension)

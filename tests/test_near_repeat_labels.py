@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from transforms.near_repeat_labels import label_events
+from transforms.stats.near_repeat_labels import label_events
 
 D, T = 100.0, 7.0
 

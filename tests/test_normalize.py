@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import make_project
-from transforms import loader
-from transforms import warehouse as wh
 from transforms.config import load_settings
+from transforms.warehouse import db as wh
+from transforms.warehouse import loader
 
 TOML = """
 sources = ["cad"]
@@ -228,7 +228,7 @@ def test_unmapped_code_is_category_unmapped_and_missing_column_fails_with_file_a
 def test_every_meta_and_core_table_and_column_has_a_comment(project):
     proj, settings, con = project
     _load(proj, settings, con, "cad_20240302T020000.csv", HEADER + _row("C1", "U1", "03/01/2024 10:00:00 AM"))
-    from transforms.geo import write_agency_areas
+    from transforms.warehouse.geo import write_agency_areas
 
     write_agency_areas(con, settings)
     tables = con.execute("SELECT schema_name, table_name, comment FROM duckdb_tables() "
@@ -239,7 +239,7 @@ def test_every_meta_and_core_table_and_column_has_a_comment(project):
     missing = con.execute("SELECT schema_name, table_name, column_name FROM duckdb_columns() "
                           "WHERE schema_name IN ('meta', 'core') AND coalesce(comment, '') = ''").fetchall()
     assert missing == []
-    from transforms.docs import data_dictionary
+    from transforms.outputs.dictionary import data_dictionary
 
     md = data_dictionary(con)
     assert "## core.calls" in md and "| raw_note | VARCHAR | unmapped source column" in md

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from transforms.assessment import e_test, poisson_z, wdd
 from transforms.config import AgencyConfig, ConfigError, SaraConfig, Settings, load_settings
-from transforms.problems import build_problem_marts, load_problems, template
-from transforms.warehouse import connect
+from transforms.marts.problems import build_problem_marts, load_problems, template
+from transforms.stats.wdd import e_test, poisson_z, wdd
+from transforms.warehouse.db import connect
 
 PROJECT = Path(__file__).resolve().parents[1]
 X0, Y0 = 500000.0, 5000000.0

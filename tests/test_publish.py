@@ -1,4 +1,4 @@
-"""Public extracts (transforms/publish.py): nothing outside the allowlist leaks, sensitive rows are masked,
+"""Public extracts (transforms/outputs/publish.py): nothing outside the allowlist leaks, sensitive rows are masked,
 coordinates are snapped, times are on the hour, small cells are suppressed.
 
 Leak scan rule: every value of every column NOT in the allowlist (plus the exact lon/lat, which are replaced)
@@ -22,7 +22,7 @@ import pytest
 from pydantic import ValidationError
 from pyproj import Transformer
 
-from transforms.publish import (
+from transforms.outputs.publish import (
     JUVENILE_NOTE,
     PublishPolicy,
     aggregate_with_suppression,
@@ -438,7 +438,7 @@ def test_an_unpublished_address_block_is_not_judged():
 @pytest.mark.parametrize("core", ["verbatim", "normalized"])
 def test_adversarial_addresses_leak_no_house_number(core, tmp_path):
     from tests.leakscan import NON_ADDRESS_FORMATS, house_number_leaks
-    from transforms.address import block_address, clean_address
+    from transforms.stats.address import block_address, clean_address
 
     raw = pl.Series("address", ADVERSARIAL + PUBLISHABLE)
     blocks = raw if core == "verbatim" else block_address(raw)
@@ -460,7 +460,7 @@ def test_adversarial_addresses_leak_no_house_number(core, tmp_path):
 
 
 def test_normalized_forms_publish_as_blocks_when_core_parses_them():
-    from transforms.address import block_address
+    from transforms.stats.address import block_address
 
     forms = ["1242-B ELM ST", "APT 4 1234 ELM ST", "#5 1234 ELM ST", "UNIT B 1236 ELM ST", "1234.5 ELM ST",
              "1234 elm st", "1234-1240 ELM ST", "12XX ELM ST", "ELM ST 1238", "N1244 ELM ST", "PO BOX 1234"]
@@ -594,9 +594,9 @@ TINY_TYPES = "code,call_type,call_category\nTHEFT,Petty Theft,Property Crime\n"
 def _tiny_warehouse(tmp_path: Path, rows: list[tuple[str, str]]):
     """A project whose warehouse holds `rows` (call type code, address) loaded by the real loader."""
     from tests.conftest import make_project
-    from transforms import loader
-    from transforms import warehouse as wh
     from transforms.config import load_settings
+    from transforms.warehouse import db as wh
+    from transforms.warehouse import loader
 
     proj = make_project(tmp_path / "proj", TINY_TOML, {"cad": TINY_CAD}, {"types.csv": TINY_TYPES})
     ring = [[-122.52, 37.70], [-122.35, 37.70], [-122.35, 37.84], [-122.52, 37.84], [-122.52, 37.70]]

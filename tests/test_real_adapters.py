@@ -85,7 +85,7 @@ def real(request, tmp_path_factory) -> RealProject:
 
 @pytest.fixture(scope="module")
 def con(real):
-    from transforms.warehouse import connect
+    from transforms.warehouse.db import connect
 
     c = connect(real.snapshot, read_only=True)
     yield c
@@ -418,7 +418,7 @@ def rerun(real):
 
 
 def _published(real):
-    from transforms.warehouse import connect
+    from transforms.warehouse.db import connect
 
     return connect(real.proj / "data" / "warehouse" / "sara.duckdb", read_only=True)
 
@@ -469,9 +469,9 @@ def test_new_haven_incidents_snap_to_their_nearest_street_within_tolerance(real,
     import geopandas as gpd
     import numpy as np
 
-    from transforms import marts
     from transforms.config import load_settings
-    from transforms.warehouse import connect
+    from transforms.marts import build as marts
+    from transforms.warehouse.db import connect
 
     tol = 30.0  # config/sara.toml [analysis] snap_tolerance_m
     # The extract is years old, before the marts' horizon of a run today: build New Haven's marts as of the
@@ -515,7 +515,7 @@ def test_new_haven_incidents_snap_to_their_nearest_street_within_tolerance(real,
 def test_public_extract_of_real_data_leaks_nothing(real, con, source, tmp_path):
     from tests.leakscan import house_number_leaks, leaked_values
     from transforms.config import load_settings
-    from transforms.publish import publish_events, write_extract
+    from transforms.outputs.publish import publish_events, write_extract
 
     settings = load_settings(real.proj / "config" / "sara.toml", project_dir=real.proj)
     src = settings.sources[source]

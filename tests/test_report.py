@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PROJECT, make_project
-from transforms.report import SECTION_IDS, build_report
+from transforms.outputs.report import SECTION_IDS, build_report
 
 DEMO_WAREHOUSE = PROJECT / "data" / "demo" / "warehouse" / "sara.duckdb"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -95,7 +95,7 @@ def check_common(p: ReportParser) -> None:
 
 def tiny_project(tmp_path: Path):
     from transforms.config import load_settings
-    from transforms.warehouse import apply_schema, connect
+    from transforms.warehouse.db import apply_schema, connect
 
     proj = make_project(tmp_path / "proj", TINY_TOML, {})
     settings = load_settings(proj / "config" / "sara.toml")
@@ -178,8 +178,8 @@ def test_report_from_the_demo_warehouse(tmp_path):
     if not DEMO_WAREHOUSE.exists():
         pytest.skip(f"no demo warehouse at {DEMO_WAREHOUSE}: run `sara demo` first")
     from transforms.config import load_settings
-    from transforms.marts import as_of_date
-    from transforms.warehouse import connect
+    from transforms.marts.build import as_of_date
+    from transforms.warehouse.db import connect
 
     settings = load_settings(PROJECT / "config" / "demo.toml")
     wh = tmp_path / "sara.duckdb"

@@ -23,11 +23,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute  # noqa: F401  (pa.compute)
 
-from transforms import units as un
 from transforms.config import Settings
-from transforms.geo import agency_area, tag_polygons
-from transforms.sqlutil import qident, qstr
-from transforms.warehouse import SQL_DIR
+from transforms.marts import units as un
+from transforms.warehouse.db import SQL_DIR
+from transforms.warehouse.geo import agency_area, tag_polygons
+from transforms.warehouse.sqlutil import qident, qstr
 
 ORIGINS = ("all", "community", "officer", "unknown")
 
@@ -58,7 +58,7 @@ def ehsa_first_day(settings: Settings, as_of: date) -> date:
 def horizon(settings: Settings, as_of: date, problem_list: list | None = None) -> dict[str, date]:
     """The first local date each mart family needs, ending at as_of. The marts read events from the
     earliest of them on (marts.events), so a night's mart cost grows with the windows, not with history."""
-    from transforms.compstat import periods
+    from transforms.marts.compstat import periods
 
     an = settings.sara.analysis
     need = {
@@ -276,8 +276,8 @@ def build_all(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date | 
     """Every mart, in dependency order. Returns row counts per mart table (and seconds per step in `timings`)."""
     import time
 
-    from transforms import compstat, problems
-    from transforms import repeat_marts as rm
+    from transforms.marts import compstat, problems
+    from transforms.marts import places as rm
 
     as_of = as_of or as_of_date(settings)
     con.execute("CREATE SCHEMA IF NOT EXISTS marts")
@@ -321,7 +321,7 @@ _NEIGHBORS: dict[tuple, object] = {}
 
 def _neighbors(agency: str, unit_type: str, ids: np.ndarray, geoms: np.ndarray):
     """Neighbour structure of a non-grid unit set (cached per process by its ids)."""
-    from transforms import gi_star as gi
+    from transforms.stats import gi_star as gi
 
     key = (agency, unit_type, hash(tuple(ids)))
     if key not in _NEIGHBORS:
@@ -346,7 +346,7 @@ def build_hotspots(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
     """
     import shapely
 
-    from transforms import gi_star as gi
+    from transforms.stats import gi_star as gi
 
     an = settings.sara.analysis
     offsets = gi.grid_offsets(an.cell_size_m, an.gi_distance_m)
@@ -465,8 +465,8 @@ def _write_with_geometry(con: duckdb.DuckDBPyConnection, df: pd.DataFrame, table
 
 def build_emerging(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) -> int:
     """marts.emerging_hotspots: Esri Emerging Hot Spot Analysis on grid cells x time steps ending at as_of."""
-    from transforms import ehsa
-    from transforms import gi_star as gi
+    from transforms.stats import ehsa
+    from transforms.stats import gi_star as gi
 
     an = settings.sara.analysis
     T = an.ehsa_steps
@@ -515,7 +515,7 @@ def build_emerging(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: da
 
 def build_kde(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) -> int:
     """marts.kde: quartic kernel density (events per km²) at grid cell centres, per window and dimension."""
-    from transforms.kde import quartic_kde
+    from transforms.stats.kde import quartic_kde
 
     an = settings.sara.analysis
     cells = _grid_cells(con)
@@ -545,9 +545,9 @@ def build_kde(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) -
 def build_accuracy(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) -> int:
     """marts.hotspot_accuracy: how well last period's top cells (by Gi* z and by KDE) caught this period's
     events: hit rate, PAI (Chainey et al. 2008) and PEI at 1, 5 and 10 % of the area."""
-    from transforms import gi_star as gi
-    from transforms.accuracy import prediction_accuracy
-    from transforms.kde import quartic_kde
+    from transforms.stats import gi_star as gi
+    from transforms.stats.accuracy import prediction_accuracy
+    from transforms.stats.kde import quartic_kde
 
     an = settings.sara.analysis
     L = an.prediction_period_days

@@ -1,13 +1,13 @@
 """`sara problem new NAME` and `sara assess NAME`: SARA problem files and their assessment.
 
-The command functions are registered on the main app in flows/cli.py, e.g.:
+The command functions are registered on the main app in flows/cli/__init__.py, e.g.:
 
     problem_app = typer.Typer(help="SARA problems")
     problem_app.command("new")(problem_new)
     app.add_typer(problem_app, name="problem")
     app.command("assess")(assess)
 
-The work lives in transforms/problems.py (the marts are built by the nightly flow).
+The work lives in transforms/marts/problems.py (the marts are built by the nightly flow).
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def problem_new(
     Example:  sara problem new park_burglaries
     """
     from transforms.config import IDENT_RE
-    from transforms.problems import problems_dir, template
+    from transforms.marts.problems import problems_dir, template
 
     if not IDENT_RE.match(name):
         raise _fail(f"problem name {name!r} must be letters, digits and _ (and not start with a digit)")
@@ -84,7 +84,7 @@ def assess(
     """
     import duckdb
 
-    from transforms.warehouse import WarehouseCorrupt, open_published
+    from transforms.warehouse.db import WarehouseCorrupt, open_published
 
     settings = _settings(config)
     try:

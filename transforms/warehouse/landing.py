@@ -9,7 +9,7 @@
   modification time changes during the load, or, for a plain CSV, while its last byte is not a line end.
 - Any other file under the landing folder is listed as "not picked up (matches no pattern)".
 
-No DuckDB and no Prefect here: transforms/loader.py and flows/ use these functions.
+No DuckDB and no Prefect here: transforms/warehouse/loader.py and flows/ use these functions.
 """
 
 from __future__ import annotations

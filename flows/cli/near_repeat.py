@@ -1,10 +1,10 @@
 """`sara near-repeat`: the Knox test for near repeats, on a CSV file or on the published warehouse.
 
-The command function is registered on the main app in flows/cli.py:
+The command function is registered on the main app in flows/cli/__init__.py:
 
     app.command("near-repeat")(near_repeat)
 
-The statistics live in transforms/knox.py (pure Python, no Prefect).
+The statistics live in transforms/stats/knox.py (pure Python, no Prefect).
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def _warehouse_events(config: str | None, dataset: Dataset, category: str | None
     import duckdb
 
     from transforms.config import ConfigError, load_settings
-    from transforms.warehouse import WarehouseCorrupt, open_published
+    from transforms.warehouse.db import WarehouseCorrupt, open_published
 
     try:
         settings = load_settings(config)
@@ -217,7 +217,7 @@ def near_repeat(
 
       sara near-repeat --category Burglary --agency cpd --seed 1
     """
-    from transforms.knox import band_labels, knox, parse_edges, period_mask, read_events_csv
+    from transforms.stats.knox import band_labels, knox, parse_edges, period_mask, read_events_csv
 
     d_since, d_until = _iso(since, "--since"), _iso(until, "--until")
     if d_since and d_until and d_until < d_since:

@@ -25,11 +25,11 @@ from datetime import UTC, date, datetime, timedelta
 import duckdb
 import polars as pl
 
-from transforms import address as addr
 from transforms.config import CALL_TIMES, INCIDENT_TIMES, Settings, SourceConfig, TimestampSpec
-from transforms.geo import locate_points
-from transforms.ingest import TYPED_TS_FORMAT
-from transforms.sqlutil import Params, qident, qstr, raw_column_name
+from transforms.stats import address as addr
+from transforms.warehouse.geo import locate_points
+from transforms.warehouse.readers import TYPED_TS_FORMAT
+from transforms.warehouse.sqlutil import Params, qident, qstr, raw_column_name
 
 
 @dataclass

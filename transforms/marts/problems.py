@@ -49,8 +49,8 @@ import pyarrow as pa
 import shapely
 from pydantic import Field, field_validator, model_validator
 
-from transforms.assessment import e_test, plain_language, poisson_z, wdd, wdq
 from transforms.config import IDENT_RE, ConfigError, Settings, Strict, load_named_yaml
+from transforms.stats.wdd import e_test, plain_language, poisson_z, wdd, wdq
 
 __all__ = [
     "AREAS",
@@ -336,7 +336,7 @@ def _shape_geometry(con, settings: Settings, p: ProblemConfig, shape: Shape, crs
 
 def problem_geometries(con: duckdb.DuckDBPyConnection, settings: Settings, p: ProblemConfig) -> dict:
     """{'target', 'buffer', 'control'} -> shapely polygon in the agency analysis CRS (exclusive areas)."""
-    from transforms.geo import agency_area
+    from transforms.warehouse.geo import agency_area
 
     ag = settings.sara.agencies[p.agency]
     target = _shape_geometry(con, settings, p, p.target, ag.crs)

@@ -140,7 +140,7 @@ def _run_nightly(config_path: str, with_marts: bool = True, **scale) -> dict:
 
 def _night_failed(settings: Settings, exc: Exception) -> None:
     """Why a night failed, and what is published now, in words that are true for the case at hand."""
-    from transforms.warehouse import WarehouseCorrupt
+    from transforms.warehouse.db import WarehouseCorrupt
 
     if isinstance(exc, WarehouseCorrupt):
         err.print(f"[red]night failed:[/red] {escape(str(exc))}", soft_wrap=True)
@@ -254,7 +254,7 @@ def ingest(source: str = typer.Argument(..., help="a configured source name (con
     """
     from fnmatch import fnmatchcase
 
-    from transforms.ingest import LoadError, copy_into_landing
+    from transforms.warehouse.readers import LoadError, copy_into_landing
 
     _quiet_prefect(verbose)
     settings = _settings(config)
@@ -289,7 +289,7 @@ def status(config: str | None = ConfigOpt) -> None:
     """
     import duckdb
 
-    from transforms.warehouse import WarehouseCorrupt, looks_corrupt, open_published
+    from transforms.warehouse.db import WarehouseCorrupt, looks_corrupt, open_published
 
     settings = _settings(config)
     try:
@@ -391,7 +391,7 @@ def query(sql: str = typer.Argument(..., help='SQL, e.g. "SELECT call_category, 
     """
     import duckdb
 
-    from transforms.warehouse import WarehouseCorrupt, open_published
+    from transforms.warehouse.db import WarehouseCorrupt, open_published
 
     settings = _settings(config)
     try:
@@ -427,8 +427,8 @@ def export(fmt: str = typer.Option("gpkg", "--format", "-f",
 
     Examples:  sara export  |  sara export --format shp --out /srv/gis/sara
     """
-    from transforms.export import FORMATS, export_marts
-    from transforms.warehouse import WarehouseCorrupt, open_published
+    from transforms.outputs.export import FORMATS, export_marts
+    from transforms.warehouse.db import WarehouseCorrupt, open_published
 
     settings = _settings(config)
     if fmt not in FORMATS:
@@ -461,8 +461,8 @@ def publish(out: Path = typer.Option(None, "--out", "-o", help="output folder (d
     """
     import polars as pl
 
-    from transforms.publish import publish_events, write_extract
-    from transforms.warehouse import WarehouseCorrupt, open_published
+    from transforms.outputs.publish import publish_events, write_extract
+    from transforms.warehouse.db import WarehouseCorrupt, open_published
 
     settings = _settings(config)
     out = (out or settings.resolve("data/exports/public")).resolve()
@@ -496,8 +496,8 @@ def docs(config: str | None = ConfigOpt) -> None:
     """
     import duckdb
 
-    from transforms.docs import data_dictionary
-    from transforms.warehouse import apply_schema, open_published
+    from transforms.outputs.dictionary import data_dictionary
+    from transforms.warehouse.db import apply_schema, open_published
 
     settings = _settings(config)
     if settings.warehouse_path.exists():
@@ -505,7 +505,7 @@ def docs(config: str | None = ConfigOpt) -> None:
             print(data_dictionary(con))
     else:  # no warehouse yet: the contract itself
         con = duckdb.connect()
-        from transforms.warehouse import load_spatial
+        from transforms.warehouse.db import load_spatial
 
         load_spatial(con)
         apply_schema(con)
@@ -579,7 +579,7 @@ def _demo_night(settings: Settings, night, with_marts: bool) -> dict:
 
 
 def _demo_summary(settings: Settings, seconds: float) -> None:
-    from transforms.warehouse import open_published
+    from transforms.warehouse.db import open_published
 
     with open_published(settings.warehouse_path) as con:
         _table("rows per table", con.execute(
@@ -600,10 +600,10 @@ def _demo_summary(settings: Settings, seconds: float) -> None:
                   "FROM core.calls WHERE is_countable GROUP BY ALL ORDER BY calls DESC LIMIT 15\"")
 
 
-from flows.near_repeat_cmd import near_repeat  # noqa: E402  (registered below, after the app exists)
-from flows.problem_cmd import assess, problem_new  # noqa: E402
-from flows.report_cmd import report  # noqa: E402
-from flows.serve_cmd import serve  # noqa: E402
+from flows.cli.near_repeat import near_repeat  # noqa: E402  (registered below, after the app exists)
+from flows.cli.problem import assess, problem_new  # noqa: E402
+from flows.cli.report import report  # noqa: E402
+from flows.cli.serve import serve  # noqa: E402
 
 app.command("near-repeat")(near_repeat)
 app.command("report")(report)

@@ -38,9 +38,9 @@ from datetime import date, timedelta
 
 import duckdb
 
-from transforms.assessment import poisson_z
-from transforms.marts import write_mart
-from transforms.sqlutil import qstr, relation_exists
+from transforms.marts.build import write_mart
+from transforms.stats.wdd import poisson_z
+from transforms.warehouse.sqlutil import qstr, relation_exists
 
 TOP_N = 5
 PERIODS = ("week", "28d", "ytd")

@@ -33,8 +33,8 @@ import numpy as np
 import pyarrow as pa
 
 from transforms.config import SourceConfig
-from transforms.landing import StillBeingWritten, cut
-from transforms.sqlutil import qident, qstr, raw_column_name, relation_columns, relation_exists
+from transforms.warehouse.landing import StillBeingWritten, cut
+from transforms.warehouse.sqlutil import qident, qstr, raw_column_name, relation_columns, relation_exists
 
 
 class LoadError(RuntimeError):

@@ -1,6 +1,6 @@
 """`sara serve`: run the configured schedules ([schedules.<name>] in sara.toml) until interrupted.
 
-Registered on the main app in flows/cli.py:
+Registered on the main app in flows/cli/__init__.py:
 
     app.command("serve")(serve)
 

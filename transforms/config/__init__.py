@@ -27,7 +27,7 @@ from pydantic import (
     model_validator,
 )
 
-from transforms.publish import PublishPolicy  # noqa: E402  (a pure pydantic model; no cycle)
+from transforms.outputs.publish import PublishPolicy  # noqa: E402  (a pure pydantic model; no cycle)
 
 IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -560,7 +560,7 @@ def find_project_dir(start: Path | None = None) -> Path:
     for d in [here, *here.parents]:
         if (d / "config").is_dir() and (d / "pyproject.toml").is_file():
             return d
-    pkg_root = Path(__file__).resolve().parents[1]
+    pkg_root = Path(__file__).resolve().parents[2]
     if (pkg_root / "config").is_dir():
         return pkg_root
     raise ConfigError(f"no sara project (a folder with config/ and pyproject.toml) at or above {here}")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 
-from transforms.warehouse import SQL_DIR
+from transforms.warehouse.db import SQL_DIR
 
 CHECKS_DIR = SQL_DIR / "checks"
 

@@ -20,8 +20,8 @@ import pandas as pd
 import polars as pl
 
 from transforms.config import Settings
-from transforms.marts import write_mart
-from transforms.sqlutil import qstr
+from transforms.marts.build import write_mart
+from transforms.warehouse.sqlutil import qstr
 
 UNIVERSE_UNITS = ("street", "grid")  # unit types with a full set of places (zero-event units included)
 
@@ -89,7 +89,7 @@ def build_repeat_locations(con: duckdb.DuckDBPyConnection, settings: Settings, a
 
 
 def build_concentration(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) -> None:
-    from transforms.concentration import concentration_summary, lorenz_points, top_share
+    from transforms.stats.concentration import concentration_summary, lorenz_points, top_share
 
     an = settings.sara.analysis
     start = as_of - timedelta(days=an.repeat_window_days - 1)
@@ -143,7 +143,7 @@ def build_concentration(con: duckdb.DuckDBPyConnection, settings: Settings, as_o
 
 def build_temporal_profile(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) -> None:
     """Hour-of-week profile per agency, dataset, category group and unit (the agency, beats, districts)."""
-    from transforms.aoristic import exact_profile
+    from transforms.stats.aoristic import exact_profile
 
     an = settings.sara.analysis
     start = as_of - timedelta(days=an.repeat_window_days - 1)
@@ -184,8 +184,8 @@ def build_temporal_profile(con: duckdb.DuckDBPyConnection, settings: Settings, a
 
 def build_near_repeat(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) -> None:
     """The Knox test and per-event labels for each configured category group, per agency."""
-    from transforms.knox import knox_test
-    from transforms.near_repeat_labels import label_events
+    from transforms.stats.knox import knox_test
+    from transforms.stats.near_repeat_labels import label_events
 
     an = settings.sara.analysis
     start = as_of - timedelta(days=an.repeat_window_days - 1)

@@ -19,7 +19,9 @@ from pathlib import Path
 import duckdb
 
 from transforms.config import Settings, SourceConfig
-from transforms.ingest import (
+from transforms.warehouse.landing import StillBeingWritten, candidates, cut, marker_path, refusal, stamp
+from transforms.warehouse.normalize import drop_temp, normalize_load
+from transforms.warehouse.readers import (
     LoadError,
     check_columns,
     drop_staged,
@@ -29,9 +31,7 @@ from transforms.ingest import (
     stage_file,
     write_raw,
 )
-from transforms.landing import StillBeingWritten, candidates, cut, marker_path, refusal, stamp
-from transforms.normalize import drop_temp, normalize_load
-from transforms.sqlutil import qident, relation_exists
+from transforms.warehouse.sqlutil import qident, relation_exists
 
 log = logging.getLogger("sara.loader")
 

@@ -31,11 +31,11 @@ from pathlib import Path
 
 import duckdb
 
-from transforms import loader
-from transforms import warehouse as wh
 from transforms.config import Settings
-from transforms.normalize import add_raw_columns
-from transforms.sqlutil import qident, qstr, relation_columns, relation_exists
+from transforms.warehouse import db as wh
+from transforms.warehouse import loader
+from transforms.warehouse.normalize import add_raw_columns
+from transforms.warehouse.sqlutil import qident, qstr, relation_columns, relation_exists
 
 # core tables synced per source: table -> key columns (each row of a source's table has that source)
 CORE_KEYS = {
@@ -100,7 +100,7 @@ def ingest_partition(settings: Settings, source: str, published: Path, parts: Pa
 
     Returns {"source", "touched_loads", "tables": {table: part}, "raw": [FileOutcome], "normalized": [...], "seconds"}.
     """
-    from transforms.geo import write_agency_areas
+    from transforms.warehouse.geo import write_agency_areas
 
     t0 = time.perf_counter()
     out_dir = parts / "ingest" / source
@@ -225,7 +225,8 @@ def marts_partition(settings: Settings, agency: str, build: Path, parts: Path, a
     The build file must be closed by the writer (DuckDB lets many processes read a file that no process
     writes). Returns {"agency", "tables": {name: {path, rows, comment, columns}}, "views": [...], "timings"}.
     """
-    from transforms import marts, problems
+    from transforms.marts import build as marts
+    from transforms.marts import problems
 
     t0 = time.perf_counter()
     part_settings = settings.for_agency(agency)
@@ -290,7 +291,7 @@ def merge_marts(con: duckdb.DuckDBPyConnection, settings: Settings, manifests: l
     """The single writer: every mart table = the union of its agency parts; views and comments as built.
 
     Returns row counts per mart table (as marts.build_all does)."""
-    from transforms import marts
+    from transforms.marts import build as marts
 
     con.execute("CREATE SCHEMA IF NOT EXISTS marts")
     marts.drop_rebuilt(con)

@@ -1,10 +1,10 @@
 """`sara report`: the scanning report (one self-contained HTML page) from the published warehouse.
 
-Registered on the main app in flows/cli.py:
+Registered on the main app in flows/cli/__init__.py:
 
     app.command("report")(report)
 
-The page itself is built in transforms/report.py.
+The page itself is built in transforms/outputs/report.py.
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ def report(
     Examples:  sara report  |  sara report --out /srv/www/scanning
     """
     from transforms.config import ConfigError, load_settings
-    from transforms.marts import as_of_date
-    from transforms.report import build_report
-    from transforms.warehouse import WarehouseCorrupt, open_published
+    from transforms.marts.build import as_of_date
+    from transforms.outputs.report import build_report
+    from transforms.warehouse.db import WarehouseCorrupt, open_published
 
     try:
         settings = load_settings(config)
