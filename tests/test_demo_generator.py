@@ -1,4 +1,4 @@
-"""Tests for the synthetic demo city (transforms/demo/__init__.py), run at a small scale."""
+"""Tests for the synthetic demo city (transforms/demo/), run at a small scale."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import pytest
 import shapely
 from pyproj import Transformer
 
-from transforms.demo import COUNTY_COLUMNS, METRO_COLUMNS, RMS_COLUMNS, TYPES, generate_demo_city
+from transforms.demo import CALL_TYPE_CODES, COUNTY_COLUMNS, METRO_COLUMNS, RMS_COLUMNS, generate_demo_city
 
 SCALE = 0.05
 ROOT = Path(__file__).resolve().parents[1]
@@ -102,7 +102,7 @@ def test_metro_csv_format(demo):
     # 12-hour local timestamps, call-number pattern, codes
     assert df["CallReceivedDT"].drop_nulls().str.contains(r"^\d\d/\d\d/\d{4} \d\d:\d\d:\d\d [AP]M$").all()
     assert df["CallNumber"].str.contains(r"^M2[456]-\d{6}$").all()
-    assert set(df["InitialCallType"]) <= set(TYPES) and "XYZ9" in set(df["InitialCallType"])
+    assert set(df["InitialCallType"]) <= set(CALL_TYPE_CODES) and "XYZ9" in set(df["InitialCallType"])
     assert set(df["Priority"]) <= {"E", "1", "2", "3", "4", "5"}
     assert (df["ClearDT"] == "01/01/1900 12:00:00 AM").any()
     assert df["CallReceivedDT"].null_count() >= 3  # quarantine candidates
