@@ -1,5 +1,6 @@
-"""Public extracts (transforms/outputs/publish.py): nothing outside the allowlist leaks, sensitive rows are masked,
-coordinates are snapped, times are on the hour, small cells are suppressed.
+"""Public extracts (the rules: transforms/stats/masking.py; the files: transforms/outputs/publish.py): nothing
+outside the allowlist leaks, sensitive rows are masked, coordinates are snapped, times are on the hour, small cells
+are suppressed.
 
 Leak scan rule: every value of every column NOT in the allowlist (plus the exact lon/lat, which are replaced)
 is searched as a substring of every written CSV/GeoJSON file. Values too short to mean anything are skipped:
@@ -22,15 +23,10 @@ import pytest
 from pydantic import ValidationError
 from pyproj import Transformer
 
-from transforms.outputs.publish import (
-    JUVENILE_NOTE,
-    PublishPolicy,
-    aggregate_with_suppression,
-    data_dictionary,
-    grid_centroid,
-    publish_events,
-    write_extract,
-)
+from transforms.config.publish import PublishPolicy
+from transforms.outputs.dictionary import extract_dictionary
+from transforms.outputs.publish import publish_events, write_extract
+from transforms.stats.masking import JUVENILE_NOTE, aggregate_with_suppression, grid_centroid
 
 CRS = "EPSG:26910"  # NAD83 / UTM 10N, metres
 TZ = "America/Los_Angeles"
@@ -282,7 +278,7 @@ def test_geojson_points_and_null_geometry(published):
 def test_data_dictionary_describes_every_column():
     policy = PublishPolicy()
     for ds in ("calls", "incidents"):
-        md = data_dictionary(policy, ds)
+        md = extract_dictionary(policy, ds)
         for c in policy.columns[ds]:
             assert f"| {c} |" in md
         assert "250 m grid" in md and "rounded down to the hour" in md
@@ -552,7 +548,7 @@ def test_safe_unmapped_codes_policy_is_strict():
 
 
 def test_dictionary_explains_the_fail_closed_rules():
-    md = data_dictionary(PublishPolicy(safe_unmapped_codes={"calls": ["NWSH"]}), "calls")
+    md = extract_dictionary(PublishPolicy(safe_unmapped_codes={"calls": ["NWSH"]}), "calls")
     assert "unparsed_address" in md and "unmapped_code" in md and "NWSH" in md
 
 
