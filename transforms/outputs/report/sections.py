@@ -164,7 +164,7 @@ def section_quality(c: Ctx) -> str:
     def sub(title: str, fn: Callable[[], str]) -> None:
         try:
             body = fn()
-        except Exception as exc:  # noqa: BLE001 - one part failing must not hide the others
+        except Exception as exc:  # one part failing must not hide the others
             body = not_available(exc)
         parts.append(f"<h3>{esc(title)}</h3>{body}")
 

@@ -67,6 +67,7 @@ def line_chart(series: dict[str, list[float]], x_labels: list[str], title: str,
 
 
 def _geom_path(geom, tx: Callable[[float, float], tuple[float, float]]) -> str:
+    """SVG path data of a (multi)polygon's rings, through the map transform `tx`."""
     polys = list(geom.geoms) if hasattr(geom, "geoms") else [geom]
     d = []
     for p in polys:
@@ -128,6 +129,8 @@ def hotspot_map(cells: list[tuple[object, int]], boundary, title: str, subtitle:
 
 def lorenz_chart(points: list[tuple[float, float]], title: str, share80: float | None,
                  w: int = 260, h: int = 240) -> str:
+    """The concentration curve: (share of locations, share of events) points, most events first, with the
+    diagonal of no concentration and the 80% line; `share80` is the share of locations holding 80% of events."""
     left, top, size = 40, 22, min(w - 50, h - 52)
     parts = [f'<text x="4" y="14" font-size="11" font-weight="bold">{esc(title)}</text>',
              f'<rect x="{left}" y="{top}" width="{size}" height="{size}" fill="none" stroke="#999"/>',
@@ -179,6 +182,7 @@ def heat_grid(weights: list[float], title: str, w: int = 560) -> str:
 
 
 def share_bar(shares: dict[str, float], w: int = 160, h: int = 14) -> str:
+    """One stacked bar of the community / officer / unknown shares of a cell's calls."""
     colours = {"community": "#2ca02c", "officer": "#1f77b4", "unknown": "#bbbbbb"}
     x, parts = 0.0, []
     for k in ("community", "officer", "unknown"):
