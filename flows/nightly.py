@@ -134,12 +134,12 @@ def build_marts() -> dict:
 @task(name="write_report", cache_policy=NO_CACHE)
 def write_report(published: str) -> str:
     """The weekly scanning report from the night just published: data/reports/<as_of>/index.html."""
-    from transforms.outputs.report import build_report
+    from transforms.outputs.report import build_report, report_dir
 
     st = _state()
     as_of = marts.as_of_date(st.settings)
     with wh.open_published(Path(published)) as con:
-        path = build_report(con, st.settings, as_of, st.settings.resolve("data/reports") / as_of.isoformat())
+        path = build_report(con, st.settings, as_of, report_dir(st.settings, as_of))
     return str(path)
 
 

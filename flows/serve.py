@@ -26,12 +26,12 @@ DEPLOYMENT_NAMES = {"nightly": "sara-nightly", "weekly_report": "sara-weekly-rep
 def weekly_report(config_path: str | None = None, as_of: date | None = None) -> str:
     """Write the scanning report (data/reports/<as_of>/index.html) from the published warehouse."""
     from transforms.marts.build import as_of_date
-    from transforms.outputs.report import build_report
+    from transforms.outputs.report import build_report, report_dir
     from transforms.warehouse.db import open_published
 
     settings = load_settings(config_path)
     day = as_of or as_of_date(settings)
-    out_dir = settings.resolve("data/reports") / day.isoformat()
+    out_dir = report_dir(settings, day)
     with open_published(settings.warehouse_path) as con:
         path = build_report(con, settings, day, out_dir)
     get_run_logger().info("report written: %s", path)

@@ -53,7 +53,7 @@ def leaked_values(core: pl.DataFrame, allowlist: list[str], out_dir: Path, min_l
 
 
 # --------------------------------------------------------------------------------------------- house numbers
-# What the scan treats as a house number (written here on its own, not imported from transforms/outputs/publish.py, so
+# What the scan treats as a house number (written here on its own, not imported from transforms/stats/masking.py, so
 # the test does not share the code under test): every maximal run of digits in a cell, upper-cased, EXCEPT
 #   - a multiple of 100 (0 included, leading zeros ignored): the block number of "1200 BLOCK ELM ST";
 #   - an ordinal street number: 1 to 3 digits, no leading zero, directly followed by its own suffix (1ST, 2ND,
@@ -74,7 +74,7 @@ NON_ADDRESS_FORMATS: dict[str, str] = {
     "event_hour": ISO_HOUR,
     "lon": r"-?\d{1,3}\.\d+",
     "lat": r"-?\d{1,2}\.\d+",
-    # the masking log: counts, and the fixed details written by transforms/outputs/publish.py
+    # the masking log: counts, and the fixed details written by transforms/stats/masking.py
     "rows": r"\d+",
     "detail": r"snapped to \d+ m grid cell centre|block has < \d+ distinct points: grid cell centre",
 }

@@ -16,7 +16,7 @@ CRS = {"city": "EPSG:32610"}
 
 
 @pytest.mark.parametrize("fmt", list(FORMATS))
-def test_every_format_round_trips(built, tmp_path, fmt):  # noqa: F811
+def test_every_format_round_trips(built, tmp_path, fmt):  # noqa: F811  (pytest passes the fixture imported above)
     con, _, _ = built
     expected = dict(con.execute("SELECT 'hotspots_city', count(*) FROM marts.hotspots UNION ALL "
                                 "SELECT 'units_city', count(*) FROM marts.units").fetchall())
@@ -76,3 +76,35 @@ def test_shapefile_names_are_unique_within_ten_characters():
     assert all(len(v) <= 10 for v in names.values())
     assert len({v.lower() for v in names.values()}) == len(names)
     assert names["category_group"] == "category_g" and names["category_grouping"] == "category_1"
+
+
+def test_atomic_files_replaces_whole_entries_or_leaves_the_folder_as_it_was(tmp_path):
+    """The helper export and publish share: entries appear whole, a folder entry (FileGDB) is swapped, other
+    entries are left alone, and a failed write moves nothing and leaves no temporary folder."""
+    from transforms.outputs.atomic import atomic_files
+
+    out = tmp_path / "out"
+    (out / "layer.gdb").mkdir(parents=True)
+    (out / "layer.gdb" / "old.bin").write_text("old")
+    (out / "keep.txt").write_text("not ours")
+    (out / "a.csv").write_text("old")
+    with atomic_files(out, "test") as stage:
+        (stage.path / "a.csv").write_text("new")
+        (stage.path / "layer.gdb").mkdir()
+        (stage.path / "layer.gdb" / "new.bin").write_text("new")
+        assert (out / "a.csv").read_text() == "old"  # nothing moves before the block ends
+    assert stage.written == [out / "a.csv", out / "layer.gdb"]
+    assert (out / "a.csv").read_text() == "new" and (out / "keep.txt").read_text() == "not ours"
+    assert [p.name for p in (out / "layer.gdb").iterdir()] == ["new.bin"]
+    with pytest.raises(RuntimeError), atomic_files(out, "test") as stage:
+        (stage.path / "a.csv").write_text("half")
+        raise RuntimeError("the writer failed")
+    assert (out / "a.csv").read_text() == "new"
+    assert sorted(p.name for p in out.iterdir()) == ["a.csv", "keep.txt", "layer.gdb"]  # no .sara-* or .old-*
+
+
+def test_markdown_table_is_one_renderer_for_every_dictionary():
+    from transforms.outputs.dictionary import markdown_table
+
+    assert markdown_table(["field", "column"], [("a|b", "c"), ("d", "")]) == [
+        "| field | column |", "|---|---|", "| a\\|b | c |", "| d |  |"]

@@ -337,3 +337,53 @@ def test_report_renders_in_chromium(tmp_path):
     finally:
         con.close()
     assert_renders(index, tmp_path)
+
+
+class FillParser(HTMLParser):
+    """(data-gi, fill) of every map cell, and the fills of the map legend's swatches in order."""
+
+    def __init__(self):
+        super().__init__()
+        self.cells: set[tuple[int, str]] = set()
+        self.legend: list[str] = []
+        self._in_map = False
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "svg":
+            self._in_map = a.get("data-chart") == "map"
+        elif self._in_map and tag == "path" and "data-gi" in a:
+            self.cells.add((int(a["data-gi"]), a["fill"]))
+        elif self._in_map and tag == "rect" and a.get("width") == "14":
+            self.legend.append(a["fill"])
+
+    handle_startendtag = handle_starttag
+
+
+def test_report_map_and_gis_style_share_one_gi_bin_palette(tmp_path):
+    """The hot spot map of the report colours every Gi* bin as the QGIS style embedded in GIS exports does."""
+    import re
+
+    from transforms.outputs.export import qgis_style_qml
+
+    qml = qgis_style_qml()
+    symbol_of = {int(v): s for s, v in re.findall(r'<category render="true" symbol="(\d+)" value="(-?\d)"', qml)}
+    rgb_of = dict(re.findall(r'<symbol type="fill" name="(\d+)".*?name="color" value="(\d+,\d+,\d+),255"', qml))
+    style = {b: rgb_of[s] for b, s in symbol_of.items()}
+    assert sorted(style) == list(range(-3, 4))
+
+    def rgb(hex_colour: str) -> str:
+        h = hex_colour.lstrip("#")
+        return ",".join(str(int(h[i:i + 2], 16)) for i in (0, 2, 4))
+
+    settings, con = tiny_project(tmp_path)
+    try:
+        fill_synthetic(con)
+        index = build_report(con, settings, date(2026, 11, 20), tmp_path / "out")
+    finally:
+        con.close()
+    p = FillParser()
+    p.feed(index.read_text(encoding="utf-8"))
+    assert {b for b, _ in p.cells} == set(range(-3, 4))   # the synthetic grid has every bin
+    assert {b: rgb(f) for b, f in p.cells} == style
+    assert [rgb(f) for f in p.legend] == [style[b] for b in range(-3, 4)]

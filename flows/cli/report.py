@@ -4,7 +4,7 @@ Registered on the main app in flows/cli/__init__.py:
 
     app.command("report")(report)
 
-The page itself is built in transforms/outputs/report.py.
+The page itself is built in transforms/outputs/report/.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def report(
     """
     from transforms.config import ConfigError, load_settings
     from transforms.marts.build import as_of_date
-    from transforms.outputs.report import build_report
+    from transforms.outputs.report import build_report, report_dir
     from transforms.warehouse.db import WarehouseCorrupt, open_published
 
     try:
@@ -40,7 +40,7 @@ def report(
         err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     as_of = as_of_date(settings)
-    out_dir = out if out is not None else settings.resolve("data/reports") / as_of.isoformat()
+    out_dir = out if out is not None else report_dir(settings, as_of)
     try:
         with open_published(settings.warehouse_path) as con:
             path = build_report(con, settings, as_of, out_dir)

@@ -27,7 +27,7 @@ from pydantic import (
     model_validator,
 )
 
-from transforms.outputs.publish import PublishPolicy  # noqa: E402  (a pure pydantic model; no cycle)
+from transforms.config.publish import PublishPolicy
 
 IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 

@@ -8,22 +8,24 @@
   as Gi_Bin.
 - The GeoPackage embeds a QGIS style (`layer_styles`) colouring gi_bin -3..3, so hot spot layers open styled.
 - Shapefile field names are cut to 10 characters, made unique, and listed in a README beside the files.
-- Atomic: everything is written into a temporary folder inside the output folder, then renamed into place,
-  so a GIS user never opens a half-written layer.
+- Atomic (outputs/atomic.py): everything is written into a temporary folder inside the output folder, then
+  renamed into place, so a GIS user never opens a half-written layer.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 import sqlite3
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 import geopandas as gpd
 import shapely
+
+from transforms.outputs.atomic import atomic_files
+from transforms.outputs.dictionary import markdown_table
+from transforms.outputs.palette import GI_BIN_COLOURS, GI_BIN_LABELS
+from transforms.warehouse.sqlutil import qident
 
 FORMATS = {
     "gpkg": ("GPKG", ".gpkg"),
@@ -35,16 +37,12 @@ FORMATS = {
 }
 MART_LAYERS = ("hotspots", "hotspot_counts", "emerging_hotspots", "kde", "units")
 ESRI_FIELDS = {"GiZScore": "z", "GiPValue": "p", "Gi_Bin": "gi_bin", "NNeighbors": "n_neighbors"}
-GI_BIN_COLOURS = {-3: "#2166ac", -2: "#67a9cf", -1: "#d1e5f0", 0: "#f7f7f7", 1: "#fddbc7", 2: "#ef8a62",
-                  3: "#b2182b"}
-GI_BIN_LABELS = {-3: "Cold spot, 99 % confidence", -2: "Cold spot, 95 %", -1: "Cold spot, 90 %",
-                 0: "Not significant", 1: "Hot spot, 90 %", 2: "Hot spot, 95 %", 3: "Hot spot, 99 % confidence"}
 
 
-def read_layer(con: duckdb.DuckDBPyConnection, mart: str, agency: str, crs: str,
-               where: str = "") -> gpd.GeoDataFrame:
+def read_layer(con: duckdb.DuckDBPyConnection, mart: str, agency: str, crs: str) -> gpd.GeoDataFrame:
+    """One agency's rows of marts.<mart> as a GeoDataFrame in `crs`, with field types every driver takes."""
     df = con.execute(
-        f"SELECT * EXCLUDE (geom), ST_AsWKB(geom) AS _wkb FROM marts.{mart} WHERE agency = ? {where}", [agency]
+        f"SELECT * EXCLUDE (geom), ST_AsWKB(geom) AS _wkb FROM marts.{qident(mart)} WHERE agency = ?", [agency]
     ).df()
     geom = shapely.from_wkb([bytes(b) for b in df.pop("_wkb")]) if len(df) else []
     g = gpd.GeoDataFrame(df, geometry=list(geom), crs=crs)
@@ -124,20 +122,18 @@ def _embed_qgis_styles(gpkg: Path, layers: list[str]) -> None:
 
 
 def export_marts(con: duckdb.DuckDBPyConnection, agencies: dict[str, str], out_dir: Path, fmt: str = "gpkg",
-                 marts: tuple[str, ...] = MART_LAYERS, where: dict[str, str] | None = None) -> list[Path]:
+                 marts: tuple[str, ...] = MART_LAYERS) -> list[Path]:
     """Write every mart as layers, one per agency. `agencies` maps agency code -> analysis CRS.
     Returns the paths written (files or .gdb folders)."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     driver, ext = FORMATS[fmt]
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".sara-export-", dir=out_dir))
-    written: list[Path] = []
-    try:
+    with atomic_files(out_dir, "export") as stage:
+        tmp = stage.path
         layers: list[tuple[str, str, gpd.GeoDataFrame]] = []  # (mart, agency, layer)
         for mart in marts:
             for agency, crs in agencies.items():
-                layers.append((mart, agency, read_layer(con, mart, agency, crs, (where or {}).get(mart, ""))))
+                layers.append((mart, agency, read_layer(con, mart, agency, crs)))
         single = {"gpkg": "sara.gpkg", "filegdb": "sara.gdb"}.get(fmt)
         readme: list[str] = []
         for mart, agency, g in layers:
@@ -158,8 +154,9 @@ def export_marts(con: duckdb.DuckDBPyConnection, agencies: dict[str, str], out_d
                 names = shapefile_names(list(g.columns))
                 g.rename(columns=names).to_file(tmp / f"{name}{ext}", driver=driver, engine="pyogrio",
                                                  encoding="UTF-8")
-                readme += [f"## {name}{ext}", "", "| field | column |", "|---|---|"]
-                readme += [f"| {short} | {col} |" for col, short in names.items()] + [""]
+                readme += [f"## {name}{ext}", ""]
+                readme += markdown_table(["field", "column"], [(short, col) for col, short in names.items()])
+                readme += [""]
             else:
                 g.to_file(tmp / f"{name}{ext}", driver=driver, engine="pyogrio")
         if fmt == "gpkg":
@@ -169,16 +166,4 @@ def export_marts(con: duckdb.DuckDBPyConnection, agencies: dict[str, str], out_d
                 "# Shapefile field names\n\nShapefile (dBase) field names are at most 10 characters; this is how "
                 "they map to the columns of the marts.\n\n" + "\n".join(readme), encoding="utf-8")
         (tmp / "EXPORTED.txt").write_text(f"written by sara at {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC\n")
-        for p in sorted(tmp.iterdir()):
-            dst = out_dir / p.name
-            if dst.is_dir() and not dst.is_symlink():
-                old = out_dir / f".old-{p.name}-{os.getpid()}"
-                os.replace(dst, old)  # a folder (FileGDB) cannot be replaced in one step: swap, then drop
-                os.replace(p, dst)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.replace(p, dst)
-            written.append(dst)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return [w for w in written if w.name not in ("EXPORTED.txt",)]
+    return [w for w in stage.written if w.name not in ("EXPORTED.txt",)]

@@ -1,0 +1,20 @@
+"""The scanning report: one self-contained HTML page for the weekly meeting.
+
+`build_report(con, settings, as_of, out_dir)` reads the warehouse (read-only queries) and writes
+`out_dir/index.html`: inline CSS, inline SVG charts and maps, no scripts, no network references, so
+it opens offline and prints. Every section is built on its own; a missing table or column (or any
+other error) turns that section into a short "not available yet" note, never a crash.
+`report_dir(settings, as_of)` is where it goes by default (data/reports/<as_of>/).
+
+    page.py      the page shell (header, navigation, CSS from style.css) and the file it writes
+    sections.py  the list of sections in page order; counts, trends, hour of week, problems, data quality
+    places.py    hot spot map, repeat locations, emerging hot spots, near repeats, demand split
+    reads.py     read-only queries and what a section requires of the warehouse
+    svg.py       the chart kit (line chart, map, Lorenz curve, hour-of-week grid, share bar)
+    markup.py    escaping, number formatting, HTML tables
+"""
+
+from transforms.outputs.report.page import build_report, render_report, report_dir
+from transforms.outputs.report.sections import SECTION_IDS
+
+__all__ = ["SECTION_IDS", "build_report", "render_report", "report_dir"]

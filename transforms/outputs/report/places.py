@@ -1,0 +1,205 @@
+"""The place-based sections of the report: the Gi* hot spot map, top repeat locations with their 80/20 curve,
+emerging hot spot classes, the Knox near-repeat table and the demand split of the hottest cells."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from transforms.outputs.report.markup import Missing, esc, fmt_value, html_table, pct
+from transforms.outputs.report.reads import Ctx, fetch, nearest, pick, qcols, qtable, require, table_columns
+from transforms.outputs.report.svg import hotspot_map, lorenz_chart, share_bar
+
+
+def _hot_choice(c: Ctx, table: str, agency: str, origin_pref: Sequence[str]) -> tuple[str, int] | None:
+    avail = fetch(c.con, f"""SELECT DISTINCT origin, window_days FROM {qtable(table)}
+                             WHERE agency = ? AND unit_type = 'grid' AND dataset = 'calls'
+                               AND category_group = 'all'""", [agency])
+    origin = pick(sorted({r["origin"] for r in avail}), origin_pref)
+    if origin is None:
+        return None
+    window = nearest(sorted({int(r["window_days"]) for r in avail if r["origin"] == origin}), 28)
+    return (str(origin), int(window)) if window is not None else None
+
+
+def section_map(c: Ctx) -> str:
+    from shapely import wkb
+
+    require(c.con, "marts.hotspots", ["agency", "unit_type", "dataset", "category_group", "origin",
+                                    "window_days", "gi_bin", "geom"])
+    agencies = [r["agency"] for r in fetch(c.con, "SELECT DISTINCT agency FROM marts.hotspots ORDER BY 1")]
+    if not agencies:
+        raise Missing("marts.hotspots has no rows")
+    boundaries = {}
+    if table_columns(c.con, "meta.agency_areas"):
+        for r in fetch(c.con, "SELECT agency, ST_AsWKB(geom) AS g FROM meta.agency_areas WHERE geom IS NOT NULL"):
+            boundaries[r["agency"]] = wkb.loads(bytes(r["g"]))
+    out = []
+    for ag in agencies:
+        choice = _hot_choice(c, "marts.hotspots", ag, [c.origin, "all"])
+        if choice is None:
+            out.append(f'<p class="na">{esc(c.name(ag))}: no grid hot spots for calls yet.</p>')
+            continue
+        origin, window = choice
+        rows = fetch(c.con, """SELECT ST_AsWKB(geom) AS g, gi_bin FROM marts.hotspots
+                               WHERE agency = ? AND unit_type = 'grid' AND dataset = 'calls'
+                                 AND category_group = 'all' AND origin = ? AND window_days = ?
+                                 AND geom IS NOT NULL""", [ag, origin, window])
+        cells = [(wkb.loads(bytes(r["g"])), r["gi_bin"]) for r in rows]
+        n_hot = sum(1 for _, b in cells if (b or 0) > 0)
+        sub = (f"calls, all categories, {origin} origin, last {window} days to {c.as_of.isoformat()}; "
+               f"{len(cells):,} cells, {n_hot:,} hot")
+        out.append(hotspot_map(cells, boundaries.get(ag), c.name(ag), sub))
+    return f'<div class="charts">{"".join(out)}</div>'
+
+
+def section_repeat(c: Ctx) -> str:
+    cols = require(c.con, "marts.repeat_location_rows", ["agency", "dataset", "category_group", "origin",
+                                                        "n_repeat_window", "rank", "cum_share_events",
+                                                        "cum_share_locations"])
+    combos = fetch(c.con, """SELECT DISTINCT agency, dataset, origin FROM marts.repeat_location_rows
+                             WHERE category_group = 'all' ORDER BY agency, dataset""")
+    if not combos:
+        raise Missing("marts.repeat_location_rows has no rows")
+    out = []
+    for ag, ds in sorted({(r["agency"], r["dataset"]) for r in combos}):
+        origin = pick(sorted({r["origin"] for r in combos if (r["agency"], r["dataset"]) == (ag, ds)}),
+                       [c.origin, "all"])
+        base = ("FROM marts.repeat_location_rows WHERE agency = ? AND dataset = ? AND category_group = 'all' "
+                "AND origin = ?")
+        show = [k for k in ("rank", "address_block", "location_key", "n_repeat_window", "cum_share_events",
+                            "is_repeat") if k in cols]
+        top = fetch(c.con, f"SELECT {qcols(show)} {base} ORDER BY rank, n_repeat_window DESC LIMIT 15",
+                    [ag, ds, origin])
+        curve = fetch(c.con, f"SELECT cum_share_locations AS x, cum_share_events AS y {base} "
+                             "ORDER BY cum_share_locations", [ag, ds, origin])
+        step = max(1, len(curve) // 200)
+        pts = [(float(r["x"]), float(r["y"])) for r in curve[::step]]
+        if curve:
+            pts.append((float(curve[-1]["x"]), float(curve[-1]["y"])))
+        share80 = next((float(r["x"]) for r in curve if float(r["y"]) >= 0.8), None)
+        title = f"{c.name(ag)}: {ds}, {origin} origin"
+        tbl = html_table(top, show, fmt=lambda k, v: pct(v) if k == "cum_share_events" else fmt_value(v))
+        out.append(f"<h3>{esc(title)}</h3><div class=\"charts\"><div>{tbl}</div>"
+                   f"{lorenz_chart(pts, '80/20 curve', share80)}</div>")
+    return "".join(out)
+
+
+def section_emerging(c: Ctx) -> str:
+    table = "marts.emerging_hotspot_rows" if table_columns(c.con, "marts.emerging_hotspot_rows") \
+        else "marts.emerging_hotspots"
+    cols = require(c.con, table, ["agency", "pattern"])
+    filt, params = [], []
+    if "category_group" in cols:
+        filt.append("category_group = 'all'")
+    if "origin" in cols:
+        origins = [r["origin"] for r in fetch(c.con, f"SELECT DISTINCT origin FROM {qtable(table)}")]
+        o = pick(sorted(origins), [c.origin, "all"])
+        if o is not None:
+            filt.append("origin = ?")
+            params.append(o)
+    ds = ", dataset" if "dataset" in cols else ""
+    where = f"WHERE {' AND '.join(filt)}" if filt else ""
+    rows = fetch(c.con, f"SELECT agency{ds}, pattern, count(*) AS n FROM {qtable(table)} {where} GROUP BY ALL",
+                 params)
+    if not rows:
+        raise Missing(f"{table} has no rows")
+    patterns = sorted({r["pattern"] for r in rows}, key=lambda p: (p == "No Pattern Detected", p))
+    keys = sorted({(r["agency"], r.get("dataset", "")) for r in rows})
+    table_rows = []
+    for ag, d in keys:
+        row: dict[str, object] = {"agency": c.name(ag)}
+        if ds:
+            row["dataset"] = d
+        for p in patterns:
+            row[p] = sum(r["n"] for r in rows if (r["agency"], r.get("dataset", "")) == (ag, d)
+                         and r["pattern"] == p)
+        table_rows.append(row)
+    note = f"<p>Origin: {esc(params[0])}, category group: all.</p>" if params else ""
+    return note + html_table(table_rows)
+
+
+def section_knox(c: Ctx) -> str:
+    cols = require(c.con, "marts.near_repeat", ["space_lo", "space_hi", "time_lo", "time_hi", "observed",
+                                              "knox_ratio"])
+    rows = fetch(c.con, "SELECT * FROM marts.near_repeat")
+    if not rows:
+        raise Missing("marts.near_repeat has no rows")
+    gkeys = [k for k in ("agency", "dataset", "category_group") if k in cols]
+    out = []
+    for key in sorted({tuple(r[k] for k in gkeys) for r in rows}, key=lambda t: tuple(map(str, t))):
+        sub = [r for r in rows if tuple(r[k] for k in gkeys) == key]
+        spaces = sorted({(r["space_lo"], r["space_hi"]) for r in sub}, key=lambda s: (s[0], s[1]))
+        times = sorted({(r["time_lo"], r["time_hi"]) for r in sub}, key=lambda s: (s[0], s[1]))
+        cell = {((r["space_lo"], r["space_hi"]), (r["time_lo"], r["time_hi"])): r for r in sub}
+        label = ", ".join(c.name(v) if k == "agency" else str(v) for k, v in zip(gkeys, key, strict=True))
+        t = [f"<h3>{esc(label or 'all events')}</h3><table><thead><tr><th class=\"t\">distance \\ days</th>"]
+        t += [f"<th>{esc(fmt_value(lo))}–{esc(fmt_value(hi))}</th>" for lo, hi in times]
+        t.append("</tr></thead><tbody>")
+        for s in spaces:
+            t.append(f'<tr><th class="t">{esc(fmt_value(s[0]))}–{esc(fmt_value(s[1]))} m</th>')
+            for tm in times:
+                r = cell.get((s, tm))
+                if r is None:
+                    t.append("<td></td>")
+                    continue
+                ratio, p = r.get("knox_ratio"), r.get("p_value")
+                style = ""
+                if ratio is not None and p is not None and ratio > 1 and p < 0.05:
+                    a = min(1.0, (float(ratio) - 1) / 2) * 0.8 + 0.2
+                    style = f' style="background:rgba(214,39,40,{a:.2f})"'
+                ps = f"p={p:.3f}" if p is not None else ""
+                t.append(f'<td{style} title="observed {esc(fmt_value(r.get("observed")))}, expected '
+                         f'{esc(fmt_value(r.get("expected_mean")))}">{esc(fmt_value(ratio))}<br>'
+                         f'<small>{esc(ps)}</small></td>')
+            t.append("</tr>")
+        t.append("</tbody></table>")
+        out.append("".join(t))
+    return "".join(out)
+
+
+def section_demand(c: Ctx) -> str:
+    stats = "marts.hotspot_stats" if table_columns(c.con, "marts.hotspot_stats") else "marts.hotspots"
+    require(c.con, stats, ["agency", "unit_type", "unit_id", "origin", "window_days", "gi_bin", "z"])
+    require(c.con, "marts.hotspot_count_rows", ["agency", "unit_type", "unit_id", "origin", "window_days", "n"])
+    agencies = [r["agency"] for r in fetch(c.con, f"SELECT DISTINCT agency FROM {qtable(stats)} ORDER BY 1")]
+    if not agencies:
+        raise Missing(f"{stats} has no rows")
+    out = []
+    for ag in agencies:
+        choice = _hot_choice(c, stats, ag, ["all"])
+        if choice is None or choice[0] != "all":
+            out.append(f'<p class="na">{esc(c.name(ag))}: no all-origin grid hot spots yet.</p>')
+            continue
+        _, window = choice
+        top = fetch(c.con, f"""SELECT unit_id, n, z, gi_bin FROM {qtable(stats)}
+                               WHERE agency = ? AND unit_type = 'grid' AND dataset = 'calls'
+                                 AND category_group = 'all' AND origin = 'all' AND window_days = ?
+                                 AND gi_bin > 0 ORDER BY z DESC, unit_id LIMIT 10""", [ag, window])
+        if not top:
+            out.append(f'<p class="na">{esc(c.name(ag))}: no hot cells in the last {window} days.</p>')
+            continue
+        counts = fetch(c.con, f"""SELECT unit_id, origin, sum(n) AS n FROM marts.hotspot_count_rows
+                                 WHERE agency = ? AND unit_type = 'grid' AND dataset = 'calls'
+                                   AND category_group = 'all' AND window_days = ?
+                                   AND origin IN ('community', 'officer', 'unknown')
+                                   AND unit_id IN ({', '.join('?' * len(top))})
+                                 GROUP BY ALL""", [ag, window, *[r["unit_id"] for r in top]])
+        t = ['<table><thead><tr><th class="t">cell</th><th>events</th><th>Gi* z</th><th>community</th>'
+             '<th>officer</th><th>unknown</th><th class="t">split</th><th class="t">flag</th></tr></thead><tbody>']
+        for r in top:
+            by = {x["origin"]: float(x["n"] or 0) for x in counts if x["unit_id"] == r["unit_id"]}
+            tot = sum(by.values())
+            sh = {k: (by.get(k, 0.0) / tot if tot else 0.0) for k in ("community", "officer", "unknown")}
+            flag = sh["officer"] > 0.5
+            t.append(f'<tr><td class="t">{esc(r["unit_id"])}</td><td>{esc(fmt_value(r["n"]))}</td>'
+                     f'<td>{esc(fmt_value(r["z"]))}</td><td>{pct(sh["community"])}</td>'
+                     f'<td{" class=flag" if flag else ""}>{pct(sh["officer"])}</td><td>{pct(sh["unknown"])}</td>'
+                     f'<td class="t">{share_bar(sh)}</td>'
+                     f'<td class="t{" flag" if flag else ""}">{"officer-initiated majority" if flag else ""}</td>'
+                     "</tr>")
+        t.append("</tbody></table>")
+        out.append(f"<h3>{esc(c.name(ag))}: top {len(top)} hot cells, calls, last {window} days</h3>"
+                   + "".join(t))
+    return "".join(out)
+
+

@@ -1,0 +1,193 @@
+"""The report's chart kit: inline SVG line charts, hot spot maps, Lorenz curves, hour-of-week grids, share bars.
+
+Each function returns one `<svg>` element (with a `<title>` and an aria-label, so a screen reader names it);
+nothing here reads the warehouse. Map geometries are shapely objects in the agency's analysis CRS (metres).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from transforms.outputs.palette import GI_BIN_COLOURS, GI_BIN_SHORT_LABELS
+from transforms.outputs.report.markup import Missing, esc, fmt_value
+
+SERIES_COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
+DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+
+
+def _svg(kind: str, w: float, h: float, body: str, label: str) -> str:
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" data-chart="{esc(kind)}" role="img" '
+            f'aria-label="{esc(label)}" width="{w:.0f}" height="{h:.0f}" viewBox="0 0 {w:.0f} {h:.0f}">'
+            f"<title>{esc(label)}</title>{body}</svg>")
+
+
+def _nice_max(v: float) -> float:
+    if v <= 0:
+        return 1.0
+    mag = 10 ** math.floor(math.log10(v))
+    for m in (1, 2, 2.5, 5, 10):
+        if v <= m * mag:
+            return m * mag
+    return 10 * mag
+
+
+def line_chart(series: dict[str, list[float]], x_labels: list[str], title: str,
+               w: int = 360, h: int = 200, kind: str = "trend") -> str:
+    """One polyline per series over the same x positions (x_labels), with a zero-based y axis."""
+    left, right, top, bottom = 44, 10, 24, 34
+    pw, ph = w - left - right, h - top - bottom
+    n = max((len(v) for v in series.values()), default=0)
+    ymax = _nice_max(max((max(v) for v in series.values() if v), default=0))
+    parts = [f'<text x="{left}" y="15" font-size="12" font-weight="bold">{esc(title)}</text>']
+    for i in range(5):
+        yv = ymax * i / 4
+        y = top + ph - ph * i / 4
+        parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{left + pw}" y2="{y:.1f}" stroke="#e4e4e4"/>')
+        parts.append(f'<text x="{left - 4}" y="{y + 3:.1f}" font-size="9" text-anchor="end">{fmt_value(yv)}</text>')
+    parts.append(f'<line x1="{left}" y1="{top + ph}" x2="{left + pw}" y2="{top + ph}" stroke="#888"/>')
+
+    def xpos(i: int) -> float:
+        return left + (pw * i / (n - 1) if n > 1 else pw / 2)
+
+    for i in sorted({0, n // 2, n - 1}) if n else []:
+        if i < len(x_labels):
+            parts.append(f'<text x="{xpos(i):.1f}" y="{top + ph + 13}" font-size="9" '
+                         f'text-anchor="middle">{esc(x_labels[i])}</text>')
+    for k, (name, vals) in enumerate(series.items()):
+        colour = SERIES_COLOURS[k % len(SERIES_COLOURS)]
+        pts = " ".join(f"{xpos(i):.1f},{top + ph - ph * v / ymax:.1f}" for i, v in enumerate(vals))
+        parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.8" points="{pts}">'
+                     f"<title>{esc(name)}</title></polyline>")
+        lx = left + (k % 3) * (pw / 3)
+        ly = h - 6 - 0 * (k // 3)
+        parts.append(f'<rect x="{lx:.1f}" y="{ly - 7}" width="10" height="3" fill="{colour}"/>'
+                     f'<text x="{lx + 13:.1f}" y="{ly - 3}" font-size="9">{esc(name[:28])}</text>')
+    return _svg(kind, w, h, "".join(parts), title)
+
+
+def _geom_path(geom, tx: Callable[[float, float], tuple[float, float]]) -> str:
+    """SVG path data of a (multi)polygon's rings, through the map transform `tx`."""
+    polys = list(geom.geoms) if hasattr(geom, "geoms") else [geom]
+    d = []
+    for p in polys:
+        if p.geom_type != "Polygon" or p.is_empty:
+            continue
+        for ring in [p.exterior, *p.interiors]:
+            coords = list(ring.coords)
+            if len(coords) < 3:
+                continue
+            pts = [tx(x, y) for x, y, *_ in coords]
+            d.append("M" + "L".join(f"{x:.1f} {y:.1f}" for x, y in pts) + "Z")
+    return "".join(d)
+
+
+def hotspot_map(cells: list[tuple[object, int]], boundary, title: str, subtitle: str, w: int = 640) -> str:
+    """Cells (shapely geometry, gi_bin) as paths coloured by gi_bin, the boundary on top, a legend."""
+    geoms = [g for g, _ in cells if g is not None and not g.is_empty]
+    if boundary is not None and not boundary.is_empty:
+        geoms.append(boundary)
+    if not geoms:
+        raise Missing("no geometry to draw")
+    bx = [g.bounds for g in geoms]
+    x0, y0 = min(b[0] for b in bx), min(b[1] for b in bx)
+    x1, y1 = max(b[2] for b in bx), max(b[3] for b in bx)
+    top, legend_h, pad = 40, 34, 8
+    span_x, span_y = max(x1 - x0, 1e-9), max(y1 - y0, 1e-9)
+    scale = (w - 2 * pad) / span_x
+    map_h = span_y * scale
+    if map_h > 720:
+        scale = 720 / span_y
+        map_h = 720
+    h = top + map_h + legend_h + pad
+
+    def tx(x: float, y: float) -> tuple[float, float]:
+        return pad + (x - x0) * scale, top + (y1 - y) * scale
+
+    parts = [f'<text x="{pad}" y="16" font-size="14" font-weight="bold">{esc(title)}</text>',
+             f'<text x="{pad}" y="32" font-size="11" fill="#444">{esc(subtitle)}</text>']
+    for g, b in sorted(cells, key=lambda c: abs(int(c[1] or 0))):
+        if g is None or g.is_empty:
+            continue
+        b = max(-3, min(3, int(b or 0)))
+        d = _geom_path(g, tx)
+        if d:
+            stroke = ' stroke="#fff" stroke-width="0.3"' if b else ""
+            parts.append(f'<path d="{d}" fill="{GI_BIN_COLOURS[b]}"{stroke} data-gi="{b}"/>')
+    if boundary is not None and not boundary.is_empty:
+        parts.append(f'<path d="{_geom_path(boundary, tx)}" fill="none" stroke="#222" stroke-width="1.4" '
+                     f'fill-rule="evenodd" data-role="boundary"/>')
+    ly = top + map_h + 10
+    box = (w - 2 * pad) / 7
+    for i, b in enumerate(range(-3, 4)):
+        lx = pad + i * box
+        parts.append(f'<rect x="{lx:.1f}" y="{ly:.1f}" width="14" height="10" fill="{GI_BIN_COLOURS[b]}" '
+                     f'stroke="#999" stroke-width="0.5"/><text x="{lx + 18:.1f}" y="{ly + 9:.1f}" '
+                     f'font-size="10">{esc(GI_BIN_SHORT_LABELS[b])}</text>')
+    return _svg("map", w, h, "".join(parts), f"{title}: {subtitle}")
+
+
+def lorenz_chart(points: list[tuple[float, float]], title: str, share80: float | None,
+                 w: int = 260, h: int = 240) -> str:
+    """The concentration curve: (share of locations, share of events) points, most events first, with the
+    diagonal of no concentration and the 80% line; `share80` is the share of locations holding 80% of events."""
+    left, top, size = 40, 22, min(w - 50, h - 52)
+    parts = [f'<text x="4" y="14" font-size="11" font-weight="bold">{esc(title)}</text>',
+             f'<rect x="{left}" y="{top}" width="{size}" height="{size}" fill="none" stroke="#999"/>',
+             f'<line x1="{left}" y1="{top + size}" x2="{left + size}" y2="{top}" stroke="#bbb" '
+             f'stroke-dasharray="4 3"/>']
+
+    def tx(px: float, py: float) -> tuple[float, float]:
+        return left + px * size, top + size - py * size
+
+    y80 = tx(0, 0.8)[1]
+    parts.append(f'<line x1="{left}" y1="{y80:.1f}" x2="{left + size}" y2="{y80:.1f}" stroke="#d62728" '
+                 f'stroke-width="0.8" stroke-dasharray="3 2"/>'
+                 f'<text x="{left - 3}" y="{y80 + 3:.1f}" font-size="9" text-anchor="end">80%</text>')
+    pts = " ".join("{:.1f},{:.1f}".format(*tx(x, y)) for x, y in [(0.0, 0.0), *points])
+    parts.append(f'<polyline fill="none" stroke="#1f77b4" stroke-width="2" points="{pts}"/>')
+    if share80 is not None:
+        x80 = tx(share80, 0)[0]
+        parts.append(f'<line x1="{x80:.1f}" y1="{y80:.1f}" x2="{x80:.1f}" y2="{top + size}" stroke="#d62728" '
+                     f'stroke-width="0.8" stroke-dasharray="3 2"/>')
+    parts.append(f'<text x="{left + size / 2}" y="{top + size + 14}" font-size="9" text-anchor="middle">'
+                 f"share of locations (most events first)</text>"
+                 f'<text x="{left + size / 2}" y="{top + size + 26}" font-size="9" text-anchor="middle">'
+                 f"{esc(f'{share80:.0%} of locations hold 80% of events' if share80 is not None else '')}"
+                 f"</text>")
+    return _svg("lorenz", w, h, "".join(parts), title)
+
+
+def heat_grid(weights: list[float], title: str, w: int = 560) -> str:
+    """Hour-of-week heat map: 7 rows (Mon..Sun) x 24 columns; slot = day * 24 + hour."""
+    left, top, cell = 34, 30, (w - 44) / 24
+    vmax = max(weights) if weights and max(weights) > 0 else 1.0
+    parts = [f'<text x="4" y="14" font-size="12" font-weight="bold">{esc(title)}</text>']
+    for slot in range(168):
+        d, hr = divmod(slot, 24)
+        v = weights[slot] if slot < len(weights) else 0.0
+        t = v / vmax
+        r, g, b = int(255 - 20 * t), int(255 - 175 * t), int(255 - 235 * t)
+        parts.append(f'<rect x="{left + hr * cell:.1f}" y="{top + d * cell:.1f}" width="{cell - 1:.1f}" '
+                     f'height="{cell - 1:.1f}" fill="rgb({r},{g},{b})"><title>{DAYS[d]} {hr:02d}:00 '
+                     f"{fmt_value(float(v))}</title></rect>")
+    for d, name in enumerate(DAYS):
+        parts.append(f'<text x="{left - 4}" y="{top + d * cell + cell * 0.65:.1f}" font-size="10" '
+                     f'text-anchor="end">{name}</text>')
+    for hr in range(0, 24, 3):
+        parts.append(f'<text x="{left + hr * cell + cell / 2:.1f}" y="{top - 4}" font-size="9" '
+                     f'text-anchor="middle">{hr:02d}</text>')
+    h = top + 7 * cell + 8
+    return _svg("heatmap", w, h, "".join(parts), title)
+
+
+def share_bar(shares: dict[str, float], w: int = 160, h: int = 14) -> str:
+    """One stacked bar of the community / officer / unknown shares of a cell's calls."""
+    colours = {"community": "#2ca02c", "officer": "#1f77b4", "unknown": "#bbbbbb"}
+    x, parts = 0.0, []
+    for k in ("community", "officer", "unknown"):
+        s = shares.get(k, 0.0) or 0.0
+        parts.append(f'<rect x="{x:.1f}" y="0" width="{w * s:.1f}" height="{h}" fill="{colours[k]}">'
+                     f"<title>{k} {s:.0%}</title></rect>")
+        x += w * s
+    return _svg("share", w, h, "".join(parts), "community / officer / unknown share")
