@@ -139,10 +139,10 @@ def _drain() -> None:
                 result = step()
                 if inspect.isawaitable(result):
                     await result
-            except Exception:  # noqa: BLE001 (a worker that never started; best effort at exit)
+            except Exception:  # a worker that never started; best effort at exit
                 pass
 
     try:
         run_coro_as_sync(drain())
-    except Exception:  # noqa: BLE001
+    except Exception:  # best effort: a failure here loses log lines, never a run
         pass

@@ -2,7 +2,7 @@
 
 1. A reader polling the published warehouse during a whole nightly run sees the last complete night or
    the new one, never an error and never a mixture.
-2. A run killed with SIGKILL in any stage leaves the previous night published intact, and the rerun
+2. A run killed with SIGKILL in any step leaves the previous night published intact, and the rerun
    (over the killed run's leftover `.build` file and lock file) publishes exactly what an uninterrupted
    run publishes: same rows, no duplicates, nothing lost.
 
@@ -195,8 +195,8 @@ def test_concurrent_reader_sees_whole_nights_only(night1, reference):
 
 
 # The kills are chained in one project copy: each run starts from the leftovers (`.build` file, lock file)
-# of the run killed before it, then gets killed one stage later; a final run completes. Prefect prints a
-# task's log line when it finishes, so each trigger is the end of the step just before the targeted stage:
+# of the run killed before it, then gets killed one step later; a final run completes. Prefect prints a
+# task's log line when it finishes, so each trigger is the end of the step just before the targeted step:
 KILLS = [
     # "load": the first source's load_file task has finished, its ingest_source subflow is still
     # wrapping up (raw rows written to the build file, nothing normalized yet)
@@ -204,7 +204,7 @@ KILLS = [
     # "normalize": the first ingest_source subflow has finished; normalize_source of that source (the
     # biggest, ~0.5 s) starts at once, so the kill lands in it or at the start of the next source's load
     ("normalize", re.compile(r"Flow run '[^']+' - Finished in state Completed")),
-    # "marts": the audits have finished and build_marts (the longest stage, ~10 s) runs next
+    # "marts": the audits have finished and build_marts (the longest step, ~10 s) runs next
     ("marts", re.compile(r"Task run 'run_checks-\w+' - Finished in state Completed")),
     # "publish-or-report": build_marts has finished; publish_warehouse (checkpoint + os.replace) and then
     # write_report follow, so the kill lands just before, in, or (most often) after the atomic rename
@@ -234,7 +234,7 @@ def _run_until(proj: Path, env: dict, trigger: re.Pattern, timeout: float = 300)
     return killed, lines
 
 
-def test_sigkill_in_any_stage_then_rerun_equals_uninterrupted(env, night1, reference):
+def test_sigkill_in_any_step_then_rerun_equals_uninterrupted(env, night1, reference):
     proj = night1["crash"]
     db = proj / WAREHOUSE
     build = db.with_name(db.name + ".build")
@@ -242,19 +242,19 @@ def test_sigkill_in_any_stage_then_rerun_equals_uninterrupted(env, night1, refer
     before, after = night1["before"], reference["after"]
     assert before != after
     timings = {}
-    for stage, trigger in KILLS:
+    for step, trigger in KILLS:
         t = time.perf_counter()
         killed, lines = _run_until(proj, env, trigger)
-        timings[stage] = round(time.perf_counter() - t, 1)
-        assert killed, f"{stage}: trigger never seen\n" + "".join(lines[-40:])
+        timings[step] = round(time.perf_counter() - t, 1)
+        assert killed, f"{step}: trigger never seen\n" + "".join(lines[-40:])
         now = _snapshot(db)
-        if stage == "publish-or-report":
+        if step == "publish-or-report":
             # killed around the atomic rename: either night is fine, a mixture is not
-            assert now in (before, after), stage
+            assert now in (before, after), step
             timings["published after the last kill"] = "night 2" if now == after else "night 1"
         else:  # killed before publishing: the previous night is published, untouched
-            assert now == before, stage
-            assert build.exists(), f"{stage}: expected the killed run's build file"  # left for the next run
+            assert now == before, step
+            assert build.exists(), f"{step}: expected the killed run's build file"  # left for the next run
         assert db.with_name(db.name + ".lock").exists()  # the killed run's lock file (its flock died with it)
     t = time.perf_counter()
     res = _sara(proj, env, "run", "--config", CONFIG)

@@ -291,9 +291,9 @@ def test_disk_full_night_is_recorded_and_cleaned_up(env, night1, tmp_path, how):
         assert status.returncode == 0, status.stdout[-3000:] + status.stderr[-3000:]
         shown = _words(status.stdout)
         assert f"unpublished failed run {runs[-1]['run_id'][:8]}" in shown and f"{words} while" in shown, shown
-        stage = re.search(rf"{words} while ([a-z ()]+?) in ", said)
+        doing = re.search(rf"{words} while ([a-z ()]+?) in ", said)
         failed_write = re.search(r'Could not write file "[^"]*/([^"/]+)"', said)
-        print(f"\ndisk full ({how}): exit 1 after {run_s:.0f} s, '{stage.group(0) if stage else said[:120]}' "
+        print(f"\ndisk full ({how}): exit 1 after {run_s:.0f} s, '{doing.group(0) if doing else said[:120]}' "
               f"(the write that failed: {failed_write.group(1) if failed_write else '?'}), "
               f"{sum(left.values())} bytes left behind, published file unchanged, failed night in runs.jsonl "
               f"and sara status")

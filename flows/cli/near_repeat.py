@@ -1,10 +1,7 @@
 """`sara near-repeat`: the Knox test for near repeats, on a CSV file or on the published warehouse.
 
-The command function is registered on the main app in flows/cli/__init__.py:
-
-    app.command("near-repeat")(near_repeat)
-
-The statistics live in transforms/stats/knox.py (pure Python, no Prefect).
+The statistics live in transforms/stats/knox.py (pure Python, no Prefect); the warehouse's events are read by
+transforms/warehouse/status.py.
 """
 
 from __future__ import annotations
@@ -16,13 +13,11 @@ from pathlib import Path
 
 import numpy as np
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-console = Console()
-err = Console(stderr=True)
+from flows.cli.common import ConfigOpt, console, err, fail, settings_from, warehouse_errors
 
 
 class Dataset(StrEnum):
@@ -40,75 +35,45 @@ class DistanceMetric(StrEnum):
     euclidean = "euclidean"
 
 
-def _fail(msg: str, code: int = 2) -> typer.Exit:
-    err.print(f"[red]error:[/red] {escape(msg)}", highlight=False, soft_wrap=True)
-    return typer.Exit(code)
-
-
 def _iso(value: str | None, flag: str) -> date | None:
     if value is None:
         return None
     try:
         return date.fromisoformat(value.strip())
     except ValueError:
-        raise _fail(f"{flag}: {value!r} is not an ISO date (YYYY-MM-DD)") from None
+        raise fail(f"{flag}: {value!r} is not an ISO date (YYYY-MM-DD)") from None
 
 
 def _warehouse_events(config: str | None, dataset: Dataset, category: str | None,
                       agency: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
     """x, y (metres, agency analysis CRS), t (whole local days since 1970-01-01) of located,
     non-void (calls: countable) events of one agency, from the published warehouse, read-only."""
-    import duckdb
+    from transforms.warehouse import status
+    from transforms.warehouse.db import open_published
 
-    from transforms.config import ConfigError, load_settings
-    from transforms.warehouse.db import WarehouseCorrupt, open_published
-
-    try:
-        settings = load_settings(config)
-    except ConfigError as exc:
-        raise _fail(f"config error\n{exc}") from None
-    if dataset is Dataset.incidents:
-        table, cat_col, keep = "core.incidents", "offense_category", "is_located AND NOT is_void"
-    else:
-        table, cat_col, keep = "core.calls", "call_category", "is_located AND NOT is_void AND is_countable"
-    where, params = [keep], []
+    settings = settings_from(config)
+    table, cat_col = status.knox_table(dataset.value)
     cats = [c.strip().lower() for c in (category or "").split(",") if c.strip()]
-    if cats:
-        where.append(f"list_contains(?, lower(trim({cat_col})))")
-        params.append(cats)
-    try:
-        with open_published(settings.warehouse_path) as con:
-            per_agency = dict(con.execute(
-                f"SELECT agency, count(*) FROM {table} WHERE {' AND '.join(where)} GROUP BY agency ORDER BY 2 DESC",
-                params).fetchall())
-            if not per_agency:
-                known = con.execute(
-                    f"SELECT {cat_col}, count(*) AS n FROM {table} WHERE {keep} GROUP BY 1 ORDER BY n DESC LIMIT 15"
-                ).fetchall()
-                listing = ", ".join(f"{c} ({n})" for c, n in known) or "none: the table is empty"
-                what = f" in categories {category!r}" if cats else ""
-                raise _fail(f"no located {dataset.value}{what} in {settings.warehouse_path}; "
-                            f"{cat_col} values: {listing}")
-            if agency is None:
-                if len(per_agency) > 1:
-                    listing = ", ".join(f"{a} ({n:,} events)" for a, n in per_agency.items())
-                    raise _fail(f"the selection spans several agencies ({listing}); each has its own map "
-                                "projection and time zone, so test one at a time: pass --agency")
-                agency = next(iter(per_agency))
-            elif agency not in per_agency:
-                raise _fail(f"--agency {agency!r}: no matching {dataset.value}; agencies with events: "
-                            f"{', '.join(per_agency) or 'none'}")
-            if agency not in settings.sara.agencies:
-                raise _fail(f"agency {agency!r} is not in {settings.config_path}; its time zone is unknown")
-            tz = settings.sara.agencies[agency].timezone
-            rows = con.execute(
-                f"SELECT x, y, CAST(CAST(timezone(?, event_at) AS DATE) - DATE '1970-01-01' AS DOUBLE) AS t "
-                f"FROM {table} WHERE {' AND '.join(where)} AND agency = ? AND x IS NOT NULL AND y IS NOT NULL",
-                [tz, *params, agency]).fetchnumpy()
-    except (FileNotFoundError, WarehouseCorrupt) as exc:
-        raise _fail(str(exc), 1) from None
-    except duckdb.Error as exc:
-        raise _fail(f"{settings.warehouse_path}: {exc}", 1) from None
+    with warehouse_errors(settings), open_published(settings.warehouse_path) as con:
+        per_agency = status.knox_per_agency(con, dataset.value, cats)
+        if not per_agency:
+            known = status.knox_categories(con, dataset.value)
+            listing = ", ".join(f"{c} ({n})" for c, n in known) or "none: the table is empty"
+            what = f" in categories {category!r}" if cats else ""
+            raise fail(f"no located {dataset.value}{what} in {settings.warehouse_path}; "
+                       f"{cat_col} values: {listing}")
+        if agency is None:
+            if len(per_agency) > 1:
+                listing = ", ".join(f"{a} ({n:,} events)" for a, n in per_agency.items())
+                raise fail(f"the selection spans several agencies ({listing}); each has its own map "
+                           "projection and time zone, so test one at a time: pass --agency")
+            agency = next(iter(per_agency))
+        elif agency not in per_agency:
+            raise fail(f"--agency {agency!r}: no matching {dataset.value}; agencies with events: "
+                       f"{', '.join(per_agency) or 'none'}")
+        if agency not in settings.sara.agencies:
+            raise fail(f"agency {agency!r} is not in {settings.config_path}; its time zone is unknown")
+        rows = status.knox_points(con, dataset.value, cats, agency, settings.sara.agencies[agency].timezone)
     label = f"{settings.warehouse_path} {table}, agency {agency}" + (f", {cat_col} in {cats}" if cats else "")
     return (np.asarray(rows["x"], dtype=float), np.asarray(rows["y"], dtype=float),
             np.asarray(rows["t"], dtype=float), label)
@@ -161,8 +126,7 @@ def near_repeat(
         help="warehouse mode: comma list of offense_category (incidents) or call_category (calls) values"),
     agency: str | None = typer.Option(None, "--agency",
                                       help="warehouse mode: agency code (needed when several have events)"),
-    config: str | None = typer.Option(None, "--config", "-c", envvar="SARA_CONFIG",
-                                      help="warehouse mode: config file (default config/sara.toml)"),
+    config: str | None = ConfigOpt,
     since: str | None = typer.Option(None, "--since", help="first date kept, YYYY-MM-DD (inclusive)"),
     until: str | None = typer.Option(None, "--until", help="last date kept, YYYY-MM-DD (inclusive)"),
     space_bands: str = typer.Option("0,1,100,200,300", "--space-bands",
@@ -221,25 +185,25 @@ def near_repeat(
 
     d_since, d_until = _iso(since, "--since"), _iso(until, "--until")
     if d_since and d_until and d_until < d_since:
-        raise _fail(f"--until {d_until} is before --since {d_since}")
+        raise fail(f"--until {d_until} is before --since {d_since}")
     try:
         se = parse_edges(space_bands, "--space-bands")
         te = parse_edges(time_bands, "--time-bands")
     except ValueError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
 
     if file is not None:
         if category or agency or dataset is not Dataset.incidents:
-            raise _fail("--dataset, --category and --agency are for the warehouse (no FILE); "
+            raise fail("--dataset, --category and --agency are for the warehouse (no FILE); "
                         "a file is used as it is")
         try:
             ev = read_events_csv(file, x=x, y=y, date=date_col, date_format=date_format)
         except (ValueError, FileNotFoundError) as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
         xs, ys, ts, has_time, source = ev.x, ev.y, ev.t, ev.has_time, str(file)
     else:
         if x or y or date_col or date_format:
-            raise _fail("--x, --y, --date and --date-format describe a FILE; none was given "
+            raise fail("--x, --y, --date and --date-format describe a FILE; none was given "
                         "(without FILE the warehouse is read)")
         xs, ys, ts, source = _warehouse_events(config, dataset, category, agency)
         has_time = False
@@ -247,7 +211,7 @@ def near_repeat(
     keep = period_mask(ts, d_since, d_until)
     xs, ys, ts = xs[keep], ys[keep], ts[keep]
     if ts.size < 2:
-        raise _fail(f"{source}: {ts.size} event(s) in the period; the Knox test needs at least 2")
+        raise fail(f"{source}: {ts.size} event(s) in the period; the Knox test needs at least 2")
     if np.all(np.abs(xs) <= 180) and np.all(np.abs(ys) <= 90):
         err.print("[yellow]warning:[/yellow] every X/Y is within +-180/+-90: these look like longitude/latitude "
                   "degrees, but bands are in the units of X/Y (metres expected). Project the points first.")
@@ -275,5 +239,5 @@ def near_repeat(
             out.parent.mkdir(parents=True, exist_ok=True)
             res.table.write_csv(out)
         except OSError as exc:
-            raise _fail(f"--out {out}: {exc}", 1) from None
+            raise fail(f"--out {out}: {exc}", 1) from None
         console.print(f"wrote {escape(str(out))} ({res.table.height} rows)", soft_wrap=True, highlight=False)

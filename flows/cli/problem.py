@@ -1,12 +1,5 @@
 """`sara problem new NAME` and `sara assess NAME`: SARA problem files and their assessment.
 
-The command functions are registered on the main app in flows/cli/__init__.py, e.g.:
-
-    problem_app = typer.Typer(help="SARA problems")
-    problem_app.command("new")(problem_new)
-    app.add_typer(problem_app, name="problem")
-    app.command("assess")(assess)
-
 The work lives in transforms/marts/problems.py (the marts are built by the nightly flow).
 """
 
@@ -15,32 +8,15 @@ from __future__ import annotations
 import math
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-console = Console()
-err = Console(stderr=True)
-
-
-def _fail(msg: str, code: int = 2) -> typer.Exit:
-    err.print(f"[red]error:[/red] {escape(msg)}", highlight=False, soft_wrap=True)
-    return typer.Exit(code)
-
-
-def _settings(config: str | None):
-    from transforms.config import ConfigError, load_settings
-
-    try:
-        return load_settings(config)
-    except ConfigError as exc:
-        raise _fail(f"config error\n{exc}") from None
+from flows.cli.common import ConfigOpt, console, fail, settings_from, warehouse_errors
 
 
 def problem_new(
     name: str = typer.Argument(..., help="problem name: letters, digits and _ (the file name)"),
-    config: str | None = typer.Option(None, "--config", "-c", envvar="SARA_CONFIG",
-                                      help="config file (default config/sara.toml in the project folder)"),
+    config: str | None = ConfigOpt,
 ) -> None:
     """Write a commented template for a new SARA problem to the problems folder.
 
@@ -52,12 +28,12 @@ def problem_new(
     from transforms.marts.problems import problems_dir, template
 
     if not IDENT_RE.match(name):
-        raise _fail(f"problem name {name!r} must be letters, digits and _ (and not start with a digit)")
-    settings = _settings(config)
+        raise fail(f"problem name {name!r} must be letters, digits and _ (and not start with a digit)")
+    settings = settings_from(config)
     folder = problems_dir(settings)
     path = folder / f"{name}.yaml"
     if path.exists():
-        raise _fail(f"{path} already exists; edit it, or choose another name")
+        raise fail(f"{path} already exists; edit it, or choose another name")
     folder.mkdir(parents=True, exist_ok=True)
     agency = next(iter(settings.sara.agencies), "AGENCY")
     path.write_text(template(name, agency=agency), encoding="utf-8")
@@ -75,8 +51,7 @@ def _fmt(v, digits: int = 2) -> str:
 
 def assess(
     name: str = typer.Argument(..., help="problem name (file stem in the problems folder)"),
-    config: str | None = typer.Option(None, "--config", "-c", envvar="SARA_CONFIG",
-                                      help="config file (default config/sara.toml in the project folder)"),
+    config: str | None = ConfigOpt,
 ) -> None:
     """Show the assessment of a SARA problem (WDD, WDQ, Poisson z, E-test) from the published warehouse.
 
@@ -84,23 +59,18 @@ def assess(
     """
     import duckdb
 
-    from transforms.warehouse.db import WarehouseCorrupt, open_published
+    from transforms.warehouse.db import open_published
+    from transforms.warehouse.status import assessment
 
-    settings = _settings(config)
-    try:
-        with open_published(settings.warehouse_path) as con:
-            try:
-                df = con.execute("SELECT * FROM marts.problem_assessment WHERE problem = ?", [name]).df()
-                known = [r[0] for r in con.execute(
-                    "SELECT problem FROM marts.problem_assessment ORDER BY problem").fetchall()]
-            except duckdb.CatalogException:
-                raise _fail("the warehouse has no marts.problem_assessment yet: run the nightly flow "
-                            "after adding problem files") from None
-    except (FileNotFoundError, WarehouseCorrupt) as exc:
-        raise _fail(str(exc)) from None
-    if df.empty:
-        raise _fail(f"no assessment for problem {name!r} (assessed: {', '.join(known) or 'none'})")
-    r = df.iloc[0].to_dict()
+    settings = settings_from(config)
+    with warehouse_errors(settings, code=2), open_published(settings.warehouse_path) as con:
+        try:
+            r, known = assessment(con, name)
+        except duckdb.CatalogException:
+            raise fail("the warehouse has no marts.problem_assessment yet: run the nightly flow "
+                       "after adding problem files") from None
+    if r is None:
+        raise fail(f"no assessment for problem {name!r} (assessed: {', '.join(known) or 'none'})")
 
     head = Table(title=escape(f"{r['problem']}: {r.get('description') or ''}"), show_header=True)
     head.add_column("area")

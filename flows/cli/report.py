@@ -1,9 +1,5 @@
 """`sara report`: the scanning report (one self-contained HTML page) from the published warehouse.
 
-Registered on the main app in flows/cli/__init__.py:
-
-    app.command("report")(report)
-
 The page itself is built in transforms/outputs/report/.
 """
 
@@ -12,16 +8,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
-console = Console()
-err = Console(stderr=True)
+from flows.cli.common import ConfigOpt, console, fail, settings_from
 
 
 def report(
-    config: str | None = typer.Option(None, "--config", "-c", envvar="SARA_CONFIG",
-                                      help="config file (default config/sara.toml in the project folder)"),
+    config: str | None = ConfigOpt,
     out: Path | None = typer.Option(None, "--out", "-o",
                                     help="output folder (default data/reports/<as_of>); index.html goes there"),
 ) -> None:
@@ -29,22 +22,16 @@ def report(
 
     Examples:  sara report  |  sara report --out /srv/www/scanning
     """
-    from transforms.config import ConfigError, load_settings
     from transforms.marts.build import as_of_date
     from transforms.outputs.report import build_report, report_dir
     from transforms.warehouse.db import WarehouseCorrupt, open_published
 
-    try:
-        settings = load_settings(config)
-    except ConfigError as exc:
-        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
+    settings = settings_from(config)
     as_of = as_of_date(settings)
     out_dir = out if out is not None else report_dir(settings, as_of)
     try:
         with open_published(settings.warehouse_path) as con:
             path = build_report(con, settings, as_of, out_dir)
     except (FileNotFoundError, WarehouseCorrupt) as exc:
-        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
+        raise fail(str(exc)) from None
     console.print(escape(str(path)), highlight=False, soft_wrap=True)

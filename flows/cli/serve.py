@@ -1,9 +1,5 @@
 """`sara serve`: run the configured schedules ([schedules.<name>] in sara.toml) until interrupted.
 
-Registered on the main app in flows/cli/__init__.py:
-
-    app.command("serve")(serve)
-
 The deployments are built in flows/serve.py.
 """
 
@@ -11,12 +7,9 @@ from __future__ import annotations
 
 import os
 
-import typer
-from rich.console import Console
 from rich.markup import escape
 
-console = Console()
-err = Console(stderr=True)
+from flows.cli.common import ConfigOpt, console, fail, settings_from
 
 NEEDS_SERVER = (
     "PREFECT_API_URL is not set. Schedules need a real Prefect server: the temporary API that Prefect "
@@ -40,8 +33,7 @@ def _api_url() -> str | None:
 
 
 def serve(
-    config: str | None = typer.Option(None, "--config", "-c", envvar="SARA_CONFIG",
-                                      help="config file (default config/sara.toml in the project folder)"),
+    config: str | None = ConfigOpt,
 ) -> None:
     """Run the schedules of sara.toml (schedules.nightly, schedules.weekly_report) until Ctrl-C.
 
@@ -51,29 +43,21 @@ def serve(
 
     Example:  PREFECT_API_URL=http://127.0.0.1:4200/api sara serve --config config/sara.toml
     """
-    from transforms.config import ConfigError, load_settings
+    from transforms.config import ConfigError
 
     url = _api_url()
     if not url:
-        err.print(f"[red]error:[/red] {escape(NEEDS_SERVER)}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2)
-    try:
-        settings = load_settings(config)
-    except ConfigError as exc:
-        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
+        raise fail(NEEDS_SERVER)
+    settings = settings_from(config)
 
     from flows.serve import build_deployments, serve_all
 
     try:
         deployments = build_deployments(settings, settings.config_path)
     except ConfigError as exc:
-        err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
+        raise fail(f"config error\n{exc}") from None
     if not deployments:
-        err.print(f"[red]error:[/red] {escape(str(settings.config_path))}: no [schedules.<name>] table, "
-                  "nothing to serve", highlight=False, soft_wrap=True)
-        raise typer.Exit(2)
+        raise fail(f"{settings.config_path}: no [schedules.<name>] table, nothing to serve")
     for d in deployments:
         console.print(escape(f"serving {d.name} ({d.description}) on {url}"), highlight=False, soft_wrap=True)
     serve_all(settings, settings.config_path)

@@ -219,6 +219,31 @@ def fail_file(con: duckdb.DuckDBPyConnection, source: str, path: Path, run_id: s
     return FileOutcome(source, str(path), None, "failed", msg)
 
 
+# The one retry policy for a file load, in a local run and on a Dask worker alike: load_raw_file records every
+# bad file itself and raises only OSError (a file system or network share that hiccups), which is tried again
+# LOAD_RETRIES times, LOAD_RETRY_DELAY_S apart; a file that still raises is recorded as `failed` and the night
+# goes on with the next one. Any other error is not retried: it fails the source (or, a full disk or a damaged
+# warehouse, the night).
+LOAD_RETRIES = 2
+LOAD_RETRY_DELAY_S = 2.0
+
+
+def load_with_retries(con: duckdb.DuckDBPyConnection, settings: Settings, source: str, path: Path,
+                      run_id: str) -> FileOutcome:
+    """load_raw_file under the retry policy above."""
+    from time import sleep
+
+    for _ in range(LOAD_RETRIES):
+        try:
+            return load_raw_file(con, settings, source, path, run_id)
+        except OSError:
+            sleep(LOAD_RETRY_DELAY_S)
+    try:
+        return load_raw_file(con, settings, source, path, run_id)
+    except OSError as exc:
+        return fail_file(con, source, path, run_id, exc)
+
+
 def record_failure(con, load_id: str, source: str, path: Path, sha: str, run_id: str, msg: str,
                    size: int | None = None) -> None:
     if size is None:

@@ -1,0 +1,113 @@
+"""`sara status`, `sara query` and `sara docs`: reading the published warehouse."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.markup import escape
+
+from flows.cli.common import ConfigOpt, console, print_table, settings_from, warehouse_errors
+from transforms.config import Settings
+
+
+def status(config: str | None = ConfigOpt) -> None:
+    """The last runs, rows per table, the quarantine summary by reason, the located share per source, failed
+    loads, files still being written, and the last run's landing files that match no file_pattern.
+
+    Also failed runs that were never published (runs.jsonl) and unmapped codes.
+
+    Example:  sara status --config config/demo.toml
+    """
+    from transforms.warehouse.db import WarehouseCorrupt, open_published
+
+    settings = settings_from(config)
+    with warehouse_errors(settings):
+        try:
+            opened = open_published(settings.warehouse_path)
+            con = opened.__enter__()
+        except (FileNotFoundError, WarehouseCorrupt):
+            _print_failed_runs(settings)  # runs.jsonl is beside the warehouse, readable without it
+            raise
+        try:
+            _status_tables(settings, con)
+        finally:
+            opened.__exit__(None, None, None)
+    console.print(f"warehouse: {escape(str(settings.warehouse_path))}")
+
+
+def _print_failed_runs(settings: Settings) -> None:
+    """The last failed nights from runs.jsonl: they were never published, so the warehouse cannot show them."""
+    from transforms.warehouse.runs import failed_runs
+
+    for f in failed_runs(settings):
+        console.print(f"[red]unpublished failed run[/red] {str(f.get('run_id'))[:8]} at {f.get('finished_at')}: "
+                      f"{escape(str(f.get('message')))}", soft_wrap=True)
+
+
+def _status_tables(settings: Settings, con) -> None:
+    from transforms.warehouse import status as st
+
+    def show(title: str, rows: st.Rows) -> None:
+        print_table(title, rows.columns, rows.rows)
+
+    show("last runs", st.last_runs(con))
+    _print_failed_runs(settings)
+    show("rows per table", st.table_sizes(con))
+    show("quarantine by reason", st.quarantine_by_reason(con))
+    show("located share per source", st.located_share(con))
+    show("unmapped codes (add them to config/crosswalks/)", st.unmapped_codes(con))
+    show("failed loads", st.failed_loads(con))
+    show("still being written (held; tried again next run)", st.held_files(con, settings.landing_dir))
+    show("not picked up (matches no pattern), last run", st.unmatched_last_run(con))
+
+
+def query(sql: str = typer.Argument(..., help='SQL, e.g. "SELECT call_category, count(*) FROM core.calls GROUP BY 1"'),
+          csv: bool = typer.Option(False, "--csv", help="print CSV instead of a table"),
+          limit: int = typer.Option(200, help="rows to print in table mode"),
+          config: str | None = ConfigOpt) -> None:
+    """Run SQL on the published warehouse (read-only, spatial extension loaded) and print the result.
+
+    Examples:  sara query "SELECT agency, count(*) AS calls FROM core.calls GROUP BY 1"  |
+    sara query --csv "SELECT * FROM marts.hotspots LIMIT 100" > hotspots.csv
+    """
+    from transforms.warehouse.db import open_published
+
+    settings = settings_from(config)
+    with warehouse_errors(settings), open_published(settings.warehouse_path) as con:
+        rel = con.execute(sql)
+        if rel.description is None:
+            return
+        columns = [d[0] for d in rel.description]
+        if csv:
+            import csv as csvmod
+
+            w = csvmod.writer(sys.stdout)
+            w.writerow(columns)
+            while batch := rel.fetchmany(10000):
+                w.writerows(batch)
+        else:
+            print_table("result", columns, rel.fetchmany(limit), limit)
+
+
+def docs(config: str | None = ConfigOpt) -> None:
+    """Print the warehouse's data dictionary (the COMMENTs on every meta and core table and column) as Markdown.
+
+    Without a warehouse yet, it prints the contract itself (the schema every night is built to).
+
+    Example:  sara docs > data-dictionary.md
+    """
+    import duckdb
+
+    from transforms.outputs.dictionary import data_dictionary
+    from transforms.warehouse.db import apply_schema, load_spatial, open_published
+
+    settings = settings_from(config)
+    if settings.warehouse_path.exists():
+        with warehouse_errors(settings), open_published(settings.warehouse_path) as con:
+            print(data_dictionary(con))
+    else:  # no warehouse yet: the contract itself
+        con = duckdb.connect()
+        load_spatial(con)
+        apply_schema(con)
+        print(data_dictionary(con))

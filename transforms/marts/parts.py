@@ -1,0 +1,145 @@
+"""Scale-out of one night, the marts side: each agency's marts in a worker process, one writer.
+
+    marts_partition(agency)    scratch <- the build file's rows of one agency (read-only ATTACH; the
+                               writer has closed it), build_all for that agency alone, every mart
+                               table written as parts/marts/<table>/agency=<code>.parquet
+    merge_marts(con, parts)    the writer: each mart table = the union of its agency parts
+
+The `agency` column is the partition key of the marts (every agency's marts depend on its own events
+only). The scratch file and the Parquet parts are made as the ingest side makes them
+(transforms/warehouse/parts.py). No Prefect here: flows/scaleout.py submits these as tasks to a Dask cluster.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+
+from transforms.config import Settings
+from transforms.marts import build as marts
+from transforms.marts import problems
+from transforms.warehouse import db as wh
+from transforms.warehouse.parts import copy_into, scratch, write_part
+from transforms.warehouse.sqlutil import qident, qstr, relation_columns, relation_exists
+
+
+def marts_partition(settings: Settings, agency: str, build: Path, parts: Path, as_of: date) -> dict:
+    """Build every mart of one agency in a scratch file from the build file's rows of that agency.
+
+    The build file must be closed by the writer (DuckDB lets many processes read a file that no process
+    writes). Returns {"agency", "tables": {name: {path, rows, comment, columns}}, "views": [...], "timings"}.
+    """
+    t0 = time.perf_counter()
+    part_settings = settings.for_agency(agency)
+    scratch_path = parts / "scratch" / f"marts-{agency}.duckdb"
+    con = scratch(scratch_path, settings)
+    try:
+        con.execute(f"ATTACH {qstr(str(build))} AS b (READ_ONLY)")
+        # only the rows the marts can read: this agency's, from a day before the marts' horizon on
+        plist = [p for p in problems.load_problems(part_settings) if p.agency == agency]
+        first = min(marts.horizon(part_settings, as_of, plist).values()) - timedelta(days=1)
+        since = "agency = ? AND event_at >= CAST(? AS TIMESTAMP)"
+        for table in ("core.calls", "core.incidents"):
+            copy_into(con, "b", table, since, [agency, first])
+        for table in ("meta.agency_areas", "meta.agency_area_tiles"):
+            copy_into(con, "b", table, "agency = ?", [agency])
+        copy_into(con, "b", "core.offenses",
+                   f"(source, incident_id) IN (SELECT (source, incident_id) FROM b.core.incidents WHERE {since})",
+                   [agency, first])
+        for table in ("meta.loads", "meta.runs"):
+            copy_into(con, "b", table)
+        con.execute("CREATE SCHEMA IF NOT EXISTS marts")
+        if relation_exists(con, "marts", "event_units", "b"):  # kept between nights: incremental per agency too
+            con.execute("CREATE TABLE marts.event_units AS SELECT * FROM b.marts.event_units WHERE agency = ?",
+                        [agency])
+            con.execute("CREATE TABLE marts.build_info (key VARCHAR PRIMARY KEY, value VARCHAR)")
+            if relation_exists(con, "marts", "build_info", "b"):
+                sig = con.execute("SELECT value FROM b.marts.build_info WHERE key = 'unit_signature'").fetchone()
+                if sig and sig[0] == marts.unit_signature(settings):  # same units as the whole config's
+                    con.execute("INSERT INTO marts.build_info VALUES ('unit_signature', ?)",
+                                [marts.unit_signature(part_settings)])
+        con.execute("DETACH b")
+        timings: dict[str, float] = {}
+        marts.build_all(con, part_settings, as_of, timings)
+        out = parts / "marts"
+        tables = {}
+        for name, comment in con.execute(
+                "SELECT table_name, comment FROM duckdb_tables() WHERE database_name = current_database() "
+                "AND schema_name = 'marts' ORDER BY table_oid").fetchall():
+            cols = con.execute("SELECT column_name, comment FROM duckdb_columns() WHERE database_name = "
+                               "current_database() AND schema_name = 'marts' AND table_name = ? "
+                               "ORDER BY column_index", [name]).fetchall()
+            path = out / name / f"agency={agency}.parquet"
+            tables[name] = {"path": str(path), "rows": write_part(con, f"SELECT * FROM marts.{qident(name)}", path),
+                            "comment": comment, "columns": [c[0] for c in cols],
+                            "column_comments": {c: cm for c, cm in cols if cm}}
+        views = [{"name": n, "sql": sql, "comment": cm} for n, sql, cm in con.execute(
+            "SELECT view_name, sql, comment FROM duckdb_views() WHERE database_name = current_database() "
+            "AND schema_name = 'marts' AND NOT internal ORDER BY view_oid").fetchall()]
+        return {"agency": agency, "tables": tables, "views": views, "timings": timings,
+                "seconds": round(time.perf_counter() - t0, 3)}
+    finally:
+        con.close()
+        wh.discard_build(scratch_path)
+
+
+# tables without an agency column: config-derived (the same in every part) or keyed by something unique to
+# one agency (a problem belongs to one agency)
+SAME_IN_EVERY_PART = {"windows", "category_groups"}
+
+
+def merge_marts(con: duckdb.DuckDBPyConnection, settings: Settings, manifests: list[dict]) -> dict:
+    """The single writer: every mart table = the union of its agency parts; views and comments as built.
+
+    Returns row counts per mart table (as marts.build_all does)."""
+    con.execute("CREATE SCHEMA IF NOT EXISTS marts")
+    marts.drop_rebuilt(con)
+    for name in marts.KEEP:
+        con.execute(f"DROP TABLE IF EXISTS marts.{qident(name)}")
+    names: list[str] = []
+    for m in manifests:
+        names += [n for n in m["tables"] if n not in names]
+    for name in names:
+        parts = [m["tables"][name] for m in manifests if name in m["tables"]]
+        if name == "build_info":
+            con.execute("CREATE TABLE marts.build_info (key VARCHAR PRIMARY KEY, value VARCHAR)")
+            con.execute("INSERT INTO marts.build_info VALUES ('unit_signature', ?)", [marts.unit_signature(settings)])
+            continue
+        if name in SAME_IN_EVERY_PART:
+            cols = ", ".join(qident(c) for c in parts[0]["columns"])
+            sql = f"SELECT DISTINCT {cols} FROM read_parquet({qstr(parts[0]['path'])})"
+            _check_same(con, name, parts)
+        else:
+            # an agency with nothing to put in a mart writes an empty part whose column types may be
+            # placeholders: the types of the largest part win
+            biggest = max(parts, key=lambda p: p["rows"])
+            types = {r[0]: r[1] for r in con.execute(
+                f"DESCRIBE SELECT * FROM read_parquet({qstr(biggest['path'])})").fetchall()}
+            cols = ", ".join(f"CAST({qident(c)} AS {types[c]}) AS {qident(c)}" for c in biggest["columns"])
+            files = "[" + ", ".join(qstr(p["path"]) for p in parts) + "]"
+            sql = f"SELECT {cols} FROM read_parquet({files}, union_by_name = true)"
+        con.execute(f"CREATE TABLE marts.{qident(name)} AS {sql}")
+        if parts[0]["comment"]:
+            con.execute(f"COMMENT ON TABLE marts.{qident(name)} IS {qstr(parts[0]['comment'])}")
+        have = set(relation_columns(con, "marts", name))
+        for c, cm in parts[0]["column_comments"].items():
+            if c not in have:
+                continue
+            con.execute(f"COMMENT ON COLUMN marts.{qident(name)}.{qident(c)} IS {qstr(cm)}")
+    for v in manifests[0]["views"]:
+        con.execute(v["sql"])
+        if v["comment"]:
+            con.execute(f"COMMENT ON VIEW marts.{qident(v['name'])} IS {qstr(v['comment'])}")
+    return marts.mart_row_counts(con)
+
+
+def _check_same(con: duckdb.DuckDBPyConnection, name: str, parts: list[dict]) -> None:
+    sums = {con.execute(f"SELECT count(*), sum(hash(t))::VARCHAR FROM read_parquet({qstr(p['path'])}) t").fetchone()
+            for p in parts}
+    if len(sums) > 1:
+        raise RuntimeError(f"marts.{name}: the agency partitions disagree ({json.dumps(sorted(sums))}); "
+                           "a table without an agency column must be the same in every part")

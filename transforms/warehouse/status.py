@@ -1,0 +1,181 @@
+"""What the command line reads from the published warehouse to print: every query is here, each returning its
+column names and rows (Rows), or the values the command needs.
+
+    `sara status`    last_runs, table_sizes, quarantine_by_reason, located_share, unmapped_codes, failed_loads,
+                     held_files, unmatched_last_run (the failed runs that were never published are in
+                     runs.jsonl: transforms.warehouse.runs.failed_runs)
+    `sara demo`      table_sizes, events_per_agency, quarantine_reasons, last_audits
+    `sara publish`   source_events
+    `sara near-repeat`  knox_per_agency, knox_categories, knox_points
+    `sara assess`    assessment
+
+Every connection here is a read-only one on the published file (transforms.warehouse.db.open_published).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import duckdb
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow as pa
+
+
+@dataclass(frozen=True)
+class Rows:
+    columns: list[str]
+    rows: list[tuple]
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> Rows:
+    cur = con.execute(sql, params or [])
+    return Rows([d[0] for d in cur.description], cur.fetchall())
+
+
+# ---- sara status ----
+
+def last_runs(con: duckdb.DuckDBPyConnection, n: int = 5) -> Rows:
+    return _rows(con, "SELECT run_id[:8] AS run, status, started_at, finished_at, rows_read, rows_loaded, "
+                      "rows_duplicate, rows_quarantined, message FROM meta.runs ORDER BY started_at DESC LIMIT ?",
+                 [n])
+
+
+def table_sizes(con: duckdb.DuckDBPyConnection, schemas: tuple[str, ...] = ("meta", "raw", "core", "marts")) -> Rows:
+    """Rows per table (DuckDB's estimate) of the given schemas."""
+    return _rows(con, "SELECT schema_name || '.' || table_name AS table_name, estimated_size AS rows "
+                      "FROM duckdb_tables() WHERE list_contains(?, schema_name) ORDER BY 1", [list(schemas)])
+
+
+def quarantine_by_reason(con: duckdb.DuckDBPyConnection) -> Rows:
+    return _rows(con, "SELECT source, split_part(reason, ':', 1) AS reason, count(*) AS rows, "
+                      "any_value(reason) AS example FROM core.quarantine GROUP BY ALL ORDER BY rows DESC")
+
+
+def located_share(con: duckdb.DuckDBPyConnection) -> Rows:
+    return _rows(con, """SELECT source, agency, count(*) AS events, round(avg(is_located::INT) * 100, 1) AS located_pct,
+                  count(*) FILTER (WHERE location_issue = 'swapped_repaired') AS swapped_repaired
+           FROM (SELECT source, agency, is_located, location_issue FROM core.calls
+                 UNION ALL SELECT source, agency, is_located, location_issue FROM core.incidents)
+           GROUP BY ALL ORDER BY source""")
+
+
+def unmapped_codes(con: duckdb.DuckDBPyConnection, n: int = 20) -> Rows:
+    return _rows(con, """SELECT source, code, n FROM (
+             SELECT source, call_type_code AS code, count(*) AS n FROM core.calls
+             WHERE call_category = 'Unmapped' GROUP BY ALL
+             UNION ALL SELECT source, offense_code, count(*) FROM core.incidents
+             WHERE offense_category = 'Unmapped' GROUP BY ALL)
+           ORDER BY n DESC LIMIT ?""", [n])
+
+
+def failed_loads(con: duckdb.DuckDBPyConnection, n: int = 10) -> Rows:
+    return _rows(con, "SELECT source, path, message FROM meta.loads WHERE status = 'failed' "
+                      "ORDER BY loaded_at DESC LIMIT ?", [n])
+
+
+def held_files(con: duckdb.DuckDBPyConnection, landing_dir: Path) -> Rows:
+    """Files still being written (held; tried again next run), named relative to the landing folder."""
+    landing = str(landing_dir) + os.sep
+    return _rows(con, "SELECT source, CASE WHEN starts_with(path, ?) THEN path[length(?) + 1:] ELSE path END AS file, "
+                      "loaded_at AS last_seen, message FROM meta.loads WHERE status = 'waiting' ORDER BY path",
+                 [landing, landing])
+
+
+def unmatched_last_run(con: duckdb.DuckDBPyConnection) -> Rows:
+    """The last run's landing files that match no file_pattern."""
+    return _rows(con, "SELECT path AS file, bytes, modified_at FROM meta.landing_unmatched "
+                      "WHERE run_id = (SELECT run_id FROM meta.runs ORDER BY started_at DESC LIMIT 1) ORDER BY path")
+
+
+# ---- sara demo ----
+
+# what the demo's summary suggests trying next (`sara query --config config/demo.toml "..."`)
+DEMO_QUERY = ("SELECT agency, call_category, origin, count(*) AS calls FROM core.calls WHERE is_countable "
+              "GROUP BY ALL ORDER BY calls DESC LIMIT 15")
+
+
+def events_per_agency(con: duckdb.DuckDBPyConnection) -> Rows:
+    return _rows(con, """SELECT agency, source, count(*) AS records, count(*) FILTER (WHERE is_located) AS located
+               FROM (SELECT agency, source, is_located FROM core.calls
+                     UNION ALL SELECT agency, source, is_located FROM core.incidents)
+               GROUP BY ALL ORDER BY 1, 2""")
+
+
+def quarantine_reasons(con: duckdb.DuckDBPyConnection) -> Rows:
+    return _rows(con, "SELECT source, reason, count(*) AS rows FROM core.quarantine GROUP BY ALL ORDER BY rows DESC")
+
+
+def last_audits(con: duckdb.DuckDBPyConnection) -> Rows:
+    return _rows(con, """SELECT check_name, severity, rows, status FROM meta.audit_results
+               WHERE run_id = (SELECT run_id FROM meta.runs ORDER BY started_at DESC LIMIT 1) ORDER BY 1""")
+
+
+# ---- sara publish ----
+
+def source_events(con: duckdb.DuckDBPyConnection, source: str, kind: str) -> pa.Table:
+    """Every core row of one source (calls or incidents), as Arrow."""
+    table = "core.calls" if kind == "calls" else "core.incidents"
+    return con.execute(f"SELECT * FROM {table} WHERE source = ?", [source]).fetch_arrow_table()
+
+
+# ---- sara near-repeat: located, non-void (calls: countable) events ----
+
+def _knox_selection(dataset: str, categories: list[str]) -> tuple[str, str, str, list[str], list]:
+    """table, category column, the rows kept, the conditions and their parameters."""
+    if dataset == "incidents":
+        table, cat_col, keep = "core.incidents", "offense_category", "is_located AND NOT is_void"
+    else:
+        table, cat_col, keep = "core.calls", "call_category", "is_located AND NOT is_void AND is_countable"
+    where, params = [keep], []
+    if categories:
+        where.append(f"list_contains(?, lower(trim({cat_col})))")
+        params.append(categories)
+    return table, cat_col, keep, where, params
+
+
+def knox_table(dataset: str) -> tuple[str, str]:
+    """The table and category column of a dataset (incidents or calls)."""
+    table, cat_col, *_ = _knox_selection(dataset, [])
+    return table, cat_col
+
+
+def knox_per_agency(con: duckdb.DuckDBPyConnection, dataset: str, categories: list[str]) -> dict[str, int]:
+    """Selected events per agency, most first (categories: lower-case names; none = all)."""
+    table, _, _, where, params = _knox_selection(dataset, categories)
+    return dict(con.execute(
+        f"SELECT agency, count(*) FROM {table} WHERE {' AND '.join(where)} GROUP BY agency ORDER BY 2 DESC",
+        params).fetchall())
+
+
+def knox_categories(con: duckdb.DuckDBPyConnection, dataset: str, n: int = 15) -> list[tuple[str, int]]:
+    """The commonest categories of the kept events, with their counts."""
+    table, cat_col, keep, _, _ = _knox_selection(dataset, [])
+    return con.execute(
+        f"SELECT {cat_col}, count(*) AS n FROM {table} WHERE {keep} GROUP BY 1 ORDER BY n DESC LIMIT ?", [n]
+    ).fetchall()
+
+
+def knox_points(con: duckdb.DuckDBPyConnection, dataset: str, categories: list[str], agency: str,
+                timezone: str) -> dict[str, np.ndarray]:
+    """x, y (metres, the agency's analysis CRS) and t (whole local days since 1970-01-01 in `timezone`) of one
+    agency's selected events with coordinates."""
+    table, _, _, where, params = _knox_selection(dataset, categories)
+    return con.execute(
+        f"SELECT x, y, CAST(CAST(timezone(?, event_at) AS DATE) - DATE '1970-01-01' AS DOUBLE) AS t "
+        f"FROM {table} WHERE {' AND '.join(where)} AND agency = ? AND x IS NOT NULL AND y IS NOT NULL",
+        [timezone, *params, agency]).fetchnumpy()
+
+
+# ---- sara assess ----
+
+def assessment(con: duckdb.DuckDBPyConnection, problem: str) -> tuple[dict | None, list[str]]:
+    """A problem's row of marts.problem_assessment (None when it has none) and every assessed problem.
+    Raises duckdb.CatalogException when the warehouse has no assessments yet."""
+    df = con.execute("SELECT * FROM marts.problem_assessment WHERE problem = ?", [problem]).df()
+    known = [r[0] for r in con.execute("SELECT problem FROM marts.problem_assessment ORDER BY problem").fetchall()]
+    return (None if df.empty else df.iloc[0].to_dict()), known
