@@ -1,91 +1,30 @@
-"""Validated configuration: `config/sara.toml` plus one YAML file per source.
+"""`config/sara.toml`: the project's settings (warehouse, agencies, time, schedules, analysis, publish),
+and `load_settings`, which reads it with every enabled source.
 
-Everything an agency changes without touching code lives in these files. A new vendor layout
-needs a new `config/sources/<name>.yaml` (and crosswalk CSVs where needed), never new code.
-
-Validation is strict (`extra="forbid"`): a misspelt key, a wrong type, a missing file, an unknown
-time zone or CRS fails before any data moves, with the file, the key and the reason.
+Settings are built in the entry point, never at import time.
 """
 
 from __future__ import annotations
 
-import re
+import os
 import tomllib
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Literal
 
-import yaml
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from transforms.config.contract import (
+    IDENT_RE,
+    ConfigError,
+    Strict,
+    check_metric_crs,
+    check_paths,
+    check_zone,
+    format_errors,
 )
-
-from transforms.outputs.publish import PublishPolicy  # noqa: E402  (a pure pydantic model; no cycle)
-
-IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-class ConfigError(ValueError):
-    """A config file is wrong. The message names the file, the key and the reason."""
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _check_zone(v: str) -> str:
-    try:
-        ZoneInfo(v)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown IANA time zone {v!r}") from exc
-    return v
-
-
-def _check_crs(v: str) -> str:
-    from pyproj import CRS
-    from pyproj.exceptions import CRSError
-
-    try:
-        CRS.from_user_input(v)
-    except CRSError as exc:
-        raise ValueError(f"unknown CRS {v!r}") from exc
-    return v
-
-
-def _check_metric_crs(v: str) -> str:
-    from pyproj import CRS
-
-    _check_crs(v)
-    crs = CRS.from_user_input(v)
-    if crs.is_geographic:
-        raise ValueError(f"analysis CRS {v!r} is geographic; it must be projected, in metres")
-    units = {ax.unit_name for ax in crs.axis_info}
-    if units - {"metre", "meter"}:
-        raise ValueError(f"analysis CRS {v!r} has units {sorted(units)}; it must be in metres")
-    return v
-
-
-def _check_column_name(v: str) -> str:
-    # Source column names may hold spaces or punctuation (real headers do), but never a quote
-    # character or a control character: those are the ways to break out of a quoted identifier.
-    if not v or any(ch in v for ch in "\"'`;\\") or any(ord(ch) < 32 for ch in v):
-        raise ValueError(f"column name {v!r} is not allowed (quotes, ';', '\\' or control characters)")
-    return v
-
-
-ColumnName = Annotated[str, Field(min_length=1), AfterValidator(_check_column_name)]
-
-
-# ---------------------------------------------------------------------------------------------
-# sara.toml
-# ---------------------------------------------------------------------------------------------
+from transforms.config.sources import SourceConfig, load_source
+from transforms.outputs.publish import PublishPolicy
 
 
 class WarehouseConfig(Strict):
@@ -126,8 +65,8 @@ class AgencyConfig(Strict):
     unit_layers: dict[str, UnitLayer] = Field(default={}, description="polygon units, e.g. beat, district")
     streets: StreetLayer | None = None
 
-    _zone = field_validator("timezone")(_check_zone)
-    _crs = field_validator("crs")(_check_metric_crs)
+    _zone = field_validator("timezone")(check_zone)
+    _crs = field_validator("crs")(check_metric_crs)
 
     @model_validator(mode="after")
     def _area(self) -> AgencyConfig:
@@ -154,7 +93,7 @@ class ScheduleConfig(Strict):
     executor: Literal["local", "dask"] = "local"
     dask_address: str | None = None
     dask_workers: int | None = Field(default=None, ge=1)
-    _zone = field_validator("timezone")(_check_zone)
+    _zone = field_validator("timezone")(check_zone)
 
 
 DEFAULT_GROUPS = {
@@ -232,284 +171,6 @@ class SaraConfig(Strict):
         return v
 
 
-# ---------------------------------------------------------------------------------------------
-# config/sources/<name>.yaml
-# ---------------------------------------------------------------------------------------------
-
-
-class TimestampSpec(Strict):
-    """How to read one canonical timestamp.
-
-    Exactly one of `columns` (text, joined with a space, then parsed with `formats`),
-    `parts` (split year/month/day/hour/minute/second columns) or `epoch` (with `columns`).
-    A format with `%z` reads a time with an explicit offset: an instant, never converted from the zone.
-    A typed Parquet timestamp column is read from its type before the formats are tried (see
-    `SourceConfig.naive_timestamps`).
-    """
-
-    columns: list[ColumnName] = []
-    formats: list[str] = []
-    replace: list[tuple[str, str]] = Field(default=[], description="regex replacements applied first")
-    parts: dict[Literal["year", "month", "day", "hour", "minute", "second"], ColumnName] = {}
-    epoch: Literal["s", "ms"] | None = None
-    timezone: str | None = Field(default=None, description="override: zone of this column ('UTC'); a time "
-                                                           "that carries its own offset ignores it")
-    precision: Literal["exact", "date_only"] = "exact"
-
-    _zone = field_validator("timezone")(lambda v: v if v is None else _check_zone(v))
-
-    @model_validator(mode="after")
-    def _one_way(self) -> TimestampSpec:
-        ways = [bool(self.formats), bool(self.parts), self.epoch is not None]
-        if sum(ways) != 1:
-            raise ValueError("give exactly one of formats, parts or epoch")
-        if (self.formats or self.epoch) and not self.columns:
-            raise ValueError("formats and epoch need columns")
-        if self.parts and not {"year", "month", "day"} <= set(self.parts):
-            raise ValueError("parts need at least year, month and day")
-        for pat, _ in self.replace:
-            try:
-                re.compile(pat)
-            except re.error as exc:
-                raise ValueError(f"replace pattern {pat!r}: {exc}") from exc
-        return self
-
-    def source_columns(self) -> list[str]:
-        return [*self.columns, *self.parts.values()]
-
-
-class ExtractAtSpec(Strict):
-    """Where an extract's own timestamp comes from (orders versions; never the load order)."""
-
-    filename_pattern: str | None = Field(default=None, description="regex with one group")
-    format: str = "%Y%m%dT%H%M%S"
-    column: ColumnName | None = None
-    timezone: str | None = None
-
-    @model_validator(mode="after")
-    def _one(self) -> ExtractAtSpec:
-        if (self.filename_pattern is None) == (self.column is None):
-            raise ValueError("give exactly one of filename_pattern or column")
-        if self.filename_pattern is not None:
-            try:
-                rx = re.compile(self.filename_pattern)
-            except re.error as exc:
-                raise ValueError(f"filename_pattern: {exc}") from exc
-            if rx.groups != 1:
-                raise ValueError("filename_pattern needs exactly one capture group")
-        if self.timezone is not None:
-            _check_zone(self.timezone)
-        return self
-
-
-class CoordinateSpec(Strict):
-    x: ColumnName | None = None
-    y: ColumnName | None = None
-    geometry: bool = False
-    crs: str = "EPSG:4326"
-
-    _crs = field_validator("crs")(_check_crs)
-
-    @model_validator(mode="after")
-    def _xy(self) -> CoordinateSpec:
-        if self.geometry == bool(self.x and self.y):
-            raise ValueError("give x and y columns, or geometry: true for a vector file")
-        return self
-
-
-class Condition(Strict):
-    """All keys must hold. `column` compared by `equals` / `in_` / `matches` (regex)."""
-
-    column: ColumnName
-    equals: str | None = None
-    in_: list[str] | None = Field(default=None, alias="in")
-    matches: str | None = None
-
-    @model_validator(mode="after")
-    def _one(self) -> Condition:
-        if sum(x is not None for x in (self.equals, self.in_, self.matches)) != 1:
-            raise ValueError("give exactly one of equals, in, matches")
-        return self
-
-
-class OriginSpec(Strict):
-    column: ColumnName
-    officer_values: list[str]
-    community_values: list[str] = []
-
-
-class VoidSpec(Strict):
-    column: ColumnName
-    values: list[str]
-
-
-class PolygonLayer(Strict):
-    path: str
-    field: str
-    layer: str | None = None
-
-
-class CrosswalkSpec(Strict):
-    call_types: str | None = None
-    dispositions: str | None = None
-    priorities: str | None = None
-    offenses: str | None = None
-
-
-CALL_FIELDS = {
-    "call_type_code": "the code the final call type is crosswalked from",
-    "call_type_initial": "the initial call type code",
-    "priority": "the priority as delivered",
-    "disposition": "the disposition code",
-    "address": "the street address or block",
-    "premise": "a premise / common place name",
-    "duplicate_of": "the id of the call this one duplicates",
-    "linked_to": "the id of a call this one is linked to",
-    "juvenile_flag": "a juvenile-involved flag",
-}
-INCIDENT_FIELDS = {
-    "offense_code": "the offence code",
-    "offense": "the offence description",
-    "offense_seq": "the offence sequence number in a multi-offence incident",
-    "address": "the street address or block",
-    "premise": "a premise / common place name",
-    "juvenile_flag": "a juvenile-involved flag",
-}
-CALL_TIMES = ["received_at", "entered_at", "dispatched_at", "enroute_at", "onscene_at", "cleared_at", "updated_at"]
-INCIDENT_TIMES = ["occurred_from", "occurred_to", "reported_at", "updated_at"]
-
-
-class SourceConfig(Strict):
-    name: str
-    kind: Literal["calls", "incidents"]
-    agency: str
-    description: str = ""
-    format: Literal["csv", "parquet", "xlsx", "vector"]
-    encoding: str = "utf-8"
-    delimiter: str = ","
-    quote: str = '"'
-    header_row: int = Field(default=1, ge=1)
-    sheet: str | None = None
-    file_pattern: str = "*"
-    ready_marker: str | None = Field(
-        default=None, description="a file the vendor writes once a delivery is complete, e.g. '{name}.done' "
-                                  "({name}: the delivery's file name, {stem}: its name less the last suffix)")
-    final_newline: Literal["required", "optional"] = Field(
-        default="required", description="required: a plain CSV whose last byte is not a line end is still being "
-                                        "written and is held; optional: the vendor never writes a final newline")
-    null_values: list[str] = [""]
-    required_columns: list[ColumnName] = []
-    record_id: list[ColumnName] = []
-    update_mode: Literal["upsert", "replace_window", "append"]
-    extract_at: ExtractAtSpec | None = None
-    dedupe: bool = False
-    event_grain: Literal["record", "unit", "offense"] = "record"
-    timezone: str = Field(description="IANA zone of the feed's local times (text without an offset)")
-    naive_timestamps: Literal["local", "utc"] = Field(
-        default="local",
-        description="how a timestamp column typed in the file without a zone (a naive Parquet TIMESTAMP) is read: "
-                    "'local', in the time's zone (its `timezone` override, else the source's), with the DST rule; "
-                    "or 'utc' (e.g. Spark/Impala INT96 files). A time-zone-aware Parquet timestamp is an instant "
-                    "and is kept exactly, whatever this or `timezone` says. Text times are unaffected")
-    timestamps: dict[str, TimestampSpec]
-    sentinel_dates: list[date] = []
-    columns: dict[str, ColumnName] = {}
-    constants: dict[str, str] = {}
-    coordinates: CoordinateSpec | None = None
-    crosswalks: CrosswalkSpec = CrosswalkSpec()
-    origin: OriginSpec | None = None
-    void: VoidSpec | None = None
-    unknown_time: list[list[Condition]] = Field(
-        default=[], description="any rule whose conditions all hold marks the time of day unknown"
-    )
-    polygons: dict[Literal["beat", "district"], PolygonLayer] = {}
-    drop_columns: list[ColumnName] = []
-
-    _zone = field_validator("timezone")(_check_zone)
-
-    @field_validator("encoding")
-    def _enc(cls, v: str) -> str:
-        import codecs
-
-        try:
-            codecs.lookup(v)
-        except LookupError as exc:
-            raise ValueError(f"unknown encoding {v!r}") from exc
-        return v
-
-    @field_validator("ready_marker")
-    def _marker(cls, v: str | None) -> str | None:
-        if v is None:
-            return v
-        try:
-            name = v.format(name="x.csv", stem="x")
-        except (KeyError, IndexError, ValueError) as exc:
-            raise ValueError(f"ready_marker {v!r}: use only {{name}} and {{stem}} ({exc})") from None
-        if not name or "/" in name or "\\" in name or name in (".", "..", "x.csv"):
-            raise ValueError(f"ready_marker {v!r} must name another file in the same folder, e.g. '{{name}}.done'")
-        return v
-
-    @model_validator(mode="after")
-    def _shape(self) -> SourceConfig:
-        if not IDENT_RE.match(self.name):
-            raise ValueError(f"name {self.name!r} must be letters, digits and _")
-        fields = CALL_FIELDS if self.kind == "calls" else INCIDENT_FIELDS
-        times = CALL_TIMES if self.kind == "calls" else INCIDENT_TIMES
-        for k in [*self.columns, *self.constants]:
-            if k not in fields:
-                raise ValueError(f"columns: {k!r} is not a canonical {self.kind} field; use one of {sorted(fields)}")
-        for k in self.timestamps:
-            if k not in times:
-                raise ValueError(f"timestamps: {k!r} is not a {self.kind} time; use one of {times}")
-        primary = ["received_at"] if self.kind == "calls" else ["occurred_from", "reported_at"]
-        if not any(p in self.timestamps for p in primary):
-            raise ValueError(f"timestamps must define {' or '.join(primary)}")
-        if self.update_mode == "upsert" and not self.record_id:
-            raise ValueError("update_mode upsert needs record_id columns")
-        if self.event_grain == "unit" and self.kind != "calls":
-            raise ValueError("event_grain unit is for CAD calls")
-        if self.event_grain == "offense" and self.kind != "incidents":
-            raise ValueError("event_grain offense is for incidents")
-        if self.event_grain != "record" and not self.record_id:
-            raise ValueError(f"event_grain {self.event_grain} needs record_id to group rows")
-        if self.kind == "calls" and self.crosswalks.offenses:
-            raise ValueError("crosswalks.offenses is for incidents")
-        if self.kind == "incidents" and (self.crosswalks.call_types or self.crosswalks.dispositions):
-            raise ValueError("call_types/dispositions crosswalks are for calls")
-        if len(self.delimiter) != 1 or len(self.quote) != 1:
-            raise ValueError("delimiter and quote must be one character")
-        return self
-
-    def referenced_columns(self) -> set[str]:
-        cols = {*self.record_id, *self.columns.values(), *self.required_columns}
-        for spec in self.timestamps.values():
-            cols.update(spec.source_columns())
-        if self.coordinates and not self.coordinates.geometry:
-            cols.update([self.coordinates.x, self.coordinates.y])
-        if self.origin:
-            cols.add(self.origin.column)
-        if self.void:
-            cols.add(self.void.column)
-        if self.extract_at and self.extract_at.column:
-            cols.add(self.extract_at.column)
-        for rule in self.unknown_time:
-            cols.update(c.column for c in rule)
-        return cols
-
-
-# ---------------------------------------------------------------------------------------------
-# Loading
-# ---------------------------------------------------------------------------------------------
-
-
-def _format_errors(path: Path, exc: ValidationError) -> str:
-    lines = [f"{path}: invalid configuration"]
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        lines.append(f"  key {loc}: {err['msg']}")
-    return "\n".join(lines)
-
-
 class Settings:
     """The resolved configuration for one run: project dir, sara.toml and every enabled source."""
 
@@ -568,8 +229,6 @@ def find_project_dir(start: Path | None = None) -> Path:
 
 def load_settings(config_path: str | Path | None = None, project_dir: Path | None = None) -> Settings:
     """Read and validate sara.toml and every enabled source file. Raises ConfigError."""
-    import os
-
     raw = config_path or os.environ.get("SARA_CONFIG") or "config/sara.toml"
     path = Path(raw)
     if not path.is_absolute() and (Path.cwd() / path).exists():
@@ -592,7 +251,7 @@ def load_settings(config_path: str | Path | None = None, project_dir: Path | Non
     try:
         sara = SaraConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_format_errors(path, exc)) from None
+        raise ConfigError(format_errors(path, exc)) from None
 
     settings = Settings(project_dir, path, sara, {})
     for name, agency in sara.agencies.items():
@@ -609,77 +268,3 @@ def load_settings(config_path: str | Path | None = None, project_dir: Path | Non
     settings.sources = sources
     check_paths(settings)
     return settings
-
-
-def check_paths(settings: Settings) -> None:
-    """Every configured input path (landing folder, polygon layers, crosswalks, problems folder) must resolve
-    (symlinks followed) inside the project's config/ or data/ folder,
-    or inside a folder listed in `allowed_roots` (an explicit, reviewable opt-in, e.g. ../shared/data for the
-    public reference layers). A path like ../../etc/x is refused with the file, the key and the reason.
-    Files given to `sara ingest` are copied into the landing folder first, so this does not apply to them."""
-    roots = [settings.resolve("config"), settings.resolve("data"),
-             *(settings.resolve(r) for r in settings.sara.allowed_roots)]
-    roots = [r.resolve() for r in roots]
-
-    def check(origin: Path, key: str, value: str | None) -> None:
-        if not value:
-            return
-        target = settings.resolve(value).resolve()
-        if not any(target == r or r in target.parents for r in roots):
-            raise ConfigError(
-                f"{origin}: key {key}: path {value!r} resolves to {target}, outside the project's config/ and "
-                f"data/ folders; list its folder in allowed_roots in {settings.config_path.name} to permit it")
-
-    cfg = settings.config_path
-    # the warehouse path is an output and may live on another disk; inputs are checked
-    check(cfg, "warehouse.landing_dir", settings.sara.warehouse.landing_dir)
-    check(cfg, "problems_dir", settings.sara.problems_dir)
-    for code, ag in settings.sara.agencies.items():
-        check(cfg, f"agencies.{code}.boundary", ag.boundary)
-        for unit, layer in ag.unit_layers.items():
-            check(cfg, f"agencies.{code}.unit_layers.{unit}.path", layer.path)
-        if ag.streets:
-            check(cfg, f"agencies.{code}.streets.path", ag.streets.path)
-    for name, src in settings.sources.items():
-        origin = settings.project_dir / "config" / "sources" / f"{name}.yaml"
-        for key, rel in src.crosswalks.model_dump().items():
-            check(origin, f"crosswalks.{key}", rel)
-        for key, layer in src.polygons.items():
-            check(origin, f"polygons.{key}.path", layer.path)
-
-
-def load_named_yaml(path: Path, model, settings: Settings):
-    """Read and validate one YAML config file whose `name` must equal its file stem and whose `agency`
-    must be an agency of sara.toml (sources and problems). Raises ConfigError naming file, key, reason."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level")
-    try:
-        obj = model.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(_format_errors(path, exc)) from None
-    if obj.name != path.stem:
-        raise ConfigError(f"{path}: key name: {obj.name!r} must equal the file name {path.stem!r}")
-    agencies = settings.whole.sara.agencies
-    if obj.agency not in agencies:
-        raise ConfigError(
-            f"{path}: key agency: {obj.agency!r} is not an agency in {settings.config_path.name} "
-            f"({sorted(agencies)})"
-        )
-    return obj
-
-
-def load_source(path: Path, settings: Settings) -> SourceConfig:
-    if not path.is_file():
-        raise ConfigError(f"{path}: source config not found (listed in {settings.config_path.name} sources)")
-    src = load_named_yaml(path, SourceConfig, settings)
-    for key, rel in src.crosswalks.model_dump().items():
-        if rel and not settings.resolve(rel).is_file():
-            raise ConfigError(f"{path}: key crosswalks.{key}: file not found: {rel}")
-    for key, layer in src.polygons.items():
-        if not settings.resolve(layer.path).exists():
-            raise ConfigError(f"{path}: key polygons.{key}.path: file not found: {layer.path}")
-    return src
