@@ -108,7 +108,7 @@ def test_units_collapse_to_one_call_with_first_dispatch_and_last_clear(project):
     assert c["dispatched_at"] == datetime(2024, 3, 2, 6, 2, tzinfo=UTC)   # first dispatch (U2)
     assert c["onscene_at"] == datetime(2024, 3, 2, 6, 15, tzinfo=UTC)     # first arrival (U1)
     assert c["cleared_at"] == datetime(2024, 3, 2, 7, 30, tzinfo=UTC)     # last clear (U2)
-    assert c["n_units"] == 2
+    assert c["n_responding_units"] == 2
     assert c["queue_s"] == 120 and c["travel_s"] == 780 and c["response_s"] == 900 and c["on_scene_s"] == 4500
     assert c["address_block"] == "1700 BLOCK JERROLD AVE"
     assert c["call_category"] == "Property Crime" and c["origin"] == "community" and c["self_initiated"] is False
@@ -243,3 +243,17 @@ def test_every_meta_and_core_table_and_column_has_a_comment(project):
 
     md = data_dictionary(con)
     assert "## core.calls" in md and "| raw_note | VARCHAR | unmapped source column" in md
+
+
+def test_a_warehouse_made_before_the_rename_keeps_its_responding_unit_counts(project):
+    proj, settings, con = project
+    _load(proj, settings, con, "cad_20240302T020000.csv", HEADER + _row("C1", "U1", "03/01/2024 10:00:00 AM")
+          + _row("C1", "U2", "03/01/2024 10:00:00 AM"))
+    # the file as an earlier release left it: the column under its old name, an older schema applied
+    con.execute("ALTER TABLE core.calls RENAME COLUMN n_responding_units TO n_units")
+    con.execute("UPDATE meta.schema_info SET sha256 = 'an earlier schema.sql'")
+    wh.apply_schema(con)
+    assert con.execute("SELECT n_responding_units FROM core.calls WHERE call_id = 'C1'").fetchone() == (2,)
+    assert "n_units" not in {r[0] for r in con.execute("DESCRIBE core.calls").fetchall()}
+    out = _load(proj, settings, con, "cad_20240303T020000.csv", HEADER + _row("C2", "U1", "03/02/2024 10:00:00 AM"))
+    assert out.status == "loaded" and _call(con, "C2")["n_responding_units"] == 1
