@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated, Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
-
-if TYPE_CHECKING:
-    from transforms.config.settings import Settings
 
 IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -26,6 +23,21 @@ class ConfigError(ValueError):
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Project(Protocol):
+    """What the file helpers read of the settings being loaded (transforms.config.settings.Settings is one):
+    the project folder, the sara.toml path and model, the sources, and paths resolved against the project."""
+
+    project_dir: Path
+    config_path: Path
+    sara: Any
+    sources: dict[str, Any]
+
+    @property
+    def whole(self) -> Project: ...
+
+    def resolve(self, p: str | Path) -> Path: ...
 
 
 def check_zone(v: str) -> str:
@@ -80,7 +92,7 @@ def format_errors(path: Path, exc: ValidationError) -> str:
     return "\n".join(lines)
 
 
-def load_named_yaml(path: Path, model, settings: Settings):
+def load_named_yaml(path: Path, model, settings: Project):
     """Read and validate one YAML config file whose `name` must equal its file stem and whose `agency`
     must be an agency of sara.toml (sources and problems). Raises ConfigError naming file, key, reason."""
     try:
@@ -104,7 +116,7 @@ def load_named_yaml(path: Path, model, settings: Settings):
     return obj
 
 
-def check_paths(settings: Settings) -> None:
+def check_paths(settings: Project) -> None:
     """Every configured input path (landing folder, polygon layers, crosswalks, problems folder) must resolve
     (symlinks followed) inside the project's config/ or data/ folder,
     or inside a folder listed in `allowed_roots` (an explicit, reviewable opt-in, e.g. ../shared/data for the

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -16,14 +16,12 @@ from transforms.config.contract import (
     IDENT_RE,
     ColumnName,
     ConfigError,
+    Project,
     Strict,
     check_crs,
     check_zone,
     load_named_yaml,
 )
-
-if TYPE_CHECKING:
-    from transforms.config.settings import Settings
 
 
 class TimestampSpec(Strict):
@@ -286,7 +284,7 @@ class SourceConfig(Strict):
         return cols
 
 
-def load_source(path: Path, settings: Settings) -> SourceConfig:
+def load_source(path: Path, settings: Project) -> SourceConfig:
     if not path.is_file():
         raise ConfigError(f"{path}: source config not found (listed in {settings.config_path.name} sources)")
     src = load_named_yaml(path, SourceConfig, settings)
