@@ -202,7 +202,7 @@ def open_published(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
 
 def leftovers(published: Path) -> list[Path]:
     """What a night leaves beside the published file while it runs: the build file, its WAL, its DuckDB spill
-    folder and the half-made copy of the published file. The Dask parts are in transforms.partitioned."""
+    folder and the half-made copy of the published file. The Dask parts are in transforms/warehouse/parts.py."""
     return _with_companions(build_path(published))
 
 

@@ -40,7 +40,6 @@ class NormalizeResult:
     records_upserted: int
 
 
-
 def normalize_load(con: duckdb.DuckDBPyConnection, src: SourceConfig, settings: Settings, load_id: str,
                    raw_columns: list[str], n_rejects: int, extract_at: datetime | None,
                    load_time: datetime, begin: Callable[[], None] | None = None) -> NormalizeResult:
