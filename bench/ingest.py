@@ -336,7 +336,7 @@ class TimedConnection:
 
 
 def stage_normalize(project: str, csv: str, db: str, memory_limit: str | None) -> dict:
-    import transforms.warehouse.normalize as nz
+    import transforms.warehouse.enrich as nz
     from transforms.config import load_settings
     from transforms.warehouse import db as warehouse
     from transforms.warehouse import loader
@@ -347,7 +347,7 @@ def stage_normalize(project: str, csv: str, db: str, memory_limit: str | None) -
     warehouse.apply_schema(con)
     tcon = TimedConnection(con)
     py_steps: dict[str, float] = {}
-    for name in ("_address_lookup", "_location_lookup"):  # the two Python-side steps, timed whole
+    for name in ("address_lookup", "location_lookup"):  # the two Python-side steps, timed whole
 
         def timed(*a, _f=getattr(nz, name), _n=name, **k):
             t = time.perf_counter()

@@ -125,7 +125,7 @@ create table if not exists core.calls (
     duplicate_of varchar,
     linked_to varchar,
     is_void boolean not null,
-    n_units integer,
+    n_responding_units integer,
     juvenile_flag boolean,
     address varchar,
     address_block varchar,
@@ -299,7 +299,7 @@ comment on column core.calls.is_countable is 'false for a duplicate, cancelled o
 comment on column core.calls.duplicate_of is 'the call id this call duplicates';
 comment on column core.calls.linked_to is 'the call id this call is linked to';
 comment on column core.calls.is_void is 'the feed marks the record deleted or void; kept for audit, left out of every mart';
-comment on column core.calls.n_units is 'responding unit rows collapsed into this call (unit-grain feeds)';
+comment on column core.calls.n_responding_units is 'responding unit rows collapsed into this call (unit-grain feeds)';
 comment on column core.calls.juvenile_flag is 'the feed''s juvenile-involved flag, where it has one';
 comment on column core.calls.address is 'address as cleaned (upper case, suffixes normalised)';
 comment on column core.calls.address_block is 'block address, e.g. 1700 BLOCK JERROLD AVE, or A ST / B ST for an intersection';

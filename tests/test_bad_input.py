@@ -274,7 +274,7 @@ def test_duplicate_ids_with_conflicting_rows_newest_version_wins(project):
     out = _load(project, "duplicate_ids.csv")
     _reconciles(out, con)
     assert (out.rows_read, out.rows_loaded, out.rows_duplicate, out.rows_quarantined) == (3, 2, 1, 0)
-    got = _calls(con, "disposition", "n_units")
+    got = _calls(con, "disposition", "n_responding_units")
     assert got == {"X1": ("CAN", 1), "X2": ("RPT", 1)}  # X1 updated 13:00 (CAN) beats 12:00 (RPT)
 
 
@@ -302,7 +302,7 @@ def test_unit_grain_same_id_same_version_twice_call_fields_from_the_last_row_uni
     (out,) = loader.normalize_pending(con, settings, "cad", "r1")
     _reconciles(out, con)
     assert (out.rows_read, out.rows_loaded, out.rows_duplicate, out.rows_quarantined) == (3, 2, 1, 0)
-    got = _calls(con, "call_type_code", "disposition", "disposition_category", "n_units", "raw_note",
+    got = _calls(con, "call_type_code", "disposition", "disposition_category", "n_responding_units", "raw_note",
                  "dispatched_at", "onscene_at", "cleared_at")
     # 10:03 PST = 18:03 UTC (U2's dispatch), 10:10 (U1's arrival), 10:50 (U2's clear)
     assert got == {"X7": ("ALARM", "CAN", "Cancelled", 2, "last", datetime(2024, 3, 1, 18, 3, tzinfo=UTC),

@@ -18,15 +18,8 @@ from typer.testing import CliRunner
 
 from flows.cli.near_repeat import near_repeat
 from tests.conftest import make_project
-from transforms.stats.knox import (
-    band_labels,
-    knox,
-    knox_test,
-    parse_dates,
-    parse_edges,
-    period_mask,
-    read_events_csv,
-)
+from transforms.stats.knox import band_labels, knox, knox_test, parse_edges, period_mask
+from transforms.warehouse.events_csv import parse_dates, read_events_csv
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 BURGLARY = SHARED / "chicago_burglary_2014_2017.csv"

@@ -131,7 +131,7 @@ def _reference(data: bytes, header_rows: int = 1) -> int:
 
 
 def _count(data: bytes, header_rows: int = 1, chunk: int | None = None):
-    from transforms.warehouse.readers import RecordCounter
+    from transforms.warehouse.files import RecordCounter
 
     c = RecordCounter('"', header_rows)
     step = chunk or max(len(data), 1)
@@ -188,7 +188,7 @@ def test_record_counter_agrees_with_a_csv_parser_on_random_valid_csv():
 
 
 def test_a_stray_quote_in_an_unquoted_field_is_recounted_by_a_parser(make):
-    from transforms.warehouse.readers import exact_record_count
+    from transforms.warehouse.files import exact_record_count
 
     data = b'id,n\n1,5\'10" male\n2,b\n'
     assert _count(data).records != 2  # the fast count cannot tell a stray quote from an opening one

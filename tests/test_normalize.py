@@ -108,7 +108,7 @@ def test_units_collapse_to_one_call_with_first_dispatch_and_last_clear(project):
     assert c["dispatched_at"] == datetime(2024, 3, 2, 6, 2, tzinfo=UTC)   # first dispatch (U2)
     assert c["onscene_at"] == datetime(2024, 3, 2, 6, 15, tzinfo=UTC)     # first arrival (U1)
     assert c["cleared_at"] == datetime(2024, 3, 2, 7, 30, tzinfo=UTC)     # last clear (U2)
-    assert c["n_units"] == 2
+    assert c["n_responding_units"] == 2
     assert c["queue_s"] == 120 and c["travel_s"] == 780 and c["response_s"] == 900 and c["on_scene_s"] == 4500
     assert c["address_block"] == "1700 BLOCK JERROLD AVE"
     assert c["call_category"] == "Property Crime" and c["origin"] == "community" and c["self_initiated"] is False
@@ -243,3 +243,92 @@ def test_every_meta_and_core_table_and_column_has_a_comment(project):
 
     md = data_dictionary(con)
     assert "## core.calls" in md and "| raw_note | VARCHAR | unmapped source column" in md
+
+
+def test_a_warehouse_made_before_the_rename_keeps_its_responding_unit_counts(project):
+    proj, settings, con = project
+    _load(proj, settings, con, "cad_20240302T020000.csv", HEADER + _row("C1", "U1", "03/01/2024 10:00:00 AM")
+          + _row("C1", "U2", "03/01/2024 10:00:00 AM"))
+    # the file as an earlier release left it: the column under its old name, an older schema applied
+    con.execute("ALTER TABLE core.calls RENAME COLUMN n_responding_units TO n_units")
+    con.execute("UPDATE meta.schema_info SET sha256 = 'an earlier schema.sql'")
+    wh.apply_schema(con)
+    assert con.execute("SELECT n_responding_units FROM core.calls WHERE call_id = 'C1'").fetchone() == (2,)
+    assert "n_units" not in {r[0] for r in con.execute("DESCRIBE core.calls").fetchall()}
+    out = _load(proj, settings, con, "cad_20240303T020000.csv", HEADER + _row("C2", "U1", "03/02/2024 10:00:00 AM"))
+    assert out.status == "loaded" and _call(con, "C2")["n_responding_units"] == 1
+
+
+BARE_TOML = TOML.replace('sources = ["cad"]', 'sources = ["bare_cad", "bare_rms"]')
+BARE_CAD = """
+name: bare_cad
+kind: calls
+agency: city
+format: csv
+record_id: [id]
+update_mode: upsert
+timezone: America/Los_Angeles
+timestamps:
+  received_at: {columns: [received], formats: ["%Y-%m-%d %H:%M"]}
+columns: {call_type_code: type, priority: prio, disposition: disp}
+"""
+BARE_RMS = """
+name: bare_rms
+kind: incidents
+agency: city
+format: csv
+record_id: [id]
+update_mode: upsert
+event_grain: offense
+timezone: America/Los_Angeles
+timestamps:
+  occurred_from: {columns: [occurred], formats: ["%Y-%m-%d %H:%M"]}
+columns: {offense_code: code, offense: what, offense_seq: seq}
+"""
+
+
+def test_a_source_without_crosswalks_is_unmapped_throughout_and_reads_numeric_priorities(tmp_path):
+    """The core SQL's rules for a source with no crosswalk at all (its crosswalk tables are empty): every
+    category is 'Unmapped' (a missing code too, which is 'Unknown' only against a crosswalk), a priority of
+    1-5 is its own level, there is no disposition category, and offences rank 999 with their own text."""
+    proj = make_project(tmp_path, BARE_TOML, {"bare_cad": BARE_CAD, "bare_rms": BARE_RMS})
+    settings = load_settings(proj / "config" / "sara.toml", project_dir=proj)
+    con = wh.connect(proj / "w.duckdb")
+    wh.apply_schema(con)
+    files = {
+        "bare_cad": "id,received,type,prio,disp\nA,2024-03-01 10:00,,2,CLR\nB,2024-03-01 11:00,TS,9,\n",
+        "bare_rms": "id,occurred,code,what,seq\nI,2024-03-01 10:00,,Found property,1\n"
+                    "I,2024-03-01 10:00,X1,,2\nJ,2024-03-01 12:00,X2,Theft,\n",
+    }
+    for source, text in files.items():
+        landing = settings.source_landing(source)
+        landing.mkdir(parents=True)
+        (landing / "x.csv").write_text(text, encoding="utf-8")
+        assert loader.load_raw_file(con, settings, source, landing / "x.csv", "r1").status == "raw"
+        assert [o.status for o in loader.normalize_pending(con, settings, source, "r1")] == ["loaded"]
+    calls = con.execute("SELECT call_id, call_type, call_category, priority_level, disposition_category, origin, "
+                        "is_countable FROM core.calls ORDER BY call_id").fetchall()
+    assert calls == [("A", None, "Unmapped", 2, None, "unknown", True),
+                     ("B", "TS", "Unmapped", None, None, "unknown", True)]
+    incidents = con.execute("SELECT incident_id, offense_code, offense, offense_category, crime_against, n_offenses "
+                            "FROM core.incidents ORDER BY incident_id").fetchall()
+    # I: both rows rank 999, so the first offence by sequence is the incident's
+    assert incidents == [("I", None, "Found property", "Unmapped", None, 2), ("J", "X2", "Theft", "Unmapped", None, 1)]
+    offenses = con.execute("SELECT incident_id, offense_seq, offense, offense_category, severity_rank "
+                           "FROM core.offenses ORDER BY incident_id, offense_seq").fetchall()
+    assert offenses == [("I", 1, "Found property", "Unmapped", 999), ("I", 2, "X1", "Unmapped", 999),
+                        ("J", 1, "Theft", "Unmapped", 999)]
+    con.close()
+
+
+def test_against_a_crosswalk_a_missing_code_is_unknown_and_an_unlisted_disposition_unmapped(project):
+    proj, settings, con = project
+    text = HEADER + _row("N", "U1", "03/01/2024 10:00:00 AM", type_="", disp="ZZ") \
+        + _row("M", "U1", "03/01/2024 11:00:00 AM", type_="TS", disp="")
+    _load(proj, settings, con, "cad_20240302T020000.csv", text)
+    n, m = _call(con, "N"), _call(con, "M")
+    assert (n["call_type"], n["call_category"], n["disposition_category"], n["origin"]) == \
+        (None, "Unknown", "Unmapped", "community")  # origin from the onview column, N
+    assert (m["call_type"], m["call_category"], m["disposition_category"], m["self_initiated"]) == \
+        ("Traffic Stop", "Traffic", None, False)
+    assert m["priority_level"] is None  # no priority column

@@ -461,7 +461,7 @@ def test_a_renamed_copy_of_a_loaded_file_is_skipped_as_the_same_bytes(real, con,
 
 
 # ---------------------------------------------------------------------------------------------
-# street segments (issue 3): New Haven incidents snapped to the TIGER centrelines
+# street segments: New Haven incidents snapped to the TIGER centrelines
 # ---------------------------------------------------------------------------------------------
 
 

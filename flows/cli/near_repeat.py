@@ -181,7 +181,8 @@ def near_repeat(
 
       sara near-repeat --category Burglary --agency cpd --seed 1
     """
-    from transforms.stats.knox import band_labels, knox, parse_edges, period_mask, read_events_csv
+    from transforms.stats.knox import band_labels, knox, parse_edges, period_mask
+    from transforms.warehouse.events_csv import read_events_csv
 
     d_since, d_until = _iso(since, "--since"), _iso(until, "--until")
     if d_since and d_until and d_until < d_since:

@@ -25,7 +25,13 @@ from pathlib import Path
 
 import duckdb
 
+from transforms.warehouse.sqlutil import qident, relation_columns
+
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
+
+# Columns renamed since a release (schema, table, old name, new name): a warehouse file made before the rename
+# has the column renamed in place when the new schema is applied, so its rows keep their values.
+RENAMED_COLUMNS = [("core", "calls", "n_units", "n_responding_units")]
 
 
 def spatial_extension_path() -> Path:
@@ -77,6 +83,10 @@ def apply_schema(con: duckdb.DuckDBPyConnection) -> None:
             return
     except duckdb.CatalogException:
         pass
+    for schema, table, old, new in RENAMED_COLUMNS:
+        have = relation_columns(con, schema, table)
+        if old in have and new not in have:
+            con.execute(f"ALTER TABLE {qident(schema)}.{qident(table)} RENAME COLUMN {qident(old)} TO {qident(new)}")
     con.execute(text)
     con.execute("CREATE OR REPLACE TABLE meta.schema_info (sha256 VARCHAR, applied_at TIMESTAMPTZ)")
     con.execute("COMMENT ON TABLE meta.schema_info IS 'the version of sql/schema.sql last applied to this file'")
@@ -192,7 +202,7 @@ def open_published(path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
 
 def leftovers(published: Path) -> list[Path]:
     """What a night leaves beside the published file while it runs: the build file, its WAL, its DuckDB spill
-    folder and the half-made copy of the published file. The Dask parts are in transforms.partitioned."""
+    folder and the half-made copy of the published file. The Dask parts are in transforms/warehouse/parts.py."""
     return _with_companions(build_path(published))
 
 

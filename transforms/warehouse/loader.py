@@ -19,18 +19,10 @@ from pathlib import Path
 import duckdb
 
 from transforms.config import Settings, SourceConfig
+from transforms.warehouse.files import LoadError, extract_time_from_name, file_mtime_utc, file_sha256
 from transforms.warehouse.landing import StillBeingWritten, candidates, cut, marker_path, refusal, stamp
 from transforms.warehouse.normalize import drop_temp, normalize_load
-from transforms.warehouse.readers import (
-    LoadError,
-    check_columns,
-    drop_staged,
-    extract_time_from_name,
-    file_mtime_utc,
-    file_sha256,
-    stage_file,
-    write_raw,
-)
+from transforms.warehouse.readers import check_columns, drop_staged, stage_file, write_raw
 from transforms.warehouse.sqlutil import qident, relation_exists
 
 log = logging.getLogger("sara.loader")

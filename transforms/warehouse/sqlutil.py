@@ -46,3 +46,9 @@ def relation_columns(con, schema: str, name: str, database: str | None = None) -
 def raw_column_name(col: str) -> str:
     """The core column that keeps an unmapped source column: raw_<name>, lower case, [a-z0-9_] only."""
     return "raw_" + (re.sub(r"[^a-z0-9]+", "_", col.lower()).strip("_") or "col")
+
+
+def set_variables(con, **values: Any) -> None:
+    """Bind each value to a session variable of that name, for SQL files that read it with getvariable()."""
+    for name, value in values.items():
+        con.execute(f"SET VARIABLE {qident(name)} = ?", [value])

@@ -1,0 +1,46 @@
+-- _final (session view): one row per incident of the load being normalized (_rec, already one row per
+-- incident, classified by its most serious offence), enriched into the shape of core.incidents: origin,
+-- void, and the place (cleaned and block address, location key, coordinates, beat and district).
+-- Times are TIMESTAMPTZ in UTC, as staged. Every column of _rec is passed through (raw_* among them); the
+-- merge inserts the columns core.incidents has.
+-- Variables: sara_source, sara_agency, sara_load_id (varchar); sara_location_round_m (double: the grid an
+-- XY location key is rounded to).
+create or replace temp view _final as
+with incidents as (
+    select * from _rec
+),
+addresses as (
+    select * from _addr_lookup
+),
+locations as (
+    select * from _loc_lookup
+),
+enriched as (
+    select
+        f.* replace (a.address_clean as address),
+        f.record_id as incident_id,
+        getvariable('sara_source') as source,
+        getvariable('sara_agency') as agency,
+        coalesce(f._origin_src, 'unknown') as origin,
+        f._void_src as is_void,
+        a.address_block,
+        coalesce(
+            upper(regexp_replace(trim(f.premise), '\s+', ' ', 'g')), a.address_clean, a.address_block,
+            case when l.is_located then
+                'XY ' || cast(cast(round(l.x / getvariable('sara_location_round_m'))
+                                   * getvariable('sara_location_round_m') as bigint) as varchar)
+                || ' ' || cast(cast(round(l.y / getvariable('sara_location_round_m'))
+                                    * getvariable('sara_location_round_m') as bigint) as varchar)
+            end) as location_key,
+        l.lon, l.lat, l.x, l.y,
+        coalesce(l.is_located, false) as is_located,
+        l.location_issue, l.beat, l.district,
+        getvariable('sara_load_id') as load_id
+    from incidents f
+    left join addresses a on a.address = f.address
+    left join locations l on l._x_raw is not distinct from f._x_raw and l._y_raw is not distinct from f._y_raw
+),
+final as (
+    select * from enriched
+)
+select * from final;
