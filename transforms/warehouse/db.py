@@ -25,7 +25,7 @@ from pathlib import Path
 
 import duckdb
 
-from transforms.warehouse.sqlutil import qident, relation_columns
+from transforms.warehouse.sqlutil import qident, qstr, relation_columns
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
 
@@ -158,13 +158,25 @@ def looks_corrupt(exc: BaseException) -> bool:
 
 
 def check_whole(con: duckdb.DuckDBPyConnection, path: Path) -> None:
-    """Raise WarehouseCorrupt when the file on disk is shorter than its own header says (a truncated file
-    can open and answer queries on its first blocks, then fail on the others)."""
-    block_size, blocks = con.execute("SELECT block_size, total_blocks FROM pragma_database_size()").fetchone()
-    need, have = _HEADER_BYTES + int(blocks) * int(block_size), path.stat().st_size
+    """Raise WarehouseCorrupt when the file on disk ends before a block that holds table data (a truncated
+    file can open and answer queries on its first blocks, then fail on the others).
+
+    NOTE: the header's block count includes free blocks, and DuckDB trims free blocks off the end of the
+    file, so a healthy file is often shorter than header + total_blocks x block_size; what must be on disk
+    is every block a table segment uses (the catalog's own blocks are read, and checked, when it opens)."""
+    block_size = int(con.execute("SELECT block_size FROM pragma_database_size()").fetchone()[0])
+    tables = con.execute("SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = "
+                         "current_database()").fetchall()
+    last = -1
+    for schema, table in tables:
+        qualified = qstr(f"{qident(schema)}.{qident(table)}")
+        b = con.execute(f"SELECT max(block_id) FROM pragma_storage_info({qualified}) WHERE persistent").fetchone()[0]
+        if b is not None and b > last:
+            last = int(b)
+    need, have = _HEADER_BYTES + (last + 1) * block_size, path.stat().st_size
     if have < need:
-        raise WarehouseCorrupt(path, f"the file is {have:,} bytes but the {int(blocks)} blocks its header lists "
-                                     f"need {need:,}: it was cut short")
+        raise WarehouseCorrupt(path, f"the file is {have:,} bytes but its tables use blocks up to number {last}, "
+                                     f"which need {need:,}: it was cut short")
 
 
 def _open_checked(path: Path) -> duckdb.DuckDBPyConnection:
