@@ -150,6 +150,56 @@ def test_emerging_kde_and_accuracy_marts_exist_for_every_cell(built):
     assert con.execute("SELECT count(*) FROM marts.hotspot_accuracy").fetchone()[0] == 0
 
 
+def _columns(con, table: str) -> list[tuple[str, str]]:
+    return [tuple(r) for r in con.execute(
+        "SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = 'marts' AND table_name = ? "
+        "ORDER BY column_index", [table]).fetchall()]
+
+
+def test_an_empty_mart_has_its_full_schema(built):
+    """A mart with no rows has the columns and types it has with rows (a GIS layer or a report reading an
+    empty night still finds every column)."""
+    con, _, _ = built
+    # no events before the last 28 days: no accuracy rows; no problem files: no problem rows
+    for table in ("hotspot_accuracy", "problem_assessment", "problem_daily", "problem_areas"):
+        assert con.execute(f"SELECT count(*) FROM marts.{table}").fetchone()[0] == 0, table
+    assert _columns(con, "hotspot_accuracy") == [
+        ("agency", "VARCHAR"), ("dataset", "VARCHAR"), ("category_group", "VARCHAR"), ("origin", "VARCHAR"),
+        ("method", "VARCHAR"), ("coverage", "DOUBLE"), ("n_cells", "BIGINT"), ("area", "DOUBLE"),
+        ("area_share", "DOUBLE"), ("n_events", "DOUBLE"), ("total_events", "DOUBLE"), ("hit_rate", "DOUBLE"),
+        ("pai", "DOUBLE"), ("n_best", "DOUBLE"), ("pai_best", "DOUBLE"), ("pei", "DOUBLE"),
+        ("last_period", "VARCHAR"), ("this_period", "VARCHAR")]
+    cols = dict(_columns(con, "problem_assessment"))
+    assert len(cols) == 43 and cols["wdd"] == "DOUBLE" and cols["response_date"] == "DATE"
+
+
+def test_every_mart_written_from_python_has_its_declared_schema(built):
+    from transforms.marts import (
+        compstat,
+        density,
+        dimensions,
+        emerging_hotspots,
+        hotspots,
+        near_repeat,
+        place_concentration,
+        problems,
+        temporal_profile,
+        units,
+    )
+    from transforms.marts.write import Mart
+
+    con, _, _ = built
+    declared = [m for mod in (compstat, density, dimensions, emerging_hotspots, hotspots, near_repeat,
+                              place_concentration, problems, temporal_profile, units)
+                for m in vars(mod).values() if isinstance(m, Mart)]
+    assert len(declared) == 20
+    for m in declared:
+        assert _columns(con, m.name) == m.columns, m.name
+        comment = con.execute("SELECT comment FROM duckdb_tables() WHERE schema_name = 'marts' AND table_name = ?",
+                              [m.name]).fetchone()[0]
+        assert comment == m.comment, m.name
+
+
 def test_repeat_concentration_profile_and_near_repeat_marts(built):
     import numpy as np
 
@@ -173,7 +223,7 @@ def test_repeat_concentration_profile_and_near_repeat_marts(built):
     for i, (_, n) in enumerate(got):
         counts[i] = n
     g = np.abs(counts[:, None] - counts[None, :]).sum() / (2 * 25 ** 2 * counts.mean())
-    row = con.execute("""SELECT gini, n_units, n_events FROM marts.concentration WHERE unit_type = 'grid'
+    row = con.execute("""SELECT gini, n_places, n_events FROM marts.concentration WHERE unit_type = 'grid'
                          AND dataset = 'calls' AND category_group = 'all'""").fetchone()
     assert row[1:] == (25, counts.sum()) and row[0] == pytest.approx(g) == pytest.approx(gini(counts))
     # hour-of-week profile: every event of the window with an exact time (located or not: the out-of-area

@@ -7,7 +7,8 @@ The command functions are registered on the main app in flows/cli/__init__.py, e
     app.add_typer(problem_app, name="problem")
     app.command("assess")(assess)
 
-The work lives in transforms/marts/problems.py (the marts are built by the nightly flow).
+The problem files are read by transforms/config/problems.py; the marts are built by the nightly flow
+(transforms/marts/problems.py).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def problem_new(
     Example:  sara problem new park_burglaries
     """
     from transforms.config import IDENT_RE
-    from transforms.marts.problems import problems_dir, template
+    from transforms.config.problems import problems_dir, template
 
     if not IDENT_RE.match(name):
         raise _fail(f"problem name {name!r} must be letters, digits and _ (and not start with a digit)")
