@@ -38,10 +38,13 @@ from transforms.marts import (
     temporal_profile,
     units,
 )
-from transforms.marts.dimensions import as_of_date, build_dimensions
+from transforms.marts.dimensions import as_of_date, build_dimensions, horizon
+from transforms.marts.units import static_units, unit_signature
 from transforms.warehouse.sqlutil import qident
 
-__all__ = ["KEEP", "as_of_date", "build_all", "drop_rebuilt", "mart_row_counts"]
+# the names the flows, the scale-out parts (transforms/warehouse/parts.py) and bench/ use from this module
+__all__ = ["KEEP", "as_of_date", "build_all", "drop_rebuilt", "horizon", "mart_row_counts", "static_units",
+           "unit_signature"]
 
 KEEP = {"event_units", "build_info"}  # kept between nights (incremental); everything else is rebuilt
 
@@ -63,7 +66,7 @@ def build_all(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date | 
     as_of = as_of or as_of_date(settings)
     con.execute("CREATE SCHEMA IF NOT EXISTS marts")
     drop_rebuilt(con)
-    unit_sets = units.static_units(settings)
+    unit_sets = static_units(settings)
     problem_list = [p for p in load_problems(settings) if p.agency in settings.sara.agencies]
     steps = [
         ("dimensions", lambda: build_dimensions(con, settings, as_of, problem_list)),

@@ -40,10 +40,13 @@ import polars as pl
 import shapely
 
 from transforms.config import ConfigError, Settings
-from transforms.config.problems import ProblemConfig, Shape
+from transforms.config.problems import ProblemConfig, Shape, load_problems
 from transforms.marts.models import read_model
 from transforms.marts.write import Mart, write_mart
 from transforms.stats.wdd import e_test, plain_language, poisson_z, wdd, wdq
+
+# load_problems (transforms/config/problems.py) is still imported from here by transforms/warehouse/parts.py
+__all__ = ["AREAS", "build_problem_marts", "load_problems", "problem_geometries"]
 
 AREAS = ("target", "buffer", "control")
 
