@@ -150,6 +150,27 @@ def test_emerging_kde_and_accuracy_marts_exist_for_every_cell(built):
     assert con.execute("SELECT count(*) FROM marts.hotspot_accuracy").fetchone()[0] == 0
 
 
+def test_unit_sets_are_cached_by_value(built):
+    """The unit sets depend on config and layer files only: two loads of one config share them, and a
+    changed config or layer file builds them again."""
+    import os
+
+    from transforms.marts.units import static_units
+
+    _, _, settings = built
+    first = static_units(settings)
+    again = load_settings(settings.config_path, project_dir=settings.project_dir)
+    assert again is not settings and static_units(again) is first
+    coarser = load_settings(settings.config_path, project_dir=settings.project_dir)
+    coarser.sara = coarser.sara.model_copy(update={"analysis": coarser.sara.analysis.model_copy(
+        update={"cell_size_m": 500})})
+    assert static_units(coarser) is not first and len(static_units(coarser)["city"]["grid"].unit_id) < 25
+    boundary = settings.resolve(settings.sara.agencies["city"].boundary)
+    st = boundary.stat()
+    os.utime(boundary, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+    assert static_units(settings) is not first
+
+
 def _columns(con, table: str) -> list[tuple[str, str]]:
     return [tuple(r) for r in con.execute(
         "SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = 'marts' AND table_name = ? "
