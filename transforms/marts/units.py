@@ -146,16 +146,21 @@ def snap_to_segments(x: np.ndarray, y: np.ndarray, segments: UnitSet, tolerance_
     return out
 
 
+def text_array(values) -> pa.Array:
+    """Ids or names as Arrow strings; a missing value (None, or NaN from a layer's empty field) is null."""
+    return pa.array(np.asarray(values, dtype=object), pa.string(), from_pandas=True)
+
+
 def to_arrow(units: UnitSet, agency: str) -> pa.Table:
     """The rows of marts.units for one unit set (geometry as WKB)."""
     n = len(units.unit_id)
     return pa.table({
         "agency": pa.array([agency] * n, pa.string()),
         "unit_type": pa.array([units.unit_type] * n, pa.string()),
-        "unit_id": pa.array(units.unit_id, pa.string()),
+        "unit_id": text_array(units.unit_id),
         "ix": pa.array(units.ix if units.ix is not None else [None] * n, pa.int64()),
         "iy": pa.array(units.iy if units.iy is not None else [None] * n, pa.int64()),
-        "name": pa.array(units.name if units.name is not None else [None] * n, pa.string()),
+        "name": text_array(units.name if units.name is not None else [None] * n),
         "area_m2": pa.array(units.area_m2, pa.float64()),
         "geom": pa.array(shapely.to_wkb(units.geometry), pa.binary()),
     })
@@ -263,7 +268,7 @@ def _assign(ev: pl.DataFrame, code: str, settings: Settings, sets: dict[str, Uni
     base = ev.select("dataset", "source", "event_id", "load_id")
 
     def tagged(unit_type: str, unit_id) -> pl.DataFrame:
-        ids = pl.Series("unit_id", np.asarray(unit_id, dtype=object), dtype=pl.String, strict=False)
+        ids = pl.Series("unit_id", text_array(unit_id))
         return base.with_columns(agency=pl.lit(code), unit_type=pl.lit(unit_type), unit_id=ids)
 
     g = sets["grid"]
