@@ -280,3 +280,18 @@ def test_marts_read_events_from_the_horizon_on(built):
     months = [r[0] for r in con.execute("SELECT DISTINCT month FROM marts.response_times_excluded").fetchall()]
     assert months and min(months) >= date(2023, 1, 1)
 
+
+
+def test_a_layer_field_left_empty_is_null_in_the_units(tmp_path):
+    """A street without a name (or an id) in its layer file is a NULL in marts.units, never the text 'nan'."""
+    import geopandas as gpd
+
+    from transforms.marts.units import street_units, to_arrow
+
+    path = tmp_path / "streets.geojson"
+    lines = [shapely.LineString([(550100, 4180100), (550200, 4180100)]),
+             shapely.LineString([(550200, 4180100), (550300, 4180100)])]
+    gpd.GeoDataFrame({"seg": ["s1", None], "street": ["MAIN ST", None]}, geometry=lines,
+                     crs="EPSG:32610").to_file(path)
+    t = to_arrow(street_units(str(path), "seg", "street", None, "EPSG:32610"), "city")
+    assert t["unit_id"].to_pylist() == ["s1", None] and t["name"].to_pylist() == ["MAIN ST", None]
