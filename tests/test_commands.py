@@ -200,7 +200,7 @@ def test_report_writes_a_page_naming_the_agency(demo, env, tmp_path):
 
 def test_problem_new_writes_a_problem_that_loads(demo, env):
     from transforms.config import load_settings
-    from transforms.marts.problems import load_problem
+    from transforms.config.problems import load_problem
 
     proj, _ = demo
     res = _sara(proj, env, "problem", "new", "tiny_check", "--config", CONFIG)

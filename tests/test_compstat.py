@@ -9,6 +9,8 @@ import duckdb
 import pytest
 
 from transforms.marts import compstat as cs
+from transforms.marts.dimensions import periods
+from transforms.marts.models import run_model
 
 AS_OF = date(2024, 3, 1)  # leap year: the week 2024-02-24..03-01 holds Feb 29
 
@@ -45,6 +47,7 @@ def _con() -> duckdb.DuckDBPyConnection:
     for eid, d, cat, et, dist, beat, loc in EVENTS:
         con.execute("INSERT INTO marts.events VALUES ('calls', 'cad', 'city', ?, CAST(? AS DATE) + INTERVAL 20 HOUR,"
                     " CAST(? AS DATE), ?, ?, 'community', true, ?, ?, ?, NULL)", [eid, d, d, cat, et, beat, dist, loc])
+    run_model(con, "event_dims")
     return con
 
 
@@ -65,10 +68,10 @@ def _check(got, n, ly, change, pct, z):
 
 
 def test_periods_leap_day():
-    p = {x[0]: x[1:] for x in cs.periods(date(2024, 2, 29))}
+    p = {x[0]: x[1:] for x in periods(date(2024, 2, 29))}
     assert p["week"] == (date(2024, 2, 23), date(2024, 2, 29), date(2023, 2, 23), date(2023, 2, 28))
     assert p["ytd"] == (date(2024, 1, 1), date(2024, 2, 29), date(2023, 1, 1), date(2023, 2, 28))
-    p = {x[0]: x[1:] for x in cs.periods(AS_OF)}
+    p = {x[0]: x[1:] for x in periods(AS_OF)}
     assert p["28d"] == (date(2024, 2, 3), date(2024, 3, 1), date(2023, 2, 3), date(2023, 3, 1))
 
 
@@ -167,9 +170,15 @@ def _calls(con):
                     list(r))
 
 
+def _horizon(con, first_date: str) -> None:
+    con.execute("CREATE OR REPLACE TABLE marts.horizon AS SELECT 'city' AS agency, 'windows_days' AS needed_by, "
+                "CAST(? AS DATE) AS first_date, true AS is_first", [first_date])
+
+
 def test_response_times_hand_computed():
     con = _con()
     _calls(con)
+    _horizon(con, "2024-01-01")
     assert cs.build_response_times(con) == 2
     rows = con.execute("SELECT * FROM marts.response_times ORDER BY month, priority_level").df()
     feb = rows.iloc[0]
@@ -196,3 +205,19 @@ def test_response_times_hand_computed():
     comments = dict(con.execute("SELECT table_name, comment FROM duckdb_tables() WHERE schema_name = 'marts' "
                                 "AND table_name LIKE 'response%'").fetchall())
     assert comments["response_times"] and comments["response_times_excluded"]
+
+
+def test_response_times_start_at_the_first_whole_month_of_the_horizon():
+    con = _con()
+    _calls(con)
+    # the horizon starts mid-February: February is not a whole month, so only March counts
+    _horizon(con, "2024-02-05")
+    assert cs.build_response_times(con) == 1
+    assert con.execute("SELECT month, n_calls FROM marts.response_times").fetchall() == [(date(2024, 3, 1), 1)]
+    assert con.execute("SELECT month, reason, n_calls FROM marts.response_times_excluded").fetchall() == [
+        (date(2024, 3, 1), "officer_initiated", 1)]
+    # from March 1 on: the same
+    _horizon(con, "2024-03-01")
+    assert cs.build_response_times(con) == 1
+    # no temporary input is left behind on the connection
+    assert not con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = 'response_time_calls'").fetchone()[0]

@@ -177,7 +177,7 @@ def test_dask_run_leaves_no_parts_or_scratch_files(projects, nights):
 
 def test_unit_signature_is_the_whole_config_in_both(projects, nights):
     from transforms.config import load_settings
-    from transforms.marts.build import unit_signature
+    from transforms.marts.units import unit_signature
 
     for proj in projects.values():
         settings = load_settings(proj / CONFIG)

@@ -490,13 +490,14 @@ def test_marts_bitwise_equal_when_rows_come_in_another_order(night1, tmp_path):
     """Build the float marts that sum in Python, shuffle the physical order of their DuckDB inputs (a scan
     without ORDER BY has no order; more threads shuffle it the same way), build them again: same bits."""
     from transforms.config import load_settings
-    from transforms.marts import build as marts
-    from transforms.marts import places as rm
+    from transforms.marts.density import build_accuracy, build_kde
+    from transforms.marts.dimensions import as_of_date
+    from transforms.marts.temporal_profile import build_temporal_profile
     from transforms.warehouse import db as wh
 
     proj = _copy(night1, tmp_path)
     settings = load_settings(str(proj / CONFIG))
-    as_of = marts.as_of_date(settings)
+    as_of = as_of_date(settings)
     con = wh.connect(proj / WAREHOUSE, threads=1)  # one thread: the scan order follows the physical order
     tables = ("kde_rows", "temporal_profile", "hotspot_accuracy")
 
@@ -504,9 +505,9 @@ def test_marts_bitwise_equal_when_rows_come_in_another_order(night1, tmp_path):
         return tuple(struct.pack("<d", v) if isinstance(v, float) else v for v in row)
 
     def build() -> dict:
-        marts.build_kde(con, settings, as_of)
-        rm.build_temporal_profile(con, settings, as_of)
-        marts.build_accuracy(con, settings, as_of)
+        build_kde(con, settings, as_of)
+        build_temporal_profile(con, settings, as_of)
+        build_accuracy(con, settings, as_of)
         return {t: [bits(r) for r in con.execute(f"SELECT * FROM marts.{t} ORDER BY ALL").fetchall()]
                 for t in tables}
 

@@ -150,6 +150,77 @@ def test_emerging_kde_and_accuracy_marts_exist_for_every_cell(built):
     assert con.execute("SELECT count(*) FROM marts.hotspot_accuracy").fetchone()[0] == 0
 
 
+def test_unit_sets_are_cached_by_value(built):
+    """The unit sets depend on config and layer files only: two loads of one config share them, and a
+    changed config or layer file builds them again."""
+    import os
+
+    from transforms.marts.units import static_units
+
+    _, _, settings = built
+    first = static_units(settings)
+    again = load_settings(settings.config_path, project_dir=settings.project_dir)
+    assert again is not settings and static_units(again) is first
+    coarser = load_settings(settings.config_path, project_dir=settings.project_dir)
+    coarser.sara = coarser.sara.model_copy(update={"analysis": coarser.sara.analysis.model_copy(
+        update={"cell_size_m": 500})})
+    assert static_units(coarser) is not first and len(static_units(coarser)["city"]["grid"].unit_id) < 25
+    boundary = settings.resolve(settings.sara.agencies["city"].boundary)
+    st = boundary.stat()
+    os.utime(boundary, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+    assert static_units(settings) is not first
+
+
+def _columns(con, table: str) -> list[tuple[str, str]]:
+    return [tuple(r) for r in con.execute(
+        "SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = 'marts' AND table_name = ? "
+        "ORDER BY column_index", [table]).fetchall()]
+
+
+def test_an_empty_mart_has_its_full_schema(built):
+    """A mart with no rows has the columns and types it has with rows (a GIS layer or a report reading an
+    empty night still finds every column)."""
+    con, _, _ = built
+    # no events before the last 28 days: no accuracy rows; no problem files: no problem rows
+    for table in ("hotspot_accuracy", "problem_assessment", "problem_daily", "problem_areas"):
+        assert con.execute(f"SELECT count(*) FROM marts.{table}").fetchone()[0] == 0, table
+    assert _columns(con, "hotspot_accuracy") == [
+        ("agency", "VARCHAR"), ("dataset", "VARCHAR"), ("category_group", "VARCHAR"), ("origin", "VARCHAR"),
+        ("method", "VARCHAR"), ("coverage", "DOUBLE"), ("n_cells", "BIGINT"), ("area", "DOUBLE"),
+        ("area_share", "DOUBLE"), ("n_events", "DOUBLE"), ("total_events", "DOUBLE"), ("hit_rate", "DOUBLE"),
+        ("pai", "DOUBLE"), ("n_best", "DOUBLE"), ("pai_best", "DOUBLE"), ("pei", "DOUBLE"),
+        ("last_period", "VARCHAR"), ("this_period", "VARCHAR")]
+    cols = dict(_columns(con, "problem_assessment"))
+    assert len(cols) == 43 and cols["wdd"] == "DOUBLE" and cols["response_date"] == "DATE"
+
+
+def test_every_mart_written_from_python_has_its_declared_schema(built):
+    from transforms.marts import (
+        compstat,
+        density,
+        dimensions,
+        emerging_hotspots,
+        hotspots,
+        near_repeat,
+        place_concentration,
+        problems,
+        temporal_profile,
+        units,
+    )
+    from transforms.marts.write import Mart
+
+    con, _, _ = built
+    declared = [m for mod in (compstat, density, dimensions, emerging_hotspots, hotspots, near_repeat,
+                              place_concentration, problems, temporal_profile, units)
+                for m in vars(mod).values() if isinstance(m, Mart)]
+    assert len(declared) == 20
+    for m in declared:
+        assert _columns(con, m.name) == m.columns, m.name
+        comment = con.execute("SELECT comment FROM duckdb_tables() WHERE schema_name = 'marts' AND table_name = ?",
+                              [m.name]).fetchone()[0]
+        assert comment == m.comment, m.name
+
+
 def test_repeat_concentration_profile_and_near_repeat_marts(built):
     import numpy as np
 
@@ -173,7 +244,7 @@ def test_repeat_concentration_profile_and_near_repeat_marts(built):
     for i, (_, n) in enumerate(got):
         counts[i] = n
     g = np.abs(counts[:, None] - counts[None, :]).sum() / (2 * 25 ** 2 * counts.mean())
-    row = con.execute("""SELECT gini, n_units, n_events FROM marts.concentration WHERE unit_type = 'grid'
+    row = con.execute("""SELECT gini, n_places, n_events FROM marts.concentration WHERE unit_type = 'grid'
                          AND dataset = 'calls' AND category_group = 'all'""").fetchone()
     assert row[1:] == (25, counts.sum()) and row[0] == pytest.approx(g) == pytest.approx(gini(counts))
     # hour-of-week profile: every event of the window with an exact time (located or not: the out-of-area
@@ -209,3 +280,18 @@ def test_marts_read_events_from_the_horizon_on(built):
     months = [r[0] for r in con.execute("SELECT DISTINCT month FROM marts.response_times_excluded").fetchall()]
     assert months and min(months) >= date(2023, 1, 1)
 
+
+
+def test_a_layer_field_left_empty_is_null_in_the_units(tmp_path):
+    """A street without a name (or an id) in its layer file is a NULL in marts.units, never the text 'nan'."""
+    import geopandas as gpd
+
+    from transforms.marts.units import street_units, to_arrow
+
+    path = tmp_path / "streets.geojson"
+    lines = [shapely.LineString([(550100, 4180100), (550200, 4180100)]),
+             shapely.LineString([(550200, 4180100), (550300, 4180100)])]
+    gpd.GeoDataFrame({"seg": ["s1", None], "street": ["MAIN ST", None]}, geometry=lines,
+                     crs="EPSG:32610").to_file(path)
+    t = to_arrow(street_units(str(path), "seg", "street", None, "EPSG:32610"), "city")
+    assert t["unit_id"].to_pylist() == ["s1", None] and t["name"].to_pylist() == ["MAIN ST", None]

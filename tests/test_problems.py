@@ -10,7 +10,8 @@ import pytest
 import yaml
 
 from transforms.config import AgencyConfig, ConfigError, SaraConfig, Settings, load_settings
-from transforms.marts.problems import build_problem_marts, load_problems, template
+from transforms.config.problems import load_problems, template
+from transforms.marts.problems import build_problem_marts
 from transforms.stats.wdd import e_test, poisson_z, wdd
 from transforms.warehouse.db import connect
 

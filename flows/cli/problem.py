@@ -1,6 +1,7 @@
 """`sara problem new NAME` and `sara assess NAME`: SARA problem files and their assessment.
 
-The work lives in transforms/marts/problems.py (the marts are built by the nightly flow).
+The problem files are read by transforms/config/problems.py; the marts are built by the nightly flow
+(transforms/marts/problems.py).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ def problem_new(
     Example:  sara problem new park_burglaries
     """
     from transforms.config import IDENT_RE
-    from transforms.marts.problems import problems_dir, template
+    from transforms.config.problems import problems_dir, template
 
     if not IDENT_RE.match(name):
         raise fail(f"problem name {name!r} must be letters, digits and _ (and not start with a digit)")

@@ -1,6 +1,7 @@
 """Spatial units for hot spots and concentration: grid cells, H3 hexes, polygons, street segments.
 
-Every located event is assigned to every configured unit type:
+marts.units holds every unit of every type per agency; marts.event_units assigns every located event to
+every configured unit type:
 - grid      square cells of `cell_size_m`, ids (ix, iy) counted from a fixed origin, so a cell keeps its id
             night after night; only cells that touch the agency area exist, and each is clipped to it
             (no cells in the sea or outside the city);
@@ -12,15 +13,25 @@ Every located event is assigned to every configured unit type:
 
 from __future__ import annotations
 
+import json
+from collections import OrderedDict
 from dataclasses import dataclass
+from pathlib import Path
 
+import duckdb
 import geopandas as gpd
 import h3
 import numpy as np
-import pandas as pd
+import polars as pl
+import pyarrow as pa
 import shapely
 from pyproj import Transformer
 from shapely.ops import transform
+
+from transforms.config import Settings
+from transforms.marts.models import read_model, run_model
+from transforms.marts.write import Mart, create_mart, insert_rows, write_mart
+from transforms.warehouse.geo import agency_area, tag_polygons
 
 
 @dataclass
@@ -135,14 +146,186 @@ def snap_to_segments(x: np.ndarray, y: np.ndarray, segments: UnitSet, tolerance_
     return out
 
 
-def to_frame(units: UnitSet, agency: str) -> pd.DataFrame:
-    return pd.DataFrame({
-        "agency": agency,
-        "unit_type": units.unit_type,
-        "unit_id": units.unit_id,
-        "ix": units.ix if units.ix is not None else pd.array([None] * len(units.unit_id), dtype="Int64"),
-        "iy": units.iy if units.iy is not None else pd.array([None] * len(units.unit_id), dtype="Int64"),
-        "name": units.name if units.name is not None else None,
-        "area_m2": units.area_m2,
-        "wkb": shapely.to_wkb(units.geometry),
+def text_array(values) -> pa.Array:
+    """Ids or names as Arrow strings; a missing value (None, or NaN from a layer's empty field) is null."""
+    return pa.array(np.asarray(values, dtype=object), pa.string(), from_pandas=True)
+
+
+def to_arrow(units: UnitSet, agency: str) -> pa.Table:
+    """The rows of marts.units for one unit set (geometry as WKB)."""
+    n = len(units.unit_id)
+    return pa.table({
+        "agency": pa.array([agency] * n, pa.string()),
+        "unit_type": pa.array([units.unit_type] * n, pa.string()),
+        "unit_id": text_array(units.unit_id),
+        "ix": pa.array(units.ix if units.ix is not None else [None] * n, pa.int64()),
+        "iy": pa.array(units.iy if units.iy is not None else [None] * n, pa.int64()),
+        "name": text_array(units.name if units.name is not None else [None] * n),
+        "area_m2": pa.array(units.area_m2, pa.float64()),
+        "geom": pa.array(shapely.to_wkb(units.geometry), pa.binary()),
     })
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The unit sets of a configuration (built once per process and configuration)
+# ---------------------------------------------------------------------------------------------------------
+
+
+def unit_signature(settings: Settings) -> str:
+    """The settings the units and the event-unit assignment depend on (stored in marts.build_info: a change
+    reassigns every event)."""
+    an = settings.sara.analysis
+    return json.dumps([str(settings.project_dir), an.cell_size_m, an.h3_resolution, an.snap_tolerance_m,
+                       {k: a.model_dump() for k, a in settings.sara.agencies.items()}], sort_keys=True, default=str)
+
+
+def _layer_files(settings: Settings) -> list[Path]:
+    files = []
+    for ag in settings.sara.agencies.values():
+        files += [settings.resolve(p) for p in (ag.boundary, *(v.path for v in ag.unit_layers.values()),
+                                                ag.streets.path if ag.streets else None) if p]
+    return files
+
+
+def _cache_key(settings: Settings) -> str:
+    """unit_signature plus the size and modification time of every layer file the units are read from."""
+    stats = [(str(f), *((f.stat().st_size, f.stat().st_mtime_ns) if f.exists() else ())) for f in _layer_files(settings)]
+    return json.dumps([unit_signature(settings), stats])
+
+
+_UNIT_SETS: OrderedDict[str, dict[str, dict[str, UnitSet]]] = OrderedDict()
+_UNIT_SETS_KEPT = 8
+
+
+def static_units(settings: Settings) -> dict[str, dict[str, UnitSet]]:
+    """Grid, polygon and street units and the H3 cover of each agency's area, per agency and unit type.
+    They depend on config and layer files only, so one process (the demo's several nights) builds them once
+    per configuration (keyed by value: the unit settings and the layer files' sizes and times)."""
+    key = _cache_key(settings)
+    if key in _UNIT_SETS:
+        _UNIT_SETS.move_to_end(key)
+        return _UNIT_SETS[key]
+    an = settings.sara.analysis
+    out: dict[str, dict[str, UnitSet]] = {}
+    for code, ag in settings.sara.agencies.items():
+        area = agency_area(str(settings.resolve(ag.boundary)) if ag.boundary else None,
+                           tuple(ag.bbox) if ag.bbox else None, ag.crs)
+        sets = {"grid": grid_units(area, an.cell_size_m, grid_origin(area, an.cell_size_m, ag.grid_origin)),
+                "h3": h3_units(area, ag.crs, an.h3_resolution)}
+        for name, layer in ag.unit_layers.items():
+            sets[name] = polygon_units(str(settings.resolve(layer.path)), layer.field, layer.layer, ag.crs, name)
+        if ag.streets:
+            s = ag.streets
+            sets["street"] = street_units(str(settings.resolve(s.path)), s.id_field, s.name_field, s.layer, ag.crs)
+        out[code] = sets
+    _UNIT_SETS[key] = out
+    while len(_UNIT_SETS) > _UNIT_SETS_KEPT:
+        _UNIT_SETS.popitem(last=False)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# marts.units and marts.event_units
+# ---------------------------------------------------------------------------------------------------------
+
+UNITS = Mart("units", "agency VARCHAR, unit_type VARCHAR, unit_id VARCHAR, ix INTEGER, iy INTEGER, name VARCHAR, "
+             "area_m2 DOUBLE, geom GEOMETRY",
+             "every spatial unit (grid cell, h3 hex, polygon, street segment) of every agency, geometry in the "
+             "agency analysis CRS")
+EVENT_UNITS = Mart("event_units", "dataset VARCHAR, source VARCHAR, event_id VARCHAR, agency VARCHAR, "
+                   "unit_type VARCHAR, unit_id VARCHAR, load_id VARCHAR",
+                   "one row per located event and unit type: the unit it falls in (street: the nearest segment "
+                   "within snap_tolerance_m, null when farther); kept incrementally by load_id")
+
+
+def write_units(con: duckdb.DuckDBPyConnection, settings: Settings, unit_sets: dict[str, dict[str, UnitSet]]) -> None:
+    """marts.units: every unit of every type per agency, with its geometry (analysis CRS) and area.
+
+    The H3 universe is the cover of the area plus any hex holding a located event (a hex whose centre
+    lies outside the boundary can still hold events near it)."""
+    tables = []
+    for code, sets in unit_sets.items():
+        ag = settings.sara.agencies[code]
+        have = set(sets["h3"].unit_id)
+        extra = [r[0] for r in con.execute(
+            "SELECT DISTINCT unit_id FROM marts.event_units WHERE agency = ? AND unit_type = 'h3'", [code]).fetchall()
+            if r[0] not in have]
+        for name, u in sets.items():
+            if name == "h3" and extra:
+                u = h3_units_from_cells(sorted(have | set(extra)), ag.crs)
+            tables.append(to_arrow(u, code))
+    write_mart(con, UNITS, pa.concat_tables(tables) if tables else None)
+
+
+def gpd_frame(u: UnitSet) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame({"unit_id": u.unit_id}, geometry=list(u.geometry))
+
+
+def _assign(ev: pl.DataFrame, code: str, settings: Settings, sets: dict[str, UnitSet]) -> list[pl.DataFrame]:
+    """One frame per unit type: the events of one agency with the unit each falls in (None: none)."""
+    an = settings.sara.analysis
+    x, y = ev["x"].to_numpy().astype(float), ev["y"].to_numpy().astype(float)
+    base = ev.select("dataset", "source", "event_id", "load_id")
+
+    def tagged(unit_type: str, unit_id) -> pl.DataFrame:
+        ids = pl.Series("unit_id", text_array(unit_id))
+        return base.with_columns(agency=pl.lit(code), unit_type=pl.lit(unit_type), unit_id=ids)
+
+    g = sets["grid"]
+    ix, iy = grid_cell_of(x, y, an.cell_size_m, g.origin)
+    gid = np.char.add(np.char.add(ix.astype(str), "_"), iy.astype(str)).astype(object)
+    known = set(g.unit_id)
+    out = [tagged("grid", [c if c in known else None for c in gid]),
+           tagged("h3", h3_cells_of(ev["lat"].to_numpy(), ev["lon"].to_numpy(), an.h3_resolution))]
+    for name in settings.sara.agencies[code].unit_layers:
+        out.append(tagged(name, tag_polygons(x, y, gpd_frame(sets[name]))))
+    if "street" in sets:
+        out.append(tagged("street", snap_to_segments(x, y, sets["street"], an.snap_tolerance_m)))
+    return out
+
+
+def build_event_units(con: duckdb.DuckDBPyConnection, settings: Settings,
+                      unit_sets: dict[str, dict[str, UnitSet]]) -> int:
+    """marts.event_units: each located event's unit for every unit type (street: null when unsnapped).
+
+    Incremental: only events that are new or were reloaded since (a different load_id) are assigned;
+    rows of events that left marts.events are deleted; a change of the unit settings reassigns everything.
+    Returns the number of events assigned in this run.
+    """
+    signature = unit_signature(settings)
+    create_mart(con, EVENT_UNITS, replace=False)
+    con.execute("CREATE TABLE IF NOT EXISTS marts.build_info (key VARCHAR PRIMARY KEY, value VARCHAR)")
+    old = con.execute("SELECT value FROM marts.build_info WHERE key = 'unit_signature'").fetchone()
+    if old is None or old[0] != signature:
+        con.execute("DELETE FROM marts.event_units")
+        con.execute("INSERT OR REPLACE INTO marts.build_info VALUES ('unit_signature', ?)", [signature])
+    run_model(con, "event_units_prune")
+    frames = []
+    n_new = 0
+    for code, sets in unit_sets.items():
+        ev = read_model(con, "inputs/unassigned_events", agency=code)
+        if ev.is_empty():
+            continue
+        n_new += len(ev)
+        frames += _assign(ev, code, settings, sets)
+    if frames:
+        insert_rows(con, EVENT_UNITS, pl.concat(frames, how="vertical_relaxed"))
+    return n_new
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Grid cells for the grid-cell statistics
+# ---------------------------------------------------------------------------------------------------------
+
+
+def grid_cells(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Every grid cell of marts.units (agency, unit_id, ix, iy, area_m2), ordered by agency and unit_id."""
+    return con.execute("SELECT agency, unit_id, ix, iy, area_m2 FROM marts.units WHERE unit_type = 'grid' "
+                       "ORDER BY agency, unit_id").pl()
+
+
+def cell_centres(cells: pl.DataFrame, settings: Settings, agency: str) -> tuple[np.ndarray, np.ndarray]:
+    """Centres of the full (unclipped) squares: origin + (i + 0.5) * cell size."""
+    cs = settings.sara.analysis.cell_size_m
+    origin = static_units(settings)[agency]["grid"].origin
+    return (origin[0] + (cells["ix"].to_numpy() + 0.5) * cs, origin[1] + (cells["iy"].to_numpy() + 0.5) * cs)

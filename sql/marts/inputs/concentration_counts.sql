@@ -1,0 +1,19 @@
+-- Input of marts.concentration over full unit sets: one row per agency x dataset x category group x unit type
+-- (street, grid) x unit with at least one located event (with a recorded origin) on local dates
+-- start_date..end_date (the repeat window); n = its events. Variables: start_date, end_date.
+with events as (
+    select *
+    from marts.event_dims
+    where is_located and origin is not null and origin_dim = 'all'
+      and local_date between cast(getvariable('start_date') as date) and cast(getvariable('end_date') as date)
+),
+event_units as (
+    select * from marts.event_units where unit_id is not null and unit_type in ('street', 'grid')
+),
+final as (
+    select e.agency, e.dataset, e.category_group, eu.unit_type, eu.unit_id, count(*) as n
+    from events e
+    join event_units eu using (dataset, source, event_id)
+    group by all
+)
+select * from final;

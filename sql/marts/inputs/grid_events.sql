@@ -1,0 +1,18 @@
+-- Input of the grid-cell statistics (emerging hot spots, KDE, prediction accuracy): one row per located event
+-- on local dates start_date..end_date with a grid cell x category group x origin dimension it belongs to.
+-- x, y in the analysis CRS; local_date in the agency zone. Variables: start_date, end_date.
+with events as (
+    select *
+    from marts.event_dims
+    where is_located
+      and local_date between cast(getvariable('start_date') as date) and cast(getvariable('end_date') as date)
+),
+grid as (
+    select * from marts.event_units where unit_type = 'grid' and unit_id is not null
+),
+final as (
+    select e.agency, e.dataset, e.category_group, e.origin_dim as origin, e.local_date, e.x, e.y, g.unit_id
+    from events e
+    join grid g using (dataset, source, event_id)
+)
+select * from final;

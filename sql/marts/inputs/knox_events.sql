@@ -1,0 +1,17 @@
+-- Input of the Knox test and the near-repeat labels: one row per located event x category group (origin all)
+-- on local dates start_date..end_date, with t_days = its local date in days since 1970-01-01 (whole days, so
+-- events without a time of day take part at day resolution). Ordered: the seeded permutations follow row order.
+-- Variables: start_date, end_date.
+with events as (
+    select *
+    from marts.event_dims
+    where is_located and origin_dim = 'all'
+      and local_date between cast(getvariable('start_date') as date) and cast(getvariable('end_date') as date)
+),
+final as (
+    select agency, dataset, category_group, source, event_id, x, y, location_key,
+           cast(epoch(cast(local_date as timestamp)) / 86400 as double) as t_days
+    from events
+)
+select * from final
+order by agency, dataset, category_group, source, event_id;

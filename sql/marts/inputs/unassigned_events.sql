@@ -1,0 +1,18 @@
+-- Input of marts.event_units: one row per located event of one agency in marts.events that has no row in
+-- marts.event_units yet (new, or reloaded since), with its coordinates (x, y analysis CRS; lon, lat WGS 84).
+-- Variables: agency.
+with events as (
+    select * from marts.events where agency = getvariable('agency') and is_located
+),
+assigned as (
+    select dataset, source, event_id from marts.event_units
+),
+final as (
+    select e.dataset, e.source, e.event_id, e.load_id, e.x, e.y, e.lat, e.lon
+    from events e
+    where not exists (
+        select 1 from assigned u
+        where u.dataset = e.dataset and u.source = e.source and u.event_id = e.event_id
+    )
+)
+select * from final;

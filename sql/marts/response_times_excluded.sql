@@ -1,0 +1,15 @@
+-- marts.response_times_excluded: one row per agency x local month (agency zone) x reason with calls left out of
+-- marts.response_times, by the first reason that applies (see response_time_calls).
+create or replace table marts.response_times_excluded as
+with excluded as (
+    select * from response_time_calls where reason is not null
+),
+final as (
+    select agency, month, reason, count(*) as n_calls
+    from excluded
+    group by all
+)
+select * from final
+order by agency, month, reason;
+
+comment on table marts.response_times_excluded is 'calls left out of marts.response_times per agency x local month, by the first reason that applies: void, not_countable, officer_initiated, unknown_origin, cancelled, no_onscene_time';

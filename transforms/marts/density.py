@@ -1,0 +1,102 @@
+"""Kernel density on grid cells, and how well last period's hot spots predicted this period's events.
+
+- marts.kde                quartic kernel density (events per km²) at grid cell centres, per window and
+                           dimension (transforms.stats.kde)
+- marts.hotspot_accuracy   hit rate, PAI (Chainey et al. 2008) and PEI at 1, 5 and 10 % of the area for last
+                           period's top cells by Gi* z and by KDE (transforms.stats.accuracy)
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import duckdb
+import numpy as np
+import polars as pl
+
+from transforms.config import Settings
+from transforms.marts.frames import groups
+from transforms.marts.models import read_model, run_model
+from transforms.marts.units import cell_centres, grid_cells
+from transforms.marts.write import Mart, write_mart
+from transforms.stats import gi_star as gi
+from transforms.stats.accuracy import prediction_accuracy
+from transforms.stats.kde import quartic_kde
+
+DIMS = ["dataset", "category_group", "origin"]
+
+KDE_ROWS = Mart(
+    "kde_rows",
+    "agency VARCHAR, unit_id VARCHAR, dataset VARCHAR, category_group VARCHAR, origin VARCHAR, window_days BIGINT, "
+    "bandwidth_m DOUBLE, events BIGINT, density_km2 DOUBLE",
+    "the rows of marts.kde without geometry")
+HOTSPOT_ACCURACY = Mart(
+    "hotspot_accuracy",
+    "agency VARCHAR, dataset VARCHAR, category_group VARCHAR, origin VARCHAR, method VARCHAR, coverage DOUBLE, "
+    "n_cells BIGINT, area DOUBLE, area_share DOUBLE, n_events DOUBLE, total_events DOUBLE, hit_rate DOUBLE, "
+    "pai DOUBLE, n_best DOUBLE, pai_best DOUBLE, pei DOUBLE, last_period VARCHAR, this_period VARCHAR",
+    "prediction accuracy of last period's top grid cells (by Gi* z and by KDE) for this period's events: hit "
+    "rate, PAI = (n/N)/(a/A) (Chainey et al. 2008), PEI = PAI / best possible PAI, at 1, 5 and 10 % area "
+    "coverage; periods of prediction_period_days ending at as_of")
+
+
+def build_kde(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) -> int:
+    """marts.kde_rows and the marts.kde view; returns the number of rows."""
+    an = settings.sara.analysis
+    cells = list(groups(grid_cells(con), ["agency"]))
+    out = []
+    for w in an.kde_windows_days:
+        ev = dict(groups(read_model(con, "inputs/grid_events", start_date=as_of - timedelta(days=w - 1),
+                                    end_date=as_of), ["agency"]))
+        for (agency,), c in cells:
+            cx, cy = cell_centres(c, settings, agency)
+            e = ev.get((agency,))
+            if e is None:
+                continue
+            for (dataset, group, origin), g in groups(e, DIMS):
+                dens = quartic_kde(g["x"].to_numpy(), g["y"].to_numpy(), cx, cy, an.kde_bandwidth_m, unit="km2")
+                out.append(pl.DataFrame({"agency": agency, "unit_id": c["unit_id"], "dataset": dataset,
+                                         "category_group": group, "origin": origin, "window_days": w,
+                                         "bandwidth_m": float(an.kde_bandwidth_m), "events": len(g),
+                                         "density_km2": dens}))
+    n = write_mart(con, KDE_ROWS, pl.concat(out) if out else None)
+    run_model(con, "kde")
+    return n
+
+
+def build_accuracy(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) -> int:
+    """marts.hotspot_accuracy; returns the number of rows."""
+    an = settings.sara.analysis
+    L = an.prediction_period_days
+    this_start, last_end = as_of - timedelta(days=L - 1), as_of - timedelta(days=L)
+    last_start = last_end - timedelta(days=L - 1)
+    ev = read_model(con, "inputs/grid_events", start_date=last_start, end_date=as_of).with_columns(
+        is_this=pl.col("local_date") >= this_start)
+    events = dict(groups(ev, ["agency"]))
+    offsets = gi.grid_offsets(an.cell_size_m, an.gi_distance_m)
+    out = []
+    for (agency,), c in groups(grid_cells(con), ["agency"]):
+        pos = pl.DataFrame({"unit_id": c["unit_id"], "_pos": np.arange(len(c))})
+        cx, cy = cell_centres(c, settings, agency)
+        e = events.get((agency,))
+        if e is None:
+            continue
+        for (dataset, group, origin), g in groups(e, DIMS):
+            last, this = g.filter(~pl.col("is_this")), g.filter(pl.col("is_this"))
+            if last.is_empty() or this.is_empty():
+                continue
+            y_last = np.bincount(last.join(pos, on="unit_id", how="left")["_pos"].to_numpy(),
+                                 minlength=len(c)).astype(float)
+            y_this = np.bincount(this.join(pos, on="unit_id", how="left")["_pos"].to_numpy(),
+                                 minlength=len(c)).astype(float)
+            scores = {
+                "gi_star": gi.gi_star_grid(c["ix"].to_numpy(), c["iy"].to_numpy(), y_last, offsets).z,
+                "kde": quartic_kde(last["x"].to_numpy(), last["y"].to_numpy(), cx, cy, an.kde_bandwidth_m),
+            }
+            for method, sc in scores.items():
+                acc = prediction_accuracy(sc, y_this, c["area_m2"].to_numpy(), cell_id=np.arange(len(c)))
+                out.append(acc.with_columns(
+                    agency=pl.lit(agency), dataset=pl.lit(dataset), category_group=pl.lit(group),
+                    origin=pl.lit(origin), method=pl.lit(method), last_period=pl.lit(f"{last_start}..{last_end}"),
+                    this_period=pl.lit(f"{this_start}..{as_of}")))
+    return write_mart(con, HOTSPOT_ACCURACY, pl.concat(out, how="vertical_relaxed") if out else None)

@@ -1,0 +1,118 @@
+"""The dimensions every mart shares, the dates each mart family needs, and marts.events.
+
+- dataset         calls or incidents
+- category_group  named groups of call_category / offense_category from config ('*' = every category)
+- origin          all, community, officer, unknown (unknown is its own share, never folded in)
+- window_days     windows ending at the run's as_of date, counted on local dates of event_at
+
+as_of is the last complete local day minus the configured data lag (or a fixed date from config), never
+"now" itself. Void and non-countable records are left out of every mart (marts.events); marts.event_dims
+fans each event out to the category groups and origin dimensions it belongs to.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import duckdb
+import polars as pl
+
+from transforms.config import Settings
+from transforms.marts.models import run_model
+from transforms.marts.write import Mart, write_mart
+
+PERIODS = ("week", "28d", "ytd")  # the CompStat periods
+
+AGENCY_ZONES = Mart("agency_zones", "agency VARCHAR, timezone VARCHAR", "agency -> IANA time zone, for local dates")
+CATEGORY_GROUPS = Mart("category_groups", "dataset VARCHAR, category_group VARCHAR, category VARCHAR",
+                       "named groups of categories per dataset; category '*' means every category")
+WINDOWS = Mart("windows", "window_days BIGINT, start_date DATE, end_date DATE",
+               "analysis windows: local dates start_date..end_date (inclusive), ending at as_of")
+HORIZON = Mart("horizon", "agency VARCHAR, needed_by VARCHAR, first_date DATE, is_first BOOLEAN",
+               "per agency, the first local date each mart family needs; marts.events (and so every mart) holds "
+               "the agency's events from the earliest of them (is_first) on")
+
+
+def as_of_date(settings: Settings, now: datetime | None = None) -> date:
+    """The last complete local day minus the data lag, in the first agency's zone (or config's fixed date)."""
+    t = settings.sara.time
+    if t.as_of is not None:
+        return t.as_of
+    # a one-agency partition keeps the whole config's as_of
+    zone = ZoneInfo(next(iter(settings.whole.sara.agencies.values())).timezone)
+    today = (now or datetime.now(tz=zone)).astimezone(zone).date()
+    return today - timedelta(days=1 + t.data_lag_days)
+
+
+def ehsa_first_day(settings: Settings, as_of: date) -> date:
+    """The first local date of the emerging hot spot cube (ehsa_steps weeks or months ending at as_of)."""
+    an = settings.sara.analysis
+    T = an.ehsa_steps
+    if an.ehsa_step == "week":
+        return as_of - timedelta(days=7 * T - 1)
+    y, m = as_of.year, as_of.month - (T - 1)
+    while m <= 0:
+        y, m = y - 1, m + 12
+    return date(y, m, 1)
+
+
+def last_year(d: date) -> date:
+    """The same calendar date one year earlier; Feb 29 -> Feb 28."""
+    if d.month == 2 and d.day == 29:
+        return date(d.year - 1, 2, 28)
+    return d.replace(year=d.year - 1)
+
+
+def periods(as_of: date) -> list[tuple[str, date, date, date, date]]:
+    """CompStat's (period, start, end, last_year_start, last_year_end) for week, 28d and ytd ending at as_of."""
+    starts = {"week": as_of - timedelta(days=6), "28d": as_of - timedelta(days=27), "ytd": date(as_of.year, 1, 1)}
+    return [(p, starts[p], as_of, last_year(starts[p]), last_year(as_of)) for p in PERIODS]
+
+
+def horizon(settings: Settings, as_of: date, problem_list: list | None = None) -> dict[str, date]:
+    """The first local date each mart family needs, ending at as_of. The marts read events from the
+    earliest of them on (marts.events), so a night's mart cost grows with the windows, not with history."""
+    an = settings.sara.analysis
+    need = {
+        "windows_days": as_of - timedelta(days=max(settings.sara.windows_days) - 1),
+        "repeat_window_days": as_of - timedelta(days=an.repeat_window_days - 1),
+        "kde_windows_days": as_of - timedelta(days=max(an.kde_windows_days, default=1) - 1),
+        "ehsa_steps": ehsa_first_day(settings, as_of),
+        "prediction_period_days": as_of - timedelta(days=2 * an.prediction_period_days - 1),
+        "compstat (ytd and the same period last year)": min(min(s, ls) for _, s, _, ls, _ in periods(as_of)),
+    }
+    for p in problem_list or []:
+        need[f"problem {p.name}"] = min(p.pre.start, p.post.start)
+    return need
+
+
+def build_dimensions(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date,
+                     problem_list: list | None = None) -> None:
+    """marts.agency_zones, marts.category_groups, marts.windows, marts.horizon, marts.events and the
+    marts.event_dims view."""
+    con.execute("CREATE SCHEMA IF NOT EXISTS marts")
+    agencies = settings.sara.agencies
+    write_mart(con, AGENCY_ZONES, pl.DataFrame({"agency": list(agencies),
+                                                "timezone": [a.timezone for a in agencies.values()]},
+                                               schema={"agency": pl.String, "timezone": pl.String}))
+    rows = [(ds, g, c) for ds, groups in settings.sara.analysis.category_groups.items()
+            for g, cats in groups.items() for c in cats]
+    write_mart(con, CATEGORY_GROUPS, pl.DataFrame(rows, schema=CATEGORY_GROUPS.names, orient="row"))
+    days = settings.sara.windows_days
+    write_mart(con, WINDOWS, pl.DataFrame({"window_days": days,
+                                           "start_date": [as_of - timedelta(days=d - 1) for d in days],
+                                           "end_date": [as_of] * len(days)},
+                                          schema={"window_days": pl.Int64, "start_date": pl.Date, "end_date": pl.Date}))
+    rows = []
+    for code in agencies:  # a tracked problem reaches back for its own agency only
+        need = horizon(settings, as_of, [p for p in problem_list or [] if p.agency == code])
+        first = min(need.values())
+        rows += [(code, k, d, d == first) for k, d in need.items()]
+    hz = pl.DataFrame(rows, schema=HORIZON.names, orient="row").sort(["agency", "first_date", "needed_by"])
+    write_mart(con, HORIZON, hz)
+    first = hz["first_date"].min()
+    # a UTC bound a day early (no zone is a day off UTC) lets the scan skip old row groups; the exact bound
+    # is on the local date
+    run_model(con, "events", sara_first_utc=datetime(first.year, first.month, first.day) - timedelta(days=1))
+    run_model(con, "event_dims")

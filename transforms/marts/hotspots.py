@@ -1,0 +1,100 @@
+"""Hot spots per unit: marts.hotspot_counts (non-zero counts, SQL) and marts.hotspots (Getis-Ord Gi*).
+
+Every unit of the study area takes part in Gi* (zero-event units included) and every one is in the output,
+for each combination of dataset, category group, origin and window that has at least one event (a
+combination with no events at all has nothing to test and no rows). Neighbours: grid cells by integer
+offsets (queen, or gi_distance_m), H3 k-ring 1, street segments that touch, polygons by queen contiguity;
+self included everywhere (esda's G_Local star=True, binary weights). p is two-sided; p_fdr is
+Benjamini-Hochberg over the units of one combination; gi_bin as ArcGIS's Gi_Bin on p_fdr.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+import shapely
+
+from transforms.config import Settings
+from transforms.marts.frames import groups
+from transforms.marts.models import run_model
+from transforms.marts.write import Mart, write_mart
+from transforms.stats import gi_star as gi
+
+DIMS = ["dataset", "category_group", "origin", "window_days"]
+TEXT = ("agency", "unit_type", "unit_id", "dataset", "category_group", "origin")
+
+HOTSPOT_STATS = Mart(
+    "hotspot_stats",
+    "agency VARCHAR, unit_type VARCHAR, unit_id VARCHAR, dataset VARCHAR, category_group VARCHAR, origin VARCHAR, "
+    "window_days BIGINT, n BIGINT, z DOUBLE, p DOUBLE, p_fdr DOUBLE, gi_bin TINYINT, n_neighbors INTEGER",
+    "the rows of marts.hotspots without geometry",
+    nan_is_null=False)
+
+
+def build_hotspot_counts(con: duckdb.DuckDBPyConnection) -> None:
+    """marts.hotspot_counts: non-zero counts per unit type, unit, dataset, category group, origin, window."""
+    run_model(con, "hotspot_count_rows")
+    run_model(con, "hotspot_counts")
+
+
+_NEIGHBORS: dict[tuple, object] = {}
+
+
+def _neighbors(agency: str, unit_type: str, ids: np.ndarray, geoms: np.ndarray):
+    """Neighbour structure of a non-grid unit set (cached per process by its ids)."""
+    key = (agency, unit_type, hash(tuple(ids)))
+    if key not in _NEIGHBORS:
+        if unit_type == "h3":
+            _NEIGHBORS[key] = gi.h3_kring_neighbors(list(ids))
+        elif unit_type == "street":
+            _NEIGHBORS[key] = gi.segment_touch_neighbors(geoms)
+        else:
+            _NEIGHBORS[key] = gi.polygon_queen_neighbors(geoms)
+    return _NEIGHBORS[key]
+
+
+def build_hotspots(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
+    """marts.hotspot_stats and the marts.hotspots view: Gi* per unit on the counts of every dimension
+    combination. Returns the number of rows."""
+    an = settings.sara.analysis
+    offsets = gi.grid_offsets(an.cell_size_m, an.gi_distance_m)
+    units = con.execute("SELECT agency, unit_type, unit_id, ix, iy, ST_AsWKB(geom) AS wkb FROM marts.units "
+                        "ORDER BY agency, unit_type, unit_id").pl()
+    counts = con.execute("SELECT * FROM marts.hotspot_count_rows").pl()
+    count_sets = dict(groups(counts, ["agency", "unit_type"]))
+    cols: dict[str, list] = {k: [] for k in (*TEXT, "window_days", "n", "z", "p", "p_fdr", "gi_bin", "n_neighbors")}
+    for (agency, unit_type), u in groups(units, ["agency", "unit_type"]):
+        c = count_sets.get((agency, unit_type))
+        if c is None:
+            continue
+        ids = u["unit_id"].to_numpy().astype(object)
+        m = len(ids)
+        nb = None if unit_type == "grid" else _neighbors(agency, unit_type, ids,
+                                                         shapely.from_wkb(u["wkb"].to_list()))
+        c = c.join(pl.DataFrame({"unit_id": ids, "_pos": np.arange(m)}, schema={"unit_id": pl.String,
+                                                                             "_pos": pl.Int64}),
+                   on="unit_id", how="left")
+        ix, iy = u["ix"].to_numpy(), u["iy"].to_numpy()
+        for key, g in groups(c, DIMS):
+            y = np.zeros(m)
+            y[g["_pos"].to_numpy()] = g["n"].to_numpy()
+            res = gi.gi_star_grid(ix, iy, y, offsets) if nb is None else gi.gi_star_sparse(y, nb)
+            p_fdr = gi.fdr_bh(res.p)
+            for k, v in (("agency", agency), ("unit_type", unit_type), *zip(DIMS, key, strict=True)):
+                cols[k].append(np.full(m, v, dtype=object if isinstance(v, str) else np.int64))
+            cols["unit_id"].append(ids)
+            cols["n"].append(y.astype(np.int64))
+            cols["z"].append(res.z)
+            cols["p"].append(res.p)
+            cols["p_fdr"].append(p_fdr)
+            cols["gi_bin"].append(gi.gi_bin(res.z, p_fdr).astype(np.int8))
+            cols["n_neighbors"].append(res.n_neighbors.astype(np.int32))
+    # text columns dictionary-encoded: a few distinct values repeated over up to millions of rows
+    table = pa.table({k: pc.dictionary_encode(pa.array(np.concatenate(v))) if k in TEXT
+                      else pa.array(np.concatenate(v)) for k, v in cols.items()}) if cols["n"] else None
+    n = write_mart(con, HOTSPOT_STATS, table)
+    run_model(con, "hotspots")
+    return n

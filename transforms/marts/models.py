@@ -1,0 +1,50 @@
+"""Run the SQL models of sql/marts/: bind their variables, execute the file.
+
+A model reads its parameters with `getvariable('name')`; `run_model` and `read_model` set each one with
+`SET VARIABLE name = ?` and a bound value (never pasted into the text) and reset them afterwards, so a model
+never sees a value left by another. `run_model` executes a file that creates marts (tables, views, comments);
+`read_model` executes a file that is one query (the inputs of the Python statistics, sql/marts/inputs/)
+and returns its rows as a Polars frame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from transforms.warehouse.db import SQL_DIR
+from transforms.warehouse.sqlutil import qident
+
+MODELS_DIR = SQL_DIR / "marts"
+
+
+def model_text(name: str) -> str:
+    """The text of sql/marts/<name>.sql (name may hold a sub-folder: 'inputs/grid_events')."""
+    return (MODELS_DIR / f"{name}.sql").read_text(encoding="utf-8")
+
+
+@contextmanager
+def _bound(con: duckdb.DuckDBPyConnection, variables: dict[str, Any]) -> Iterator[None]:
+    for key, value in variables.items():
+        con.execute(f"SET VARIABLE {qident(key)} = ?", [value])
+    try:
+        yield
+    finally:
+        for key in variables:
+            con.execute(f"RESET VARIABLE {qident(key)}")
+
+
+def run_model(con: duckdb.DuckDBPyConnection, name: str, **variables: Any) -> None:
+    """Execute sql/marts/<name>.sql with its variables bound."""
+    with _bound(con, variables):
+        con.execute(model_text(name))
+
+
+def read_model(con: duckdb.DuckDBPyConnection, name: str, **variables: Any) -> pl.DataFrame:
+    """The rows of the query in sql/marts/<name>.sql, its variables bound, as a Polars frame."""
+    with _bound(con, variables):
+        return con.execute(model_text(name)).pl()

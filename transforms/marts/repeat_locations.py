@@ -1,0 +1,43 @@
+"""marts.repeat_locations: which places keep coming back (sql/marts/repeat_location_rows.sql).
+
+One row per agency x location_key x dataset x category group x origin with an event in the repeat window
+(`repeat_window_days` ending at as_of): counts per window (n_<days>d), first and last seen, distinct days,
+rank, the 80/20 table and is_repeat (at least `repeat_min_events` events in the repeat window).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+
+import duckdb
+
+from transforms.config import Settings
+from transforms.marts.models import run_model
+from transforms.warehouse.sqlutil import qstr
+
+
+def count_windows(settings: Settings) -> list[int]:
+    """The windows counted per place (n_<days>d): the analysis windows and the repeat window, ascending."""
+    return sorted(set(settings.sara.windows_days) | {settings.sara.analysis.repeat_window_days})
+
+
+def build_repeat_locations(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) -> None:
+    """marts.repeat_location_rows and the marts.repeat_locations view."""
+    an = settings.sara.analysis
+    windows = count_windows(settings)
+    run_model(con, "repeat_location_rows", as_of=as_of,
+              first_date=as_of - timedelta(days=max(windows) - 1),
+              repeat_first_date=as_of - timedelta(days=an.repeat_window_days - 1),
+              count_windows=windows,
+              count_columns=json.dumps({f"n_{w}d": "BIGINT" for w in windows}),
+              repeat_min_events=an.repeat_min_events)
+    run_model(con, "repeat_locations")
+    # the comment names the configured window and threshold, and COMMENT ON takes no bound value
+    con.execute(
+        "COMMENT ON VIEW marts.repeat_locations IS "
+        + qstr(f"one row per agency, location_key, dataset, category group and origin with an event in the last "
+               f"{an.repeat_window_days} days: counts per window (n_<days>d), first_seen/last_seen (UTC), "
+               f"distinct_days, rank and the 80/20 table (cum_share_events, cum_share_locations) by "
+               f"n_repeat_window, is_repeat = at least {an.repeat_min_events} events in the repeat window; "
+               f"point = the most frequent located point of the place, analysis CRS"))
