@@ -21,18 +21,16 @@ import argparse
 import os
 import platform
 import resource
-import sys
 import time
 from datetime import date
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from transforms.stats.knox import close_pairs, knox, parse_edges
+from transforms.warehouse.events_csv import read_events_csv
 
-from transforms.stats.knox import close_pairs, knox, parse_edges  # noqa: E402
-from transforms.warehouse.events_csv import read_events_csv  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 DATA = ROOT.parent / "shared" / "data" / "chicago_burglary_2014_2017.csv"
 SPACE = [0, 0.1, 200, 400, 600]

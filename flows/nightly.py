@@ -35,6 +35,7 @@ from flows import scaleout
 from flows.context import RunState, current_night, night_context, progress
 from transforms.config import load_settings
 from transforms.marts import build as marts
+from transforms.marts import dimensions
 from transforms.warehouse import db as wh
 from transforms.warehouse import loader, runs
 from transforms.warehouse import parts as ingest_parts
@@ -100,7 +101,7 @@ def write_report(published: str) -> str:
     from transforms.outputs.report import build_report, report_dir
 
     st = current_night()
-    as_of = marts.as_of_date(st.settings)
+    as_of = dimensions.as_of_date(st.settings)
     with wh.open_published(Path(published)) as con:
         path = build_report(con, st.settings, as_of, report_dir(st.settings, as_of))
     return str(path)

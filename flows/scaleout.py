@@ -24,7 +24,7 @@ from prefect.cache_policies import NO_CACHE
 
 from flows.context import current_night, progress
 from transforms.config import Settings, load_settings
-from transforms.marts import build as marts
+from transforms.marts import dimensions
 from transforms.marts import parts as mart_parts
 from transforms.warehouse import db as wh
 from transforms.warehouse import parts as ingest_parts
@@ -123,8 +123,8 @@ def build_marts(dask: DaskCluster, build: Path, parts: Path) -> dict:
     try:
         manifests = marts_partitions.with_options(task_runner=dask.runner())(
             str(settings.config_path), list(settings.sara.agencies), str(build), str(parts),
-            marts.as_of_date(settings).isoformat())
+            dimensions.as_of_date(settings).isoformat())
     finally:
         w = settings.sara.warehouse
         st.con = wh.connect(build, threads=w.threads, memory_limit=w.memory_limit)
-    return {"as_of": str(marts.as_of_date(settings)), **merge_marts_task(manifests)}
+    return {"as_of": str(dimensions.as_of_date(settings)), **merge_marts_task(manifests)}

@@ -25,7 +25,7 @@ DEPLOYMENT_NAMES = {"nightly": "sara-nightly", "weekly_report": "sara-weekly-rep
 @flow(name="weekly_report", log_prints=False)
 def weekly_report(config_path: str | None = None, as_of: date | None = None) -> str:
     """Write the scanning report (data/reports/<as_of>/index.html) from the published warehouse."""
-    from transforms.marts.build import as_of_date
+    from transforms.marts.dimensions import as_of_date
     from transforms.outputs.report import build_report, report_dir
     from transforms.warehouse.db import open_published
 

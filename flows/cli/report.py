@@ -22,7 +22,7 @@ def report(
 
     Examples:  sara report  |  sara report --out /srv/www/scanning
     """
-    from transforms.marts.build import as_of_date
+    from transforms.marts.dimensions import as_of_date
     from transforms.outputs.report import build_report, report_dir
     from transforms.warehouse.db import WarehouseCorrupt, open_published
 

@@ -38,13 +38,9 @@ from transforms.marts import (
     temporal_profile,
     units,
 )
-from transforms.marts.dimensions import as_of_date, build_dimensions, horizon
-from transforms.marts.units import static_units, unit_signature
+from transforms.marts.dimensions import as_of_date, build_dimensions
+from transforms.marts.units import static_units
 from transforms.warehouse.sqlutil import qident
-
-# the names the flows, the scale-out parts (transforms/warehouse/parts.py) and bench/ use from this module
-__all__ = ["KEEP", "as_of_date", "build_all", "drop_rebuilt", "horizon", "mart_row_counts", "static_units",
-           "unit_signature"]
 
 KEEP = {"event_units", "build_info"}  # kept between nights (incremental); everything else is rebuilt
 

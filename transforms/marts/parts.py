@@ -21,7 +21,7 @@ import duckdb
 
 from transforms.config import Settings
 from transforms.marts import build as marts
-from transforms.marts import problems
+from transforms.marts import dimensions, problems, units
 from transforms.warehouse import db as wh
 from transforms.warehouse.parts import copy_into, scratch, write_part
 from transforms.warehouse.sqlutil import qident, qstr, relation_columns, relation_exists
@@ -41,7 +41,7 @@ def marts_partition(settings: Settings, agency: str, build: Path, parts: Path, a
         con.execute(f"ATTACH {qstr(str(build))} AS b (READ_ONLY)")
         # only the rows the marts can read: this agency's, from a day before the marts' horizon on
         plist = [p for p in problems.load_problems(part_settings) if p.agency == agency]
-        first = min(marts.horizon(part_settings, as_of, plist).values()) - timedelta(days=1)
+        first = min(dimensions.horizon(part_settings, as_of, plist).values()) - timedelta(days=1)
         since = "agency = ? AND event_at >= CAST(? AS TIMESTAMP)"
         for table in ("core.calls", "core.incidents"):
             copy_into(con, "b", table, since, [agency, first])
@@ -59,9 +59,9 @@ def marts_partition(settings: Settings, agency: str, build: Path, parts: Path, a
             con.execute("CREATE TABLE marts.build_info (key VARCHAR PRIMARY KEY, value VARCHAR)")
             if relation_exists(con, "marts", "build_info", "b"):
                 sig = con.execute("SELECT value FROM b.marts.build_info WHERE key = 'unit_signature'").fetchone()
-                if sig and sig[0] == marts.unit_signature(settings):  # same units as the whole config's
+                if sig and sig[0] == units.unit_signature(settings):  # same units as the whole config's
                     con.execute("INSERT INTO marts.build_info VALUES ('unit_signature', ?)",
-                                [marts.unit_signature(part_settings)])
+                                [units.unit_signature(part_settings)])
         con.execute("DETACH b")
         timings: dict[str, float] = {}
         marts.build_all(con, part_settings, as_of, timings)
@@ -107,7 +107,7 @@ def merge_marts(con: duckdb.DuckDBPyConnection, settings: Settings, manifests: l
         parts = [m["tables"][name] for m in manifests if name in m["tables"]]
         if name == "build_info":
             con.execute("CREATE TABLE marts.build_info (key VARCHAR PRIMARY KEY, value VARCHAR)")
-            con.execute("INSERT INTO marts.build_info VALUES ('unit_signature', ?)", [marts.unit_signature(settings)])
+            con.execute("INSERT INTO marts.build_info VALUES ('unit_signature', ?)", [units.unit_signature(settings)])
             continue
         if name in SAME_IN_EVERY_PART:
             cols = ", ".join(qident(c) for c in parts[0]["columns"])
