@@ -171,6 +171,11 @@ def compare(a: dict, b: dict, renames: dict[str, str]) -> list[str]:
             (na, ca), (nb, cb) = ta[t], tb[t]
             if na != nb:
                 diffs.append(f"{section} {t}: {na} rows before, {nb} after")
+            added = sorted(c for c in cb if c not in ca)
+            if na == nb == 0 and added and all(c in cb for c in ca):
+                # an empty mart that now carries its full schema: its columns, no content
+                diffs.append(f"{section} {t}: empty in both; {len(added)} column(s) only after (its full schema)")
+                continue
             for c in sorted(set(ca) | set(cb)):
                 if c in RUN_COLUMNS.get(t, ()):
                     continue
