@@ -189,6 +189,17 @@ create table if not exists core.offenses (
     load_id varchar not null
 );
 
+-- beat and district provenance, added after the first release: appended, so old and new files have the same
+-- column order
+alter table core.calls add column if not exists beat_source varchar;
+alter table core.calls add column if not exists district_source varchar;
+alter table core.calls add column if not exists beat_polygon varchar;
+alter table core.calls add column if not exists district_polygon varchar;
+alter table core.incidents add column if not exists beat_source varchar;
+alter table core.incidents add column if not exists district_source varchar;
+alter table core.incidents add column if not exists beat_polygon varchar;
+alter table core.incidents add column if not exists district_polygon varchar;
+
 -- The data dictionary. `sara docs` prints these as Markdown.
 comment on table meta.runs is 'One row per nightly flow run (run_id is the Prefect flow-run id). Times UTC.';
 comment on column meta.runs.run_id is 'Prefect flow-run id';
@@ -310,8 +321,12 @@ comment on column core.calls.x is 'easting in the agency analysis CRS, metres';
 comment on column core.calls.y is 'northing in the agency analysis CRS, metres';
 comment on column core.calls.is_located is 'true when the point is usable and inside the agency area';
 comment on column core.calls.location_issue is 'missing, zero (0,0), unparseable, out_of_area, swapped_repaired (lat/lon swapped, fixed)';
-comment on column core.calls.beat is 'beat polygon containing the point (configured layer)';
-comment on column core.calls.district is 'district polygon containing the point (configured layer)';
+comment on column core.calls.beat is 'the beat: the feed''s own value (columns.beat, renamed by crosswalks.beats), else the beat polygon containing the point (polygons.beat); see beat_source';
+comment on column core.calls.district is 'the district: the feed''s own value (columns.district, renamed by crosswalks.districts), else the district polygon containing the point (polygons.district); see district_source';
+comment on column core.calls.beat_source is 'where beat comes from: feed (the feed''s own column), polygon (the configured layer; the feed has no value or no beat column) or null (neither)';
+comment on column core.calls.district_source is 'where district comes from: feed, polygon or null, as beat_source';
+comment on column core.calls.beat_polygon is 'the beat polygon containing the point, also where the feed gave a beat (a feed value that differs is a disagreement: sara status); null without a polygons.beat layer';
+comment on column core.calls.district_polygon is 'the district polygon containing the point, also where the feed gave a district; null without a polygons.district layer';
 comment on column core.calls.version_at is 'version time: updated_at where the feed has one, else the extract time, UTC';
 comment on column core.calls.load_id is 'the load (meta.loads) of this version';
 comment on column core.calls.source_row is 'data row number in that file (first unit row for unit-grain feeds)';
@@ -343,8 +358,12 @@ comment on column core.incidents.x is 'easting in the agency analysis CRS, metre
 comment on column core.incidents.y is 'northing in the agency analysis CRS, metres';
 comment on column core.incidents.is_located is 'true when the point is usable and inside the agency area';
 comment on column core.incidents.location_issue is 'missing, zero, unparseable, out_of_area, swapped_repaired';
-comment on column core.incidents.beat is 'beat polygon containing the point';
-comment on column core.incidents.district is 'district polygon containing the point';
+comment on column core.incidents.beat is 'the beat: the feed''s own value (columns.beat, renamed by crosswalks.beats), else the beat polygon containing the point (polygons.beat); see beat_source';
+comment on column core.incidents.district is 'the district: the feed''s own value (columns.district, renamed by crosswalks.districts), else the district polygon containing the point (polygons.district); see district_source';
+comment on column core.incidents.beat_source is 'where beat comes from: feed (the feed''s own column), polygon (the configured layer; the feed has no value or no beat column) or null (neither)';
+comment on column core.incidents.district_source is 'where district comes from: feed, polygon or null, as beat_source';
+comment on column core.incidents.beat_polygon is 'the beat polygon containing the point, also where the feed gave a beat (a feed value that differs is a disagreement: sara status); null without a polygons.beat layer';
+comment on column core.incidents.district_polygon is 'the district polygon containing the point, also where the feed gave a district; null without a polygons.district layer';
 comment on column core.incidents.version_at is 'version time, UTC';
 comment on column core.incidents.load_id is 'the load of this version';
 comment on column core.incidents.source_row is 'data row number in that file';

@@ -12,8 +12,9 @@ from transforms.config import Settings
 
 
 def status(config: str | None = ConfigOpt) -> None:
-    """The last runs, rows per table, the quarantine summary by reason, the located share per source, failed
-    loads, files still being written, and the last run's landing files that match no file_pattern.
+    """The last runs, rows per table, the quarantine summary by reason, the located share per source, where beat
+    and district come from (feed or polygon layer) and how often the two disagree, failed loads, files still
+    being written, and the last run's landing files that match no file_pattern.
 
     Also failed runs that were never published (runs.jsonl) and unmapped codes.
 
@@ -57,6 +58,8 @@ def _status_tables(settings: Settings, con) -> None:
     show("quarantine by reason", st.quarantine_by_reason(con))
     show("located share per source", st.located_share(con))
     show("unmapped codes (add them to config/crosswalks/)", st.unmapped_codes(con))
+    show("beat and district: from the feed or the polygon layer", st.unit_sources(con))
+    show("beat and district: feed value vs polygon, commonest differences", st.unit_disagreements(con))
     show("failed loads", st.failed_loads(con))
     show("still being written (held; tried again next run)", st.held_files(con, settings.landing_dir))
     show("not picked up (matches no pattern), last run", st.unmatched_last_run(con))

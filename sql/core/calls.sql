@@ -2,7 +2,8 @@
 -- enriched into the shape of core.calls. What is the same for every source lives here: the crosswalk lookups
 -- (call type, initial call type, call category, origin, priority level, disposition category, void and
 -- countable), the derived flags (self_initiated, is_countable), the intervals in seconds and their issues,
--- and the place (cleaned and block address, location key, coordinates, beat and district).
+-- and the place (cleaned and block address, location key, coordinates, beat and district: from the feed,
+-- else from the polygon layer).
 -- Times are TIMESTAMPTZ in UTC, as staged. A crosswalk the source does not have is an empty table; the
 -- sara_has_* variables say which ones it has, because a code is 'Unmapped' only against a crosswalk.
 -- Every column of _rec is passed through (raw_* among them); the merge inserts the columns core.calls has.
@@ -27,10 +28,21 @@ addresses as (
 locations as (
     select * from _loc_lookup
 ),
+beats as (
+    select * from _xw_beats
+),
+districts as (
+    select * from _xw_districts
+),
 enriched as (
     select
         f.* replace (coalesce(cti.call_type, f.call_type_initial) as call_type_initial,
-                     a.address_clean as address),
+                     a.address_clean as address,
+                     -- beat and district: the feed's own value (renamed by its crosswalk, else as
+                     -- delivered), else the configured polygon layer's tag; *_source says which one,
+                     -- *_polygon keeps the tag for the disagreement check
+                     coalesce(xb.beat, f.beat, l.beat) as beat,
+                     coalesce(xd.district, f.district, l.district) as district),
         f.record_id as call_id,
         getvariable('sara_source') as source,
         getvariable('sara_agency') as agency,
@@ -62,7 +74,12 @@ enriched as (
             end) as location_key,
         l.lon, l.lat, l.x, l.y,
         coalesce(l.is_located, false) as is_located,
-        l.location_issue, l.beat, l.district,
+        l.location_issue,
+        case when f.beat is not null then 'feed' when l.beat is not null then 'polygon' end as beat_source,
+        case when f.district is not null then 'feed' when l.district is not null then 'polygon' end
+            as district_source,
+        l.beat as beat_polygon,
+        l.district as district_polygon,
         getvariable('sara_load_id') as load_id
     from calls f
     left join call_types ct on ct._key = upper(f.call_type_code)
@@ -71,6 +88,8 @@ enriched as (
     left join priorities pr on pr._key = upper(f.priority)
     left join addresses a on a.address = f.address
     left join locations l on l._x_raw is not distinct from f._x_raw and l._y_raw is not distinct from f._y_raw
+    left join beats xb on xb._key = upper(f.beat)
+    left join districts xd on xd._key = upper(f.district)
 ),
 flagged as (
     select

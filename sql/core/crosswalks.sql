@@ -1,4 +1,4 @@
--- The crosswalks of the source being normalized: four session temp tables, one row per code, keyed by the
+-- The crosswalks of the source being normalized: six session temp tables, one row per code, keyed by the
 -- code trimmed and upper-cased (_key). They always exist, with these columns whatever the CSV holds (a
 -- column the CSV lacks is null); a source without a crosswalk leaves its table empty, so the core SQL joins
 -- every table without a branch per source. transforms/warehouse/enrich.py fills them from the CSVs.
@@ -27,4 +27,15 @@ create or replace temp table _xw_offenses (
     offense_category varchar,
     crime_against varchar,
     severity_rank varchar
+);
+
+-- the feed's own beat / district values -> the names the polygon layers use
+create or replace temp table _xw_beats (
+    _key varchar,
+    beat varchar
+);
+
+create or replace temp table _xw_districts (
+    _key varchar,
+    district varchar
 );

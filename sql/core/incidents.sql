@@ -1,6 +1,7 @@
 -- _final (session view): one row per incident of the load being normalized (_rec, already one row per
 -- incident, classified by its most serious offence), enriched into the shape of core.incidents: origin,
--- void, and the place (cleaned and block address, location key, coordinates, beat and district).
+-- void, and the place (cleaned and block address, location key, coordinates, beat and district: from the
+-- feed, else from the polygon layer).
 -- Times are TIMESTAMPTZ in UTC, as staged. Every column of _rec is passed through (raw_* among them); the
 -- merge inserts the columns core.incidents has.
 -- Variables: sara_source, sara_agency, sara_load_id (varchar); sara_location_round_m (double: the grid an
@@ -15,9 +16,20 @@ addresses as (
 locations as (
     select * from _loc_lookup
 ),
+beats as (
+    select * from _xw_beats
+),
+districts as (
+    select * from _xw_districts
+),
 enriched as (
     select
-        f.* replace (a.address_clean as address),
+        f.* replace (a.address_clean as address,
+                     -- beat and district: the feed's own value (renamed by its crosswalk, else as
+                     -- delivered), else the configured polygon layer's tag; *_source says which one,
+                     -- *_polygon keeps the tag for the disagreement check
+                     coalesce(xb.beat, f.beat, l.beat) as beat,
+                     coalesce(xd.district, f.district, l.district) as district),
         f.record_id as incident_id,
         getvariable('sara_source') as source,
         getvariable('sara_agency') as agency,
@@ -34,11 +46,18 @@ enriched as (
             end) as location_key,
         l.lon, l.lat, l.x, l.y,
         coalesce(l.is_located, false) as is_located,
-        l.location_issue, l.beat, l.district,
+        l.location_issue,
+        case when f.beat is not null then 'feed' when l.beat is not null then 'polygon' end as beat_source,
+        case when f.district is not null then 'feed' when l.district is not null then 'polygon' end
+            as district_source,
+        l.beat as beat_polygon,
+        l.district as district_polygon,
         getvariable('sara_load_id') as load_id
     from incidents f
     left join addresses a on a.address = f.address
     left join locations l on l._x_raw is not distinct from f._x_raw and l._y_raw is not distinct from f._y_raw
+    left join beats xb on xb._key = upper(f.beat)
+    left join districts xd on xd._key = upper(f.district)
 ),
 final as (
     select * from enriched

@@ -141,6 +141,10 @@ class CrosswalkSpec(Strict):
     dispositions: str | None = None
     priorities: str | None = None
     offenses: str | None = None
+    # the feed's own beat / district values -> the names the polygon layers use (a value not listed is kept
+    # as delivered)
+    beats: str | None = None
+    districts: str | None = None
 
 
 CALL_FIELDS = {
@@ -153,6 +157,8 @@ CALL_FIELDS = {
     "duplicate_of": "the id of the call this one duplicates",
     "linked_to": "the id of a call this one is linked to",
     "juvenile_flag": "a juvenile-involved flag",
+    "beat": "the feed's own beat (or sector); a polygon layer tags the point where it is empty",
+    "district": "the feed's own district; a polygon layer tags the point where it is empty",
 }
 INCIDENT_FIELDS = {
     "offense_code": "the offence code",
@@ -161,6 +167,8 @@ INCIDENT_FIELDS = {
     "address": "the street address or block",
     "premise": "a premise / common place name",
     "juvenile_flag": "a juvenile-involved flag",
+    "beat": "the feed's own beat (or sector); a polygon layer tags the point where it is empty",
+    "district": "the feed's own district; a polygon layer tags the point where it is empty",
 }
 CALL_TIMES = ["received_at", "entered_at", "dispatched_at", "enroute_at", "onscene_at", "cleared_at", "updated_at"]
 INCIDENT_TIMES = ["occurred_from", "occurred_to", "reported_at", "updated_at"]
@@ -263,6 +271,9 @@ class SourceConfig(Strict):
             raise ValueError("crosswalks.offenses is for incidents")
         if self.kind == "incidents" and (self.crosswalks.call_types or self.crosswalks.dispositions):
             raise ValueError("call_types/dispositions crosswalks are for calls")
+        for unit, key in (("beat", "beats"), ("district", "districts")):
+            if getattr(self.crosswalks, key) and unit not in self.columns and unit not in self.constants:
+                raise ValueError(f"crosswalks.{key} renames the feed's own {unit} values: map columns.{unit} too")
         if len(self.delimiter) != 1 or len(self.quote) != 1:
             raise ValueError("delimiter and quote must be one character")
         return self

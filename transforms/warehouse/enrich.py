@@ -1,7 +1,7 @@
 """The enrichment of one load that is the same for every source: crosswalks, addresses, locations, and the
 static SQL in sql/core/ that turns the load's records into core rows.
 
-- Crosswalk CSVs -> the four session tables of sql/core/crosswalks.sql (always there; empty when the
+- Crosswalk CSVs -> the six session tables of sql/core/crosswalks.sql (always there; empty when the
   source has no such crosswalk). A crosswalk without a required column, or with a code listed twice
   (after trimming and upper-casing), fails the load with the file and the reason.
 - Addresses and coordinates are looked up on their DISTINCT values in Python (transforms.stats.address;
@@ -29,6 +29,8 @@ CROSSWALKS: dict[str, tuple[str, list[str], list[str]]] = {
     "dispositions": ("_xw_dispositions", ["disposition_category"], ["countable", "void"]),
     "priorities": ("_xw_priorities", ["priority_level"], []),
     "offenses": ("_xw_offenses", ["offense", "offense_category", "crime_against", "severity_rank"], []),
+    "beats": ("_xw_beats", ["beat"], []),
+    "districts": ("_xw_districts", ["district"], []),
 }
 TEMP_TABLES = ("_xw_csv", *(table for table, _, _ in CROSSWALKS.values()), "_addr_lookup", "_loc_lookup",
                "_offrows")

@@ -176,7 +176,7 @@ def build_stage_sql(src: SourceConfig, raw_columns: list[str], settings: Setting
     fields = [
         "call_type_code", "call_type_initial", "priority", "disposition", "duplicate_of", "linked_to",
     ] if is_calls else ["offense_code", "offense", "offense_seq"]
-    for f in [*fields, "address", "premise"]:
+    for f in [*fields, "address", "premise", "beat", "district"]:
         if f in src.columns:
             sel.append(f"{_text(src.columns[f])} AS {f}")
         elif f in src.constants:

@@ -1,8 +1,8 @@
 """What the command line reads from the published warehouse to print: every query is here, each returning its
 column names and rows (Rows), or the values the command needs.
 
-    `sara status`    last_runs, table_sizes, quarantine_by_reason, located_share, unmapped_codes, failed_loads,
-                     held_files, unmatched_last_run (the failed runs that were never published are in
+    `sara status`    last_runs, table_sizes, quarantine_by_reason, located_share, unmapped_codes, unit_sources,
+                     unit_disagreements, failed_loads, held_files, unmatched_last_run (the failed runs that were never published are in
                      runs.jsonl: transforms.warehouse.runs.failed_runs)
     `sara demo`      table_sizes, events_per_agency, quarantine_reasons, last_audits
     `sara publish`   source_events
@@ -71,6 +71,37 @@ def unmapped_codes(con: duckdb.DuckDBPyConnection, n: int = 20) -> Rows:
              UNION ALL SELECT source, offense_code, count(*) FROM core.incidents
              WHERE offense_category = 'Unmapped' GROUP BY ALL)
            ORDER BY n DESC LIMIT ?""", [n])
+
+
+# beat and district of every core row, one row per (row, unit): the value, where it came from and the polygon tag
+_UNITS = """SELECT source, unit, value, src, polygon FROM (
+        SELECT source, 'beat' AS unit, beat AS value, beat_source AS src, beat_polygon AS polygon FROM core.calls
+        UNION ALL SELECT source, 'district', district, district_source, district_polygon FROM core.calls
+        UNION ALL SELECT source, 'beat', beat, beat_source, beat_polygon FROM core.incidents
+        UNION ALL SELECT source, 'district', district, district_source, district_polygon FROM core.incidents)"""
+# a feed value and the polygon tag of the same row that differ (compared trimmed and case-insensitively)
+_DISAGREE = "src = 'feed' AND polygon IS NOT NULL AND upper(trim(value)) <> upper(trim(polygon))"
+
+
+def unit_sources(con: duckdb.DuckDBPyConnection) -> Rows:
+    """Per source and unit (beat, district): rows whose value came from the feed, from the polygon layer, or from
+    neither; of the feed values with a polygon tag too, how many differ from it (disagree_pct)."""
+    return _rows(con, f"""SELECT source, unit,
+               count(*) FILTER (WHERE src = 'feed') AS from_feed,
+               count(*) FILTER (WHERE src = 'polygon') AS from_polygon,
+               count(*) FILTER (WHERE src IS NULL) AS missing,
+               count(*) FILTER (WHERE src = 'feed' AND polygon IS NOT NULL) AS feed_and_polygon,
+               count(*) FILTER (WHERE {_DISAGREE}) AS disagree,
+               round(100.0 * count(*) FILTER (WHERE {_DISAGREE})
+                     / nullif(count(*) FILTER (WHERE src = 'feed' AND polygon IS NOT NULL), 0), 2) AS disagree_pct
+           FROM ({_UNITS}) GROUP BY ALL HAVING count(src) > 0 ORDER BY source, unit""")
+
+
+def unit_disagreements(con: duckdb.DuckDBPyConnection, n: int = 10) -> Rows:
+    """The commonest pairs of a feed value and a different polygon tag (a naming difference, e.g. a district
+    spelt 1 and 01, is fixed with a crosswalks.beats/districts CSV; the rest are points in another unit)."""
+    return _rows(con, f"""SELECT source, unit, value AS feed, polygon, count(*) AS n FROM ({_UNITS})
+           WHERE {_DISAGREE} GROUP BY ALL ORDER BY n DESC, source, unit, feed, polygon LIMIT ?""", [n])
 
 
 def failed_loads(con: duckdb.DuckDBPyConnection, n: int = 10) -> Rows:
