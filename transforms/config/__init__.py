@@ -22,6 +22,7 @@ from transforms.config.settings import (
     WarehouseConfig,
     find_project_dir,
     load_settings,
+    merge_groups,
 )
 from transforms.config.sources import (
     CALL_FIELDS,
@@ -46,4 +47,5 @@ __all__ = [
     "ExtractAtSpec", "OriginSpec", "PolygonLayer", "SaraConfig", "ScheduleConfig", "Settings", "SourceConfig",
     "Strict", "StreetLayer", "TimeConfig", "TimestampSpec", "UnitLayer", "VoidSpec", "WarehouseConfig",
     "check_paths", "find_project_dir", "load_named_yaml", "load_settings", "load_source",
+    "merge_groups",
 ]

@@ -96,21 +96,47 @@ class ScheduleConfig(Strict):
     _zone = field_validator("timezone")(check_zone)
 
 
-DEFAULT_GROUPS = {
+# The category groups every configuration starts from; `[analysis.category_groups.<dataset>]` adds groups, replaces
+# a group of the same name, or drops one with an empty list. Calls: the call categories of the crosswalks
+# (config/crosswalks/README.md), with a property-crime breakdown; incidents: the offence categories.
+DEFAULT_GROUPS: dict[str, dict[str, list[str]]] = {
     "calls": {
         "all": ["*"],
         "violent": ["Violent Crime", "Domestic Violence"],
-        "property": ["Property Crime"],
+        # "Property Crime" is what is left once the breakdown is taken out (stolen property, chop shops), and what
+        # a call-type crosswalk without the breakdown files every property call under
+        "property": ["Burglary", "Theft", "Theft From Vehicle", "Motor Vehicle Theft", "Vandalism", "Fraud",
+                     "Property Crime"],
+        "burglary": ["Burglary"],
         "disorder": ["Quality of Life", "Suspicion", "Other Crime"],
     },
     "incidents": {
         "all": ["*"],
-        "violent": ["Homicide", "Sexual Offense", "Robbery", "Aggravated Assault", "Simple Assault"],
+        # Person Offense: a crime against a person the source does not name (Vancouver's privacy-masked bucket)
+        "violent": ["Homicide", "Sexual Offense", "Robbery", "Aggravated Assault", "Simple Assault",
+                    "Person Offense"],
         "property": ["Burglary", "Larceny", "Theft From Vehicle", "Motor Vehicle Theft", "Arson", "Vandalism"],
         "burglary": ["Burglary"],
         "disorder": ["Disorder", "Drugs", "Weapons"],
     },
 }
+
+
+def merge_groups(configured: dict[str, dict[str, list[str]]]) -> dict[str, dict[str, list[str]]]:
+    """The default groups with the configured ones merged in: a configured group adds to the defaults or replaces
+    the default of the same name; an empty list drops a default group (it stays as an empty list, which
+    matches nothing, so merging again gives the same groups). An empty list for a group that is not a
+    default is an error (most likely a typo in the name)."""
+    merged = {ds: {g: list(cats) for g, cats in groups.items()} for ds, groups in DEFAULT_GROUPS.items()}
+    for ds, groups in configured.items():
+        for g, cats in groups.items():
+            if not IDENT_RE.match(g):
+                raise ValueError(f"category group {ds}.{g!r} must be letters, digits and _")
+            if not cats and g not in merged[ds]:
+                raise ValueError(f"category group {ds}.{g} is empty: an empty list drops a default group, and "
+                                 f"{g!r} is not one (defaults: {', '.join(DEFAULT_GROUPS[ds])})")
+            merged[ds][g] = list(cats)
+    return merged
 
 
 class AnalysisConfig(Strict):
@@ -121,7 +147,10 @@ class AnalysisConfig(Strict):
     snap_tolerance_m: float = Field(default=30.0, ge=0)
     gi_distance_m: float | None = Field(default=None, description="Gi* neighbourhood on grids; default queen")
     default_origin: Literal["all", "community", "officer", "unknown"] = "community"
-    category_groups: dict[Literal["calls", "incidents"], dict[str, list[str]]] = DEFAULT_GROUPS
+    category_groups: dict[Literal["calls", "incidents"], dict[str, list[str]]] = Field(
+        default_factory=lambda: merge_groups({}),
+        description="named groups of categories per dataset ('*' = every category), merged with DEFAULT_GROUPS: "
+                    "a group adds to them or replaces the one of the same name; an empty list drops one")
     ehsa_step: Literal["week", "month"] = "week"
     ehsa_steps: int = Field(default=26, ge=1)
     ehsa_k: int = Field(default=1, ge=0)
@@ -140,11 +169,15 @@ class AnalysisConfig(Strict):
 
     @field_validator("category_groups")
     def _groups(cls, v):
-        for ds, groups in v.items():
-            for g in groups:
-                if not IDENT_RE.match(g):
-                    raise ValueError(f"category group {ds}.{g!r} must be letters, digits and _")
-        return v
+        return merge_groups(v)
+
+    @model_validator(mode="after")
+    def _knox_groups(self) -> AnalysisConfig:
+        known = {g for groups in self.category_groups.values() for g, cats in groups.items() if cats}
+        missing = [g for g in self.knox_groups if g not in known]
+        if missing:
+            raise ValueError(f"knox_groups {missing} name no category group (groups: {', '.join(sorted(known))})")
+        return self
 
 
 class SaraConfig(Strict):
