@@ -5,12 +5,17 @@
 -- repeat window), count_columns (a JSON structure naming one BIGINT column n_<days>d per count window, in
 -- that order), repeat_min_events.
 -- first_seen / last_seen are UTC (event_at); days are local dates. marts.repeat_locations adds the point.
+-- location_label is what to show for the place: the label of marts.location_labels for a place without an
+-- address (its key is a rounded point), else the location_key itself (a premise, an address or a block).
 create or replace table marts.repeat_location_rows as
 with events as (
     select *
     from marts.event_dims
     where location_key is not null
       and local_date between cast(getvariable('first_date') as date) and cast(getvariable('as_of') as date)
+),
+location_labels as (
+    select agency, location_key, location_label from marts.location_labels
 ),
 per_location as (
     select agency, dataset, category_group, origin_dim as origin, location_key,
@@ -47,14 +52,18 @@ windowed as (
     from ranked
 ),
 final as (
-    select agency, dataset, category_group, origin, location_key, address_block,
+    select w.agency, w.dataset, w.category_group, w.origin, w.location_key, w.address_block,
            -- the counts become the columns n_<days>d, named by the count_columns structure
-           unnest(from_json(to_json(window_counts), getvariable('count_columns'))),
-           n_repeat_window, first_seen, last_seen, distinct_days, rank, cum_share_events, cum_share_locations,
-           pt.x as x, pt.y as y, pt.lon as lon, pt.lat as lat,
-           n_repeat_window >= cast(getvariable('repeat_min_events') as bigint) as is_repeat
-    from windowed
+           unnest(from_json(to_json(w.window_counts), getvariable('count_columns'))),
+           w.n_repeat_window, w.first_seen, w.last_seen, w.distinct_days, w.rank, w.cum_share_events,
+           w.cum_share_locations,
+           w.pt.x as x, w.pt.y as y, w.pt.lon as lon, w.pt.lat as lat,
+           w.n_repeat_window >= cast(getvariable('repeat_min_events') as bigint) as is_repeat,
+           coalesce(l.location_label, w.location_key) as location_label
+    from windowed w
+    left join location_labels l on l.agency = w.agency and l.location_key = w.location_key
 )
 select * from final;
 
 comment on table marts.repeat_location_rows is 'the rows of marts.repeat_locations without geometry';
+comment on column marts.repeat_location_rows.location_label is 'what to show for the place: for a place without an address (location_key XY <x> <y>) the label of marts.location_labels (near <street> (lat, lon), or no address: point at lat, lon and why no street is named), else the location_key (premise, address or block); location_key itself is unchanged';

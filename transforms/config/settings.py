@@ -145,6 +145,9 @@ class AnalysisConfig(Strict):
     cell_size_m: float = Field(default=150.0, gt=0)
     h3_resolution: int = Field(default=9, ge=0, le=15)
     snap_tolerance_m: float = Field(default=30.0, ge=0)
+    street_label_max_m: float = Field(
+        default=100.0, ge=0, description="a place without an address is labelled 'near <street>' after the nearest "
+                                         "named street of the agency's streets layer within this distance")
     gi_distance_m: float | None = Field(default=None, description="Gi* neighbourhood on grids; default queen")
     default_origin: Literal["all", "community", "officer", "unknown"] = "community"
     category_groups: dict[Literal["calls", "incidents"], dict[str, list[str]]] = Field(

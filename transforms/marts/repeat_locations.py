@@ -2,7 +2,9 @@
 
 One row per agency x location_key x dataset x category group x origin with an event in the repeat window
 (`repeat_window_days` ending at as_of): counts per window (n_<days>d), first and last seen, distinct days,
-rank, the 80/20 table and is_repeat (at least `repeat_min_events` events in the repeat window).
+rank, the 80/20 table, is_repeat (at least `repeat_min_events` events in the repeat window) and a label to
+show for the place (transforms/marts/location_labels.py: a place without an address is named after its
+nearest street).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from datetime import date, timedelta
 import duckdb
 
 from transforms.config import Settings
+from transforms.marts.location_labels import build_location_labels
 from transforms.marts.models import run_model
 from transforms.warehouse.sqlutil import qstr
 
@@ -23,8 +26,9 @@ def count_windows(settings: Settings) -> list[int]:
 
 
 def build_repeat_locations(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) -> None:
-    """marts.repeat_location_rows and the marts.repeat_locations view."""
+    """marts.location_labels, marts.repeat_location_rows and the marts.repeat_locations view."""
     an = settings.sara.analysis
+    build_location_labels(con, settings)
     windows = count_windows(settings)
     run_model(con, "repeat_location_rows", as_of=as_of,
               first_date=as_of - timedelta(days=max(windows) - 1),
@@ -40,4 +44,5 @@ def build_repeat_locations(con: duckdb.DuckDBPyConnection, settings: Settings, a
                f"{an.repeat_window_days} days: counts per window (n_<days>d), first_seen/last_seen (UTC), "
                f"distinct_days, rank and the 80/20 table (cum_share_events, cum_share_locations) by "
                f"n_repeat_window, is_repeat = at least {an.repeat_min_events} events in the repeat window; "
+               f"location_label = what to show for the place (a place without an address: near its street); "
                f"point = the most frequent located point of the place, analysis CRS"))
