@@ -139,12 +139,14 @@ def test_demo_finds_planted_repeat_addresses_and_near_repeats(demo_run):
             """SELECT location_key FROM marts.repeat_location_rows WHERE agency = 'metro' AND dataset = 'calls'
                AND category_group = 'all' AND origin = 'all' ORDER BY rank LIMIT 5""").fetchall()]
         assert set(top) == planted, top
-        # the planted burglary process: a significant excess of pairs close in space and time
-        cell = con.execute(
-            """SELECT observed, expected_mean, knox_ratio, p_value FROM marts.near_repeat
-               WHERE agency = 'metro' AND dataset = 'incidents' AND category_group = 'burglary'
-               AND space_hi = 100 AND time_lo = 0""").fetchone()
-        assert cell is not None and cell[2] > 2 and cell[3] <= 0.05, cell
+        # the planted burglary process: a significant excess of pairs close in space and time, in the RMS
+        # incidents and in the CAD calls (calls have a burglary category and group of their own)
+        for dataset in ("incidents", "calls"):
+            cell = con.execute(
+                """SELECT observed, expected_mean, knox_ratio, p_value FROM marts.near_repeat
+                   WHERE agency = 'metro' AND dataset = ? AND category_group = 'burglary'
+                   AND space_hi = 100 AND time_lo = 0""", [dataset]).fetchone()
+            assert cell is not None and cell[2] > 2 and cell[3] <= 0.05, (dataset, cell)
         labels = dict(con.execute("SELECT label, count(*) FROM marts.near_repeat_events WHERE agency = 'metro' "
                                   "GROUP BY 1").fetchall())
         assert labels.get("near_repeat", 0) > 0 and labels.get("originator", 0) > 0
