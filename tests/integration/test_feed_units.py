@@ -167,3 +167,14 @@ def test_a_unit_crosswalk_needs_the_feed_column(tmp_path):
     _layers(proj / "config" / "units.gpkg")
     with pytest.raises(ConfigError, match="crosswalks.districts .*map columns.district"):
         load_settings(proj / "config" / "sara.toml", project_dir=proj)
+
+
+@pytest.mark.parametrize("column", ["beat_polygon", "district_polygon"])
+def test_the_polygon_tags_can_never_be_published(column):
+    # masking blanks beat (and district when suppressed) on sensitive rows, never these diagnostics
+    from pydantic import ValidationError
+
+    from transforms.config.publish import DEFAULT_COLUMNS, PublishPolicy
+
+    with pytest.raises(ValidationError, match="can never be published"):
+        PublishPolicy(columns={"calls": [*DEFAULT_COLUMNS["calls"], column]})

@@ -79,7 +79,9 @@ TYPE_COLUMNS = {"calls": ("call_type", "call_type_initial"), "incidents": ("offe
 # columns that place a row more finely than its district: null on every masked row
 FINE_LOCATION_COLUMNS = ("address_block", "beat", "lon", "lat")
 DERIVED_COLUMNS = ("event_hour", "masking_reason")
-NEVER_PUBLISHED = ("address", "location_key", "x", "y")
+# the polygon tags kept beside a feed's own beat/district are diagnostics that masking would not blank: the
+# public gets beat and district
+NEVER_PUBLISHED = ("address", "location_key", "x", "y", "beat_polygon", "district_polygon")
 JUVENILE_NOTE = "juvenile masking relies on the category list alone"
 UNMAPPED_CODE, UNPARSED_ADDRESS = "unmapped_code", "unparsed_address"
 
