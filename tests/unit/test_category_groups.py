@@ -1,6 +1,6 @@
 """Category groups: the defaults (calls have burglary and a property-crime breakdown), configured groups merged
 with them, an empty list dropping one, knox_groups checked against them, and the groups the data cannot fill
-(transforms/marts/groups.py)."""
+(transforms/marts/category_groups.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import make_project
 from transforms.config import DEFAULT_GROUPS, ConfigError, load_settings, merge_groups
-from transforms.marts.groups import unmatched_groups
+from transforms.marts.category_groups import unmatched_groups
 
 BASE = """
 sources = []
