@@ -10,28 +10,25 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from tests.conftest import PROJECT, cli_server_env
-from tests.test_cli_help import readme_commands
+from tests.support.cli import SARA, readme_commands
+from tests.support.project import demo_project
 
 pytestmark = pytest.mark.slow
-SARA = [sys.executable, "-m", "flows.cli"]
 CONFIG = "config/demo.toml"
 WAREHOUSE = Path("data/demo/warehouse/sara.duckdb")
 EXERCISED: set[str] = set()  # "run", "problem", "problem new" ...: every command a test here has run
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory):
-    """A private PREFECT_HOME and one real Prefect server shared by every CLI run of this module."""
-    with cli_server_env(tmp_path_factory.mktemp("prefect_home")) as base:
-        yield base
+def env(cli_env):
+    """The session's CLI environment: a private PREFECT_HOME and one real Prefect server."""
+    return cli_env
 
 
 def _sara(proj: Path, env: dict, *args: str) -> subprocess.CompletedProcess:
@@ -58,9 +55,7 @@ def _db(proj: Path, sql: str, params: list | None = None) -> list[tuple]:
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory, env):
     """`sara demo --nights 2 --scale 0.05` in a copy of the project: the tiny project every test uses."""
-    proj = tmp_path_factory.mktemp("project")
-    shutil.copytree(PROJECT / "config", proj / "config")
-    shutil.copy(PROJECT / "pyproject.toml", proj / "pyproject.toml")
+    proj = demo_project(tmp_path_factory.mktemp("project"))
     res = _sara(proj, env, "demo", "--nights", "2", "--scale", "0.05")
     assert res.returncode == 0, _out(res)
     return proj, res
@@ -226,7 +221,7 @@ def test_assess_prints_the_assessment_or_says_there_is_none(demo, env):
 
 
 def test_publish_writes_csvs_without_exact_addresses(demo, env, tmp_path):
-    from tests.leakscan import published_cells
+    from tests.support.leakscan import published_cells
 
     proj, _ = demo
     out = tmp_path / "public"

@@ -11,20 +11,17 @@ paths of the two project copies) are left out.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from tests.conftest import PROJECT, cli_server_env
+from tests.support.cli import SARA
+from tests.support.project import demo_project
 
 pytestmark = pytest.mark.slow
-SARA = [sys.executable, "-m", "flows.cli"]
 CONFIG = "config/demo.toml"
-SCALE = 0.05
 WAREHOUSE = Path("data/demo/warehouse/sara.duckdb")
 
 # columns that differ between any two runs by design
@@ -38,23 +35,15 @@ RUN_COLUMNS = {
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory):
-    with cli_server_env(tmp_path_factory.mktemp("prefect_home")) as base:
-        yield base
+def env(cli_env):
+    return cli_env
 
 
 @pytest.fixture(scope="module")
-def projects(tmp_path_factory):
-    from transforms.demo import generate_demo_city
-
-    local = tmp_path_factory.mktemp("local") / "proj"
-    local.mkdir()
-    shutil.copytree(PROJECT / "config", local / "config")
-    shutil.copy(PROJECT / "pyproject.toml", local / "pyproject.toml")
-    generate_demo_city(local / "data/demo", scale=SCALE)
-    dask = tmp_path_factory.mktemp("dask") / "proj"
-    shutil.copytree(local, dask)
-    return {"local": local, "dask": dask}
+def projects(demo_city, tmp_path_factory):
+    """Two copies of a demo project holding the session's demo city, nothing delivered yet."""
+    return {"local": demo_project(tmp_path_factory.mktemp("local") / "proj", demo_city.path),
+            "dask": demo_project(tmp_path_factory.mktemp("dask") / "proj", demo_city.path)}
 
 
 def _deliver(proj: Path, night: int) -> None:

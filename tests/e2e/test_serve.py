@@ -1,4 +1,5 @@
-"""`sara serve`: deployments from [schedules.*], and an end-to-end check that a served schedule fires.
+"""`sara serve` as a subprocess: it refuses without a Prefect server, and a served schedule fires.
+(The deployments it builds from [schedules.*]: tests/unit/test_serve_deployments.py.)
 
 The end-to-end test starts a real `prefect server start` on a free loopback port (private PREFECT_HOME,
 shortened scheduler loops), serves a tiny probe flow on a 5-second interval from a second process,
@@ -18,94 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import PROJECT, free_port, make_project
-from transforms.config import ConfigError, load_settings
-
-TOML = """
-sources = []
-
-[agencies.city]
-name = "City Police"
-timezone = "America/Chicago"
-crs = "EPSG:26971"
-bbox = [-87.95, 41.64, -87.52, 42.03]
-"""
-
-SCHEDULES = """
-[schedules.nightly]
-cron = "0 2 * * *"
-timezone = "America/Los_Angeles"
-
-[schedules.weekly_report]
-cron = "30 6 * * 1"
-timezone = "America/Chicago"
-"""
-
-
-# ---------------------------------------------------------------------------------------------
-# build_deployments (no server)
-# ---------------------------------------------------------------------------------------------
-
-
-def _settings(tmp_path: Path, toml: str):
-    proj = make_project(tmp_path, toml, {})
-    return load_settings(proj / "config" / "sara.toml", proj)
-
-
-def test_build_deployments_uses_cron_and_timezone(tmp_path):
-    from flows.serve import build_deployments
-
-    settings = _settings(tmp_path, TOML + SCHEDULES)
-    deps = {d.name: d for d in build_deployments(settings, settings.config_path)}
-    assert set(deps) == {"sara-nightly", "sara-weekly-report"}
-
-    nightly = deps["sara-nightly"]
-    assert nightly.flow_name == "nightly"
-    assert nightly.parameters == {"config_path": str(settings.config_path)}
-    assert Path(nightly.parameters["config_path"]).is_absolute()
-    [sched] = nightly.schedules
-    assert sched.schedule.cron == "0 2 * * *"
-    assert sched.schedule.timezone == "America/Los_Angeles"
-    assert nightly.entrypoint.endswith("nightly.py:nightly")
-
-    weekly = deps["sara-weekly-report"]
-    assert weekly.flow_name == "weekly_report"
-    [sched] = weekly.schedules
-    assert (sched.schedule.cron, sched.schedule.timezone) == ("30 6 * * 1", "America/Chicago")
-
-
-def test_scaled_out_nightly_schedule_passes_the_dask_parameters(tmp_path):
-    from flows.serve import build_deployments
-
-    toml = TOML + ('\n[schedules.nightly]\ncron = "0 2 * * *"\nexecutor = "dask"\n'
-                   'dask_address = "tcp://10.0.0.5:8786"\n')
-    settings = _settings(tmp_path, toml)
-    [dep] = build_deployments(settings, settings.config_path)
-    assert dep.parameters == {"config_path": str(settings.config_path), "executor": "dask",
-                              "dask_address": "tcp://10.0.0.5:8786", "dask_workers": None}
-
-    bad = TOML + '\n[schedules.weekly_report]\ncron = "0 6 * * 1"\nexecutor = "dask"\n'
-    settings = _settings(tmp_path / "bad", bad)
-    with pytest.raises(ConfigError, match="only the nightly run can be scaled out"):
-        build_deployments(settings, settings.config_path)
-    with pytest.raises(ConfigError, match="executor"):
-        _settings(tmp_path / "worse", TOML + '\n[schedules.nightly]\ncron = "0 2 * * *"\nexecutor = "spark"\n')
-
-
-def test_build_deployments_without_schedules_is_empty(tmp_path):
-    from flows.serve import build_deployments
-
-    settings = _settings(tmp_path, TOML)
-    assert build_deployments(settings, settings.config_path) == []
-
-
-def test_build_deployments_rejects_unknown_schedule(tmp_path):
-    from flows.serve import build_deployments
-
-    settings = _settings(tmp_path, TOML + '\n[schedules.hourly]\ncron = "0 * * * *"\n')
-    with pytest.raises(ConfigError, match="unknown schedule 'hourly'"):
-        build_deployments(settings, settings.config_path)
-
+from tests.support.cli import free_port
+from tests.support.project import PROJECT, SCHEDULES
 
 # ---------------------------------------------------------------------------------------------
 # `sara serve` without a server
@@ -135,8 +50,8 @@ def _clean_env(home: Path, api_url: str | None = None) -> dict[str, str]:
     return env
 
 
-def test_serve_refuses_without_api_url(tmp_path):
-    proj = make_project(tmp_path / "proj", TOML + SCHEDULES, {})
+def test_serve_refuses_without_api_url(tiny_project, tmp_path):
+    proj = tiny_project([], city="chicago", extra=SCHEDULES).root
     env = _clean_env(tmp_path / "prefect-home")
     res = subprocess.run(
         [str(BIN / "sara"), "serve", "--config", str(proj / "config" / "sara.toml")],
@@ -153,8 +68,8 @@ def test_serve_refuses_without_api_url(tmp_path):
 # end to end: a real `prefect server start`, a served interval schedule, a completed scheduled run
 # ---------------------------------------------------------------------------------------------
 
-PROBE = PROJECT / "tests" / "serve_probe.py"
-PROBE_FLOW = "sara-serve-probe"  # tests/serve_probe.py: FLOW, DEPLOYMENT
+PROBE = PROJECT / "tests" / "support" / "serve_probe.py"
+PROBE_FLOW = "sara-serve-probe"  # tests/support/serve_probe.py: FLOW, DEPLOYMENT
 PROBE_DEPLOYMENT = "probe"
 INTERVAL_SECONDS = 5
 HEALTH_DEADLINE = 90.0

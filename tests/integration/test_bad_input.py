@@ -15,118 +15,31 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import make_project
-from transforms.config import load_settings
-from transforms.warehouse import db as wh
+from tests.support.loads import (
+    FIX,
+    NAME,
+    assert_nothing_loaded,
+    assert_reconciles,
+    calls,
+    land,
+    load,
+    meta_load,
+    quarantine,
+)
+from tests.support.project import cad_yaml
 from transforms.warehouse import loader
-
-FIX = Path(__file__).resolve().parent / "fixtures" / "bad"
-
-TOML = """
-sources = ["cad"]
-[agencies.city]
-name = "Test City"
-timezone = "America/Los_Angeles"
-crs = "EPSG:26910"
-bbox = [-122.52, 37.70, -122.35, 37.84]
-"""
-
-CAD_YAML = r"""
-name: cad
-kind: calls
-agency: city
-format: csv
-encoding: utf-8
-file_pattern: "cad_*.csv*"
-record_id: [id]
-update_mode: upsert
-extract_at: {filename_pattern: 'cad_(\d{8}T\d{6})'}
-event_grain: unit
-timezone: America/Los_Angeles
-timestamps:
-  received_at: {columns: [received], formats: ["%m/%d/%Y %I:%M:%S %p", "%Y-%m-%d %H:%M"]}
-  dispatched_at: {columns: [dispatched], formats: ["%m/%d/%Y %I:%M:%S %p"]}
-  onscene_at: {columns: [onscene], formats: ["%m/%d/%Y %I:%M:%S %p"]}
-  cleared_at: {columns: [cleared], formats: ["%m/%d/%Y %I:%M:%S %p"]}
-  updated_at: {columns: [updated], formats: ["%Y-%m-%d %H:%M"]}
-columns:
-  call_type_code: type
-  disposition: disp
-  address: address
-coordinates: {x: lon, y: lat, crs: EPSG:4326}
-origin: {column: onview, officer_values: ["Y"], community_values: ["N"]}
-crosswalks:
-  call_types: config/crosswalks/types.csv
-  dispositions: config/crosswalks/disp.csv
-"""
-
-TYPES = "code,call_type,call_category,origin\nBURG,Burglary,Property Crime,community\n"
-DISP = "code,disposition,disposition_category,countable,void\nRPT,Report,Report,true,false\n" \
-       "CAN,Cancel,Cancelled,false,false\n"
-
-NAME = "cad_20240302T020000"
 
 
 @pytest.fixture()
-def project(tmp_path: Path):
-    proj = make_project(tmp_path, TOML, {"cad": CAD_YAML}, {"types.csv": TYPES, "disp.csv": DISP})
-    settings = load_settings(proj / "config" / "sara.toml", project_dir=proj)
-    con = wh.connect(proj / "w.duckdb")
-    wh.apply_schema(con)
-    yield proj, settings, con
-    con.close()
-
-
-def _land(settings, fixture: str, name: str | None = None) -> Path:
-    landing = settings.source_landing("cad")
-    landing.mkdir(parents=True, exist_ok=True)
-    suffix = ".csv.gz" if fixture.endswith(".gz") else ".csv"
-    dst = landing / ((name or NAME) + suffix)
-    shutil.copyfile(FIX / fixture, dst)
-    return dst
+def project(tiny_project):
+    """Test City with its CAD source: (project folder, settings, an empty warehouse)."""
+    p = tiny_project()
+    return p.root, p.settings, p.connect()
 
 
 def _load(project, fixture: str, name: str | None = None, run: str = "r1") -> loader.FileOutcome:
     _, settings, con = project
-    path = _land(settings, fixture, name)
-    raw = loader.load_raw_file(con, settings, "cad", path, run)
-    if raw.status != "raw":
-        return raw
-    (out,) = loader.normalize_pending(con, settings, "cad", run)
-    return out
-
-
-def _meta(con, path: str) -> dict:
-    cur = con.execute("SELECT * FROM meta.loads WHERE path = ?", [path])
-    cols = [d[0] for d in cur.description]
-    rows = cur.fetchall()
-    assert len(rows) == 1, rows
-    return dict(zip(cols, rows[0], strict=True))
-
-
-def _quarantine(con) -> dict[int, str]:
-    return dict(con.execute("SELECT source_row, reason FROM core.quarantine ORDER BY source_row").fetchall())
-
-
-def _calls(con, *cols: str) -> dict[str, tuple]:
-    sel = ", ".join(cols)
-    return {r[0]: tuple(r[1:]) for r in con.execute(f"SELECT call_id, {sel} FROM core.calls ORDER BY 1").fetchall()}
-
-
-def _reconciles(out: loader.FileOutcome, con) -> None:
-    assert out.status == "loaded", out.message
-    assert out.rows_read == out.rows_loaded + out.rows_duplicate + out.rows_quarantined
-    m = _meta(con, out.path)
-    assert m["status"] == "loaded" and m["message"] is None
-    assert (m["rows_read"], m["rows_loaded"], m["rows_duplicate"], m["rows_quarantined"]) == (
-        out.rows_read, out.rows_loaded, out.rows_duplicate, out.rows_quarantined)
-    assert con.execute("SELECT count(*) FROM core.quarantine WHERE load_id = ?",
-                       [out.load_id]).fetchone()[0] == out.rows_quarantined
-
-
-def _nothing_loaded(con) -> None:
-    assert con.execute("SELECT count(*) FROM core.calls").fetchone()[0] == 0
-    assert con.execute("SELECT count(*) FROM core.quarantine").fetchone()[0] == 0
+    return load(con, settings, land(settings, fixture, name), run)
 
 
 # --- whole-file failures: a `failed` load whose message names the file (and the column) -------------------
@@ -142,10 +55,10 @@ def test_unloadable_file_is_a_failed_load_naming_the_file(project, fixture, word
     assert f"{NAME}.csv" in out.message
     for w in words:
         assert w in out.message
-    m = _meta(con, out.path)
+    m = meta_load(con, out.path)
     assert m["status"] == "failed" and m["message"] == out.message
     assert (m["rows_read"], m["rows_loaded"], m["rows_quarantined"]) == (0, 0, 0)
-    _nothing_loaded(con)
+    assert_nothing_loaded(con)
 
 
 def test_truncated_gzip_is_a_failed_load_naming_the_file(project):
@@ -153,8 +66,8 @@ def test_truncated_gzip_is_a_failed_load_naming_the_file(project):
     out = _load(project, "truncated.csv.gz")
     assert out.status == "failed"
     assert f"{NAME}.csv.gz" in out.message
-    assert _meta(con, out.path)["status"] == "failed"
-    _nothing_loaded(con)
+    assert meta_load(con, out.path)["status"] == "failed"
+    assert_nothing_loaded(con)
 
 
 # --- structure: rows the parser cannot use go to quarantine with a reason ---------------------------------
@@ -162,57 +75,57 @@ def test_truncated_gzip_is_a_failed_load_naming_the_file(project):
 def test_header_only_file_loads_zero_rows(project):
     _, _, con = project
     out = _load(project, "header_only.csv")
-    _reconciles(out, con)
+    assert_reconciles(out, con)
     assert (out.rows_read, out.rows_loaded) == (0, 0)
-    _nothing_loaded(con)
+    assert_nothing_loaded(con)
 
 
 def test_utf8_bom_is_stripped_and_the_id_column_is_found(project):
     _, _, con = project
     out = _load(project, "bom.csv")
-    _reconciles(out, con)
+    assert_reconciles(out, con)
     assert (out.rows_read, out.rows_loaded, out.rows_quarantined) == (3, 3, 0)
-    assert set(_calls(con, "received_at")) == {"G1", "G2", "G3"}
-    assert _meta(con, out.path)["file_columns"].startswith('["id",')
+    assert set(calls(con, "received_at")) == {"G1", "G2", "G3"}
+    assert meta_load(con, out.path)["file_columns"].startswith('["id",')
 
 
 def test_ragged_rows_are_quarantined_with_their_row_numbers(project):
     _, _, con = project
     out = _load(project, "ragged_rows.csv")
-    _reconciles(out, con)
+    assert_reconciles(out, con)
     assert (out.rows_read, out.rows_loaded, out.rows_quarantined) == (4, 2, 2)
-    q = _quarantine(con)
+    q = quarantine(con)
     assert sorted(q) == [2, 4]
     assert q[2].startswith("ragged_row: missing columns")
     assert q[4] == "ragged_row: too many columns"
     raw = con.execute("SELECT raw->>'line' FROM core.quarantine WHERE source_row = 4").fetchone()[0]
     assert raw.startswith("R3,") and raw.endswith(",extra,cells")
-    assert set(_calls(con, "received_at")) == {"R0", "R2"}
+    assert set(calls(con, "received_at")) == {"R0", "R2"}
 
 
 def test_unterminated_quote_is_quarantined_as_bad_quoting(project):
     _, _, con = project
     out = _load(project, "unterminated_quote.csv")
-    _reconciles(out, con)
+    assert_reconciles(out, con)
     assert (out.rows_read, out.rows_loaded, out.rows_quarantined) == (2, 1, 1)
-    assert _quarantine(con) == {2: "bad_quoting: unquoted value in address"}
-    assert set(_calls(con, "received_at")) == {"Q0"}
+    assert quarantine(con) == {2: "bad_quoting: unquoted value in address"}
+    assert set(calls(con, "received_at")) == {"Q0"}
 
 
 def test_cp1252_bytes_in_a_utf8_source_quarantine_the_row_and_keep_the_rest(project):
     _, _, con = project
     out = _load(project, "cp1252.csv")
-    _reconciles(out, con)
+    assert_reconciles(out, con)
     assert (out.rows_read, out.rows_loaded, out.rows_quarantined) == (3, 2, 1)
-    q = _quarantine(con)
+    q = quarantine(con)
     assert list(q) == [2] and "encoding in note" in q[2]
-    assert set(_calls(con, "received_at")) == {"W0", "W2"}
+    assert set(calls(con, "received_at")) == {"W0", "W2"}
 
 
 def test_cp1252_bytes_in_a_utf8_source_have_reason_bad_encoding(project):
     _, _, con = project
     _load(project, "cp1252.csv")
-    assert _quarantine(con)[2].startswith("bad_encoding:")
+    assert quarantine(con)[2].startswith("bad_encoding:")
 
 
 # --- schema -------------------------------------------------------------------------------------------------
@@ -220,9 +133,9 @@ def test_cp1252_bytes_in_a_utf8_source_have_reason_bad_encoding(project):
 def test_extra_column_loads_and_is_kept_as_a_raw_column(project):
     _, _, con = project
     out = _load(project, "extra_column.csv")
-    _reconciles(out, con)
+    assert_reconciles(out, con)
     assert (out.rows_read, out.rows_loaded) == (1, 1)
-    assert _calls(con, "raw_beat_code") == {"E1": ("B7",)}
+    assert calls(con, "raw_beat_code") == {"E1": ("B7",)}
 
 
 # --- values -------------------------------------------------------------------------------------------------
@@ -230,9 +143,9 @@ def test_extra_column_loads_and_is_kept_as_a_raw_column(project):
 def test_unparseable_dates_are_quarantined_as_bad_timestamp_with_the_value(project):
     _, _, con = project
     out = _load(project, "bad_dates.csv")
-    _reconciles(out, con)
+    assert_reconciles(out, con)
     assert (out.rows_read, out.rows_loaded, out.rows_quarantined) == (3, 1, 2)
-    assert _quarantine(con) == {
+    assert quarantine(con) == {
         1: "bad_timestamp: received_at (received) value 31/02/2024 25:61 does not parse",
         2: "bad_timestamp: received_at (received) value yesterday does not parse",
     }
@@ -243,9 +156,9 @@ def test_unparseable_dates_are_quarantined_as_bad_timestamp_with_the_value(proje
 def test_dates_50_years_ahead_load_flagged_future(project):
     _, _, con = project
     out = _load(project, "future_dates.csv")
-    _reconciles(out, con)
+    assert_reconciles(out, con)
     assert (out.rows_read, out.rows_loaded, out.rows_quarantined) == (2, 2, 0)
-    got = _calls(con, "received_at", "time_issue")
+    got = calls(con, "received_at", "time_issue")
     assert got["F1"] == (datetime(2074, 3, 1, 18, 0, tzinfo=UTC), "future")
     assert got["F2"][1] is None
 
@@ -258,10 +171,10 @@ def test_dates_50_years_ahead_load_flagged_future(project):
 def test_bad_coordinates_load_and_are_flagged(project, fixture, expected):
     _, _, con = project
     out = _load(project, fixture)
-    _reconciles(out, con)
+    assert_reconciles(out, con)
     assert out.rows_loaded == len(expected) and out.rows_quarantined == 0  # counted, just not all mapped
-    assert _calls(con, "is_located", "location_issue") == expected
-    located = _calls(con, "lon", "lat")
+    assert calls(con, "is_located", "location_issue") == expected
+    located = calls(con, "lon", "lat")
     for k, (ok, _) in expected.items():
         if ok:
             assert abs(located[k][0] - -122.3916) < 1e-6 and abs(located[k][1] - 37.7425) < 1e-6
@@ -272,9 +185,9 @@ def test_bad_coordinates_load_and_are_flagged(project, fixture, expected):
 def test_duplicate_ids_with_conflicting_rows_newest_version_wins(project):
     _, _, con = project
     out = _load(project, "duplicate_ids.csv")
-    _reconciles(out, con)
+    assert_reconciles(out, con)
     assert (out.rows_read, out.rows_loaded, out.rows_duplicate, out.rows_quarantined) == (3, 2, 1, 0)
-    got = _calls(con, "disposition", "n_responding_units")
+    got = calls(con, "disposition", "n_responding_units")
     assert got == {"X1": ("CAN", 1), "X2": ("RPT", 1)}  # X1 updated 13:00 (CAN) beats 12:00 (RPT)
 
 
@@ -300,9 +213,9 @@ def test_unit_grain_same_id_same_version_twice_call_fields_from_the_last_row_uni
     raw = loader.load_raw_file(con, settings, "cad", path, "r1")
     assert raw.status == "raw", raw.message
     (out,) = loader.normalize_pending(con, settings, "cad", "r1")
-    _reconciles(out, con)
+    assert_reconciles(out, con)
     assert (out.rows_read, out.rows_loaded, out.rows_duplicate, out.rows_quarantined) == (3, 2, 1, 0)
-    got = _calls(con, "call_type_code", "disposition", "disposition_category", "n_responding_units", "raw_note",
+    got = calls(con, "call_type_code", "disposition", "disposition_category", "n_responding_units", "raw_note",
                  "dispatched_at", "onscene_at", "cleared_at")
     # 10:03 PST = 18:03 UTC (U2's dispatch), 10:10 (U1's arrival), 10:50 (U2's clear)
     assert got == {"X7": ("ALARM", "CAN", "Cancelled", 2, "last", datetime(2024, 3, 1, 18, 3, tzinfo=UTC),
@@ -314,8 +227,8 @@ def test_unit_grain_same_id_same_version_twice_call_fields_from_the_last_row_uni
 def test_same_file_twice_under_two_names_is_skipped_the_second_time(project):
     _, settings, con = project
     first = _load(project, "good.csv")
-    _reconciles(first, con)
-    second = _land(settings, "good.csv", "cad_20240302T030000")
+    assert_reconciles(first, con)
+    second = land(settings, "good.csv", "cad_20240302T030000.csv")
     again = loader.load_raw_file(con, settings, "cad", second, "r2")
     assert again.status == "skipped" and again.load_id == first.load_id
     assert "already loaded" in again.message and first.path in again.message
@@ -326,16 +239,10 @@ def test_same_file_twice_under_two_names_is_skipped_the_second_time(project):
 
 # --- the flow: one bad source makes the night partial, the good one still publishes --------------------------
 
-FLOW_TOML = TOML.replace('sources = ["cad"]', 'sources = ["cad", "cad_b"]')
-CAD_B_YAML = CAD_YAML.replace("name: cad\n", "name: cad_b\n").replace('"cad_*.csv*"', '"cadb_*.csv*"') \
-    .replace(r"'cad_(\d{8}T\d{6})'", r"'cadb_(\d{8}T\d{6})'")
-
-
-def test_nightly_with_one_bad_source_is_partial_and_published(tmp_path, prefect_harness):
+def test_nightly_with_one_bad_source_is_partial_and_published(tiny_project, prefect_harness):
     from flows.nightly import nightly
 
-    proj = make_project(tmp_path, FLOW_TOML, {"cad": CAD_YAML, "cad_b": CAD_B_YAML},
-                        {"types.csv": TYPES, "disp.csv": DISP})
+    proj = tiny_project({"cad": None, "cad_b": cad_yaml("cad_b", prefix="cadb")}).root
     landing = proj / "data" / "landing"
     (landing / "cad").mkdir(parents=True)
     (landing / "cad_b").mkdir(parents=True)

@@ -1,4 +1,5 @@
-"""GIS export: every format written, then read back with pyogrio and with DuckDB's ST_Read."""
+"""GIS export: every format written from the marts of the hand-made square city, then read back with pyogrio
+and with DuckDB's ST_Read."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import pyogrio
 import pytest
 import shapely
 
-from tests.test_marts import built  # noqa: F401  (the hand-made city fixture)
 from transforms.outputs.export import FORMATS, export_marts, shapefile_names
 from transforms.warehouse import db as wh
 
@@ -16,8 +16,8 @@ CRS = {"city": "EPSG:32610"}
 
 
 @pytest.mark.parametrize("fmt", list(FORMATS))
-def test_every_format_round_trips(built, tmp_path, fmt):  # noqa: F811  (pytest passes the fixture imported above)
-    con, _, _ = built
+def test_every_format_round_trips(square_city, tmp_path, fmt):
+    con, _, _ = square_city
     expected = dict(con.execute("SELECT 'hotspots_city', count(*) FROM marts.hotspots UNION ALL "
                                 "SELECT 'units_city', count(*) FROM marts.units").fetchall())
     cell = con.execute("""SELECT z, gi_bin, n FROM marts.hotspots WHERE unit_type = 'grid' AND unit_id = '1_1'

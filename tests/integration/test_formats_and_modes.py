@@ -10,21 +10,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import make_project
-from transforms.config import load_settings
-from transforms.warehouse import db as wh
 from transforms.warehouse import loader
 
-TOML = """
-sources = ["feed"]
-[time]
-floor = "2000-01-01"
-[agencies.city]
-name = "Test City"
-timezone = "America/Chicago"
-crs = "EPSG:26971"
-bbox = [-87.95, 41.64, -87.52, 42.03]
-"""
+FLOOR = '[time]\nfloor = "2000-01-01"'  # Test City in Chicago, with a floor below which times are flagged
 
 BASE = r"""
 name: feed
@@ -38,12 +26,15 @@ coordinates: {x: lon, y: lat, crs: EPSG:4326}
 """
 
 
-def _setup(tmp: Path, extra: str):
-    proj = make_project(tmp, TOML, {"feed": BASE + extra})
-    settings = load_settings(proj / "config" / "sara.toml", project_dir=proj)
-    con = wh.connect(proj / "w.duckdb")
-    wh.apply_schema(con)
-    return settings, con
+def _setup_yaml(tiny_project, yaml: str, root: Path | None = None, crosswalks: dict | None = None):
+    """(settings, warehouse) of Test City in Chicago with one source, `feed`."""
+    p = tiny_project({"feed": yaml}, city="chicago", extra=FLOOR, root=root, crosswalks=crosswalks)
+    return p.settings, p.connect()
+
+
+def _setup(tiny_project, extra: str, root: Path | None = None):
+    """The same with the `feed` source BASE plus `extra`."""
+    return _setup_yaml(tiny_project, BASE + extra, root)
 
 
 def _load(settings, con, path: Path, run: str = "r"):
@@ -65,10 +56,10 @@ ROWS = [("2016-05-01 10:00", "THEFT", "100 N STATE ST", "-87.6277", "41.8822"),
         ("2016-05-02 09:15", "THEFT", "100 N STATE ST", "-87.6277", "41.8822")]
 
 
-def test_xlsx_extract_loads(tmp_path):
+def test_xlsx_extract_loads(tiny_project):
     import openpyxl
 
-    settings, con = _setup(tmp_path, 'format: xlsx\nfile_pattern: "*.xlsx"\nrecord_id: []\nupdate_mode: append\n')
+    settings, con = _setup(tiny_project, 'format: xlsx\nfile_pattern: "*.xlsx"\nrecord_id: []\nupdate_mode: append\n')
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.append(["when", "what", "where", "lon", "lat"])
@@ -82,9 +73,9 @@ def test_xlsx_extract_loads(tmp_path):
     assert got[0] == (datetime(2016, 5, 1, 15, 0, tzinfo=UTC), "100 BLOCK N STATE ST", True)  # CDT = UTC-5
 
 
-def test_gzip_cp1252_semicolon_and_flags(tmp_path):
+def test_gzip_cp1252_semicolon_and_flags(tiny_project):
     settings, con = _setup(
-        tmp_path, 'format: csv\nencoding: cp1252\ndelimiter: ";"\nfile_pattern: "*.csv.gz"\nrecord_id: []\n'
+        tiny_project, 'format: csv\nencoding: cp1252\ndelimiter: ";"\nfile_pattern: "*.csv.gz"\nrecord_id: []\n'
                   'update_mode: append\n')
     lines = ["when;what;where;lon;lat"] + [";".join(r) for r in ROWS]
     lines.append("2090-01-01 00:00;THEFT;CAFÉ ROW;-87.6277;41.8822")   # 50+ years in the future
@@ -97,9 +88,9 @@ def test_gzip_cp1252_semicolon_and_flags(tmp_path):
     assert issues == {"CAFÉ ROW": "future", "OLD ST": "before_floor"}
 
 
-def test_replace_window_refresh_and_late_older_extract(tmp_path):
+def test_replace_window_refresh_and_late_older_extract(tiny_project):
     settings, con = _setup(
-        tmp_path, 'format: csv\nfile_pattern: "*.csv"\nrecord_id: []\nupdate_mode: replace_window\n'
+        tiny_project, 'format: csv\nfile_pattern: "*.csv"\nrecord_id: []\nupdate_mode: replace_window\n'
                   "extract_at: {filename_pattern: 'x_(\\d{8})', format: '%Y%m%d'}\n")
     d = _landing(settings)
     head = "when,what,where,lon,lat\n"
@@ -123,11 +114,12 @@ def test_replace_window_refresh_and_late_older_extract(tmp_path):
         ["ROBBERY", "THEFT"]
 
 
-def test_dedupe_counts_exact_duplicates_only_when_asked(tmp_path):
+def test_dedupe_counts_exact_duplicates_only_when_asked(tiny_project, tmp_path):
     for dedupe, expect in ((True, (4, 3, 1)), (False, (4, 4, 0))):
         sub = tmp_path / str(dedupe)
         settings, con = _setup(
-            sub, f'format: csv\nfile_pattern: "*.csv"\nrecord_id: []\nupdate_mode: append\ndedupe: {str(dedupe).lower()}\n')
+            tiny_project, f'format: csv\nfile_pattern: "*.csv"\nrecord_id: []\nupdate_mode: append\n'
+                          f'dedupe: {str(dedupe).lower()}\n', root=sub)
         path = _landing(settings) / "d.csv"
         path.write_text("when,what,where,lon,lat\n" + "".join(",".join(r) + "\n" for r in [*ROWS, ROWS[0]]))
         out = _load(settings, con, path)
@@ -135,17 +127,14 @@ def test_dedupe_counts_exact_duplicates_only_when_asked(tmp_path):
         assert con.execute("SELECT count(*) FROM core.incidents").fetchone()[0] == expect[1]
 
 
-def test_parquet_offence_rows_collapse_to_most_serious(tmp_path):
+def test_parquet_offence_rows_collapse_to_most_serious(tiny_project):
     extra = ('format: parquet\nfile_pattern: "*.parquet"\nrecord_id: [id]\nupdate_mode: upsert\n'
              "event_grain: offense\ncrosswalks: {offenses: config/crosswalks/off.csv}\n")
-    proj = make_project(tmp_path, TOML, {"feed": BASE.replace("columns: {offense_code: what, address: where}",
-                                                              "columns: {offense_code: what, address: where, "
-                                                              "offense_seq: seq}") + extra},
-                        {"off.csv": "code,offense,offense_category,crime_against,severity_rank\n"
-                                    "290,Vandalism,Vandalism,Property,14\n120,Robbery,Robbery,Property,3\n"})
-    settings = load_settings(proj / "config" / "sara.toml", project_dir=proj)
-    con = wh.connect(proj / "w.duckdb")
-    wh.apply_schema(con)
+    yaml = BASE.replace("columns: {offense_code: what, address: where}",
+                        "columns: {offense_code: what, address: where, offense_seq: seq}") + extra
+    settings, con = _setup_yaml(tiny_project, yaml, crosswalks={
+        "off.csv": "code,offense,offense_category,crime_against,severity_rank\n"
+                   "290,Vandalism,Vandalism,Property,14\n120,Robbery,Robbery,Property,3\n"})
     t = pa.table({"id": ["A", "A", "B"], "seq": ["1", "2", "1"], "when": ["2016-05-01 10:00"] * 3,
                   "what": ["290", "120", "999"], "where": ["1 MAIN ST"] * 3, "lon": ["-87.6277"] * 3,
                   "lat": ["41.8822"] * 3})
@@ -179,14 +168,6 @@ coordinates: {x: lon, y: lat, crs: EPSG:4326}
 """
 
 
-def _setup_yaml(tmp: Path, yaml: str):
-    proj = make_project(tmp, TOML, {"feed": yaml})
-    settings = load_settings(proj / "config" / "sara.toml", project_dir=proj)
-    con = wh.connect(proj / "w.duckdb")
-    wh.apply_schema(con)
-    return settings, con
-
-
 def _incidents(con, *cols: str) -> dict[str, tuple]:
     sel = ", ".join(cols)
     return {r[0]: tuple(r[1:]) for r in con.execute(f"SELECT incident_id, {sel} FROM core.incidents").fetchall()}
@@ -202,11 +183,11 @@ def _rms_table(occurred, reported, until, ts_type, reported_type=None) -> pa.Tab
 
 
 @pytest.mark.parametrize("tz", ["UTC", "America/Chicago"])
-def test_parquet_tz_aware_timestamps_are_instants_kept_exactly(tmp_path, tz):
+def test_parquet_tz_aware_timestamps_are_instants_kept_exactly(tiny_project, tz):
     # Bad input (before the fix): a timestamp[us, tz] column became null (I0 quarantined, I1's reported_at null
     # with no flag). Expected: the instants exactly as written, whatever the column's or the source's zone, no
     # time_issue; an empty reported_at stays empty without a flag. rows: read 2 = loaded 2.
-    settings, con = _setup_yaml(tmp_path, RMS)
+    settings, con = _setup_yaml(tiny_project, RMS)
     occ = [datetime(2024, 3, 10, 8, 30, 0, 123456, tzinfo=UTC),   # 03:30 CDT, the morning the clocks jump
            datetime(2016, 5, 1, 15, 0, tzinfo=UTC)]
     rep = [datetime(2024, 3, 10, 9, 0, tzinfo=UTC), None]
@@ -223,12 +204,12 @@ def test_parquet_tz_aware_timestamps_are_instants_kept_exactly(tmp_path, tz):
     ("naive_timestamps: local\n", (18, 8)),
     ("naive_timestamps: utc\n", (12, 2)),
 ])
-def test_parquet_naive_timestamps_are_read_in_the_zone_the_yaml_says(tmp_path, setting, utc_hours):
+def test_parquet_naive_timestamps_are_read_in_the_zone_the_yaml_says(tiny_project, setting, utc_hours):
     # Bad input: naive Parquet timestamps (no zone in the file): 2024-03-01 12:00:00.25 (CST, UTC-6) and
     # 2024-03-10 02:30 (inside the spring-forward gap), the second as timestamp[ns]; a DATE column for occurred_to.
     # Expected: local -> 18:00:00.25 UTC and 08:30 UTC (the README's gap rule, applied once); utc -> 12:00:00.25
     # and 02:30 UTC. The DATE is a calendar day in the source's zone either way (2024-03-02 00:00 CST).
-    settings, con = _setup_yaml(tmp_path, RMS.replace("timezone: America/Chicago\n",
+    settings, con = _setup_yaml(tiny_project, RMS.replace("timezone: America/Chicago\n",
                                                       "timezone: America/Chicago\n" + setting))
     naive = [datetime(2024, 3, 1, 12, 0, 0, 250000)]
     path = _landing(settings) / "naive.parquet"
@@ -242,19 +223,19 @@ def test_parquet_naive_timestamps_are_read_in_the_zone_the_yaml_says(tmp_path, s
         datetime(2024, 3, 2, 6, 0, tzinfo=UTC), None)}
 
 
-def test_naive_timestamps_key_is_validated(tmp_path):
+def test_naive_timestamps_key_is_validated(tiny_project):
     from transforms.config import ConfigError
 
     with pytest.raises(ConfigError, match="key naive_timestamps: Input should be 'local' or 'utc'"):
-        _setup_yaml(tmp_path, RMS.replace("timezone: America/Chicago\n",
+        _setup_yaml(tiny_project, RMS.replace("timezone: America/Chicago\n",
                                           "timezone: America/Chicago\nnaive_timestamps: gmt\n"))
 
 
-def test_offset_format_in_text_is_an_instant_not_converted_again(tmp_path):
+def test_offset_format_in_text_is_an_instant_not_converted_again(tiny_project):
     # Bad input: a CSV time with an explicit offset, read with a %z format (before the fix it was converted
     # from the source's zone a second time: 10:00-05:00 came out as 10:00 UTC). Expected: 15:00 UTC. A value
     # without an offset, read by the second (local) format of the same list, stays local (CDT, UTC-5).
-    settings, con = _setup_yaml(tmp_path, BASE.replace(
+    settings, con = _setup_yaml(tiny_project, BASE.replace(
         '["%Y-%m-%d %H:%M", "%d/%m/%Y"]', '["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M"]')
         + 'format: csv\nfile_pattern: "*.csv"\nrecord_id: []\nupdate_mode: append\n')
     path = _landing(settings) / "z.csv"
@@ -284,9 +265,9 @@ columns: {offense_code: what}
 """
 
 
-def test_a_primary_time_that_does_not_parse_is_flagged_or_quarantined_never_silently_null(tmp_path):
+def test_a_primary_time_that_does_not_parse_is_flagged_or_quarantined_never_silently_null(tiny_project):
     # Bad input, one row each; expected outcome beside it.
-    settings, con = _setup_yaml(tmp_path, PRIMARY)
+    settings, con = _setup_yaml(tiny_project, PRIMARY)
     rows = [
         "P1,2016-05-01 10:00,garbage,,X",            # loaded, reported_at null, time_issue unparseable_reported_at
         "P2,garbage,2016-05-01 12:00,,X",            # loaded, event_at = reported_at, unparseable_occurred_from
@@ -321,13 +302,13 @@ def test_a_primary_time_that_does_not_parse_is_flagged_or_quarantined_never_sile
     ("{columns: [e], epoch: ms}", "e", "12:30"),                         # not a number
     ("{columns: [e], formats: ['%Y-%m-%d %H:%M']}", "e", "2016-02-30 10:00"),  # no such day
 ])
-def test_every_kind_of_timestamp_spec_flags_an_unparseable_primary(tmp_path, spec, header, bad):
+def test_every_kind_of_timestamp_spec_flags_an_unparseable_primary(tiny_project, spec, header, bad):
     # Bad input: occurred_from present but unreadable (split parts, epoch, formats); reported_at fine.
     # Expected: the row loads on reported_at, occurred_from null, time_issue unparseable_occurred_from.
     yaml = PRIMARY.replace("occurred_from: {columns: [occurred], formats: [\"%Y-%m-%d %H:%M\"]}",
                            f"occurred_from: {spec}").replace("  occurred_to: {columns: [until], "
                                                              "formats: [\"%Y-%m-%d %H:%M\"]}\n", "")
-    settings, con = _setup_yaml(tmp_path, yaml)
+    settings, con = _setup_yaml(tiny_project, yaml)
     path = _landing(settings) / "k.csv"
     path.write_text(f"id,{header},reported,what\nK1,{bad},2016-05-01 12:00,X\n")
     out = _load(settings, con, path)

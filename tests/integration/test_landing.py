@@ -17,58 +17,39 @@ import duckdb
 import numpy as np
 import pytest
 
-from tests.conftest import make_project
-from tests.test_bad_input import (
-    CAD_YAML,
-    DISP,
+from tests.support.loads import (
     FIX,
     NAME,
-    TOML,
-    TYPES,
-    _calls,
-    _meta,
-    _nothing_loaded,
-    _reconciles,
+    assert_nothing_loaded,
+    assert_reconciles,
+    calls,
+    land,
+    load,
+    meta_load,
 )
-from transforms.config import ConfigError, load_settings
-from transforms.warehouse import db as wh
+from tests.support.project import cad_yaml
+from transforms.config import ConfigError
 from transforms.warehouse import loader
 from transforms.warehouse.sqlutil import relation_exists
 
 
 @pytest.fixture()
-def make(tmp_path: Path):
-    """make(yaml_extra=..., toml_top=...) -> (settings, con): a one-source project under tmp_path/proj."""
-    cons: list[duckdb.DuckDBPyConnection] = []
+def make(tiny_project):
+    """make(yaml_extra=..., top=..., cad=...) -> (settings, con): Test City with its CAD source (or `cad`)."""
 
-    def _make(yaml_extra: str = "", toml_top: str = "", cad_yaml: str = CAD_YAML):
-        proj = make_project(tmp_path / "proj", toml_top + TOML, {"cad": cad_yaml + yaml_extra},
-                            {"types.csv": TYPES, "disp.csv": DISP})
-        settings = load_settings(proj / "config" / "sara.toml", project_dir=proj)
-        con = wh.connect(proj / "w.duckdb")
-        wh.apply_schema(con)
-        cons.append(con)
-        return settings, con
+    def _make(yaml_extra: str = "", top: str = "", cad: str | None = None):
+        p = tiny_project({"cad": (cad or cad_yaml()) + yaml_extra}, top=top)
+        return p.settings, p.connect()
 
-    yield _make
-    for con in cons:
-        con.close()
+    return _make
 
 
 def _land(settings, fixture: str, name: str) -> Path:
-    landing = settings.source_landing("cad")
-    landing.mkdir(parents=True, exist_ok=True)
-    dst = landing / name
-    shutil.copyfile(FIX / fixture, dst)
-    return dst
+    return land(settings, fixture, name)
 
 
 def _load(settings, con, path: Path, run: str = "r1") -> loader.FileOutcome:
-    raw = loader.load_raw_file(con, settings, "cad", path, run)
-    if raw.status != "raw":
-        return raw
-    (out,) = loader.normalize_pending(con, settings, "cad", run)
-    return out
+    return load(con, settings, path, run)
 
 
 def _failed_naming(out: loader.FileOutcome, con, path: Path, *words: str) -> None:
@@ -76,9 +57,9 @@ def _failed_naming(out: loader.FileOutcome, con, path: Path, *words: str) -> Non
     assert str(path) in out.message
     for w in words:
         assert w in out.message, out.message
-    m = _meta(con, str(path))
+    m = meta_load(con, str(path))
     assert m["status"] == "failed" and m["message"] == out.message
-    _nothing_loaded(con)
+    assert_nothing_loaded(con)
 
 
 # --- compression is read from the bytes, never from the name ------------------------------------------------
@@ -93,18 +74,18 @@ def _failed_naming(out: loader.FileOutcome, con, path: Path, *words: str) -> Non
 def test_compression_is_read_from_the_bytes_and_every_row_loads(make, fixture, name):
     settings, con = make()
     out = _load(settings, con, _land(settings, fixture, name))
-    _reconciles(out, con)
+    assert_reconciles(out, con)
     assert (out.rows_read, out.rows_loaded, out.rows_quarantined) == (3, 3, 0)
-    assert set(_calls(con, "received_at")) == {"G1", "G2", "G3"}
-    assert _meta(con, out.path)["file_records"] == 3
+    assert set(calls(con, "received_at")) == {"G1", "G2", "G3"}
+    assert meta_load(con, out.path)["file_records"] == 3
 
 
 def test_cp1252_inside_bz2_is_decompressed_then_transcoded(make):
-    settings, con = make(cad_yaml=CAD_YAML.replace("encoding: utf-8", "encoding: cp1252"))
+    settings, con = make(cad=cad_yaml().replace("encoding: utf-8", "encoding: cp1252"))
     out = _load(settings, con, _land(settings, "cp1252.csv.bz2", f"{NAME}.csv"))
-    _reconciles(out, con)
+    assert_reconciles(out, con)
     assert (out.rows_read, out.rows_loaded, out.rows_quarantined) == (3, 3, 0)
-    assert _calls(con, "raw_note")["W1"] == ("caf\u00e9 \u2013 r\u00e9sum\u00e9",)
+    assert calls(con, "raw_note")["W1"] == ("caf\u00e9 \u2013 r\u00e9sum\u00e9",)
 
 
 @pytest.mark.parametrize(("fixture", "words"), [
@@ -200,9 +181,9 @@ def test_a_stray_quote_in_an_unquoted_field_is_recounted_by_a_parser(make):
     good = (FIX / "good.csv").read_text()
     path.write_text(good.replace(",x\n", ",5'10\" male\n", 1))
     out = _load(settings, con, path)
-    _reconciles(out, con)
+    assert_reconciles(out, con)
     assert (out.rows_read, out.rows_loaded) == (3, 3)
-    assert _calls(con, "raw_note")["G1"] == ("5'10\" male",)
+    assert calls(con, "raw_note")["G1"] == ("5'10\" male",)
 
 
 def test_a_file_the_reader_reads_differently_from_every_count_fails_whole(make):
@@ -222,7 +203,7 @@ def test_last_byte_is_tracked():
 # --- a file still being written -----------------------------------------------------------------------------
 
 def _waiting(con, path: Path) -> dict:
-    m = _meta(con, str(path))
+    m = meta_load(con, str(path))
     assert m["status"] == "waiting"
     assert (m["rows_read"], m["rows_loaded"], m["rows_quarantined"]) == (0, 0, 0)
     return m
@@ -236,7 +217,7 @@ def test_a_file_whose_last_row_has_no_newline_is_held_then_loaded_whole(make):
     assert out.message.startswith(f"still being written: {path}: the last record has no line terminator")
     assert _waiting(con, path)["message"] == out.message
     assert loader.normalize_pending(con, settings, "cad", "r1") == []
-    _nothing_loaded(con)
+    assert_nothing_loaded(con)
     again = loader.load_raw_file(con, settings, "cad", path, "r2")  # the next night, still unfinished
     assert again.status == "waiting"
     assert con.execute("SELECT count(*) FROM meta.loads").fetchone()[0] == 1  # one row per held path
@@ -244,18 +225,18 @@ def test_a_file_whose_last_row_has_no_newline_is_held_then_loaded_whole(make):
     with open(path, "a") as fh:  # the vendor finishes the file
         fh.write("OUNDED VEHICLE TOWED\n")
     done = _load(settings, con, path, "r3")
-    _reconciles(done, con)
+    assert_reconciles(done, con)
     assert (done.rows_read, done.rows_loaded) == (2, 2)
-    assert _calls(con, "raw_note") == {"P1": ("x",), "P2": ("IMPOUNDED VEHICLE TOWED",)}
+    assert calls(con, "raw_note") == {"P1": ("x",), "P2": ("IMPOUNDED VEHICLE TOWED",)}
     assert con.execute("SELECT count(*) FROM meta.loads WHERE status = 'waiting'").fetchone()[0] == 0
 
 
 def test_a_vendor_without_final_newlines_can_say_so(make):
     settings, con = make("final_newline: optional\n")
     out = _load(settings, con, _land(settings, "still_being_written.csv", f"{NAME}.csv"))
-    _reconciles(out, con)
+    assert_reconciles(out, con)
     assert (out.rows_read, out.rows_loaded) == (2, 2)
-    assert _meta(con, out.path)["file_records"] == 2
+    assert meta_load(con, out.path)["file_records"] == 2
 
 
 def test_a_file_that_grows_during_the_load_is_held_and_loaded_next_night(make, monkeypatch):
@@ -280,8 +261,8 @@ def test_a_file_that_grows_during_the_load_is_held_and_loaded_next_night(make, m
 
     monkeypatch.setattr(loader, "BEFORE_COMMIT_HOOK", None)
     done = _load(settings, con, path, "r2")
-    _reconciles(done, con)
-    assert set(_calls(con, "received_at")) == {"G1", "G2", "G3", "G4"}
+    assert_reconciles(done, con)
+    assert set(calls(con, "received_at")) == {"G1", "G2", "G3", "G4"}
 
 
 def test_ready_marker_holds_the_file_until_the_marker_is_there(make):
@@ -291,7 +272,7 @@ def test_ready_marker_holds_the_file_until_the_marker_is_there(make):
     out = loader.load_raw_file(con, settings, "cad", path, "r1")
     assert out.status == "waiting"
     assert out.message == f"still being written: {path}: its ready marker {NAME}.csv.done is not there yet"
-    _nothing_loaded(con)
+    assert_nothing_loaded(con)
 
     marker = path.with_name(path.name + ".done")  # matches file_pattern cad_*.csv* too: never a delivery
     marker.write_bytes(b"")
@@ -300,7 +281,7 @@ def test_ready_marker_holds_the_file_until_the_marker_is_there(make):
 
     assert unmatched_files(settings) == []
     done = _load(settings, con, path, "r2")
-    _reconciles(done, con)
+    assert_reconciles(done, con)
     assert done.rows_loaded == 3
 
 
@@ -315,7 +296,7 @@ def test_a_ready_marker_that_names_no_other_file_is_a_config_error(make, marker)
 def test_columns_named_rowid_load_id_row_number_empty_or_duplicate_load_as_raw_columns(make):
     settings, con = make()
     out = _load(settings, con, _land(settings, "clashing_names.csv", f"{NAME}.csv"))
-    _reconciles(out, con)
+    assert_reconciles(out, con)
     assert (out.rows_read, out.rows_loaded) == (1, 1)
     cols = ["raw_rowid", "raw_load_id", "raw_row_number", "raw_rowid_2", "raw_beat_code", "raw_beat_code_2",
             "raw_say_hi", "raw_column_22", "raw_note", "raw_note_2"]
@@ -372,12 +353,12 @@ def test_a_symlink_to_another_file_inside_the_landing_folder_loads(make):
     link = landing / f"{NAME}.csv"
     link.symlink_to(Path("incoming") / "export.csv")
     out = _load(settings, con, link)
-    _reconciles(out, con)
+    assert_reconciles(out, con)
     assert out.rows_loaded == 3
 
 
 def test_a_symlink_into_an_allowed_root_loads(make, tmp_path):
-    settings, con = make(toml_top='allowed_roots = ["../vendor_drop"]\n')
+    settings, con = make(top='allowed_roots = ["../vendor_drop"]')
     drop = tmp_path / "vendor_drop"
     drop.mkdir()
     shutil.copyfile(FIX / "good.csv", drop / "calls.csv")
@@ -385,13 +366,13 @@ def test_a_symlink_into_an_allowed_root_loads(make, tmp_path):
     link.parent.mkdir(parents=True)
     link.symlink_to(drop / "calls.csv")
     out = _load(settings, con, link)
-    _reconciles(out, con)
+    assert_reconciles(out, con)
     assert out.rows_loaded == 3
 
 
 # --- files that no source picks up; the nightly flow end to end ------------------------------------------------
 
-def test_nightly_reports_held_and_unmatched_files_in_meta_health_and_status(tmp_path, prefect_harness):
+def test_nightly_reports_held_and_unmatched_files_in_meta_health_and_status(tiny_project, prefect_harness):
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
     from typer.testing import CliRunner
@@ -399,8 +380,8 @@ def test_nightly_reports_held_and_unmatched_files_in_meta_health_and_status(tmp_
     from flows.cli import app
     from flows.nightly import nightly
 
-    proj = make_project(tmp_path, TOML, {"cad": CAD_YAML}, {"types.csv": TYPES, "disp.csv": DISP})
-    cfg = str(proj / "config" / "sara.toml")
+    p = tiny_project()
+    proj, cfg = p.root, str(p.config)
     landing = proj / "data" / "landing"
     (landing / "cad").mkdir(parents=True)
     (landing / "unknown_feed").mkdir()

@@ -1,96 +1,19 @@
-"""The shared dimensions, units, event-unit assignment, counts and Gi* marts on a hand-made city."""
+"""The shared dimensions, units, event-unit assignment, counts and Gi* marts on a hand-made city (the fixture
+square_city in tests/conftest.py: a 1 km square in UTM 10N, 12 burglaries in one cell and four other calls)."""
 
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import pytest
 import shapely
 
-from tests.conftest import make_project
 from transforms.config import load_settings
 from transforms.marts import build as marts
-from transforms.warehouse import db as wh
-from transforms.warehouse import loader
-
-# a 1 km x 1 km square city in UTM 10N, as lon/lat via its corners
-TOML = """
-sources = ["cad"]
-windows_days = [7, 28]
-[time]
-as_of = "2024-03-31"
-[agencies.city]
-name = "Square City"
-timezone = "America/Los_Angeles"
-crs = "EPSG:32610"
-boundary = "config/city.geojson"
-grid_origin = [550000, 4180000]
-[analysis]
-cell_size_m = 250
-h3_resolution = 9
-knox_groups = ["property"]
-knox_perms = 19
-near_repeat_distance_m = 50
-near_repeat_days = 3
-[analysis.category_groups.calls]
-all = ["*"]
-property = ["Property Crime"]
-"""
-
-CAD = r"""
-name: cad
-kind: calls
-agency: city
-format: csv
-file_pattern: "*.csv"
-record_id: [id]
-update_mode: upsert
-timezone: America/Los_Angeles
-timestamps:
-  received_at: {columns: [when], formats: ["%Y-%m-%d %H:%M"]}
-columns: {call_type_code: type}
-coordinates: {x: x, y: y, crs: EPSG:32610}
-origin: {column: onview, officer_values: ["Y"], community_values: ["N"]}
-crosswalks: {call_types: config/crosswalks/types.csv}
-"""
-TYPES = "code,call_type,call_category,origin\nBURG,Burglary,Property Crime,community\nTS,Stop,Traffic,officer\n"
 
 
-def _city(path: Path) -> None:
-    import geopandas as gpd
-
-    sq = shapely.box(550100, 4180100, 551100, 4181100)  # 1 km square, not aligned to the 250 m grid
-    gpd.GeoDataFrame({"name": ["city"]}, geometry=[sq], crs="EPSG:32610").to_crs("EPSG:4326").to_file(path)
-
-
-@pytest.fixture()
-def built(tmp_path):
-    proj = make_project(tmp_path, TOML, {"cad": CAD}, {"types.csv": TYPES})
-    _city(proj / "config" / "city.geojson")
-    settings = load_settings(proj / "config" / "sara.toml", project_dir=proj)
-    con = wh.connect(proj / "w.duckdb")
-    wh.apply_schema(con)
-    rows = ["id,when,type,x,y,onview"]
-    # a cluster of 12 burglaries in one cell (550300..550500 x 4180300..4180500), in the last 7 days
-    for i in range(12):
-        rows.append(f"B{i},2024-03-{25 + i % 6} 12:00,BURG,{550360 + i},{4180360 + i},N")
-    rows.append("T1,2024-03-20 09:00,TS,550900,4180900,Y")      # 28-day window only, officer
-    rows.append("OLD,2023-01-01 09:00,BURG,550900,4180900,N")    # outside every window
-    rows.append("ANCIENT,2020-06-01 09:00,BURG,550900,4180900,N")  # before the marts' horizon
-    rows.append("OUT,2024-03-30 09:00,BURG,560000,4190000,N")    # out of area: not located, not counted
-    landing = settings.source_landing("cad")
-    landing.mkdir(parents=True)
-    (landing / "c.csv").write_text("\n".join(rows) + "\n")
-    loader.load_raw_file(con, settings, "cad", landing / "c.csv", "r")
-    loader.normalize_pending(con, settings, "cad", "r")
-    counts = marts.build_all(con, settings)
-    yield con, counts, settings
-    con.close()
-
-
-def test_grid_is_clipped_and_ids_are_stable(built):
-    con, counts, _ = built
+def test_grid_is_clipped_and_ids_are_stable(square_city):
+    con, counts, _ = square_city
     assert counts["as_of"] == "2024-03-31"
     grid = con.execute("SELECT unit_id, area_m2 FROM marts.units WHERE unit_type = 'grid' ORDER BY unit_id").fetchall()
     # the square spans x 550100..551100 -> cells 0..4 (origin 550000, 250 m); same for y: 5 x 5 = 25 cells
@@ -100,8 +23,8 @@ def test_grid_is_clipped_and_ids_are_stable(built):
     assert dict(grid)["0_0"] == pytest.approx(150 * 150)  # a corner cell clipped by the boundary
 
 
-def test_counts_by_window_origin_and_group(built):
-    con, _, _ = built
+def test_counts_by_window_origin_and_group(square_city):
+    con, _, _ = square_city
     got = dict(((w, o, g), n) for w, o, g, n in con.execute(
         """SELECT window_days, origin, category_group, sum(n) FROM marts.hotspot_counts
            WHERE unit_type = 'grid' GROUP BY ALL""").fetchall())
@@ -112,8 +35,8 @@ def test_counts_by_window_origin_and_group(built):
                        "AND origin = 'all' AND category_group = 'all'").fetchone()[0] == 1
 
 
-def test_gi_star_covers_every_unit_and_finds_the_cluster(built):
-    con, _, _ = built
+def test_gi_star_covers_every_unit_and_finds_the_cluster(square_city):
+    con, _, _ = square_city
     rows = con.execute(
         """SELECT unit_id, n, z, gi_bin, n_neighbors FROM marts.hotspots
            WHERE unit_type = 'grid' AND window_days = 7 AND origin = 'all' AND category_group = 'all'"""
@@ -129,8 +52,8 @@ def test_gi_star_covers_every_unit_and_finds_the_cluster(built):
     assert by_id["1_1"][2] == pytest.approx(z, abs=1e-9)
 
 
-def test_rebuild_is_idempotent_and_incremental(built):
-    con, counts, settings = built
+def test_rebuild_is_idempotent_and_incremental(square_city):
+    con, counts, settings = square_city
     before = con.execute("SELECT count(*) FROM marts.event_units").fetchone()[0]
     again = marts.build_all(con, settings)
     assert again == counts
@@ -138,8 +61,8 @@ def test_rebuild_is_idempotent_and_incremental(built):
     assert again["as_of"] == str(date(2024, 3, 31))
 
 
-def test_emerging_kde_and_accuracy_marts_exist_for_every_cell(built):
-    con, _, _ = built
+def test_emerging_kde_and_accuracy_marts_exist_for_every_cell(square_city):
+    con, _, _ = square_city
     em = con.execute("""SELECT count(*), count(DISTINCT status) FROM marts.emerging_hotspots
                         WHERE dataset = 'calls' AND category_group = 'all' AND origin = 'all'""").fetchone()
     assert em == (25, 1)
@@ -150,14 +73,14 @@ def test_emerging_kde_and_accuracy_marts_exist_for_every_cell(built):
     assert con.execute("SELECT count(*) FROM marts.hotspot_accuracy").fetchone()[0] == 0
 
 
-def test_unit_sets_are_cached_by_value(built):
+def test_unit_sets_are_cached_by_value(square_city):
     """The unit sets depend on config and layer files only: two loads of one config share them, and a
     changed config or layer file builds them again."""
     import os
 
     from transforms.marts.units import static_units
 
-    _, _, settings = built
+    _, _, settings = square_city
     first = static_units(settings)
     again = load_settings(settings.config_path, project_dir=settings.project_dir)
     assert again is not settings and static_units(again) is first
@@ -177,10 +100,10 @@ def _columns(con, table: str) -> list[tuple[str, str]]:
         "ORDER BY column_index", [table]).fetchall()]
 
 
-def test_an_empty_mart_has_its_full_schema(built):
+def test_an_empty_mart_has_its_full_schema(square_city):
     """A mart with no rows has the columns and types it has with rows (a GIS layer or a report reading an
     empty night still finds every column)."""
-    con, _, _ = built
+    con, _, _ = square_city
     # no events before the last 28 days: no accuracy rows; no problem files: no problem rows
     for table in ("hotspot_accuracy", "problem_assessment", "problem_daily", "problem_areas"):
         assert con.execute(f"SELECT count(*) FROM marts.{table}").fetchone()[0] == 0, table
@@ -194,7 +117,7 @@ def test_an_empty_mart_has_its_full_schema(built):
     assert len(cols) == 43 and cols["wdd"] == "DOUBLE" and cols["response_date"] == "DATE"
 
 
-def test_every_mart_written_from_python_has_its_declared_schema(built):
+def test_every_mart_written_from_python_has_its_declared_schema(square_city):
     from transforms.marts import (
         compstat,
         density,
@@ -209,7 +132,7 @@ def test_every_mart_written_from_python_has_its_declared_schema(built):
     )
     from transforms.marts.write import Mart
 
-    con, _, _ = built
+    con, _, _ = square_city
     declared = [m for mod in (compstat, density, dimensions, emerging_hotspots, hotspots, near_repeat,
                               place_concentration, problems, temporal_profile, units)
                 for m in vars(mod).values() if isinstance(m, Mart)]
@@ -221,12 +144,12 @@ def test_every_mart_written_from_python_has_its_declared_schema(built):
         assert comment == m.comment, m.name
 
 
-def test_repeat_concentration_profile_and_near_repeat_marts(built):
+def test_repeat_concentration_profile_and_near_repeat_marts(square_city):
     import numpy as np
 
     from transforms.stats.concentration import gini
 
-    con, _, _ = built
+    con, _, _ = square_city
     # every event of the repeat window is at exactly one location row (per dimension)
     n_loc = con.execute("""SELECT sum(n_repeat_window) FROM marts.repeat_location_rows
                            WHERE dataset = 'calls' AND category_group = 'all' AND origin = 'all'""").fetchone()[0]
@@ -253,18 +176,22 @@ def test_repeat_concentration_profile_and_near_repeat_marts(built):
                           AND dataset = 'calls' AND category_group = 'all'""").fetchone()
     assert prof[1] == 168 and prof[0] == pytest.approx(counts.sum() + 1)
     # Knox on the property group: the 12 burglaries are close in space and time
+    # Burglary i is at (550360 + i, 4180360 + i) on 2024-03-(25 + i % 6): any two are sqrt(2) * |i - j| m
+    # apart (1.4 to 15.6 m, inside [1, 100) m) and at most 5 days apart (inside [0, 7) days), so every one of
+    # the 12 * 11 / 2 = 66 pairs is in this cell; the only other property event with a location (OLD, 2023)
+    # is 760 m and a year from them.
     nr = con.execute("""SELECT observed FROM marts.near_repeat WHERE category_group = 'property'
                         AND space_lo = 1 AND space_hi = 100 AND time_lo = 0 AND time_hi = 7""").fetchone()
-    assert nr is not None and nr[0] > 0
+    assert nr == (66,)
     assert con.execute("SELECT count(DISTINCT chain_id) FROM marts.near_repeat_events").fetchone()[0] >= 1
 
 
-def test_marts_read_events_from_the_horizon_on(built):
+def test_marts_read_events_from_the_horizon_on(square_city):
     """marts.events starts at the earliest date any mart needs (here compstat's year-to-date of last year,
     2023-01-01), so a night's mart cost is bounded by the windows, not by history."""
     from datetime import timedelta
 
-    con, _, _ = built
+    con, _, _ = square_city
     need = dict(con.execute("SELECT needed_by, first_date FROM marts.horizon WHERE agency = 'city'").fetchall())
     as_of = date(2024, 3, 31)
     assert need["windows_days"] == as_of - timedelta(days=27)
@@ -279,7 +206,6 @@ def test_marts_read_events_from_the_horizon_on(built):
     assert con.execute("SELECT count(*) FROM marts.event_units WHERE event_id = 'ANCIENT'").fetchone()[0] == 0
     months = [r[0] for r in con.execute("SELECT DISTINCT month FROM marts.response_times_excluded").fetchall()]
     assert months and min(months) >= date(2023, 1, 1)
-
 
 
 def test_a_layer_field_left_empty_is_null_in_the_units(tmp_path):

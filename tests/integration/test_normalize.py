@@ -8,52 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import make_project
-from transforms.config import load_settings
 from transforms.warehouse import db as wh
 from transforms.warehouse import loader
-
-TOML = """
-sources = ["cad"]
-[agencies.city]
-name = "Test City"
-timezone = "America/Los_Angeles"
-crs = "EPSG:26910"
-bbox = [-122.52, 37.70, -122.35, 37.84]
-"""
-
-CAD_YAML = r"""
-name: cad
-kind: calls
-agency: city
-format: csv
-file_pattern: "cad_*.csv"
-record_id: [id]
-update_mode: upsert
-extract_at: {filename_pattern: 'cad_(\d{8}T\d{6})'}
-event_grain: unit
-timezone: America/Los_Angeles
-timestamps:
-  received_at: {columns: [received], formats: ["%m/%d/%Y %I:%M:%S %p", "%Y-%m-%d %H:%M"]}
-  dispatched_at: {columns: [dispatched], formats: ["%m/%d/%Y %I:%M:%S %p"]}
-  onscene_at: {columns: [onscene], formats: ["%m/%d/%Y %I:%M:%S %p"]}
-  cleared_at: {columns: [cleared], formats: ["%m/%d/%Y %I:%M:%S %p"]}
-  updated_at: {columns: [updated], formats: ["%Y-%m-%d %H:%M"]}
-sentinel_dates: ["1900-01-01"]
-columns:
-  call_type_code: type
-  disposition: disp
-  address: address
-coordinates: {x: lon, y: lat, crs: EPSG:4326}
-origin: {column: onview, officer_values: ["Y"], community_values: ["N"]}
-crosswalks:
-  call_types: config/crosswalks/types.csv
-  dispositions: config/crosswalks/disp.csv
-"""
-
-TYPES = "code,call_type,call_category,origin\nBURG,Burglary,Property Crime,community\nTS,Traffic Stop,Traffic,officer\n"
-DISP = "code,disposition,disposition_category,countable,void\nRPT,Report,Report,true,false\n" \
-       "CAN,Cancel,Cancelled,false,false\nVOID,Void,Other,false,true\n"
 
 HEADER = "id,unit,received,dispatched,onscene,cleared,type,disp,address,lon,lat,onview,updated,note\n"
 
@@ -66,13 +22,10 @@ def _row(id_, unit, received, dispatched="", onscene="", cleared="", type_="BURG
 
 
 @pytest.fixture()
-def project(tmp_path: Path):
-    proj = make_project(tmp_path, TOML, {"cad": CAD_YAML}, {"types.csv": TYPES, "disp.csv": DISP})
-    settings = load_settings(proj / "config" / "sara.toml", project_dir=proj)
-    con = wh.connect(proj / "w.duckdb")
-    wh.apply_schema(con)
-    yield proj, settings, con
-    con.close()
+def project(tiny_project):
+    """Test City with its CAD source (one row per responding unit): (project folder, settings, warehouse)."""
+    p = tiny_project()
+    return p.root, p.settings, p.connect()
 
 
 def _load(proj: Path, settings, con, name: str, text: str, run: str = "r1") -> loader.FileOutcome:
@@ -259,7 +212,6 @@ def test_a_warehouse_made_before_the_rename_keeps_its_responding_unit_counts(pro
     assert out.status == "loaded" and _call(con, "C2")["n_responding_units"] == 1
 
 
-BARE_TOML = TOML.replace('sources = ["cad"]', 'sources = ["bare_cad", "bare_rms"]')
 BARE_CAD = """
 name: bare_cad
 kind: calls
@@ -287,14 +239,12 @@ columns: {offense_code: code, offense: what, offense_seq: seq}
 """
 
 
-def test_a_source_without_crosswalks_is_unmapped_throughout_and_reads_numeric_priorities(tmp_path):
+def test_a_source_without_crosswalks_is_unmapped_throughout_and_reads_numeric_priorities(tiny_project):
     """The core SQL's rules for a source with no crosswalk at all (its crosswalk tables are empty): every
     category is 'Unmapped' (a missing code too, which is 'Unknown' only against a crosswalk), a priority of
     1-5 is its own level, there is no disposition category, and offences rank 999 with their own text."""
-    proj = make_project(tmp_path, BARE_TOML, {"bare_cad": BARE_CAD, "bare_rms": BARE_RMS})
-    settings = load_settings(proj / "config" / "sara.toml", project_dir=proj)
-    con = wh.connect(proj / "w.duckdb")
-    wh.apply_schema(con)
+    p = tiny_project({"bare_cad": BARE_CAD, "bare_rms": BARE_RMS}, crosswalks={})
+    settings, con = p.settings, p.connect()
     files = {
         "bare_cad": "id,received,type,prio,disp\nA,2024-03-01 10:00,,2,CLR\nB,2024-03-01 11:00,TS,9,\n",
         "bare_rms": "id,occurred,code,what,seq\nI,2024-03-01 10:00,,Found property,1\n"
@@ -318,7 +268,6 @@ def test_a_source_without_crosswalks_is_unmapped_throughout_and_reads_numeric_pr
                            "FROM core.offenses ORDER BY incident_id, offense_seq").fetchall()
     assert offenses == [("I", 1, "Found property", "Unmapped", 999), ("I", 2, "X1", "Unmapped", 999),
                         ("J", 1, "Theft", "Unmapped", 999)]
-    con.close()
 
 
 def test_against_a_crosswalk_a_missing_code_is_unknown_and_an_unlisted_disposition_unmapped(project):

@@ -1,104 +1,18 @@
-"""SARA problems: config validation, the problem marts on a hand-made events table, and the demo's planted drop."""
+"""The SARA problem marts (transforms/marts/problems.py) on a hand-made events table in a DuckDB file:
+daily counts per area and period, the assessment (WDD, WDQ, Poisson z, E-test) counted by hand."""
 
 from __future__ import annotations
 
-import shutil
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-import yaml
 
-from transforms.config import AgencyConfig, ConfigError, SaraConfig, Settings, load_settings
-from transforms.config.problems import load_problems, template
+from tests.support.problems import X0, Y0, problem, problem_settings, write_problem
+from transforms.config.problems import load_problems
 from transforms.marts.problems import build_problem_marts
 from transforms.stats.wdd import e_test, poisson_z, wdd
 from transforms.warehouse.db import connect
-
-PROJECT = Path(__file__).resolve().parents[1]
-X0, Y0 = 500000.0, 5000000.0
-CONTROL_WKT = "POLYGON ((501000 4999000, 502000 4999000, 502000 5000000, 501000 5000000, 501000 4999000))"
-
-
-def _settings(tmp_path: Path) -> Settings:
-    sara = SaraConfig(
-        agencies={"metro": AgencyConfig(name="Metro", timezone="America/Los_Angeles", crs="EPSG:32610",
-                                        bbox=(-123.1, 45.1, -122.9, 45.2))},
-        sources=[])
-    return Settings(tmp_path, tmp_path / "config" / "sara.toml", sara, {})
-
-
-def _problem(**over) -> dict:
-    p = {
-        "name": "p1", "agency": "metro", "dataset": "incidents", "categories": ["Burglary"],
-        "target": {"circle": {"x": X0, "y": Y0, "radius_m": 100}}, "buffer_m": 200,
-        "control": {"wkt": CONTROL_WKT}, "control_weighting": "none",
-        "response_date": "2026-01-11",
-        "pre": {"start": "2026-01-01", "end": "2026-01-10"},
-        "post": {"start": "2026-01-11", "end": "2026-01-20"},
-    }
-    p.update(over)
-    return p
-
-
-def _write(folder: Path, data: dict, stem: str | None = None) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{stem or data['name']}.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
-
-
-# ---------------------------------------------------------------------------------------------------------
-# validation
-# ---------------------------------------------------------------------------------------------------------
-
-
-def test_valid_problem_and_template(tmp_path):
-    s = _settings(tmp_path)
-    _write(tmp_path / "problems", _problem())
-    (p,) = load_problems(s, tmp_path / "problems")
-    assert p.name == "p1" and p.target.circle.radius_m == 100 and p.pre.days == 10
-    # the template is valid YAML that validates once put in a folder
-    _write(tmp_path / "tpl", yaml.safe_load(template("new_one", agency="metro")))
-    (t,) = load_problems(s, tmp_path / "tpl")
-    assert t.name == "new_one" and t.control.rest_of_agency
-    assert load_problems(s, tmp_path / "missing") == []
-
-
-@pytest.mark.parametrize(
-    "over, key, reason",
-    [
-        ({"colour": "red"}, "colour", "Extra inputs"),
-        ({"agency": "nowhere"}, "agency", "not an agency"),
-        ({"target": {"circle": {"x": X0, "y": Y0, "radius_m": 100}, "wkt": CONTROL_WKT}}, "target",
-         "exactly one"),
-        ({"target": {}}, "target", "exactly one"),
-        ({"control": {"rest_of_agency": True, "wkt": CONTROL_WKT}}, "control", "excludes"),
-        ({"buffer_m": 0}, "buffer_m", "greater than 0"),
-        ({"categories": None}, "(top level)", "categories and/or event_types"),
-        ({"target": {"wkt": "POLYGON ((0 0, 1"}}, "target.wkt", "not valid WKT"),
-        ({"target": {"cells": ["31-38"]}}, "target.cells", "grid cell ids"),
-        ({"pre": {"start": "2026-01-01", "end": "2026-01-11"}}, "(top level)", "before response_date"),
-        ({"dataset": "arrests"}, "dataset", "calls"),
-    ],
-)
-def test_validation_errors_name_file_key_reason(tmp_path, over, key, reason):
-    path = _write(tmp_path / "problems", _problem(**over))
-    with pytest.raises(ConfigError) as exc:
-        load_problems(_settings(tmp_path), tmp_path / "problems")
-    msg = str(exc.value)
-    assert str(path) in msg and key in msg and reason in msg, msg
-
-
-def test_name_must_match_file(tmp_path):
-    _write(tmp_path / "problems", _problem(), stem="other")
-    with pytest.raises(ConfigError, match="must equal the file name"):
-        load_problems(_settings(tmp_path), tmp_path / "problems")
-
-
-# ---------------------------------------------------------------------------------------------------------
-# marts on a hand-made events table
-# ---------------------------------------------------------------------------------------------------------
 
 PRE, POST = date(2026, 1, 3), date(2026, 1, 15)
 
@@ -132,8 +46,8 @@ def _events_db(path: Path):
 
 
 def test_problem_marts_hand_counts(tmp_path):
-    s = _settings(tmp_path)
-    _write(tmp_path / "problems", _problem())
+    s = problem_settings(tmp_path)
+    write_problem(tmp_path / "problems", problem())
     problems = load_problems(s, tmp_path / "problems")
     con = _events_db(tmp_path / "w.duckdb")
     assert build_problem_marts(con, s, problems) == 1
@@ -171,10 +85,10 @@ def test_problem_marts_hand_counts(tmp_path):
 
 
 def test_area_weighting_and_location_keys(tmp_path):
-    s = _settings(tmp_path)
+    s = problem_settings(tmp_path)
     folder = tmp_path / "problems"
-    _write(folder, _problem(name="byarea", control_weighting="area"))
-    _write(folder, _problem(name="bykey", target={"location_keys": ["1 MAIN ST"]}))
+    write_problem(folder, problem(name="byarea", control_weighting="area"))
+    write_problem(folder, problem(name="bykey", target={"location_keys": ["1 MAIN ST"]}))
     con = _events_db(tmp_path / "w.duckdb")
     build_problem_marts(con, s, load_problems(s, folder))
     a = con.execute("SELECT * FROM marts.problem_assessment WHERE problem = 'byarea'").df().iloc[0]
@@ -187,24 +101,3 @@ def test_area_weighting_and_location_keys(tmp_path):
     con.close()
 
 
-# ---------------------------------------------------------------------------------------------------------
-# the demo's planted drop
-# ---------------------------------------------------------------------------------------------------------
-
-DEMO_WAREHOUSE = PROJECT / "data" / "demo" / "warehouse" / "sara.duckdb"
-
-
-@pytest.mark.skipif(not DEMO_WAREHOUSE.exists(), reason="no demo warehouse (run `sara demo`)")
-def test_demo_problem_shows_planted_drop(tmp_path):
-    s = load_settings(PROJECT / "config" / "demo.toml", PROJECT)
-    problems = load_problems(s, PROJECT / "config" / "problems" / "demo")
-    assert [p.name for p in problems] == ["riverton_hotspot1"]
-    copy = tmp_path / "sara.duckdb"
-    shutil.copyfile(DEMO_WAREHOUSE, copy)
-    con = connect(copy)
-    build_problem_marts(con, s, problems)
-    r = con.execute("SELECT * FROM marts.problem_assessment").df().iloc[0]
-    con.close()
-    assert r.target_post < r.target_pre
-    assert r.wdd < 0 and r.wdd_z < -1.96, r.to_dict()
-    assert r.etest_p_drop < 0.05

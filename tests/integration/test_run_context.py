@@ -4,25 +4,29 @@
   error is recorded at once (transforms.warehouse.loader.load_with_retries, the same on a Dask worker).
 - The progress callback is set by the caller around the flow call (flows.context.reporting_progress), and
   neither it nor the night's connection outlives the call.
+- Under a Prefect test harness, or with PREFECT_API_URL set, the CLI starts no API server of its own
+  (flows.api_server.owned_api).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
+from pathlib import Path
 
 import pytest
 
-from tests.conftest import make_project
-from tests.test_bad_input import CAD_YAML, DISP, FIX, NAME, TOML, TYPES
+from tests.support.loads import FIX, NAME
 from transforms.config import load_settings
 from transforms.warehouse import db as wh
 from transforms.warehouse import loader
 
 
 @pytest.fixture()
-def project(tmp_path):
-    proj = make_project(tmp_path / "proj", TOML, {"cad": CAD_YAML}, {"types.csv": TYPES, "disp.csv": DISP})
+def project(tiny_project):
+    """Test City with one good CAD extract landed."""
+    proj = tiny_project().root
     landing = proj / "data" / "landing" / "cad"
     landing.mkdir(parents=True)
     shutil.copyfile(FIX / "good.csv", landing / f"{NAME}.csv")
@@ -92,3 +96,20 @@ def test_progress_goes_to_the_caller_and_the_run_context_ends_with_the_night(pro
         again = nightly(config_path=cfg)
     assert again["status"] == "ok" and again["sources"]["cad"]["skipped"] == 1
     assert len(events) == 3
+
+
+def test_no_server_of_its_own_when_an_api_is_configured(prefect_harness):
+    """Under a test harness, or with PREFECT_API_URL (a real server), the CLI starts no server."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows.api_server import owned_api
+
+    def children() -> set[str]:
+        kids = Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children")
+        return set(kids.read_text().split()) if kids.exists() else set()
+
+    before = children()
+    with owned_api() as url:
+        assert url is None and children() == before
+    with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:9/api"}), owned_api() as url:
+        assert url is None and children() == before

@@ -1,4 +1,6 @@
-"""Emerging Hot Spot Analysis: classification and precedence, Mann-Kendall, space-time Gi*, end to end."""
+"""Emerging Hot Spot Analysis (transforms/stats/ehsa.py): the 17 patterns against a classifier of Esri's
+published definitions written independently here, hand-built series, Mann-Kendall by hand and against
+scipy's Kendall tau, space-time Gi* by hand and by brute force, end to end on a synthetic cube."""
 
 from __future__ import annotations
 
@@ -21,6 +23,70 @@ def series(hot_steps=(), cold_steps=(), n=T):
     hot[list(hot_steps)] = True
     cold[list(cold_steps)] = True
     return hot, cold
+
+
+# --- an independent classifier of Esri's published definitions ----------------------------------------------
+# Esri, "How Emerging Hot Spot Analysis works" (ArcGIS Pro, Space Time Pattern Mining), the table of pattern
+# definitions, for the hot side (the cold side is the same with hot and cold swapped; for a cold spot,
+# "intensifying" means the clustering of low values grows, a falling z, so its trend is -1):
+#   New           hot in the final step, never hot before
+#   Consecutive   a single uninterrupted run of at least two hot bins in the final steps, never hot before
+#                 that run, and less than 90 % of all bins hot
+#   Intensifying  hot in at least 90 % of the steps including the final one; significant upward trend
+#   Persistent    hot in at least 90 % of the steps (the final one included: a final step that is not hot is
+#                 Historical), no significant trend
+#   Diminishing   hot in at least 90 % of the steps including the final one; significant downward trend
+#   Sporadic      hot in the final step, on-again off-again hot before it, less than 90 % hot, never cold
+#   Oscillating   hot in the final step, cold in some earlier step, less than 90 % hot
+#   Historical    the final step is not hot, but at least 90 % of the steps are
+#   No Pattern Detected: none of these.
+# Read literally, the definitions overlap in one way only: an earlier bin of the other side makes a New or a
+# Consecutive spot Oscillating too, and a series hot in 90 % of its steps whose final bin is cold is both a
+# Historical Hot Spot and an Oscillating Cold Spot (and perhaps a New or Consecutive one). Oscillating wins
+# (the precedence transforms/stats/ehsa.py documents); esri_pattern checks that nothing else overlaps.
+# Plain Python over lists, on purpose: nothing here is shared with the module under test.
+
+
+def esri_definitions(hot, cold, trend: int) -> set[str]:
+    """Every pattern whose published definition the series meets."""
+    hot, cold = [bool(v) for v in hot], [bool(v) for v in cold]
+    n = len(hot)
+    met = set()
+    for side, mine, other, rising in (("Hot", hot, cold, +1), ("Cold", cold, hot, -1)):
+        at_least_90 = 10 * sum(mine) >= 9 * n  # "90 percent of the time-step intervals", exactly
+        final = mine[-1]
+        run = 0  # the final uninterrupted run of this side
+        while run < n and mine[n - 1 - run]:
+            run += 1
+        hot_before_run = any(mine[: n - run])
+        if final and not any(mine[:-1]):
+            met.add(f"New {side} Spot")
+        if run >= 2 and not hot_before_run and not at_least_90:
+            met.add(f"Consecutive {side} Spot")
+        if final and at_least_90:
+            kind = {rising: "Intensifying", -rising: "Diminishing", 0: "Persistent"}[int(trend)]
+            met.add(f"{kind} {side} Spot")
+        if final and not at_least_90 and hot_before_run and not any(other):
+            met.add(f"Sporadic {side} Spot")
+        if final and not at_least_90 and any(other[:-1]):
+            met.add(f"Oscillating {side} Spot")
+        if not final and at_least_90:
+            met.add(f"Historical {side} Spot")
+    return met
+
+
+def esri_pattern(hot, cold, trend: int) -> str | None:
+    """The one pattern of a series by Esri's definitions (None below Esri's minimum of 10 steps)."""
+    if len(hot) < 10:
+        return None
+    met = esri_definitions(hot, cold, trend)
+    oscillating = {m for m in met if m.startswith("Oscillating")}
+    if oscillating:
+        assert len(oscillating) == 1, met
+        assert {m.split()[0] for m in met - oscillating} <= {"New", "Consecutive", "Historical"}, met
+        return oscillating.pop()
+    assert len(met) <= 1, f"definitions overlap: {met}"
+    return met.pop() if met else "No Pattern Detected"
 
 
 ALL = range(T)
@@ -59,34 +125,28 @@ def test_each_class(hot_steps, cold_steps, trend, expected):
     assert PATTERNS[code] == expected
 
 
-@pytest.mark.parametrize(
-    ("hot_steps", "cold_steps", "trend", "expected", "why"),
-    [
-        ((9,), (2,), 0, "Oscillating Hot Spot", "new vs oscillating: an earlier cold bin outranks new"),
-        ((7, 8, 9), (1,), 0, "Oscillating Hot Spot", "consecutive vs oscillating"),
-        ((0, 7, 8, 9), (), 0, "Sporadic Hot Spot", "consecutive vs sporadic: hot long before the final run"),
-        ((8, 9), (), 0, "Consecutive Hot Spot", "a run of 2 is consecutive"),
-        ((5, 6, 7, 8, 9), (), 0, "Consecutive Hot Spot", "a longer final run, nothing before it"),
-        ((9,), (), +1, "New Hot Spot", "trend does not matter below 90 %"),
-        ((7, 9), (), 0, "Sporadic Hot Spot", "an interrupted final run is not consecutive"),
-        (range(1, T), (0,), +1, "Intensifying Hot Spot", "rank 1 (>= 90 %) outranks oscillating"),
-        (range(1, T), (0,), 0, "Persistent Hot Spot", "rank 1 outranks oscillating"),
-        (range(0, T - 1), (), +1, "Historical Hot Spot", "final not hot: historical whatever the trend"),
-        (
-            range(0, T - 1),
-            (9,),
-            0,
-            "Oscillating Cold Spot",
-            "final cold: cold side, oscillating beats historical",
-        ),
-        ((), range(0, T - 1), 0, "Historical Cold Spot", "mirror of historical hot"),
-        ((0, 1, 2, 3, 4, 5, 6, 7), (), 0, "No Pattern Detected", "80 % hot, final not hot"),
-        ((2,), (5,), 0, "No Pattern Detected", "nothing in the final step, under 90 %"),
-        ((), (9,), +1, "New Cold Spot", "new cold"),
-        ((2,), (7, 8, 9), 0, "Oscillating Cold Spot", "consecutive cold vs oscillating cold"),
-        ((), (0, 7, 8, 9), 0, "Sporadic Cold Spot", "consecutive cold vs sporadic cold"),
-    ],
-)
+PRECEDENCE = [
+    ((9,), (2,), 0, "Oscillating Hot Spot", "new vs oscillating: an earlier cold bin outranks new"),
+    ((7, 8, 9), (1,), 0, "Oscillating Hot Spot", "consecutive vs oscillating"),
+    ((0, 7, 8, 9), (), 0, "Sporadic Hot Spot", "consecutive vs sporadic: hot long before the final run"),
+    ((8, 9), (), 0, "Consecutive Hot Spot", "a run of 2 is consecutive"),
+    ((5, 6, 7, 8, 9), (), 0, "Consecutive Hot Spot", "a longer final run, nothing before it"),
+    ((9,), (), +1, "New Hot Spot", "trend does not matter below 90 %"),
+    ((7, 9), (), 0, "Sporadic Hot Spot", "an interrupted final run is not consecutive"),
+    (range(1, T), (0,), +1, "Intensifying Hot Spot", "rank 1 (>= 90 %) outranks oscillating"),
+    (range(1, T), (0,), 0, "Persistent Hot Spot", "rank 1 outranks oscillating"),
+    (range(0, T - 1), (), +1, "Historical Hot Spot", "final not hot: historical whatever the trend"),
+    (range(0, T - 1), (9,), 0, "Oscillating Cold Spot", "final cold: cold side, oscillating beats historical"),
+    ((), range(0, T - 1), 0, "Historical Cold Spot", "mirror of historical hot"),
+    ((0, 1, 2, 3, 4, 5, 6, 7), (), 0, "No Pattern Detected", "80 % hot, final not hot"),
+    ((2,), (5,), 0, "No Pattern Detected", "nothing in the final step, under 90 %"),
+    ((), (9,), +1, "New Cold Spot", "new cold"),
+    ((2,), (7, 8, 9), 0, "Oscillating Cold Spot", "consecutive cold vs oscillating cold"),
+    ((), (0, 7, 8, 9), 0, "Sporadic Cold Spot", "consecutive cold vs sporadic cold"),
+]
+
+
+@pytest.mark.parametrize(("hot_steps", "cold_steps", "trend", "expected", "why"), PRECEDENCE)
 def test_precedence(hot_steps, cold_steps, trend, expected, why):
     hot, cold = series(hot_steps, cold_steps)
     assert classify_series(hot, cold, trend) == expected, why
@@ -115,8 +175,19 @@ def test_ninety_percent_boundary():
     assert classify_series(hot, cold, 0) == "No Pattern Detected"
 
 
+def test_the_reference_classifier_gives_every_hand_built_answer():
+    """The classifier of Esri's definitions above agrees with the hand-built series, so it can judge the
+    module on series nobody classified by hand."""
+    for hot_steps, cold_steps, trend, expected, *_ in CASES + PRECEDENCE:
+        hot, cold = series(hot_steps, cold_steps)
+        assert esri_pattern(hot, cold, trend) == expected, (hot_steps, cold_steps, trend)
+    assert esri_pattern(*series((7, 8), n=9), 0) is None
+
+
 def test_vectorized_matches_reference_on_random_series():
+    """classify_cells and classify_series against esri_pattern on random series of 10 to 52 steps."""
     rng = np.random.default_rng(7)
+    seen = set()
     for n_steps in (10, 11, 20, 52):
         n = 4000
         u = rng.random((n, n_steps))
@@ -133,9 +204,12 @@ def test_vectorized_matches_reference_on_random_series():
             hot[i, n_steps - run[i] :] = True
         trend = rng.integers(-1, 2, n)
         codes = classify_cells(hot, cold, trend)
-        ref = [classify_series(hot[i], cold[i], trend[i]) for i in range(n)]
+        ref = [esri_pattern(hot[i].tolist(), cold[i].tolist(), int(trend[i])) for i in range(n)]
         assert [PATTERNS[c] for c in codes] == ref
+        assert [classify_series(hot[i], cold[i], trend[i]) for i in range(n)] == ref
         assert len(set(ref)) >= 12  # the mix reaches most classes at every length
+        seen |= set(ref)
+    assert seen == set(PATTERNS)  # every one of the 17 patterns is judged
 
 
 def test_fewer_than_ten_steps_classifies_nothing():

@@ -137,3 +137,45 @@ def house_number_leaks(out_dir: Path, formats: dict[str, str] | None = None,
         if nums:
             leaks.append((name, col, cell, nums))
     return leaks
+
+
+def masking_counts(log: pl.DataFrame) -> dict[str, int]:
+    """Rows masked per reason, from a masking log."""
+    return {r: n for r, n in log.filter(pl.col("kind") == "masking").select("reason", "rows").iter_rows()}
+
+
+# --- address forms (the scan above says what counts as a house number) ---------------------------------------
+# Raw address forms that each hide a house number that is not a multiple of 100, except the Chicago-style
+# "0000X" whose digits are 0.
+ADVERSARIAL = [
+    "APT 4 1234 ELM ST", "#5 1234 ELM ST", "UNIT B 1236 ELM ST", "STE 300 1238 ELM ST",  # unit before
+    "1234 ELM ST APT 5", "1234 ELM ST #12", "1234 ELM ST UNIT 5B", "1234 ELM ST STE 301",  # unit after
+    "ELM ST 1238", "ELM ST 1238 #4", "1234 ELM ST 5",  # number after the street, bare trailing unit
+    "1242-B ELM ST", "1242B ELM ST", "N1244 ELM ST", "W 1244 ELM ST", "1234ELM ST",  # letters glued or before
+    "1234 1/2 ELM ST", "1234 1/2", "1234.5 ELM ST", "1,234 ELM ST",  # fractions, decimals, thousands comma
+    "1234-1240 ELM ST", "1234 - 1240 ELM ST", "123-45 67TH AVE",  # ranges, Queens-style
+    "PO BOX 1234", "P.O. Box 1234", "RR 2 BOX 1234",  # boxes
+    "MM 12.5 HWY 1", "MILE MARKER 123", "1234 HWY 101", "HWY 1234",  # mile markers, highways
+    "1234 elm st", "1234 Elm St", "1234 n. elm street",  # lower and mixed case
+    "01234 ELM ST", "12XX ELM ST", "023XX ELM ST", "012XX W MADISON ST", "0000X W MADISON ST",  # zeros, masks
+    "1234 ELM ST, RIVERTON, CA 94110", "ELM ST, RIVERTON, CA 94110",  # city, state, zip
+    "1234", "BLOCK 1234", "1234 BLOCK", "ELM ST / 1234 OAK ST", "1234 21ST AVE", "1234TH ST",  # odd shapes
+    "1234 COUNTY RD 12", "Apt 4, 1234 Elm St",
+]
+# What a core that holds these verbatim must never publish either: published-looking values that are not
+# a block or an intersection of street names by the strict parse
+LOOK_ALIKES = [
+    "1250 BLOCK ELM ST", "1200 BLOCK ELM ST 5", "1200 BLOCK ELM ST APT 5", "01200 BLOCK ELM ST",
+    "1200 BLOCK 1234TH ST", "1200 BLOCK 12ST ST", "BLOCK ELM ST", "1200 BLOCK", "ELM ST", "PIER 7",
+    "1200 block elm st", "1200 BLOCK HWY 1234", "1200 BLOCK ELM ST, CA 94110", "12XX BLOCK ELM ST",
+    "1200 BLOCK N1244 ELM ST", "ELM ST / OAK ST / PINE ST", "ELM ST /", "1200 BLOCK ELM ST / OAK ST",
+    "1200 BLOCK 21 ST", "1200 BLOCK I-8000", "1200 BLOCK ELM-1234 ST", "\u0661\u0662\u0660\u0660 BLOCK ELM ST",
+    "1200 BLOCK ELM  ST", "1200 BLOCK ELM\tST", " 1200 BLOCK ELM ST", "1200 BLOCK ELM ST ",
+]
+# published as they are: blocks and intersections, with ordinal streets and route numbers
+PUBLISHABLE = [
+    "1200 BLOCK ELM ST", "0 BLOCK W MADISON ST", "3RD ST / ELM ST", "100 BLOCK 21ST AVE", "1200 BLOCK HWY 101",
+    "ELM ST / I-80", "HWY 1 / US 50", "101ST ST / STATE ROUTE 9", "200 BLOCK E 1ST AVE", "12300 BLOCK 111TH ST",
+    "1000 BLOCK SE MARINE DR", "ABBOTT ST / W HASTINGS ST", "0 BLOCK RTE 9", "2400 BLOCK E 1ST AVE",
+    "800 BLOCK MARTIN LUTHER KING JR WAY", "0 BLOCK US HWY 50", "JEAN-PAUL ST / 12TH ST",
+]

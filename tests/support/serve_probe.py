@@ -1,6 +1,6 @@
-"""Probe flow for the end-to-end schedule test in tests/test_serve.py.
+"""Probe flow for the end-to-end schedule test in tests/e2e/test_serve.py.
 
-    python tests/serve_probe.py MARKER_FILE [INTERVAL_SECONDS]
+    python tests/support/serve_probe.py MARKER_FILE [INTERVAL_SECONDS]
 
 Serves deployment "probe" of flow "sara-serve-probe" on an interval schedule (default 5 s) the way
 flows/serve.py's serve_all() does (`prefect.serve(flow.to_deployment(...))`), until terminated. Every

@@ -13,7 +13,7 @@ import typer.models
 from typer.testing import CliRunner
 
 from flows.cli import app
-from tests.conftest import PROJECT
+from tests.support.cli import readme_commands
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 BOX = re.compile(r"[│╭╮╰╯─┃━┏┓┗┛]")
@@ -57,27 +57,6 @@ def _sources(t: typer.Typer, path: tuple[str, ...] = ()):
 SOURCES = list(_sources(app))
 IDS = [" ".join(p) or "sara" for p, _, _ in SOURCES]
 SUMMARIES = {p: h.split("\n\n")[0] for p, h, _ in SOURCES}
-
-
-def readme_commands() -> set[str]:
-    """The commands of the README's "Commands" table: `sara problem new NAME` gives "problem new", `sara run
-    --executor dask ...` gives "run" (the words after `sara` up to the first argument or option)."""
-    text = (PROJECT / "README.md").read_text(encoding="utf-8")
-    assert "\n## Commands\n" in text, "README.md has no '## Commands' section"
-    section = text.split("\n## Commands\n", 1)[1].split("\n## ", 1)[0]
-    found = set()
-    for line in section.splitlines():
-        if not line.startswith("|") or line.startswith("|---"):
-            continue
-        for span in re.findall(r"`sara ([^`]*)`", line.split("|")[1]):
-            words = []
-            for w in span.split():
-                if not re.fullmatch(r"[a-z][a-z0-9-]*", w):
-                    break
-                words.append(w)
-            if words:
-                found.add(" ".join(words))
-    return found
 
 
 def test_readme_command_table_matches_the_cli():
@@ -133,50 +112,3 @@ def test_help_has_an_example(path, text):
         f"`{prefix} --help` has no example paragraph (one starting 'Example') showing `{prefix} ...`")
     lines = [ln for ln in _render(path).splitlines() if prefix in ln and "Usage:" not in ln]
     assert lines, f"no example line rendered in `{prefix} --help`"
-
-
-# --- what commands print: values and messages are shown as they are, never read as Rich markup ----------
-
-TINY_TOML = """
-sources = ["city_calls"]
-
-[agencies.city]
-name = "City Police"
-timezone = "America/Chicago"
-crs = "EPSG:26971"
-bbox = [-87.95, 41.64, -87.52, 42.03]
-"""
-
-TINY_SOURCE = """
-name: city_calls
-kind: calls
-agency: city
-format: csv
-record_id: [CallNo]
-update_mode: upsert
-timezone: America/Chicago
-timestamps:
-  received_at: {columns: [Received], formats: ["%Y-%m-%d %H:%M"]}
-columns:
-  call_type_code: Nature
-coordinates: {x: Lon, y: Lat, crs: "EPSG:4326"}
-"""
-
-
-def test_query_prints_values_and_errors_as_written(tmp_path):
-    import duckdb
-
-    from tests.conftest import make_project
-
-    proj = make_project(tmp_path, TINY_TOML, {"city_calls": TINY_SOURCE})
-    wh = proj / "data/warehouse/sara.duckdb"
-    wh.parent.mkdir(parents=True)
-    duckdb.connect(str(wh)).close()
-    cfg = str(proj / "config/sara.toml")
-    env = {"COLUMNS": "200"}
-    res = CliRunner().invoke(app, ["query", "--config", cfg,
-                                   "SELECT '[publish] columns' AS \"[note]\", '[/oops]' AS b"], env=env)
-    assert res.exit_code == 0, res.output
-    assert "[publish] columns" in res.output and "[note]" in res.output and "[/oops]" in res.output
-    bad = CliRunner().invoke(app, ["query", "--config", cfg, 'SELECT * FROM "[publish]"'], env=env)
-    assert bad.exit_code == 1 and "[publish]" in bad.output, bad.output

@@ -7,39 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PROJECT, make_project, need_shared
+from tests.support.project import CITY_CALLS_YAML, PROJECT, city_toml, need_shared
 from transforms.config import ConfigError, load_settings
 
-TOML = """
-sources = ["city_calls"]
-
-[agencies.city]
-name = "City Police"
-timezone = "America/Chicago"
-crs = "EPSG:26971"
-bbox = [-87.95, 41.64, -87.52, 42.03]
-"""
-
-SOURCE = """
-name: city_calls
-kind: calls
-agency: city
-format: csv
-header_row: 1
-record_id: [CallNo]
-update_mode: upsert
-timezone: America/Chicago
-timestamps:
-  received_at: {columns: [Received], formats: ["%Y-%m-%d %H:%M"]}
-columns:
-  call_type_code: Nature
-  address: Address
-coordinates: {x: Lon, y: Lat, crs: "EPSG:4326"}
-crosswalks:
-  call_types: config/crosswalks/city_call_types.csv
-"""
-
-CROSSWALKS = {"city_call_types.csv": "code,call_type,call_category\nASLT,Assault,Violent Crime\n"}
+TOML = city_toml(["city_calls"], city="chicago")
+SOURCE = CITY_CALLS_YAML
 
 
 def _replace(text: str, old: str, new: str) -> str:
@@ -47,31 +19,41 @@ def _replace(text: str, old: str, new: str) -> str:
     return text.replace(old, new)
 
 
-def _load(tmp_path: Path, toml: str = TOML, source: str = SOURCE, crosswalks: dict | None = None,
-          source_file: str = "city_calls"):
-    proj = make_project(tmp_path, toml, {source_file: source}, CROSSWALKS if crosswalks is None else crosswalks)
-    return proj, load_settings(proj / "config" / "sara.toml", proj)
+@pytest.fixture
+def load(tiny_project, tmp_path):
+    """load(toml=TOML, source=SOURCE, crosswalks=None, source_file="city_calls", root=load.root)
+    -> (root, settings): Test City's call feed in Chicago, with one thing changed."""
+
+    def _load(toml: str = TOML, source: str = SOURCE, crosswalks: dict | None = None,
+              source_file: str = "city_calls", root: Path | None = None):
+        p = tiny_project({source_file: source}, toml=toml, crosswalks=crosswalks, root=root or _load.root)
+        return p.root, p.load_settings()
+
+    _load.root = tmp_path / "proj"
+    return _load
 
 
-def _error(tmp_path: Path, **kw) -> tuple[Path, str]:
+def _error(load, **kw) -> tuple[Path, str]:
+    """(the project folder, the message of the ConfigError that loading it raises)"""
+    root = kw.get("root") or load.root
     with pytest.raises(ConfigError) as exc:
-        _load(tmp_path, **kw)
-    return tmp_path, str(exc.value)
+        load(**kw)
+    return root, str(exc.value)
 
 
-def _source_path(tmp_path: Path, name: str = "city_calls") -> str:
-    return str((tmp_path / "config" / "sources" / f"{name}.yaml").resolve())
+def _source_path(root: Path, name: str = "city_calls") -> str:
+    return str((root / "config" / "sources" / f"{name}.yaml").resolve())
 
 
-def _toml_path(tmp_path: Path) -> str:
-    return str((tmp_path / "config" / "sara.toml").resolve())
+def _toml_path(root: Path) -> str:
+    return str((root / "config" / "sara.toml").resolve())
 
 
 # ---------------------------------------------------------------------------------------------
 
 
-def test_minimal_valid_project_loads(tmp_path):
-    proj, s = _load(tmp_path)
+def test_minimal_valid_project_loads(load):
+    proj, s = load()
     assert list(s.sources) == ["city_calls"]
     src = s.sources["city_calls"]
     assert src.record_id == ["CallNo"]
@@ -81,98 +63,98 @@ def test_minimal_valid_project_loads(tmp_path):
     assert s.source_landing("city_calls") == (proj / "data" / "landing" / "city_calls").resolve()
 
 
-def test_misspelt_key_in_source(tmp_path):
-    _, msg = _error(tmp_path, source=_replace(SOURCE, "timezone: America/Chicago", "timezon: America/Chicago"))
-    assert _source_path(tmp_path) in msg
+def test_misspelt_key_in_source(load):
+    root, msg = _error(load, source=_replace(SOURCE, "timezone: America/Chicago", "timezon: America/Chicago"))
+    assert _source_path(root) in msg
     assert "key timezon:" in msg
     assert "Extra inputs are not permitted" in msg
 
 
-def test_wrong_type(tmp_path):
-    _, msg = _error(tmp_path, source=_replace(SOURCE, "header_row: 1", "header_row: abc"))
-    assert _source_path(tmp_path) in msg
+def test_wrong_type(load):
+    root, msg = _error(load, source=_replace(SOURCE, "header_row: 1", "header_row: abc"))
+    assert _source_path(root) in msg
     assert "key header_row:" in msg
     assert "integer" in msg
 
 
-def test_missing_crosswalk_file(tmp_path):
-    _, msg = _error(tmp_path, crosswalks={})
-    assert _source_path(tmp_path) in msg
+def test_missing_crosswalk_file(load):
+    root, msg = _error(load, crosswalks={})
+    assert _source_path(root) in msg
     assert "crosswalks.call_types" in msg
     assert "city_call_types.csv" in msg and "not found" in msg
 
 
-def test_unknown_time_zone_in_source(tmp_path):
-    _, msg = _error(tmp_path, source=_replace(SOURCE, "timezone: America/Chicago", "timezone: America/Chicgo"))
-    assert _source_path(tmp_path) in msg
+def test_unknown_time_zone_in_source(load):
+    root, msg = _error(load, source=_replace(SOURCE, "timezone: America/Chicago", "timezone: America/Chicgo"))
+    assert _source_path(root) in msg
     assert "key timezone:" in msg
     assert "America/Chicgo" in msg
 
 
-def test_unknown_time_zone_in_agency(tmp_path):
-    _, msg = _error(tmp_path, toml=_replace(TOML, 'timezone = "America/Chicago"', 'timezone = "Mars/Olympus"'))
-    assert _toml_path(tmp_path) in msg
+def test_unknown_time_zone_in_agency(load):
+    root, msg = _error(load, toml=_replace(TOML, 'timezone = "America/Chicago"', 'timezone = "Mars/Olympus"'))
+    assert _toml_path(root) in msg
     assert "key agencies.city.timezone:" in msg
     assert "Mars/Olympus" in msg
 
 
-def test_unknown_crs_in_source_coordinates(tmp_path):
-    _, msg = _error(tmp_path, source=_replace(SOURCE, 'crs: "EPSG:4326"', 'crs: "EPSG:999999"'))
-    assert _source_path(tmp_path) in msg
+def test_unknown_crs_in_source_coordinates(load):
+    root, msg = _error(load, source=_replace(SOURCE, 'crs: "EPSG:4326"', 'crs: "EPSG:999999"'))
+    assert _source_path(root) in msg
     assert "key coordinates.crs:" in msg
     assert "EPSG:999999" in msg
 
 
-def test_unknown_crs_for_agency(tmp_path):
-    _, msg = _error(tmp_path, toml=_replace(TOML, '"EPSG:26971"', '"EPSG:999999"'))
-    assert _toml_path(tmp_path) in msg
+def test_unknown_crs_for_agency(load):
+    root, msg = _error(load, toml=_replace(TOML, '"EPSG:26971"', '"EPSG:999999"'))
+    assert _toml_path(root) in msg
     assert "key agencies.city.crs:" in msg
     assert "unknown CRS" in msg
 
 
-def test_geographic_analysis_crs(tmp_path):
-    _, msg = _error(tmp_path, toml=_replace(TOML, '"EPSG:26971"', '"EPSG:4326"'))
-    assert _toml_path(tmp_path) in msg
+def test_geographic_analysis_crs(load):
+    root, msg = _error(load, toml=_replace(TOML, '"EPSG:26971"', '"EPSG:4326"'))
+    assert _toml_path(root) in msg
     assert "key agencies.city.crs:" in msg
     assert "geographic" in msg
 
 
-def test_analysis_crs_in_feet(tmp_path):
-    _, msg = _error(tmp_path, toml=_replace(TOML, '"EPSG:26971"', '"EPSG:2286"'))  # WA South, US feet
+def test_analysis_crs_in_feet(load):
+    root, msg = _error(load, toml=_replace(TOML, '"EPSG:26971"', '"EPSG:2286"'))  # WA South, US feet
     assert "key agencies.city.crs:" in msg
     assert "metres" in msg
 
 
-def test_agency_not_defined(tmp_path):
-    _, msg = _error(tmp_path, source=_replace(SOURCE, "agency: city", "agency: county"))
-    assert _source_path(tmp_path) in msg
+def test_agency_not_defined(load):
+    root, msg = _error(load, source=_replace(SOURCE, "agency: city", "agency: county"))
+    assert _source_path(root) in msg
     assert "key agency:" in msg
     assert "'county'" in msg
 
 
-def test_source_name_differs_from_file_name(tmp_path):
+def test_source_name_differs_from_file_name(load):
     toml = _replace(TOML, '["city_calls"]', '["other_calls"]')
-    _, msg = _error(tmp_path, toml=toml, source_file="other_calls")
-    assert _source_path(tmp_path, "other_calls") in msg
+    root, msg = _error(load, toml=toml, source_file="other_calls")
+    assert _source_path(root, "other_calls") in msg
     assert "key name:" in msg
     assert "'city_calls'" in msg and "'other_calls'" in msg
 
 
-def test_listed_source_without_a_file(tmp_path):
-    _, msg = _error(tmp_path, toml=_replace(TOML, '["city_calls"]', '["city_calls", "nowhere"]'))
-    assert _source_path(tmp_path, "nowhere") in msg
+def test_listed_source_without_a_file(load):
+    root, msg = _error(load, toml=_replace(TOML, '["city_calls"]', '["city_calls", "nowhere"]'))
+    assert _source_path(root, "nowhere") in msg
     assert "not found" in msg
 
 
-def test_upsert_without_record_id(tmp_path):
-    _, msg = _error(tmp_path, source=_replace(SOURCE, "record_id: [CallNo]", "record_id: []"))
-    assert _source_path(tmp_path) in msg
+def test_upsert_without_record_id(load):
+    root, msg = _error(load, source=_replace(SOURCE, "record_id: [CallNo]", "record_id: []"))
+    assert _source_path(root) in msg
     # NOTE: a cross-field rule, reported at "(top level)": the reason names both keys
     assert "update_mode upsert" in msg and "record_id" in msg
 
 
-def test_upsert_without_record_id_key_missing_entirely(tmp_path):
-    _, msg = _error(tmp_path, source=_replace(SOURCE, "record_id: [CallNo]\n", ""))
+def test_upsert_without_record_id_key_missing_entirely(load):
+    root, msg = _error(load, source=_replace(SOURCE, "record_id: [CallNo]\n", ""))
     assert "update_mode upsert" in msg and "record_id" in msg
 
 
@@ -209,24 +191,24 @@ def _bad_column_params(with_key: bool):
 
 
 @pytest.mark.parametrize(("case", "bad"), _bad_column_params(with_key=False))
-def test_column_name_with_quote_or_semicolon_is_refused(tmp_path, case, bad):
+def test_column_name_with_quote_or_semicolon_is_refused(load, case, bad):
     make_source, _key = BAD_COLUMN_CASES[case]
     try:
-        _load(tmp_path, source=make_source(bad))
+        load(source=make_source(bad))
     except ConfigError as exc:
         msg = str(exc)
     else:
         pytest.fail(f"{case}: column name {bad!r} was accepted")
-    assert _source_path(tmp_path) in msg
+    assert _source_path(load.root) in msg
     assert repr(bad) in msg or bad in msg
     assert "not allowed" in msg
 
 
 @pytest.mark.parametrize(("case", "bad"), _bad_column_params(with_key=True))
-def test_column_name_error_names_the_key(tmp_path, case, bad):
+def test_column_name_error_names_the_key(load, case, bad):
     make_source, key = BAD_COLUMN_CASES[case]
     try:
-        _load(tmp_path, source=make_source(bad))
+        load(source=make_source(bad))
     except ConfigError as exc:
         msg = str(exc)
     else:
@@ -234,16 +216,16 @@ def test_column_name_error_names_the_key(tmp_path, case, bad):
     assert f"key {key}" in msg or f"{key}:" in msg, msg
 
 
-def test_column_names_with_spaces_and_punctuation_are_fine(tmp_path):
+def test_column_names_with_spaces_and_punctuation_are_fine(load):
     """Real headers hold spaces and punctuation; only quotes, ';', '\\' and control characters are refused."""
-    _, s = _load(tmp_path, source=_replace(SOURCE, "address: Address", "address: 'Block Address (100s)'"))
+    _, s = load(source=_replace(SOURCE, "address: Address", "address: 'Block Address (100s)'"))
     assert s.sources["city_calls"].columns["address"] == "Block Address (100s)"
 
 
-def test_bad_toml_and_yaml_syntax(tmp_path):
-    _, msg = _error(tmp_path / "a", toml=TOML + "\n[agencies.city\n")
+def test_bad_toml_and_yaml_syntax(load, tmp_path):
+    _, msg = _error(load, root=tmp_path / "a", toml=TOML + "\n[agencies.city\n")
     assert "not valid TOML" in msg
-    _, msg = _error(tmp_path / "b", source=SOURCE + "\ncolumns: [unclosed\n")
+    _, msg = _error(load, root=tmp_path / "b", source=SOURCE + "\ncolumns: [unclosed\n")
     assert "not valid YAML" in msg
 
 
@@ -266,19 +248,19 @@ def test_project_sara_toml_loads():
                 assert s.resolve(rel).is_file(), (name, rel)
 
 
-def test_a_path_outside_config_and_data_is_refused(tmp_path):
-    outside = tmp_path.parent / f"{tmp_path.name}_elsewhere"  # beside the project folder (tmp_path)
+def test_a_path_outside_config_and_data_is_refused(load):
+    outside = load.root.parent / f"{load.root.name}_elsewhere"  # beside the project folder
     outside.mkdir()
     (outside / "types.csv").write_text("code,call_type,call_category\n")
     src = SOURCE.replace("config/crosswalks/city_call_types.csv", f"../{outside.name}/types.csv")
     with pytest.raises(ConfigError) as exc:
-        _load(tmp_path, source=src)
+        load(source=src)
     msg = str(exc.value)
     assert "crosswalks.call_types" in msg and "outside the project's config/ and data/ folders" in msg
 
 
-def test_sql_in_a_column_name_is_refused(tmp_path):
+def test_sql_in_a_column_name_is_refused(load):
     src = SOURCE.replace("address: Address", """address: 'Address"; DROP TABLE core.calls; --'""")
     with pytest.raises(ConfigError) as exc:
-        _load(tmp_path, source=src)
+        load(source=src)
     assert "columns.address" in str(exc.value) and "not allowed" in str(exc.value)

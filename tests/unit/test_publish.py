@@ -7,7 +7,7 @@ is searched as a substring of every written CSV/GeoJSON file. Values too short t
 booleans, and any value whose text is under 4 characters (e.g. 'Y', 'N', 'DV', a priority 2).
 
 The address and unmapped-code rules, which fail closed, and the house-number scan of adversarial address forms are
-tested in tests/test_masking.py.
+tested in tests/unit/test_masking.py.
 """
 
 from __future__ import annotations
