@@ -133,7 +133,7 @@ def test_new_haven_incidents_snap_to_their_nearest_street_within_tolerance(real,
 
 @pytest.mark.parametrize("source", ["sf_calls", "vancouver_incidents"])
 def test_public_extract_of_real_data_leaks_nothing(real, con, source, tmp_path):
-    from tests.leakscan import house_number_leaks, leaked_values
+    from tests.support.leakscan import house_number_leaks, leaked_values
     from transforms.config import load_settings
     from transforms.outputs.publish import publish_events, write_extract
 
