@@ -1,0 +1,212 @@
+"""The scanning report: built from the demo warehouse, from an empty one (it degrades), and from a
+small synthetic warehouse with every mart, parsed with html.parser. (Rendered by Chromium: tests/e2e.)"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from tests.support.report import fill_synthetic, report_warehouse
+from transforms.outputs.report import SECTION_IDS, build_report
+
+
+class ReportParser(HTMLParser):
+    """Section ids, src/href values, and per-SVG element counts."""
+
+    def __init__(self):
+        super().__init__()
+        self.sections: list[str] = []
+        self.refs: list[str] = []
+        self.svgs: list[dict] = []
+        self._svg: dict | None = None
+        self._depth = 0
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "section" and "id" in a:
+            self.sections.append(a["id"])
+        for k in ("src", "href"):
+            if a.get(k):
+                self.refs.append(a[k])
+        if tag == "svg":
+            self._depth += 1
+            if self._depth == 1:
+                self._svg = {"kind": a.get("data-chart"), "counts": {}, "polyline_points": []}
+                self.svgs.append(self._svg)
+            return
+        if self._svg is not None:
+            self._svg["counts"][tag] = self._svg["counts"].get(tag, 0) + 1
+            if tag == "polyline":
+                self._svg["polyline_points"].append(len((a.get("points") or "").split()))
+
+    def handle_startendtag(self, tag, attrs):
+        self.handle_starttag(tag, attrs)
+        if tag == "svg":
+            self.handle_endtag(tag)
+
+    def handle_endtag(self, tag):
+        if tag == "svg":
+            self._depth -= 1
+            if self._depth == 0:
+                self._svg = None
+
+
+def parse(path: Path) -> ReportParser:
+    p = ReportParser()
+    p.feed(path.read_text(encoding="utf-8"))
+    p.close()
+    return p
+
+
+def svgs(p: ReportParser, kind: str) -> list[dict]:
+    return [s for s in p.svgs if s["kind"] == kind]
+
+
+def check_common(p: ReportParser) -> None:
+    assert p.sections == SECTION_IDS
+    offline = [r for r in p.refs if r.lower().startswith(("http://", "https://", "//"))]
+    assert not offline, offline
+
+
+# ---------------------------------------------------------------------------------------------
+# tests
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow  # the session's demo warehouse: one nightly run
+def test_report_from_the_demo_warehouse(demo_warehouse, tmp_path):
+    """The report of night 1 of the session's demo city (tests/conftest.py: demo_warehouse): every section,
+    both agencies' maps, 26-week trends and the hour-of-week heat maps."""
+    from transforms.config import load_settings
+    from transforms.marts.build import as_of_date
+    from transforms.warehouse.db import connect
+
+    settings = load_settings(demo_warehouse / "config" / "demo.toml", demo_warehouse)
+    wh = tmp_path / "sara.duckdb"
+    shutil.copy(settings.warehouse_path, wh)
+    con = connect(wh, read_only=True)
+    try:
+        index = build_report(con, settings, as_of_date(settings), tmp_path / "report")
+    finally:
+        con.close()
+    assert index == tmp_path / "report" / "index.html"
+    p = parse(index)
+    check_common(p)
+    text = index.read_text(encoding="utf-8")
+    assert "Riverton Police Department" in text and "2026-11-20" in text
+    maps = svgs(p, "map")
+    assert len(maps) == len(settings.sara.agencies) == 2
+    assert all(m["counts"].get("path", 0) + m["counts"].get("polygon", 0) >= 100 for m in maps)
+    trends = svgs(p, "trend")
+    assert trends and all(n == 26 for t in trends for n in t["polyline_points"])
+    assert any(t["polyline_points"] for t in trends)
+    heatmaps = svgs(p, "heatmap")
+    assert heatmaps and all(h["counts"].get("rect") == 168 for h in heatmaps)
+
+
+def test_report_from_an_empty_warehouse_degrades(tiny_project, tmp_path):
+    settings, con = report_warehouse(tiny_project)
+    try:
+        index = build_report(con, settings, date(2026, 11, 20), tmp_path / "out")
+    finally:
+        con.close()
+    p = parse(index)
+    check_common(p)
+    text = index.read_text(encoding="utf-8")
+    assert text.count('class="na"') >= len(SECTION_IDS) - 1
+    assert "Metro &amp; &lt;Test&gt; PD" in text and "<Test>" not in text
+    assert not svgs(p, "map") and not svgs(p, "heatmap")
+
+
+def test_report_header_says_internal_not_for_publication(tiny_project, tmp_path):
+    settings, con = report_warehouse(tiny_project)
+    try:
+        index = build_report(con, settings, date(2026, 11, 20), tmp_path / "out")
+    finally:
+        con.close()
+    text = index.read_text(encoding="utf-8")
+    header = text[text.index("<header>"):text.index("</header>")]
+    assert "Internal report, not for publication" in header and "exact addresses" in header
+
+
+def test_report_with_every_mart(tiny_project, tmp_path):
+    settings, con = report_warehouse(tiny_project)
+    try:
+        fill_synthetic(con)
+        index = build_report(con, settings, date(2026, 11, 20), tmp_path / "out")
+    finally:
+        con.close()
+    p = parse(index)
+    check_common(p)
+    text = index.read_text(encoding="utf-8")
+    for sid in SECTION_IDS:
+        part = text.split(f'<section id="{sid}">', 1)[1].split("</section>", 1)[0]
+        if sid != "data-quality":
+            assert 'class="na"' not in part, (sid, part[:300])
+    (m,) = svgs(p, "map")
+    assert m["counts"]["path"] >= 144
+    (hm,) = svgs(p, "heatmap")
+    assert hm["counts"]["rect"] == 168
+    trends = svgs(p, "trend")
+    assert len(trends) == 2 and all(t["polyline_points"] == [26] for t in trends)
+    (lz,) = svgs(p, "lorenz")
+    assert lz["polyline_points"][0] > 100
+    assert "officer-initiated majority" in text
+    assert "Down 30% with no displacement" in text
+    assert "rgba(214,39,40" in text   # shaded Knox cells
+    assert len(svgs(p, "share")) == 10
+    assert len(svgs(p, "response")) == 1
+
+
+class FillParser(HTMLParser):
+    """(data-gi, fill) of every map cell, and the fills of the map legend's swatches in order."""
+
+    def __init__(self):
+        super().__init__()
+        self.cells: set[tuple[int, str]] = set()
+        self.legend: list[str] = []
+        self._in_map = False
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "svg":
+            self._in_map = a.get("data-chart") == "map"
+        elif self._in_map and tag == "path" and "data-gi" in a:
+            self.cells.add((int(a["data-gi"]), a["fill"]))
+        elif self._in_map and tag == "rect" and a.get("width") == "14":
+            self.legend.append(a["fill"])
+
+    handle_startendtag = handle_starttag
+
+
+def test_report_map_and_gis_style_share_one_gi_bin_palette(tiny_project, tmp_path):
+    """The hot spot map of the report colours every Gi* bin as the QGIS style embedded in GIS exports does."""
+    import re
+
+    from transforms.outputs.export import qgis_style_qml
+
+    qml = qgis_style_qml()
+    symbol_of = {int(v): s for s, v in re.findall(r'<category render="true" symbol="(\d+)" value="(-?\d)"', qml)}
+    rgb_of = dict(re.findall(r'<symbol type="fill" name="(\d+)".*?name="color" value="(\d+,\d+,\d+),255"', qml))
+    style = {b: rgb_of[s] for b, s in symbol_of.items()}
+    assert sorted(style) == list(range(-3, 4))
+
+    def rgb(hex_colour: str) -> str:
+        h = hex_colour.lstrip("#")
+        return ",".join(str(int(h[i:i + 2], 16)) for i in (0, 2, 4))
+
+    settings, con = report_warehouse(tiny_project)
+    try:
+        fill_synthetic(con)
+        index = build_report(con, settings, date(2026, 11, 20), tmp_path / "out")
+    finally:
+        con.close()
+    p = FillParser()
+    p.feed(index.read_text(encoding="utf-8"))
+    assert {b for b, _ in p.cells} == set(range(-3, 4))   # the synthetic grid has every bin
+    assert {b: rgb(f) for b, f in p.cells} == style
+    assert [rgb(f) for f in p.legend] == [style[b] for b in range(-3, 4)]

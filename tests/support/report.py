@@ -1,0 +1,82 @@
+"""A tiny project for the scanning report, and every mart the report reads, small but complete."""
+
+from __future__ import annotations
+
+METRO = {"timezone": "America/Los_Angeles", "crs": "EPSG:32610", "bbox": [-123.0, 45.0, -122.9, 45.1]}
+REPORT_TOML = {  # keywords of tiny_project: agency `metro`, a name to escape, the warehouse elsewhere
+    "sources": [], "agency": "metro", "name": "Metro & <Test> PD", "city": METRO, "top": 'profile = "tiny"',
+    "extra": '[warehouse]\npath = "wh/sara.duckdb"\nlanding_dir = "data/landing"\n[time]\nas_of = "2026-11-20"',
+}
+
+
+def report_warehouse(tiny_project):
+    """(settings, connection) of an empty warehouse with the schema, for agency `metro`."""
+    p = tiny_project(**REPORT_TOML)
+    settings = p.settings
+    settings.warehouse_path.parent.mkdir(parents=True)
+    return settings, p.connect(settings.warehouse_path)
+
+
+def fill_synthetic(con) -> None:
+    """Every mart the report reads, small but complete, for agency 'metro' (a 12 x 12 grid of 100 m cells)."""
+    import pandas as pd
+
+    con.execute("CREATE SCHEMA IF NOT EXISTS marts")
+    cells = [(ix, iy) for ix in range(12) for iy in range(12)]
+    hs = pd.DataFrame([
+        {"agency": "metro", "unit_type": "grid", "unit_id": f"g{ix}_{iy}", "dataset": "calls",
+         "category_group": "all", "origin": o, "window_days": 28, "n": ix + iy, "z": (ix + iy - 11) / 3,
+         "gi_bin": max(-3, min(3, round((ix + iy - 11) / 3))),
+         "wkt": f"POLYGON(({ix * 100} {iy * 100},{ix * 100 + 100} {iy * 100},{ix * 100 + 100} {iy * 100 + 100},"
+                f"{ix * 100} {iy * 100 + 100},{ix * 100} {iy * 100}))"}
+        for ix, iy in cells for o in ("all", "community")])
+    con.register("hs_df", hs)
+    con.execute("CREATE TABLE marts.hotspots AS SELECT * EXCLUDE (wkt), ST_GeomFromText(wkt) AS geom FROM hs_df")
+    con.execute("CREATE TABLE marts.hotspot_stats AS SELECT * EXCLUDE (geom) FROM marts.hotspots")
+    con.execute("""CREATE TABLE marts.hotspot_count_rows AS
+                   SELECT agency, unit_type, unit_id, dataset, category_group, o.origin, window_days,
+                          CASE o.origin WHEN 'officer' THEN 3 * n ELSE n END AS n
+                   FROM marts.hotspots, (VALUES ('community'), ('officer'), ('unknown')) o(origin)
+                   WHERE hotspots.origin = 'all'""")
+    con.execute("DELETE FROM meta.agency_areas")
+    con.execute("INSERT INTO meta.agency_areas (agency, name, crs, geom) VALUES ('metro', 'Metro', 'EPSG:32610', "
+                "ST_GeomFromText('POLYGON((0 0,1200 0,1200 1200,0 1200,0 0))'))")
+    con.execute("""CREATE TABLE marts.category_groups AS SELECT * FROM (VALUES ('calls', 'all', '*'),
+                   ('calls', 'violent', 'Violent Crime')) t(dataset, category_group, category)""")
+    con.execute("""CREATE TABLE marts.events AS
+                   SELECT 'calls' AS dataset, 'metro' AS agency,
+                          CASE WHEN i % 3 = 0 THEN 'Violent Crime' ELSE 'Traffic' END AS category,
+                          DATE '2026-11-20' - CAST(i % 200 AS INTEGER) AS local_date
+                   FROM range(3000) r(i)""")
+    con.execute("""CREATE TABLE marts.compstat AS SELECT * FROM (VALUES
+                   ('metro', 'agency', 'metro', 'calls', 'all', 'week', 120, 100, 20, 0.2, 1.9),
+                   ('metro', 'agency', 'metro', 'calls', 'all', '28d', 500, 400, 100, 0.25, 4.7),
+                   ('metro', 'beat', 'B1', 'calls', 'all', '28d', 50, 20, 30, 1.5, 5.5))
+                   t(agency, unit_type, unit_id, dataset, category_group, period, n, n_last_year, change,
+                     pct_change, poisson_z)""")
+    con.execute("""CREATE TABLE marts.response_times AS
+                   SELECT 'metro' AS agency, p AS priority_level, 'D1' AS district,
+                          DATE '2026-01-01' + INTERVAL (m) MONTH AS month, 100 AS n_calls,
+                          300.0 + 10 * m AS response_s_median, 900.0 AS response_s_p90
+                   FROM range(1, 4) a(p), range(11) b(m)""")
+    con.execute("""CREATE TABLE marts.repeat_location_rows AS
+                   SELECT 'metro' AS agency, 'calls' AS dataset, 'all' AS category_group, 'all' AS origin,
+                          'loc' || i AS location_key, i || '00 Block of Main St' AS address_block,
+                          CAST(1000 / i AS INTEGER) AS n_repeat_window, i AS rank,
+                          sum(1000.0 / i) OVER (ORDER BY i) / sum(1000.0 / i) OVER () AS cum_share_events,
+                          i / 300.0 AS cum_share_locations, 1000 / i >= 3 AS is_repeat
+                   FROM range(1, 301) r(i)""")
+    con.execute("""CREATE TABLE marts.emerging_hotspots AS SELECT * FROM (VALUES
+                   ('metro', 'calls', 'all', 'community', 'New Hot Spot'),
+                   ('metro', 'calls', 'all', 'community', 'No Pattern Detected'))
+                   t(agency, dataset, category_group, origin, pattern)""")
+    con.execute("""CREATE TABLE marts.near_repeat AS
+                   SELECT 'metro' AS agency, 'incidents' AS dataset, 'burglary' AS category_group,
+                          s * 100.0 AS space_lo, s * 100.0 + 100 AS space_hi, t * 7.0 AS time_lo, t * 7.0 + 7 AS time_hi,
+                          10 AS observed, 5.0 AS expected_mean, 2.0 - s * 0.5 AS knox_ratio, 0.01 * (1 + s + t) AS p_value
+                   FROM range(3) a(s), range(3) b(t)""")
+    con.execute("""CREATE TABLE marts.temporal_profile AS
+                   SELECT 'metro' AS agency, 'calls' AS dataset, 'all' AS category_group, 'agency' AS unit_type,
+                          'metro' AS unit_id, s AS slot, (s % 24) * 1.5 AS weight FROM range(168) r(s)""")
+    con.execute("""CREATE TABLE marts.problem_assessment AS SELECT * FROM (VALUES
+                   ('Main St burglaries', 'Down 30% with no displacement', -12.0, -2.4)) t(problem, plain_language, wdd, z)""")
