@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import shapely
 
-from tests.conftest import make_project
+from tests.support.project import write_project
 from transforms.config import ConfigError, load_settings
 from transforms.warehouse import db as wh
 from transforms.warehouse import loader
@@ -96,7 +96,7 @@ def _layers(path: Path) -> None:
 
 @pytest.fixture()
 def loaded(tmp_path):
-    proj = make_project(tmp_path, TOML, {"cad": CAD, "rms": RMS}, {"districts.csv": DISTRICTS})
+    proj = write_project(tmp_path, {"cad": CAD, "rms": RMS}, toml=TOML, crosswalks={"districts.csv": DISTRICTS})
     _layers(proj / "config" / "units.gpkg")
     settings = load_settings(proj / "config" / "sara.toml", project_dir=proj)
     con = wh.connect(proj / "w.duckdb")
@@ -163,7 +163,7 @@ def test_status_reports_the_disagreement_per_source_and_unit(loaded):
 
 def test_a_unit_crosswalk_needs_the_feed_column(tmp_path):
     bad = CAD.replace("beat: Beat, district: Police_District", "beat: Beat")
-    proj = make_project(tmp_path, TOML, {"cad": bad, "rms": RMS}, {"districts.csv": DISTRICTS})
+    proj = write_project(tmp_path, {"cad": bad, "rms": RMS}, toml=TOML, crosswalks={"districts.csv": DISTRICTS})
     _layers(proj / "config" / "units.gpkg")
     with pytest.raises(ConfigError, match="crosswalks.districts .*map columns.district"):
         load_settings(proj / "config" / "sara.toml", project_dir=proj)

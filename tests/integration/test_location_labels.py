@@ -17,7 +17,7 @@ import pytest
 import shapely
 from pyproj import Transformer
 
-from tests.conftest import copy_real_config, make_project, need_shared
+from tests.support.project import copy_real_config, need_shared, write_project
 from transforms.config import load_settings
 from transforms.marts import build as marts
 from transforms.marts.location_labels import label_places
@@ -78,7 +78,7 @@ def _layers(config) -> None:
 
 @pytest.fixture()
 def built(tmp_path):
-    proj = make_project(tmp_path, TOML, {"cad_a": CAD.format(x="a"), "cad_b": CAD.format(x="b")})
+    proj = write_project(tmp_path, {"cad_a": CAD.format(x="a"), "cad_b": CAD.format(x="b")}, toml=TOML, crosswalks={})
     _layers(proj / "config")
     settings = load_settings(proj / "config" / "sara.toml", project_dir=proj)
     con = wh.connect(proj / "w.duckdb")

@@ -15,7 +15,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from tests.conftest import copy_real_config, need_shared
+from tests.support.project import copy_real_config, need_shared
 
 pytestmark = [pytest.mark.shared, pytest.mark.slow]
 

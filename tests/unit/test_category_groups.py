@@ -7,7 +7,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from tests.conftest import make_project
+from tests.support.project import write_project
 from transforms.config import DEFAULT_GROUPS, ConfigError, load_settings, merge_groups
 from transforms.marts.category_groups import unmatched_groups
 
@@ -22,7 +22,7 @@ bbox = [-122.52, 37.70, -122.35, 37.84]
 
 
 def _groups(tmp_path, extra: str) -> dict:
-    proj = make_project(tmp_path, BASE + extra, {})
+    proj = write_project(tmp_path, {}, toml=BASE + extra, crosswalks={})
     return load_settings(proj / "config" / "sara.toml", project_dir=proj).sara.analysis.category_groups
 
 

@@ -9,7 +9,7 @@ Sources:
   crime interventions", Crime Science 7:11 -- the WDD statistic and its Poisson variance. Weighting for
   pre/post periods of different lengths and for areas of different sizes follows the rule documented for
   `wdd()` in Wheeler's R package ptools (counts divided by their weights, variances by the squared
-  weights); its worked examples are reproduced in tests/test_assessment.py.
+  weights); its worked examples are reproduced in tests/reference/test_assessment.py.
 - Bowers & Johnson (2003), "Measuring the geographical displacement and diffusion of benefit effects of
   crime prevention activity", Journal of Quantitative Criminology 19(3) -- the weighted displacement
   quotient (WDQ), its success measure and buffer displacement measure.

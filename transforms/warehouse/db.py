@@ -145,7 +145,7 @@ class WarehouseCorrupt(RuntimeError):
 
 # DuckDB's file starts with three 4 KiB headers (the file header and two alternating database headers); the
 # blocks follow. A whole file is therefore at least 3 * 4096 + total_blocks * block_size bytes long (measured
-# on duckdb 1.5.5, which is pinned; tests/test_faults.py opens a healthy file through this check).
+# on duckdb 1.5.5, which is pinned; tests/integration/test_warehouse_files.py opens a healthy file through this check).
 _HEADER_BYTES = 3 * 4096
 # what DuckDB says when a file is not a database, is cut short, or a block fails its checksum
 _CORRUPT_SIGNS = ("not a valid DuckDB database file", "Could not read enough bytes", "Corrupt database file",
