@@ -2,12 +2,60 @@
 -- enriched into the shape of core.calls. What is the same for every source lives here: the crosswalk lookups
 -- (call type, initial call type, call category, origin, priority level, disposition category, void and
 -- countable), the derived flags (self_initiated, is_countable), the intervals in seconds and their issues,
--- and the place (cleaned and block address, location key, coordinates, beat and district).
+-- the DST flags of the times, and the place (cleaned and block address, location key, coordinates, beat and
+-- district).
 -- Times are TIMESTAMPTZ in UTC, as staged. A crosswalk the source does not have is an empty table; the
 -- sara_has_* variables say which ones it has, because a code is 'Unmapped' only against a crosswalk.
 -- Every column of _rec is passed through (raw_* among them); the merge inserts the columns core.calls has.
+--
+-- Intervals (intake_s, queue_s, travel_s, response_s, on_scene_s) are seconds between two times of the call:
+-- - NULL when either end is missing;
+-- - NULL and named '<interval>:unknown_time' / '<interval>:date_only' in interval_issue when either end is
+--   not an exact time of day (the call's time of day is unknown: received_at; or the time's precision is
+--   date_only): a date is never a 0 s interval;
+-- - read on the wall clock, as delivered, and named '<interval>:wall_clock_dst', when either end falls in a
+--   DST gap or overlap (its _dst_<time> code is not 0) and both ends were read from local text in the
+--   source's zone; an in-order wall-clock sequence never becomes negative. Inside one autumn overlap a wall
+--   clock that runs backwards crossed the fall-back: the earlier end is the first (daylight) reading, so the
+--   overlap is added back. Otherwise, from the UTC instants;
+-- - NULL and named '<interval><0' when still negative.
+-- DST codes (transforms/warehouse/dst.py): 0 ordinary local reading, +s in a spring-forward gap of s seconds,
+-- -s in an autumn overlap of s seconds, NULL not read from local text. time_issue gets dst_gap_<time> /
+-- dst_overlap_<time> for each time in a gap or overlap.
 -- Variables: sara_source, sara_agency, sara_load_id (varchar); sara_location_round_m (double: the grid an
--- XY location key is rounded to); sara_has_call_types, sara_has_dispositions, sara_has_priorities (boolean).
+-- XY location key is rounded to); sara_has_call_types, sara_has_dispositions, sara_has_priorities (boolean);
+-- sara_timezone (varchar: the source's zone); sara_date_only_times, sara_wall_times (varchar: comma-separated
+-- time names whose precision is date_only / that are read in the source's zone).
+create or replace temp macro _sara_wall_s(z, a, b, ca, cb) as (
+    -- seconds from a to b on the wall clock: the local time as delivered (a gap time was read with the
+    -- offset before the gap, so its local reading now shows `code` seconds later)
+    (epoch(timezone(z, b)) - greatest(cb, 0)) - (epoch(timezone(z, a)) - greatest(ca, 0))
+);
+create or replace temp macro _sara_unwind_overlap(w, ca, cb) as (
+    case when w < 0 and ca < 0 and cb < 0 and w - ca >= 0 then w - ca else w end
+);
+create or replace temp macro _sara_interval(name, a, b, pa, pb, ca, cb, wa, wb) as (
+    case
+        when a is null or b is null then {'s': cast(null as double), 'issue': cast(null as varchar)}
+        when pa = 'unknown_time' or pb = 'unknown_time'
+            then {'s': cast(null as double), 'issue': name || ':unknown_time'}
+        when pa <> 'exact' or pb <> 'exact' then {'s': cast(null as double), 'issue': name || ':date_only'}
+        when wa and wb and ca is not null and cb is not null and (ca <> 0 or cb <> 0)
+            then {'s': _sara_unwind_overlap(_sara_wall_s(getvariable('sara_timezone'), a, b, ca, cb), ca, cb),
+                  'issue': name || ':wall_clock_dst'}
+        else {'s': epoch(b) - epoch(a), 'issue': cast(null as varchar)}
+    end
+);
+create or replace temp macro _sara_time_precision(name) as (
+    case when list_contains(string_split(getvariable('sara_date_only_times'), ','), name) then 'date_only'
+         else 'exact' end
+);
+create or replace temp macro _sara_wall(name) as (
+    list_contains(string_split(getvariable('sara_wall_times'), ','), name)
+);
+create or replace temp macro _sara_dst_issue(code, name) as (
+    case when code > 0 then 'dst_gap_' || name when code < 0 then 'dst_overlap_' || name end
+);
 create or replace temp view _final as
 with calls as (
     select * from _rec
@@ -76,26 +124,59 @@ flagged as (
     select
         * exclude (_disp_countable),
         case when origin = 'officer' then true when origin = 'community' then false end as self_initiated,
-        not is_void and duplicate_of is null and linked_to is null and _disp_countable as is_countable,
-        epoch(entered_at) - epoch(received_at) as _intake,
-        epoch(dispatched_at) - epoch(coalesce(entered_at, received_at)) as _queue,
-        epoch(onscene_at) - epoch(dispatched_at) as _travel,
-        epoch(onscene_at) - epoch(received_at) as _response,
-        epoch(cleared_at) - epoch(onscene_at) as _on_scene
+        not is_void and duplicate_of is null and linked_to is null and _disp_countable as is_countable
     from enriched
+),
+intervals as (
+    select
+        *,
+        _sara_interval('intake_s', received_at, entered_at, time_precision, _sara_time_precision('entered_at'),
+                       _dst_received_at, _dst_entered_at, _sara_wall('received_at'), _sara_wall('entered_at'))
+            as _intake,
+        _sara_interval('queue_s', coalesce(entered_at, received_at), dispatched_at,
+                       case when entered_at is not null then _sara_time_precision('entered_at')
+                            else time_precision end,
+                       _sara_time_precision('dispatched_at'),
+                       case when entered_at is not null then _dst_entered_at else _dst_received_at end,
+                       _dst_dispatched_at,
+                       case when entered_at is not null then _sara_wall('entered_at') else _sara_wall('received_at') end,
+                       _sara_wall('dispatched_at'))
+            as _queue,
+        _sara_interval('travel_s', dispatched_at, onscene_at, _sara_time_precision('dispatched_at'),
+                       _sara_time_precision('onscene_at'), _dst_dispatched_at, _dst_onscene_at,
+                       _sara_wall('dispatched_at'), _sara_wall('onscene_at'))
+            as _travel,
+        _sara_interval('response_s', received_at, onscene_at, time_precision, _sara_time_precision('onscene_at'),
+                       _dst_received_at, _dst_onscene_at, _sara_wall('received_at'), _sara_wall('onscene_at'))
+            as _response,
+        _sara_interval('on_scene_s', onscene_at, cleared_at, _sara_time_precision('onscene_at'),
+                       _sara_time_precision('cleared_at'), _dst_onscene_at, _dst_cleared_at,
+                       _sara_wall('onscene_at'), _sara_wall('cleared_at'))
+            as _on_scene
+    from flagged
 ),
 final as (
     select
-        * exclude (_intake, _queue, _travel, _response, _on_scene),
-        case when _intake >= 0 then _intake end as intake_s,
-        case when _queue >= 0 then _queue end as queue_s,
-        case when _travel >= 0 then _travel end as travel_s,
-        case when _response >= 0 then _response end as response_s,
-        case when _on_scene >= 0 then _on_scene end as on_scene_s,
+        * exclude (_intake, _queue, _travel, _response, _on_scene)
+          replace (nullif(concat_ws(',', time_issue,
+                       _sara_dst_issue(_dst_received_at, 'received_at'),
+                       _sara_dst_issue(_dst_entered_at, 'entered_at'),
+                       _sara_dst_issue(_dst_dispatched_at, 'dispatched_at'),
+                       _sara_dst_issue(_dst_enroute_at, 'enroute_at'),
+                       _sara_dst_issue(_dst_onscene_at, 'onscene_at'),
+                       _sara_dst_issue(_dst_cleared_at, 'cleared_at'),
+                       _sara_dst_issue(_dst_updated_at, 'updated_at')), '') as time_issue),
+        case when _intake.s >= 0 then _intake.s end as intake_s,
+        case when _queue.s >= 0 then _queue.s end as queue_s,
+        case when _travel.s >= 0 then _travel.s end as travel_s,
+        case when _response.s >= 0 then _response.s end as response_s,
+        case when _on_scene.s >= 0 then _on_scene.s end as on_scene_s,
         nullif(concat_ws(',',
-            case when _intake < 0 then 'intake_s<0' end, case when _queue < 0 then 'queue_s<0' end,
-            case when _travel < 0 then 'travel_s<0' end, case when _response < 0 then 'response_s<0' end,
-            case when _on_scene < 0 then 'on_scene_s<0' end), '') as interval_issue
-    from flagged
+            _intake.issue, case when _intake.s < 0 then 'intake_s<0' end,
+            _queue.issue, case when _queue.s < 0 then 'queue_s<0' end,
+            _travel.issue, case when _travel.s < 0 then 'travel_s<0' end,
+            _response.issue, case when _response.s < 0 then 'response_s<0' end,
+            _on_scene.issue, case when _on_scene.s < 0 then 'on_scene_s<0' end), '') as interval_issue
+    from intervals
 )
 select * from final;

@@ -20,6 +20,7 @@ from transforms.stats import address as addr
 from transforms.warehouse.db import SQL_DIR
 from transforms.warehouse.geo import locate_points
 from transforms.warehouse.sqlutil import qident, set_variables
+from transforms.warehouse.staging import reading_zone
 
 CORE_SQL = SQL_DIR / "core"
 
@@ -103,6 +104,16 @@ def classify_offenses(con: duckdb.DuckDBPyConnection, has_offenses: bool) -> Non
     run_core_sql(con, "offense_rows")
 
 
+def interval_variables(src: SourceConfig) -> dict[str, str]:
+    """What sql/core/calls.sql needs to know of the source's times to compute intervals: the source's zone,
+    the times whose precision is date_only, and the times read in the source's zone (comma-separated)."""
+    return {
+        "sara_timezone": src.timezone,
+        "sara_date_only_times": ",".join(t for t, s in src.timestamps.items() if s.precision == "date_only"),
+        "sara_wall_times": ",".join(t for t, s in src.timestamps.items() if reading_zone(s, src) == src.timezone),
+    }
+
+
 def define_final(con: duckdb.DuckDBPyConnection, src: SourceConfig, settings: Settings, load_id: str,
                  has: dict[str, bool]) -> None:
     """The view `_final`: the load's records (`_rec`) as core rows. Looks up the addresses and locations of
@@ -113,5 +124,5 @@ def define_final(con: duckdb.DuckDBPyConnection, src: SourceConfig, settings: Se
                   sara_location_round_m=float(settings.sara.location_round_m))
     if src.kind == "calls":
         set_variables(con, sara_has_call_types=has["call_types"], sara_has_dispositions=has["dispositions"],
-                      sara_has_priorities=has["priorities"])
+                      sara_has_priorities=has["priorities"], **interval_variables(src))
     run_core_sql(con, src.kind)
