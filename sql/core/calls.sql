@@ -34,16 +34,20 @@ create or replace temp macro _sara_wall_s(z, a, b, ca, cb) as (
 create or replace temp macro _sara_unwind_overlap(w, ca, cb) as (
     case when w < 0 and ca < 0 and cb < 0 and w - ca >= 0 then w - ca else w end
 );
-create or replace temp macro _sara_interval(name, a, b, pa, pb, ca, cb, wa, wb) as (
+create or replace temp macro _sara_interval_kind(a, b, pa, pb, ca, cb, wa, wb) as (
+    -- how an interval with both ends is read: null = from the UTC instants
     case
-        when a is null or b is null then {'s': cast(null as double), 'issue': cast(null as varchar)}
-        when pa = 'unknown_time' or pb = 'unknown_time'
-            then {'s': cast(null as double), 'issue': name || ':unknown_time'}
-        when pa <> 'exact' or pb <> 'exact' then {'s': cast(null as double), 'issue': name || ':date_only'}
-        when wa and wb and ca is not null and cb is not null and (ca <> 0 or cb <> 0)
-            then {'s': _sara_unwind_overlap(_sara_wall_s(getvariable('sara_timezone'), a, b, ca, cb), ca, cb),
-                  'issue': name || ':wall_clock_dst'}
-        else {'s': epoch(b) - epoch(a), 'issue': cast(null as varchar)}
+        when a is null or b is null then null
+        when pa = 'unknown_time' or pb = 'unknown_time' then 'unknown_time'
+        when pa <> 'exact' or pb <> 'exact' then 'date_only'
+        when wa and wb and ca is not null and cb is not null and (ca <> 0 or cb <> 0) then 'wall_clock_dst'
+    end
+);
+create or replace temp macro _sara_interval_s(kind, a, b, ca, cb) as (
+    case
+        when kind is null then epoch(b) - epoch(a)
+        when kind = 'wall_clock_dst'
+            then _sara_unwind_overlap(_sara_wall_s(getvariable('sara_timezone'), a, b, ca, cb), ca, cb)
     end
 );
 create or replace temp macro _sara_time_precision(name) as (
@@ -127,56 +131,87 @@ flagged as (
         not is_void and duplicate_of is null and linked_to is null and _disp_countable as is_countable
     from enriched
 ),
+kinds as (
+    -- each interval's ends: (start, end, their precision, their DST codes, whether each is a local time of the
+    -- source's zone); queue_s starts at entered_at, else at received_at
+    select
+        *,
+        coalesce(entered_at, received_at) as _queue_from,
+        case when entered_at is not null then _sara_time_precision('entered_at') else time_precision end
+            as _queue_from_p,
+        case when entered_at is not null then _dst_entered_at else _dst_received_at end as _queue_from_c,
+        case when entered_at is not null then _sara_wall('entered_at') else _sara_wall('received_at') end
+            as _queue_from_w
+    from flagged
+),
 intervals as (
     select
         *,
-        _sara_interval('intake_s', received_at, entered_at, time_precision, _sara_time_precision('entered_at'),
-                       _dst_received_at, _dst_entered_at, _sara_wall('received_at'), _sara_wall('entered_at'))
-            as _intake,
-        _sara_interval('queue_s', coalesce(entered_at, received_at), dispatched_at,
-                       case when entered_at is not null then _sara_time_precision('entered_at')
-                            else time_precision end,
-                       _sara_time_precision('dispatched_at'),
-                       case when entered_at is not null then _dst_entered_at else _dst_received_at end,
-                       _dst_dispatched_at,
-                       case when entered_at is not null then _sara_wall('entered_at') else _sara_wall('received_at') end,
-                       _sara_wall('dispatched_at'))
-            as _queue,
-        _sara_interval('travel_s', dispatched_at, onscene_at, _sara_time_precision('dispatched_at'),
-                       _sara_time_precision('onscene_at'), _dst_dispatched_at, _dst_onscene_at,
-                       _sara_wall('dispatched_at'), _sara_wall('onscene_at'))
-            as _travel,
-        _sara_interval('response_s', received_at, onscene_at, time_precision, _sara_time_precision('onscene_at'),
-                       _dst_received_at, _dst_onscene_at, _sara_wall('received_at'), _sara_wall('onscene_at'))
-            as _response,
-        _sara_interval('on_scene_s', onscene_at, cleared_at, _sara_time_precision('onscene_at'),
-                       _sara_time_precision('cleared_at'), _dst_onscene_at, _dst_cleared_at,
-                       _sara_wall('onscene_at'), _sara_wall('cleared_at'))
-            as _on_scene
-    from flagged
+        _sara_interval_kind(received_at, entered_at, time_precision, _sara_time_precision('entered_at'),
+                            _dst_received_at, _dst_entered_at, _sara_wall('received_at'), _sara_wall('entered_at'))
+            as _k_intake,
+        _sara_interval_kind(_queue_from, dispatched_at, _queue_from_p, _sara_time_precision('dispatched_at'),
+                            _queue_from_c, _dst_dispatched_at, _queue_from_w, _sara_wall('dispatched_at'))
+            as _k_queue,
+        _sara_interval_kind(dispatched_at, onscene_at, _sara_time_precision('dispatched_at'),
+                            _sara_time_precision('onscene_at'), _dst_dispatched_at, _dst_onscene_at,
+                            _sara_wall('dispatched_at'), _sara_wall('onscene_at'))
+            as _k_travel,
+        _sara_interval_kind(received_at, onscene_at, time_precision, _sara_time_precision('onscene_at'),
+                            _dst_received_at, _dst_onscene_at, _sara_wall('received_at'), _sara_wall('onscene_at'))
+            as _k_response,
+        _sara_interval_kind(onscene_at, cleared_at, _sara_time_precision('onscene_at'),
+                            _sara_time_precision('cleared_at'), _dst_onscene_at, _dst_cleared_at,
+                            _sara_wall('onscene_at'), _sara_wall('cleared_at'))
+            as _k_on_scene
+    from kinds
+),
+seconds as (
+    select
+        *,
+        _sara_interval_s(_k_intake, received_at, entered_at, _dst_received_at, _dst_entered_at) as _intake,
+        _sara_interval_s(_k_queue, _queue_from, dispatched_at, _queue_from_c, _dst_dispatched_at) as _queue,
+        _sara_interval_s(_k_travel, dispatched_at, onscene_at, _dst_dispatched_at, _dst_onscene_at) as _travel,
+        _sara_interval_s(_k_response, received_at, onscene_at, _dst_received_at, _dst_onscene_at) as _response,
+        _sara_interval_s(_k_on_scene, onscene_at, cleared_at, _dst_onscene_at, _dst_cleared_at) as _on_scene
+    from intervals
 ),
 final as (
     select
-        * exclude (_intake, _queue, _travel, _response, _on_scene)
-          replace (nullif(concat_ws(',', time_issue,
-                       _sara_dst_issue(_dst_received_at, 'received_at'),
-                       _sara_dst_issue(_dst_entered_at, 'entered_at'),
-                       _sara_dst_issue(_dst_dispatched_at, 'dispatched_at'),
-                       _sara_dst_issue(_dst_enroute_at, 'enroute_at'),
-                       _sara_dst_issue(_dst_onscene_at, 'onscene_at'),
-                       _sara_dst_issue(_dst_cleared_at, 'cleared_at'),
-                       _sara_dst_issue(_dst_updated_at, 'updated_at')), '') as time_issue),
-        case when _intake.s >= 0 then _intake.s end as intake_s,
-        case when _queue.s >= 0 then _queue.s end as queue_s,
-        case when _travel.s >= 0 then _travel.s end as travel_s,
-        case when _response.s >= 0 then _response.s end as response_s,
-        case when _on_scene.s >= 0 then _on_scene.s end as on_scene_s,
-        nullif(concat_ws(',',
-            _intake.issue, case when _intake.s < 0 then 'intake_s<0' end,
-            _queue.issue, case when _queue.s < 0 then 'queue_s<0' end,
-            _travel.issue, case when _travel.s < 0 then 'travel_s<0' end,
-            _response.issue, case when _response.s < 0 then 'response_s<0' end,
-            _on_scene.issue, case when _on_scene.s < 0 then 'on_scene_s<0' end), '') as interval_issue
-    from intervals
+        * exclude (_queue_from, _queue_from_p, _queue_from_c, _queue_from_w,
+                   _k_intake, _k_queue, _k_travel, _k_response, _k_on_scene,
+                   _intake, _queue, _travel, _response, _on_scene)
+          replace (case
+                       when coalesce(_dst_received_at, 0) = 0 and coalesce(_dst_entered_at, 0) = 0
+                            and coalesce(_dst_dispatched_at, 0) = 0 and coalesce(_dst_enroute_at, 0) = 0
+                            and coalesce(_dst_onscene_at, 0) = 0 and coalesce(_dst_cleared_at, 0) = 0
+                            and coalesce(_dst_updated_at, 0) = 0 then time_issue
+                       else nullif(concat_ws(',', time_issue,
+                           _sara_dst_issue(_dst_received_at, 'received_at'),
+                           _sara_dst_issue(_dst_entered_at, 'entered_at'),
+                           _sara_dst_issue(_dst_dispatched_at, 'dispatched_at'),
+                           _sara_dst_issue(_dst_enroute_at, 'enroute_at'),
+                           _sara_dst_issue(_dst_onscene_at, 'onscene_at'),
+                           _sara_dst_issue(_dst_cleared_at, 'cleared_at'),
+                           _sara_dst_issue(_dst_updated_at, 'updated_at')), '')
+                   end as time_issue),
+        case when _intake >= 0 then _intake end as intake_s,
+        case when _queue >= 0 then _queue end as queue_s,
+        case when _travel >= 0 then _travel end as travel_s,
+        case when _response >= 0 then _response end as response_s,
+        case when _on_scene >= 0 then _on_scene end as on_scene_s,
+        case
+            when _k_intake is null and _k_queue is null and _k_travel is null and _k_response is null
+                 and _k_on_scene is null and coalesce(_intake, 0) >= 0 and coalesce(_queue, 0) >= 0
+                 and coalesce(_travel, 0) >= 0 and coalesce(_response, 0) >= 0 and coalesce(_on_scene, 0) >= 0
+            then null
+            else nullif(concat_ws(',',
+                'intake_s:' || _k_intake, case when _intake < 0 then 'intake_s<0' end,
+                'queue_s:' || _k_queue, case when _queue < 0 then 'queue_s<0' end,
+                'travel_s:' || _k_travel, case when _travel < 0 then 'travel_s<0' end,
+                'response_s:' || _k_response, case when _response < 0 then 'response_s<0' end,
+                'on_scene_s:' || _k_on_scene, case when _on_scene < 0 then 'on_scene_s<0' end), '')
+        end as interval_issue
+    from seconds
 )
 select * from final;
