@@ -284,7 +284,7 @@ comment on column core.calls.queue_s is 'seconds, dispatched - entered (or - rec
 comment on column core.calls.travel_s is 'seconds, on scene - dispatched (first unit); null if negative or either end is not an exact time';
 comment on column core.calls.response_s is 'seconds, on scene - received (first unit); null if negative or either end is not an exact time';
 comment on column core.calls.on_scene_s is 'seconds, cleared (last unit) - on scene (first unit); null if negative or either end is not an exact time';
-comment on column core.calls.interval_issue is 'comma-separated, per interval: <interval><0 (negative, impossible: set to null, e.g. travel_s<0), <interval>:date_only or <interval>:unknown_time (an end is a date without a time of day, or the time of day is unknown: null, never 0 s), <interval>:wall_clock_dst (an end is in a DST gap or overlap: read on the wall clock as delivered, so an in-order sequence is never negative)';
+comment on column core.calls.interval_issue is 'comma-separated, per interval: <interval><0 (negative, impossible: set to null, e.g. travel_s<0), <interval>:date_only or <interval>:unknown_time (an end is a date without a time of day, or the time of day is unknown: null, never 0 s), <interval>:dst_change (an end is a local time in a DST gap or overlap: of the readings the change allows, the shortest that is not negative, so an in-order wall-clock sequence is never negative; see sql/core/calls.sql)';
 comment on column core.calls.call_type_code is 'final call type code as delivered';
 comment on column core.calls.call_type is 'final call type, named by the crosswalk (the code itself if unmapped)';
 comment on column core.calls.call_type_initial is 'initial call type, named by the crosswalk';

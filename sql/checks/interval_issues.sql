@@ -1,5 +1,5 @@
 -- severity: warn
--- description: calls with an impossible (negative) interval that was set to null; intervals left out for a date-only or unknown time of day, or read on the wall clock across a DST change, are named in interval_issue but not counted
+-- description: calls with an impossible (negative) interval that was set to null; intervals left out for a date-only or unknown time of day, or read by the DST interval rule (dst_change), are named in interval_issue but not counted
 -- grain: one row per source x interval_issue with at least one negative interval (<interval><0)
 with calls as (
     select source, interval_issue from core.calls where interval_issue is not null

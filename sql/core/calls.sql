@@ -13,49 +13,53 @@
 -- - NULL and named '<interval>:unknown_time' / '<interval>:date_only' in interval_issue when either end is
 --   not an exact time of day (the call's time of day is unknown: received_at; or the time's precision is
 --   date_only): a date is never a 0 s interval;
--- - read on the wall clock, as delivered, and named '<interval>:wall_clock_dst', when either end falls in a
---   DST gap or overlap (its _dst_<time> code is not 0) and both ends were read from local text in the
---   source's zone; an in-order wall-clock sequence never becomes negative. Inside one autumn overlap a wall
---   clock that runs backwards crossed the fall-back: the earlier end is the first (daylight) reading, so the
---   overlap is added back. Otherwise, from the UTC instants;
--- - NULL and named '<interval><0' when still negative.
+-- - when either end is a local time in a DST gap or overlap (its _dst_<time> code is not 0), named
+--   '<interval>:dst_change' and read by the DST interval rule: each such end has two readings, before the
+--   change (a gap time with the offset before the gap, the documented reading; an overlap time as its first,
+--   daylight instant) and after it (a gap time with the offset after the gap, as the clock showed it once it
+--   sprang forward; an overlap time as its second, standard instant, the documented reading). Of the
+--   readings a clock that only moves forward allows (the later end is never before the change when the
+--   earlier one is after it), the interval is the shortest that is not negative; when none is, the
+--   documented readings'. The wall-clock difference is always one of them, so an in-order wall-clock
+--   sequence never becomes negative;
+-- - otherwise from the UTC instants;
+-- - NULL and named '<interval><0' when negative.
 -- DST codes (transforms/warehouse/dst.py): 0 ordinary local reading, +s in a spring-forward gap of s seconds,
 -- -s in an autumn overlap of s seconds, NULL not read from local text. time_issue gets dst_gap_<time> /
 -- dst_overlap_<time> for each time in a gap or overlap.
 -- Variables: sara_source, sara_agency, sara_load_id (varchar); sara_location_round_m (double: the grid an
 -- XY location key is rounded to); sara_has_call_types, sara_has_dispositions, sara_has_priorities (boolean);
--- sara_timezone (varchar: the source's zone); sara_date_only_times, sara_wall_times (varchar: comma-separated
--- time names whose precision is date_only / that are read in the source's zone).
-create or replace temp macro _sara_wall_s(z, a, b, ca, cb) as (
-    -- seconds from a to b on the wall clock: the local time as delivered (a gap time was read with the
-    -- offset before the gap, so its local reading now shows `code` seconds later)
-    (epoch(timezone(z, b)) - greatest(cb, 0)) - (epoch(timezone(z, a)) - greatest(ca, 0))
+-- sara_date_only_times (varchar: comma-separated names of the times whose precision is date_only).
+create or replace temp macro _sara_before_change(x, code) as (
+    -- epoch seconds of a time read as before the DST change: an overlap time's first (daylight) instant
+    epoch(x) + case when code < 0 then code else 0 end
 );
-create or replace temp macro _sara_unwind_overlap(w, ca, cb) as (
-    case when w < 0 and ca < 0 and cb < 0 and w - ca >= 0 then w - ca else w end
+create or replace temp macro _sara_after_change(x, code) as (
+    -- ... read as after the change: a gap time with the offset after the gap
+    epoch(x) - case when code > 0 then code else 0 end
 );
-create or replace temp macro _sara_interval_kind(a, b, pa, pb, ca, cb, wa, wb) as (
+create or replace temp macro _sara_interval_kind(a, b, pa, pb, ca, cb) as (
     -- how an interval with both ends is read: null = from the UTC instants
     case
         when a is null or b is null then null
         when pa = 'unknown_time' or pb = 'unknown_time' then 'unknown_time'
         when pa <> 'exact' or pb <> 'exact' then 'date_only'
-        when wa and wb and ca is not null and cb is not null and (ca <> 0 or cb <> 0) then 'wall_clock_dst'
+        when coalesce(ca, 0) <> 0 or coalesce(cb, 0) <> 0 then 'dst_change'
     end
 );
 create or replace temp macro _sara_interval_s(kind, a, b, ca, cb) as (
     case
         when kind is null then epoch(b) - epoch(a)
-        when kind = 'wall_clock_dst'
-            then _sara_unwind_overlap(_sara_wall_s(getvariable('sara_timezone'), a, b, ca, cb), ca, cb)
+        when kind = 'dst_change' then coalesce(
+            list_min(list_filter([_sara_before_change(b, cb) - _sara_before_change(a, ca),
+                                  _sara_after_change(b, cb) - _sara_before_change(a, ca),
+                                  _sara_after_change(b, cb) - _sara_after_change(a, ca)], d -> d >= 0)),
+            epoch(b) - epoch(a))
     end
 );
 create or replace temp macro _sara_time_precision(name) as (
     case when list_contains(string_split(getvariable('sara_date_only_times'), ','), name) then 'date_only'
          else 'exact' end
-);
-create or replace temp macro _sara_wall(name) as (
-    list_contains(string_split(getvariable('sara_wall_times'), ','), name)
 );
 create or replace temp macro _sara_dst_issue(code, name) as (
     case when code > 0 then 'dst_gap_' || name when code < 0 then 'dst_overlap_' || name end
@@ -132,38 +136,28 @@ flagged as (
     from enriched
 ),
 kinds as (
-    -- each interval's ends: (start, end, their precision, their DST codes, whether each is a local time of the
-    -- source's zone); queue_s starts at entered_at, else at received_at
+    -- queue_s starts at entered_at, else at received_at: that end's time, precision and DST code
     select
         *,
         coalesce(entered_at, received_at) as _queue_from,
         case when entered_at is not null then _sara_time_precision('entered_at') else time_precision end
             as _queue_from_p,
-        case when entered_at is not null then _dst_entered_at else _dst_received_at end as _queue_from_c,
-        case when entered_at is not null then _sara_wall('entered_at') else _sara_wall('received_at') end
-            as _queue_from_w
+        case when entered_at is not null then _dst_entered_at else _dst_received_at end as _queue_from_c
     from flagged
 ),
 intervals as (
     select
         *,
         _sara_interval_kind(received_at, entered_at, time_precision, _sara_time_precision('entered_at'),
-                            _dst_received_at, _dst_entered_at, _sara_wall('received_at'), _sara_wall('entered_at'))
-            as _k_intake,
+                            _dst_received_at, _dst_entered_at) as _k_intake,
         _sara_interval_kind(_queue_from, dispatched_at, _queue_from_p, _sara_time_precision('dispatched_at'),
-                            _queue_from_c, _dst_dispatched_at, _queue_from_w, _sara_wall('dispatched_at'))
-            as _k_queue,
+                            _queue_from_c, _dst_dispatched_at) as _k_queue,
         _sara_interval_kind(dispatched_at, onscene_at, _sara_time_precision('dispatched_at'),
-                            _sara_time_precision('onscene_at'), _dst_dispatched_at, _dst_onscene_at,
-                            _sara_wall('dispatched_at'), _sara_wall('onscene_at'))
-            as _k_travel,
+                            _sara_time_precision('onscene_at'), _dst_dispatched_at, _dst_onscene_at) as _k_travel,
         _sara_interval_kind(received_at, onscene_at, time_precision, _sara_time_precision('onscene_at'),
-                            _dst_received_at, _dst_onscene_at, _sara_wall('received_at'), _sara_wall('onscene_at'))
-            as _k_response,
+                            _dst_received_at, _dst_onscene_at) as _k_response,
         _sara_interval_kind(onscene_at, cleared_at, _sara_time_precision('onscene_at'),
-                            _sara_time_precision('cleared_at'), _dst_onscene_at, _dst_cleared_at,
-                            _sara_wall('onscene_at'), _sara_wall('cleared_at'))
-            as _k_on_scene
+                            _sara_time_precision('cleared_at'), _dst_onscene_at, _dst_cleared_at) as _k_on_scene
     from kinds
 ),
 seconds as (
@@ -178,7 +172,7 @@ seconds as (
 ),
 final as (
     select
-        * exclude (_queue_from, _queue_from_p, _queue_from_c, _queue_from_w,
+        * exclude (_queue_from, _queue_from_p, _queue_from_c,
                    _k_intake, _k_queue, _k_travel, _k_response, _k_on_scene,
                    _intake, _queue, _travel, _response, _on_scene)
           replace (case

@@ -103,6 +103,11 @@ def _calls(con) -> dict[str, dict]:
     return {r[cols.index("call_id")]: dict(zip(cols, r, strict=True)) for r in cur.fetchall()}
 
 
+def _ms(*utc) -> str:
+    """Epoch milliseconds of a UTC time, as text."""
+    return str(int(datetime(*utc, tzinfo=UTC).timestamp() * 1000))
+
+
 def _issues(value: str | None) -> set[str]:
     return set(value.split(",")) if value else set()
 
@@ -156,7 +161,8 @@ def test_spring_forward_gap_is_flagged_and_gives_no_negative_interval(project):
     # received 02:43:56 and assigned 02:47:20 fall in the gap (02:00-03:00 does not exist on 2024-03-10 in
     # Denver); arrived 03:00:06 does not. The documented reading puts the gap times at 09:43:56 and
     # 09:47:20 UTC (offset before the gap, -7) and 03:00:06 MDT at 09:00:06 UTC: an arrival 47 minutes
-    # before the dispatch. On the wall clock, as delivered: 204 s in the queue, 766 s travelling.
+    # before the dispatch. On the wall clock, as delivered (the gap times read with the offset after the gap):
+    # 204 s in the queue, 766 s travelling.
     text = CAD_HEADER + _cad_row("G1", "2024-03-10 02:43:56", "2024-03-10 02:47:20", "2024-03-10 03:00:06",
                                  "2024-03-10 03:30:06") \
         + _cad_row("N1", "2024-03-09 02:43:56", "2024-03-09 02:47:20", "2024-03-09 03:00:06")
@@ -167,8 +173,8 @@ def test_spring_forward_gap_is_flagged_and_gives_no_negative_interval(project):
     assert g["onscene_at"] == datetime(2024, 3, 10, 9, 0, 6, tzinfo=UTC)
     assert _issues(g["time_issue"]) == {"dst_gap_received_at", "dst_gap_dispatched_at"}
     assert (g["queue_s"], g["travel_s"], g["response_s"], g["on_scene_s"]) == (204, 766, 970, 1800)
-    assert _issues(g["interval_issue"]) == {"queue_s:wall_clock_dst", "travel_s:wall_clock_dst",
-                                            "response_s:wall_clock_dst"}
+    assert _issues(g["interval_issue"]) == {"queue_s:dst_change", "travel_s:dst_change",
+                                            "response_s:dst_change"}
     # the day before: no gap, no flag, the same intervals from the instants
     n = c["N1"]
     assert n["time_issue"] is None and n["interval_issue"] is None
@@ -179,7 +185,7 @@ def test_spring_forward_gap_is_flagged_and_gives_no_negative_interval(project):
     assert audits["interval_issues"].status == "pass"  # nothing was negative
 
 
-def test_autumn_overlap_is_flagged_and_read_on_the_wall_clock(project):
+def test_autumn_overlap_is_flagged_and_gives_no_negative_interval(project):
     settings, con = project
     # 01:00-02:00 happens twice on 2024-11-03 in Denver (MDT, then MST). The documented rule reads an overlap
     # time as the later, standard one.
@@ -200,7 +206,7 @@ def test_autumn_overlap_is_flagged_and_read_on_the_wall_clock(project):
     # fall-back: 01:50 MDT -> 01:05 MST is 15 minutes
     o2 = c["O2"]
     assert _issues(o2["time_issue"]) == {"dst_overlap_received_at", "dst_overlap_onscene_at"}
-    assert o2["response_s"] == 900 and "response_s:wall_clock_dst" in _issues(o2["interval_issue"])
+    assert o2["response_s"] == 900 and "response_s:dst_change" in _issues(o2["interval_issue"])
     # O3: received and assigned in the overlap, arrived after it: 5 and 25 minutes on the wall clock
     o3 = c["O3"]
     assert _issues(o3["time_issue"]) == {"dst_overlap_received_at", "dst_overlap_dispatched_at"}
@@ -300,5 +306,32 @@ def test_unit_rows_are_ordered_on_the_wall_clock_across_the_gap(tmp_path):
         assert u["onscene_at"] == datetime(2024, 3, 10, 9, 5, tzinfo=UTC)      # unit 1's 03:05 MDT
         assert _issues(u["time_issue"]) == {"dst_gap_received_at", "dst_gap_dispatched_at"}
         assert (u["queue_s"], u["travel_s"], u["response_s"]) == (300, 900, 1200)
+    finally:
+        con.close()
+
+
+def test_an_overlap_or_gap_time_against_an_instant_takes_the_reading_that_is_not_negative(tmp_path):
+    # received is local text, assigned an epoch in milliseconds (an instant, no DST question)
+    yaml = CAD_YAML.replace('dispatched_at: {columns: [assigned], formats: ["%Y-%m-%d %H:%M:%S"]}',
+                            "dispatched_at: {columns: [assigned], epoch: ms}")
+    settings, con = _project(tmp_path, yaml)
+    try:
+        text = CAD_HEADER \
+            + _cad_row("V1", "2024-11-03 01:09:00", _ms(2024, 11, 3, 7, 10, 10)) \
+            + _cad_row("V2", "2024-03-10 02:30:00", _ms(2024, 3, 10, 9, 40)) \
+            + _cad_row("V3", "2024-03-10 02:50:00", _ms(2024, 3, 10, 9, 5))
+        _load(settings, con, "cad", "cad_1.csv", text)
+        c = _calls(con)
+        # V1: received 01:09 read as MST (08:09 UTC), assigned at 07:10:10 UTC (01:10:10 MDT): the documented
+        # reading is an hour negative; the first (daylight) reading of 01:09 gives 70 s
+        assert c["V1"]["queue_s"] == 70 and _issues(c["V1"]["interval_issue"]) == {"queue_s:dst_change"}
+        assert c["V1"]["time_issue"] == "dst_overlap_received_at"
+        # V2: received 02:30 in the gap, read as 09:30 UTC (MST); assigned 09:40 UTC: 600 s, the documented
+        # reading, not the 4,200 s of a clock that had already sprung forward
+        assert c["V2"]["queue_s"] == 600 and c["V2"]["time_issue"] == "dst_gap_received_at"
+        # V3: received 02:50 in the gap, assigned 09:05 UTC (03:05 MDT): only a clock that had sprung forward
+        # (02:50 MDT = 08:50 UTC) puts the call before its dispatch: 900 s
+        assert c["V3"]["queue_s"] == 900
+        assert {a.name: a.status for a in run_audits(con)}["no_negative_intervals"] == "pass"
     finally:
         con.close()

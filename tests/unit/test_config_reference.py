@@ -36,7 +36,7 @@ def test_the_reference_documents_the_format_dialect_and_date_only():
     for directive in ("%Y", "%m", "%d", "%H", "%I", "%M", "%S", "%p", "%f", "%z", "%b", "%a"):
         assert f"| `{directive}" in text or f", `{directive}`" in text, directive
     assert "## `precision: date_only`" in text and "date_only_time" in text and "n_left_out" in text
-    assert "dst_gap_<time>" in text and "wall_clock_dst" in text
+    assert "dst_gap_<time>" in text and "dst_change" in text
 
 
 def test_the_annotated_example_is_a_valid_source():

@@ -186,13 +186,19 @@ twice) is read as the later, standard time (08:30 UTC). Each such time is flagge
 `dst_gap_<time>` or `dst_overlap_<time>`. The `time_issues` audit does not count these flags (nor
 `sentinel_<time>`): the times were read by the rule, not lost.
 
-An interval with an end in a gap or an overlap is read on the wall clock, as delivered, when both ends were
-read from local text in the source's zone: received 02:43:56, assigned 02:47:20, on scene 03:00:06 on
-2024-03-10 in Denver give 204 s and 766 s, where the instants would put the arrival 47 minutes before the
-dispatch. An in-order wall-clock sequence is never negative. Inside one autumn overlap, a wall clock that runs
-backwards (received 01:50, on scene 01:05) crossed the fall-back: 01:50 MDT to 01:05 MST is 900 s.
-`interval_issue` notes `<interval>:wall_clock_dst`. An interval whose other end is an instant (an epoch, an
-offset) is read from the instants.
+An interval with an end in a gap or an overlap is read by the DST interval rule, and `interval_issue` notes
+`<interval>:dst_change`. Such an end has two readings: before the change (a gap time with the offset before
+the gap, as documented above; an overlap time as its first, daylight instant) and after it (a gap time with
+the offset after the gap, as the clock showed it once it sprang forward; an overlap time as its second,
+standard instant, as documented above). Of the readings a clock that only moves forward allows, the interval
+is the shortest that is not negative (when none is, the documented readings', which leaves it negative:
+null, `<interval><0`). The wall-clock difference is always one of these readings, so an in-order wall-clock
+sequence never becomes negative:
+- received 02:43:56, assigned 02:47:20, on scene 03:00:06 on 2024-03-10 in Denver: 204 s and 766 s (the
+  documented readings would put the arrival 47 minutes before the dispatch);
+- received 01:50, on scene 01:05 on 2024-11-03 in Denver (the second 01:05): 01:50 MDT to 01:05 MST, 900 s;
+- received 00:55, assigned 01:10 on 2024-11-03: 900 s, not the 4,500 s of the standard reading;
+- received 01:09 (text) on 2024-11-03, assigned at 07:10:10 UTC (an epoch, 01:10:10 MDT): 70 s.
 """
 
 EXAMPLE = r"""

@@ -12,7 +12,8 @@ The rule is kept for every time; what changes is that such times are known. Thei
 in staging, INTEGER) is 0 for an ordinary local reading, +s for a time in a gap of s seconds, -s for a time
 in an overlap of s seconds, and NULL for a time not read from local text (an instant, an epoch in UTC, a
 sentinel, nothing delivered). sql/core/ turns the codes into time issues (`dst_gap_<time>`,
-`dst_overlap_<time>`) and reads the intervals that touch such a time on the wall clock.
+`dst_overlap_<time>`) and reads the intervals that touch such a time by the DST interval rule (the shortest
+reading the change allows that is not negative).
 
 The exact test is DuckDB's own conversion (ICU): a gap time does not survive local -> UTC -> local, and an
 overlap time has an earlier instant that shows the same wall time. It runs only on the local dates within a

@@ -20,7 +20,6 @@ from transforms.stats import address as addr
 from transforms.warehouse.db import SQL_DIR
 from transforms.warehouse.geo import locate_points
 from transforms.warehouse.sqlutil import qident, set_variables
-from transforms.warehouse.staging import reading_zone
 
 CORE_SQL = SQL_DIR / "core"
 
@@ -105,13 +104,9 @@ def classify_offenses(con: duckdb.DuckDBPyConnection, has_offenses: bool) -> Non
 
 
 def interval_variables(src: SourceConfig) -> dict[str, str]:
-    """What sql/core/calls.sql needs to know of the source's times to compute intervals: the source's zone,
-    the times whose precision is date_only, and the times read in the source's zone (comma-separated)."""
-    return {
-        "sara_timezone": src.timezone,
-        "sara_date_only_times": ",".join(t for t, s in src.timestamps.items() if s.precision == "date_only"),
-        "sara_wall_times": ",".join(t for t, s in src.timestamps.items() if reading_zone(s, src) == src.timezone),
-    }
+    """What sql/core/calls.sql needs to know of the source's times to compute intervals: the times whose
+    precision is date_only (comma-separated)."""
+    return {"sara_date_only_times": ",".join(t for t, s in src.timestamps.items() if s.precision == "date_only")}
 
 
 def define_final(con: duckdb.DuckDBPyConnection, src: SourceConfig, settings: Settings, load_id: str,

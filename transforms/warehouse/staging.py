@@ -5,7 +5,7 @@ local time in its zone -> UTC; an instant kept exactly; a typed Parquet timestam
 applies the source's rules (origin, void, unknown time of day, sentinel dates), keeps every unmapped
 column as raw_*, and gives each row its quarantine reason, event time, time precision, time issues and
 version. Each time read from local text also gets its DST code `_dst_<time>` (see `dst_code_sql`), from
-which sql/core/ flags gap and overlap times and reads the intervals that touch them on the wall clock.
+which sql/core/ flags gap and overlap times and reads the intervals that touch them by the DST interval rule.
 It only renames, casts and converts: lookups, joins and the merge come after (normalize.py, sql/core/).
 Identifiers are quoted and every configured value is a bound parameter.
 """
