@@ -7,7 +7,7 @@
     sara status               last runs, rows per table, quarantine by reason, located share, files held
                               or not picked up in landing
     sara query "SQL"          SQL on the published warehouse (spatial loaded), read-only
-    sara docs                 the warehouse data dictionary as Markdown
+    sara docs                 the warehouse data dictionary as Markdown (--config: the config key reference)
     sara export               the marts as GIS layers (GeoPackage, Shapefile, GeoJSON, FlatGeobuf, ...)
     sara near-repeat [FILE]   the Knox near-repeat test on the warehouse or on a CSV
     sara publish              a privacy-safe public extract (CSV, GeoJSON, data dictionary)
@@ -33,7 +33,7 @@ from flows.cli.outputs import export, publish
 from flows.cli.problem import assess, problem_new
 from flows.cli.report import report
 from flows.cli.serve import serve
-from flows.cli.warehouse import docs, query, status
+from flows.cli.warehouse import DocsCommand, docs, query, status
 
 
 def _escape_help(cmd) -> None:
@@ -75,7 +75,7 @@ app = typer.Typer(
 
 # in the order `sara --help` lists them
 for command in (run, rebuild, ingest, status, query, export, publish, docs, demo):
-    app.command()(command)
+    app.command(cls=DocsCommand if command is docs else None)(command)
 app.command("near-repeat")(near_repeat)
 app.command("report")(report)
 app.command("serve")(serve)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import typer
+import typer.core
 from rich.markup import escape
 
 from flows.cli.common import ConfigOpt, console, print_table, settings_from, warehouse_errors
@@ -93,13 +94,36 @@ def query(sql: str = typer.Argument(..., help='SQL, e.g. "SELECT call_category, 
             print_table("result", columns, rel.fetchmany(limit), limit)
 
 
-def docs(config: str | None = ConfigOpt) -> None:
+class DocsCommand(typer.core.TyperCommand):
+    """`sara docs`: a bare --config (last, or followed by another option) asks for the config key reference;
+    --config FILE names the config file, as everywhere."""
+
+    def parse_args(self, ctx, args: list[str]) -> list[str]:
+        args = list(args)
+        for i, arg in enumerate(args):
+            if arg in ("--config", "-c") and (i + 1 == len(args) or args[i + 1].startswith("-")):
+                args[i] = "--config-reference"
+        return super().parse_args(ctx, args)
+
+
+def docs(config: str | None = ConfigOpt,
+         config_reference: bool = typer.Option(
+             False, "--config-reference", help="print the config key reference (what a bare --config does)")
+         ) -> None:
     """Print the warehouse's data dictionary (the COMMENTs on every meta and core table and column) as Markdown.
 
-    Without a warehouse yet, it prints the contract itself (the schema every night is built to).
+    Without a warehouse yet, it prints the contract itself (the schema every night is built to). With --config
+    and no file name, it prints the config key reference instead (config/REFERENCE.md): every key of sara.toml,
+    a source and a problem file with its type, default and meaning, the strptime format dialect, what
+    precision: date_only does, the DST rule and an annotated source.
 
-    Example:  sara docs > data-dictionary.md
+    Examples:  sara docs > data-dictionary.md  |  sara docs --config > config-reference.md
     """
+    if config_reference:
+        from transforms.config.reference import reference_markdown
+
+        print(reference_markdown(), end="")
+        return
     import duckdb
 
     from transforms.outputs.dictionary import data_dictionary

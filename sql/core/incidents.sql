@@ -1,11 +1,15 @@
 -- _final (session view): one row per incident of the load being normalized (_rec, already one row per
 -- incident, classified by its most serious offence), enriched into the shape of core.incidents: origin,
--- void, and the place (cleaned and block address, location key, coordinates, beat and district: from the
--- feed, else from the polygon layer).
+-- void, the DST flags of the times, and the place (cleaned and block address, location key, coordinates, beat
+-- and district: from the feed, else from the polygon layer).
 -- Times are TIMESTAMPTZ in UTC, as staged. Every column of _rec is passed through (raw_* among them); the
--- merge inserts the columns core.incidents has.
+-- merge inserts the columns core.incidents has. time_issue gets dst_gap_<time> / dst_overlap_<time> for each
+-- time read from local text that falls in a DST gap or overlap (its _dst_<time> code, see sql/core/calls.sql).
 -- Variables: sara_source, sara_agency, sara_load_id (varchar); sara_location_round_m (double: the grid an
 -- XY location key is rounded to).
+create or replace temp macro _sara_dst_issue(code, name) as (
+    case when code > 0 then 'dst_gap_' || name when code < 0 then 'dst_overlap_' || name end
+);
 create or replace temp view _final as
 with incidents as (
     select * from _rec
@@ -60,6 +64,12 @@ enriched as (
     left join districts xd on xd._key = upper(f.district)
 ),
 final as (
-    select * from enriched
+    select
+        * replace (nullif(concat_ws(',', time_issue,
+                       _sara_dst_issue(_dst_occurred_from, 'occurred_from'),
+                       _sara_dst_issue(_dst_occurred_to, 'occurred_to'),
+                       _sara_dst_issue(_dst_reported_at, 'reported_at'),
+                       _sara_dst_issue(_dst_updated_at, 'updated_at')), '') as time_issue)
+    from enriched
 )
 select * from final;

@@ -2,7 +2,9 @@
 -- one row per call of core.calls in whole local months from the agency's first date in marts.horizon on,
 -- with its local month (agency zone) and the first reason that leaves it out of the response times, in this
 -- order: void, not_countable, officer_initiated, unknown_origin (any origin other than community/officer),
--- cancelled, no_onscene_time; null when the call counts.
+-- cancelled, unknown_time (the call's time of day is unknown), date_only_time (the call's received time, or
+-- its on-scene time, is a date without a time of day: response_s is null, never 0 s), no_onscene_time;
+-- null when the call counts.
 create or replace temp view response_time_calls as
 with calls as (
     select * from core.calls
@@ -36,6 +38,12 @@ final as (
                 when c.origin = 'officer' then 'officer_initiated'
                 when c.origin is distinct from 'community' then 'unknown_origin'
                 when c.disposition_category = 'Cancelled' then 'cancelled'
+                when c.time_precision = 'unknown_time' then 'unknown_time'
+                when c.time_precision = 'date_only' then 'date_only_time'
+                when c.response_s is null and contains(coalesce(c.interval_issue, ''), 'response_s:unknown_time')
+                    then 'unknown_time'
+                when c.response_s is null and contains(coalesce(c.interval_issue, ''), 'response_s:date_only')
+                    then 'date_only_time'
                 when c.response_s is null then 'no_onscene_time'
            end as reason
     from in_horizon c

@@ -12,4 +12,4 @@ final as (
 select * from final
 order by agency, month, reason;
 
-comment on table marts.response_times_excluded is 'calls left out of marts.response_times per agency x local month, by the first reason that applies: void, not_countable, officer_initiated, unknown_origin, cancelled, no_onscene_time';
+comment on table marts.response_times_excluded is 'calls left out of marts.response_times per agency x local month, by the first reason that applies: void, not_countable, officer_initiated, unknown_origin, cancelled, unknown_time, date_only_time (a date without a time of day: no interval, never 0 s), no_onscene_time';

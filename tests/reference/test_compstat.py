@@ -143,7 +143,8 @@ def test_compstat_top_hotspot_and_repeat():
 def _calls(con):
     con.execute("""CREATE TABLE core.calls (call_id VARCHAR, source VARCHAR, agency VARCHAR, event_at TIMESTAMPTZ,
                    response_s DOUBLE, queue_s DOUBLE, travel_s DOUBLE, priority_level INTEGER, origin VARCHAR,
-                   is_countable BOOLEAN, is_void BOOLEAN, disposition_category VARCHAR, district VARCHAR)""")
+                   is_countable BOOLEAN, is_void BOOLEAN, disposition_category VARCHAR, district VARCHAR,
+                   time_precision VARCHAR DEFAULT 'exact', interval_issue VARCHAR)""")
     feb = "2024-02-10 18:00:00+00"
     rows = [
         # five included calls, priority 1, D1, local month 2024-02
@@ -166,7 +167,10 @@ def _calls(con):
         ("m", "2024-03-06 18:00:00+00", 10, 1, 9, 1, "officer", True, False, None, "D2"),
     ]
     for r in rows:
-        con.execute("INSERT INTO core.calls VALUES (?, 'cad', 'city', CAST(? AS TIMESTAMPTZ), ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        con.execute("INSERT INTO core.calls BY NAME SELECT $1 AS call_id, 'cad' AS source, 'city' AS agency, "
+                    "CAST($2 AS TIMESTAMPTZ) AS event_at, $3 AS response_s, $4 AS queue_s, $5 AS travel_s, "
+                    "$6 AS priority_level, $7 AS origin, $8 AS is_countable, $9 AS is_void, "
+                    "$10 AS disposition_category, $11 AS district",
                     list(r))
 
 

@@ -23,14 +23,14 @@ CELL_RE = re.compile(r"^-?\d+_-?\d+$")
 
 
 class Circle(Strict):
-    x: float
-    y: float
-    radius_m: float = Field(gt=0)
+    x: float = Field(description="centre x, analysis CRS (metres)")
+    y: float = Field(description="centre y, analysis CRS (metres)")
+    radius_m: float = Field(gt=0, description="radius, metres")
 
 
 class Window(Strict):
-    start: date
-    end: date
+    start: date = Field(description="first local date, inclusive")
+    end: date = Field(description="last local date, inclusive")
 
     @model_validator(mode="after")
     def _order(self) -> Window:
@@ -65,12 +65,12 @@ class Shape(Strict):
     """Exactly one of wkt (analysis CRS), path (polygon file, any CRS), cells (grid unit ids),
     location_keys, or circle {x, y, radius_m} (analysis CRS)."""
 
-    wkt: str | None = None
-    path: str | None = None
+    wkt: str | None = Field(default=None, description="a POLYGON or MULTIPOLYGON in the analysis CRS")
+    path: str | None = Field(default=None, description="a polygon file, any CRS")
     layer: str | None = Field(default=None, description="layer of a multi-layer file (with path)")
-    cells: list[str] | None = None
-    location_keys: list[str] | None = None
-    circle: Circle | None = None
+    cells: list[str] | None = Field(default=None, description="grid cell ids of marts.units, e.g. '31_38'")
+    location_keys: list[str] | None = Field(default=None, description="location keys of the events (targets only)")
+    circle: Circle | None = Field(default=None, description="a circle in the analysis CRS")
 
     _wkt = field_validator("wkt")(_check_wkt)
 
@@ -109,7 +109,7 @@ class Shape(Strict):
 class ControlShape(Shape):
     """One of the target's shape options, or rest_of_agency: true (the agency area minus target and buffer)."""
 
-    rest_of_agency: bool = False
+    rest_of_agency: bool = Field(default=False, description="the agency area minus the target and its buffer")
 
     @model_validator(mode="after")
     def _one(self) -> ControlShape:
@@ -125,21 +125,23 @@ class ControlShape(Shape):
 
 
 class ProblemConfig(Strict):
-    name: str
-    description: str = ""
-    agency: str
-    dataset: Literal["calls", "incidents"]
+    name: str = Field(description="the file's stem: letters, digits and _")
+    description: str = Field(default="", description="what the problem is and what the response was")
+    agency: str = Field(description="an agency code of sara.toml")
+    dataset: Literal["calls", "incidents"] = Field(description="which events make up the problem")
     categories: list[str] | None = Field(
         default=None, description="call_category / offense_category values; ['*'] = every category")
     event_types: list[str] | None = Field(default=None, description="call_type / offense values")
-    origin: Literal["all", "community", "officer", "unknown"] = "all"
-    target: Shape
-    buffer_m: float = Field(gt=0)
-    control: ControlShape
-    response_date: date
-    pre: Window
-    post: Window
-    time_weights: tuple[float, float] | None = None
+    origin: Literal["all", "community", "officer", "unknown"] = Field(default="all",
+                                                                      description="only events of this origin")
+    target: Shape = Field(description="where the response happened: exactly one shape option")
+    buffer_m: float = Field(gt=0, description="width of the displacement ring around the target, metres")
+    control: ControlShape = Field(description="the comparison area: a shape option, or rest_of_agency: true")
+    response_date: date = Field(description="the local date the response started")
+    pre: Window = Field(description="the local dates before the response, inclusive")
+    post: Window = Field(description="the local dates from the response on, inclusive")
+    time_weights: tuple[float, float] | None = Field(
+        default=None, description="(pre, post) period lengths when they differ; default raw counts")
     control_weighting: Literal["area", "none"] = Field(
         default="area", description="area: scale the control's counts to the target's and the buffer's area")
 

@@ -25,19 +25,32 @@ class PublishPolicy(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    columns: dict[str, list[str]] = Field(default_factory=lambda: {k: list(v) for k, v in DEFAULT_COLUMNS.items()})
+    columns: dict[str, list[str]] = Field(
+        default_factory=lambda: {k: list(v) for k, v in DEFAULT_COLUMNS.items()},
+        description="per dataset (calls, incidents), the only columns published, in order; `raw_*`, address, "
+                    "location_key, x and y can never be listed")
     sensitive_categories: list[str] = Field(
-        default_factory=lambda: ["Sexual Offense", "Domestic Violence", "Behavioral Health"])
+        default_factory=lambda: ["Sexual Offense", "Domestic Violence", "Behavioral Health"],
+        description="categories whose rows are sensitive: location generalized (sensitive_location)")
     sensitive_type_patterns: list[str] = Field(
         default_factory=lambda: ["sex", "rape", "sodomy", "fondling", "incest", "molest", "juve", "child abuse",
-                                 "domestic"])
+                                 "domestic"],
+        description="a word of the call type / offense starting with one of these (case-insensitive) makes "
+                    "the row sensitive")
     # unmapped codes (call_type_code / offense_code, compared case-insensitively) published like mapped ones
-    safe_unmapped_codes: dict[str, list[str]] = Field(default_factory=dict)
-    sensitive_location: Literal["district", "suppress"] = "district"
-    coordinate_snap: Literal["block", "grid"] = "grid"
-    grid_cell_m: float = Field(default=250.0, gt=0)
-    time_round: Literal["hour"] = "hour"
-    k_min: int = Field(default=3, ge=1)
+    safe_unmapped_codes: dict[str, list[str]] = Field(
+        default_factory=dict, description="per dataset, unmapped codes (case-insensitive) published like mapped "
+                                          "ones; any other unmapped code is treated as sensitive")
+    sensitive_location: Literal["district", "suppress"] = Field(
+        default="district", description="a sensitive row keeps its district (block, beat, point null) or "
+                                        "loses that too (suppress)")
+    coordinate_snap: Literal["block", "grid"] = Field(
+        default="grid", description="published points: the centre of a grid_cell_m cell, or the block's mean "
+                                    "point (falls back to the grid below k_min points)")
+    grid_cell_m: float = Field(default=250.0, gt=0, description="side of the snapping grid, metres")
+    time_round: Literal["hour"] = Field(default="hour", description="published times are rounded down to this, "
+                                                                    "local time with its UTC offset")
+    k_min: int = Field(default=3, ge=1, description="published counts below this (and above 0) are suppressed")
 
     @field_validator("columns")
     @classmethod

@@ -28,32 +28,33 @@ from transforms.config.sources import SourceConfig, load_source
 
 
 class WarehouseConfig(Strict):
-    path: str = "data/warehouse/sara.duckdb"
-    landing_dir: str = "data/landing"
-    threads: int | None = None
-    memory_limit: str | None = None
+    path: str = Field(default="data/warehouse/sara.duckdb", description="the published DuckDB file")
+    landing_dir: str = Field(default="data/landing", description="where extracts arrive, one folder per source")
+    threads: int | None = Field(default=None, description="DuckDB threads; default DuckDB's (all cores)")
+    memory_limit: str | None = Field(default=None, description="DuckDB memory limit, e.g. '2.5GB'; default "
+                                                               "DuckDB's (80% of RAM)")
 
 
 class UnitLayer(Strict):
     """A polygon layer used as spatial units (beats, districts)."""
 
-    path: str
-    field: str
-    layer: str | None = None
+    path: str = Field(description="polygon file, relative to the project")
+    field: str = Field(description="attribute holding the unit's name or id")
+    layer: str | None = Field(default=None, description="layer of a multi-layer file")
 
 
 class StreetLayer(Strict):
     """A street centreline layer: events snap to their nearest segment within snap_tolerance_m."""
 
-    path: str
-    id_field: str | None = None
-    name_field: str | None = None
-    layer: str | None = None
+    path: str = Field(description="line file, relative to the project")
+    id_field: str | None = Field(default=None, description="attribute holding a segment id; default the row number")
+    name_field: str | None = Field(default=None, description="attribute holding the street name")
+    layer: str | None = Field(default=None, description="layer of a multi-layer file")
 
 
 class AgencyConfig(Strict):
-    name: str
-    timezone: str
+    name: str = Field(description="the agency's name, as the report shows it")
+    timezone: str = Field(description="IANA zone of the agency: local dates, months and hours of week")
     crs: str = Field(description="analysis CRS, projected, in metres")
     boundary: str | None = Field(default=None, description="polygon layer of the agency area")
     bbox: tuple[float, float, float, float] | None = Field(
@@ -63,7 +64,7 @@ class AgencyConfig(Strict):
         default=None, description="grid origin in the analysis CRS (metres); default: area bounds floored "
                                   "to a multiple of 1,000 m, so cell ids stay stable night to night")
     unit_layers: dict[str, UnitLayer] = Field(default={}, description="polygon units, e.g. beat, district")
-    streets: StreetLayer | None = None
+    streets: StreetLayer | None = Field(default=None, description="street centrelines that events snap to")
 
     _zone = field_validator("timezone")(check_zone)
     _crs = field_validator("crs")(check_metric_crs)
@@ -80,19 +81,22 @@ class AgencyConfig(Strict):
 
 
 class TimeConfig(Strict):
-    floor: date = date(1990, 1, 1)
-    future_tolerance_hours: float = 24.0
-    data_lag_days: int = 1
+    floor: date = Field(default=date(1990, 1, 1), description="earlier event times are kept and flagged "
+                                                                "before_floor")
+    future_tolerance_hours: float = Field(default=24.0, description="event times later than load time + this "
+                                                                    "are kept and flagged future")
+    data_lag_days: int = Field(default=1, description="the as-of date is the last complete day minus this")
     as_of: date | None = Field(default=None, description="fixed as-of date (demo, backfills)")
 
 
 class ScheduleConfig(Strict):
-    cron: str
-    timezone: str = "UTC"
+    cron: str = Field(description="when the deployment runs, e.g. `30 2 * * *`")
+    timezone: str = Field(default="UTC", description="IANA zone the cron is read in")
     # the nightly run only: "dask" fans it out on a Dask cluster (dask_address, else a LocalCluster)
-    executor: Literal["local", "dask"] = "local"
-    dask_address: str | None = None
-    dask_workers: int | None = Field(default=None, ge=1)
+    executor: Literal["local", "dask"] = Field(
+        default="local", description="nightly only: dask fans the night out per agency on a Dask cluster")
+    dask_address: str | None = Field(default=None, description="scheduler address; default a LocalCluster")
+    dask_workers: int | None = Field(default=None, ge=1, description="LocalCluster workers; default one per agency")
     _zone = field_validator("timezone")(check_zone)
 
 
@@ -142,33 +146,36 @@ def merge_groups(configured: dict[str, dict[str, list[str]]]) -> dict[str, dict[
 class AnalysisConfig(Strict):
     """Settings of the marts (hot spots, repeat locations, near repeats)."""
 
-    cell_size_m: float = Field(default=150.0, gt=0)
-    h3_resolution: int = Field(default=9, ge=0, le=15)
-    snap_tolerance_m: float = Field(default=30.0, ge=0)
+    cell_size_m: float = Field(default=150.0, gt=0, description="side of a grid cell, metres")
+    h3_resolution: int = Field(default=9, ge=0, le=15, description="H3 resolution of the hexagon units")
+    snap_tolerance_m: float = Field(default=30.0, ge=0, description="events snap to a street segment within this")
     street_label_max_m: float = Field(
         default=100.0, ge=0, description="a place without an address is labelled 'near <street>' after the nearest "
                                          "named street of the agency's streets layer within this distance")
     gi_distance_m: float | None = Field(default=None, description="Gi* neighbourhood on grids; default queen")
-    default_origin: Literal["all", "community", "officer", "unknown"] = "community"
+    default_origin: Literal["all", "community", "officer", "unknown"] = Field(
+        default="community", description="the origin the report and default marts show")
     category_groups: dict[Literal["calls", "incidents"], dict[str, list[str]]] = Field(
         default_factory=lambda: merge_groups({}),
         description="named groups of categories per dataset ('*' = every category), merged with DEFAULT_GROUPS: "
                     "a group adds to them or replaces the one of the same name; an empty list drops one")
-    ehsa_step: Literal["week", "month"] = "week"
-    ehsa_steps: int = Field(default=26, ge=1)
-    ehsa_k: int = Field(default=1, ge=0)
-    ehsa_alpha: float = Field(default=0.05, gt=0, lt=1)
-    kde_bandwidth_m: float = Field(default=400.0, gt=0)
-    kde_windows_days: list[int] = [28, 91]
+    ehsa_step: Literal["week", "month"] = Field(default="week", description="time step of emerging hot spots")
+    ehsa_steps: int = Field(default=26, ge=1, description="steps in the emerging hot spot analysis")
+    ehsa_k: int = Field(default=1, ge=0, description="earlier time steps in the space-time Gi* neighbourhood")
+    ehsa_alpha: float = Field(default=0.05, gt=0, lt=1, description="significance of the Mann-Kendall trend")
+    kde_bandwidth_m: float = Field(default=400.0, gt=0, description="kernel density bandwidth, metres")
+    kde_windows_days: list[int] = Field(default=[28, 91], description="windows of the kernel density surfaces")
     prediction_period_days: int = Field(default=28, ge=1, description="hotspot_accuracy: last vs this period")
-    repeat_min_events: int = Field(default=3, ge=2)
-    repeat_window_days: int = Field(default=365, ge=1)
-    near_repeat_distance_m: float = Field(default=200.0, gt=0)
-    near_repeat_days: float = Field(default=14.0, gt=0)
-    knox_space_bands: list[float] = [0, 1, 100, 200, 400]
-    knox_time_bands: list[float] = [0, 7, 14, 21]
-    knox_perms: int = Field(default=99, ge=9)
-    knox_groups: list[str] = ["burglary"]
+    repeat_min_events: int = Field(default=3, ge=2, description="events that make a location a repeat location")
+    repeat_window_days: int = Field(default=365, ge=1, description="window of repeat locations and hour of week")
+    near_repeat_distance_m: float = Field(default=200.0, gt=0, description="near-repeat labels: the distance "
+                                                                           "band, metres")
+    near_repeat_days: float = Field(default=14.0, gt=0, description="near-repeat labels: the time band, days")
+    knox_space_bands: list[float] = Field(default=[0, 1, 100, 200, 400], description="Knox distance band edges, "
+                                                                                    "metres")
+    knox_time_bands: list[float] = Field(default=[0, 7, 14, 21], description="Knox time band edges, days")
+    knox_perms: int = Field(default=99, ge=9, description="Knox Monte Carlo permutations")
+    knox_groups: list[str] = Field(default=["burglary"], description="category groups the Knox test runs on")
 
     @field_validator("category_groups")
     def _groups(cls, v):
@@ -184,18 +191,21 @@ class AnalysisConfig(Strict):
 
 
 class SaraConfig(Strict):
-    profile: str = "default"
-    warehouse: WarehouseConfig = WarehouseConfig()
-    time: TimeConfig = TimeConfig()
-    agencies: dict[str, AgencyConfig]
-    sources: list[str]
-    windows_days: list[int] = [7, 28, 91, 364]
-    schedules: dict[str, ScheduleConfig] = {}
-    location_round_m: float = 10.0
-    analysis: AnalysisConfig = AnalysisConfig()
-    problems_dir: str = "config/problems"
+    profile: str = Field(default="default", description="a name for this configuration")
+    warehouse: WarehouseConfig = Field(default=WarehouseConfig(), description="the DuckDB file and landing folder")
+    time: TimeConfig = Field(default=TimeConfig(), description="time checks and the as-of date")
+    agencies: dict[str, AgencyConfig] = Field(description="agency code -> its zone, CRS and area")
+    sources: list[str] = Field(description="sources to load, each `config/sources/<name>.yaml`")
+    windows_days: list[int] = Field(default=[7, 28, 91, 364], description="analysis windows, days")
+    schedules: dict[str, ScheduleConfig] = Field(
+        default={}, description="deployments sara serve runs: nightly, weekly_report")
+    location_round_m: float = Field(default=10.0, description="grid a location_key is rounded to when there "
+                                                              "is no address")
+    analysis: AnalysisConfig = Field(default=AnalysisConfig(), description="settings of the marts")
+    problems_dir: str = Field(default="config/problems", description="folder of tracked SARA problems")
     allowed_roots: list[str] = Field(default=[], description="extra folders configured paths may point into")
-    publish: PublishPolicy = Field(default_factory=lambda: PublishPolicy())
+    publish: PublishPolicy = Field(default_factory=lambda: PublishPolicy(),
+                                   description="what the public open-data extract may hold and how it is masked")
 
     @field_validator("sources")
     def _names(cls, v: list[str]) -> list[str]:

@@ -34,16 +34,39 @@ class TimestampSpec(Strict):
     `SourceConfig.naive_timestamps`).
     """
 
-    columns: list[ColumnName] = []
-    formats: list[str] = []
-    replace: list[tuple[str, str]] = Field(default=[], description="regex replacements applied first")
-    parts: dict[Literal["year", "month", "day", "hour", "minute", "second"], ColumnName] = {}
-    epoch: Literal["s", "ms"] | None = None
+    columns: list[ColumnName] = Field(
+        default=[], description="source column(s) holding the time; several are joined with one space before "
+                                "the formats are tried (e.g. a date column and a time column)")
+    formats: list[str] = Field(
+        default=[], description="DuckDB strptime formats, tried in turn until one reads the text (see 'Time "
+                                "formats'); a format with %z or %Z reads an instant, never converted from the zone")
+    replace: list[tuple[str, str]] = Field(
+        default=[], description="[regex, replacement] pairs applied to the text, in order, before the formats "
+                                "(every match; \\1 refers to a group), e.g. ['(\\d+)(st|nd|rd|th)', '\\1']")
+    parts: dict[Literal["year", "month", "day", "hour", "minute", "second"], ColumnName] = Field(
+        default={}, description="split date-part columns instead of formats; year, month and day required, "
+                                "a missing hour, minute or second counts as 0")
+    epoch: Literal["s", "ms"] | None = Field(
+        default=None, description="the column holds seconds (s) or milliseconds (ms) since 1970-01-01 UTC: "
+                                  "an instant, unless `timezone` names the zone its wall clock was counted in")
     timezone: str | None = Field(default=None, description="override: zone of this column ('UTC'); a time "
                                                            "that carries its own offset ignores it")
-    precision: Literal["exact", "date_only"] = "exact"
+    precision: Literal["exact", "date_only"] = Field(
+        default="exact", description="date_only: the time is a date without a time of day. Such a time ends no "
+                                     "interval (queue_s, travel_s, response_s ... are null, named "
+                                     "`<interval>:date_only`, never 0 s), its call has no response time "
+                                     "(counted as date_only_time) and no hour of week (counted in n_left_out). "
+                                     "Default: date_only when no format (or no part) reads an hour, else exact")
 
     _zone = field_validator("timezone")(lambda v: v if v is None else check_zone(v))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _hourless_is_date_only(cls, data):
+        # a time whose formats (or parts) read no hour is a date: never an exact midnight
+        if isinstance(data, dict) and "precision" not in data and reads_no_hour(data):
+            return {**data, "precision": "date_only"}
+        return data
 
     @model_validator(mode="after")
     def _one_way(self) -> TimestampSpec:
@@ -65,13 +88,30 @@ class TimestampSpec(Strict):
         return [*self.columns, *self.parts.values()]
 
 
+# strptime directives that read an hour (DuckDB: %c and %X read a whole time)
+HOUR_DIRECTIVES = ("%H", "%-H", "%I", "%-I", "%c", "%X")
+
+
+def reads_no_hour(spec: dict) -> bool:
+    """Whether a timestamp spec (as written in YAML) reads no hour of day: every format lacks an hour directive,
+    or the parts have no hour column. An epoch always has one."""
+    formats, parts = spec.get("formats") or [], spec.get("parts") or {}
+    if spec.get("epoch") is not None:
+        return False
+    if formats:
+        return all(not any(d in f for d in HOUR_DIRECTIVES) for f in formats if isinstance(f, str))
+    return bool(parts) and isinstance(parts, dict) and "hour" not in parts
+
+
 class ExtractAtSpec(Strict):
     """Where an extract's own timestamp comes from (orders versions; never the load order)."""
 
-    filename_pattern: str | None = Field(default=None, description="regex with one group")
-    format: str = "%Y%m%dT%H%M%S"
-    column: ColumnName | None = None
-    timezone: str | None = None
+    filename_pattern: str | None = Field(
+        default=None, description="regex with one group that captures the extract time from the file name")
+    format: str = Field(default="%Y%m%dT%H%M%S",
+                        description="strptime format of the captured text (file name) or of the column")
+    column: ColumnName | None = Field(default=None, description="a column holding the extract time instead")
+    timezone: str | None = Field(default=None, description="zone of the extract time; default the source's")
 
     @model_validator(mode="after")
     def _one(self) -> ExtractAtSpec:
@@ -90,10 +130,10 @@ class ExtractAtSpec(Strict):
 
 
 class CoordinateSpec(Strict):
-    x: ColumnName | None = None
-    y: ColumnName | None = None
-    geometry: bool = False
-    crs: str = "EPSG:4326"
+    x: ColumnName | None = Field(default=None, description="column of the x coordinate (longitude, easting)")
+    y: ColumnName | None = Field(default=None, description="column of the y coordinate (latitude, northing)")
+    geometry: bool = Field(default=False, description="true: a vector file's own point geometry instead of x/y")
+    crs: str = Field(default="EPSG:4326", description="CRS of x/y (any pyproj input, e.g. EPSG:26971)")
 
     _crs = field_validator("crs")(check_crs)
 
@@ -107,10 +147,10 @@ class CoordinateSpec(Strict):
 class Condition(Strict):
     """All keys must hold. `column` compared by `equals` / `in_` / `matches` (regex)."""
 
-    column: ColumnName
-    equals: str | None = None
-    in_: list[str] | None = Field(default=None, alias="in")
-    matches: str | None = None
+    column: ColumnName = Field(description="the source column tested (its value trimmed)")
+    equals: str | None = Field(default=None, description="holds when the value equals this text")
+    in_: list[str] | None = Field(default=None, alias="in", description="holds when the value is one of these")
+    matches: str | None = Field(default=None, description="holds when this regex matches (anywhere) in the value")
 
     @model_validator(mode="after")
     def _one(self) -> Condition:
@@ -120,31 +160,36 @@ class Condition(Strict):
 
 
 class OriginSpec(Strict):
-    column: ColumnName
-    officer_values: list[str]
-    community_values: list[str] = []
+    column: ColumnName = Field(description="column that says who started the call (e.g. an on-view flag)")
+    officer_values: list[str] = Field(description="values (case-insensitive) meaning officer-initiated")
+    community_values: list[str] = Field(default=[], description="values meaning a call from the public; "
+                                                                "any other value is unknown")
 
 
 class VoidSpec(Strict):
-    column: ColumnName
-    values: list[str]
+    column: ColumnName = Field(description="column that marks a record deleted or unfounded")
+    values: list[str] = Field(description="values (case-insensitive) that mean void: kept, never counted")
 
 
 class PolygonLayer(Strict):
-    path: str
-    field: str
-    layer: str | None = None
+    path: str = Field(description="polygon file (GeoPackage, shapefile, GeoJSON ...), relative to the project")
+    field: str = Field(description="attribute holding the beat / district name")
+    layer: str | None = Field(default=None, description="layer of a multi-layer file")
 
 
 class CrosswalkSpec(Strict):
-    call_types: str | None = None
-    dispositions: str | None = None
-    priorities: str | None = None
-    offenses: str | None = None
-    # the feed's own beat / district values -> the names the polygon layers use (a value not listed is kept
-    # as delivered)
-    beats: str | None = None
-    districts: str | None = None
+    call_types: str | None = Field(default=None, description="CSV: code, call_type, call_category[, origin]")
+    dispositions: str | None = Field(
+        default=None, description="CSV: code, disposition_category[, countable, void]")
+    priorities: str | None = Field(default=None, description="CSV: code, priority_level (1 most urgent .. 5)")
+    offenses: str | None = Field(
+        default=None, description="CSV: code, offense, offense_category, crime_against, severity_rank")
+    beats: str | None = Field(
+        default=None, description="CSV: code, beat: the feed's own beat values -> the names the beat polygon layer "
+                                  "uses (a value not listed is kept as delivered)")
+    districts: str | None = Field(
+        default=None, description="CSV: code, district: the feed's own district values -> the names the district "
+                                  "polygon layer uses (a value not listed is kept as delivered)")
 
 
 CALL_FIELDS = {
@@ -175,30 +220,44 @@ INCIDENT_TIMES = ["occurred_from", "occurred_to", "reported_at", "updated_at"]
 
 
 class SourceConfig(Strict):
-    name: str
-    kind: Literal["calls", "incidents"]
-    agency: str
-    description: str = ""
-    format: Literal["csv", "parquet", "xlsx", "vector"]
-    encoding: str = "utf-8"
-    delimiter: str = ","
-    quote: str = '"'
-    header_row: int = Field(default=1, ge=1)
-    sheet: str | None = None
-    file_pattern: str = "*"
+    name: str = Field(description="the file's stem: letters, digits and _")
+    kind: Literal["calls", "incidents"] = Field(description="calls (CAD) or incidents (RMS)")
+    agency: str = Field(description="an agency code of sara.toml")
+    description: str = Field(default="", description="free text: what the feed is and where it comes from")
+    format: Literal["csv", "parquet", "xlsx", "vector"] = Field(
+        description="csv (plain, gzip, zip with one CSV, zstd or bz2, whatever the name says), parquet, xlsx, "
+                    "or vector (shapefile, GeoPackage, GeoJSON)")
+    encoding: str = Field(default="utf-8", description="any Python codec name, e.g. cp1252; a BOM is handled")
+    delimiter: str = Field(default=",", description="CSV field delimiter (one character)")
+    quote: str = Field(default='"', description="CSV quote character (one character)")
+    header_row: int = Field(default=1, ge=1, description="the line (CSV) or row (xlsx) holding the header")
+    sheet: str | None = Field(default=None, description="xlsx sheet; default the first")
+    file_pattern: str = Field(default="*", description="glob of the files to pick up in the landing folder; "
+                                                       "other files are reported as not picked up")
     ready_marker: str | None = Field(
         default=None, description="a file the vendor writes once a delivery is complete, e.g. '{name}.done' "
                                   "({name}: the delivery's file name, {stem}: its name less the last suffix)")
     final_newline: Literal["required", "optional"] = Field(
         default="required", description="required: a plain CSV whose last byte is not a line end is still being "
                                         "written and is held; optional: the vendor never writes a final newline")
-    null_values: list[str] = [""]
-    required_columns: list[ColumnName] = []
-    record_id: list[ColumnName] = []
-    update_mode: Literal["upsert", "replace_window", "append"]
-    extract_at: ExtractAtSpec | None = None
-    dedupe: bool = False
-    event_grain: Literal["record", "unit", "offense"] = "record"
+    null_values: list[str] = Field(default=[""], description="text that means empty")
+    required_columns: list[ColumnName] = Field(
+        default=[], description="columns that must be in the header (the record id and primary time columns "
+                                "always are)")
+    record_id: list[ColumnName] = Field(
+        default=[], description="id column(s); empty for feeds without ids (an id is made from the row content)")
+    update_mode: Literal["upsert", "replace_window", "append"] = Field(
+        description="upsert (by record id), replace_window (a full refresh replaces the local days it covers) "
+                    "or append")
+    extract_at: ExtractAtSpec | None = Field(
+        default=None, description="the extract's own time (orders versions); default the file's modification "
+                                  "time")
+    dedupe: bool = Field(default=False, description="drop exact duplicate rows (real feeds often have separate "
+                                                    "events that look identical: off by default)")
+    event_grain: Literal["record", "unit", "offense"] = Field(
+        default="record", description="record: one row per record; unit: CAD rows per responding unit -> one "
+                                      "call (first dispatch, first arrival, last clear); offense: RMS rows per "
+                                      "offence -> one incident by its most serious offence")
     timezone: str = Field(description="IANA zone of the feed's local times (text without an offset)")
     naive_timestamps: Literal["local", "utc"] = Field(
         default="local",
@@ -206,19 +265,31 @@ class SourceConfig(Strict):
                     "'local', in the time's zone (its `timezone` override, else the source's), with the DST rule; "
                     "or 'utc' (e.g. Spark/Impala INT96 files). A time-zone-aware Parquet timestamp is an instant "
                     "and is kept exactly, whatever this or `timezone` says. Text times are unaffected")
-    timestamps: dict[str, TimestampSpec]
-    sentinel_dates: list[date] = []
-    columns: dict[str, ColumnName] = {}
-    constants: dict[str, str] = {}
-    coordinates: CoordinateSpec | None = None
-    crosswalks: CrosswalkSpec = CrosswalkSpec()
-    origin: OriginSpec | None = None
-    void: VoidSpec | None = None
+    timestamps: dict[str, TimestampSpec] = Field(
+        description="canonical time -> how to read it. Calls: received_at (required), entered_at, "
+                    "dispatched_at, enroute_at, onscene_at, cleared_at, updated_at; incidents: occurred_from or "
+                    "reported_at (one required), occurred_to, updated_at")
+    sentinel_dates: list[date] = Field(
+        default=[], description="dates that mean 'never' (e.g. 1900-01-01): the time becomes null; a primary "
+                                "time is flagged `sentinel_<field>` (not counted by the time_issues audit), or the "
+                                "row is quarantined when no primary time is left")
+    columns: dict[str, ColumnName] = Field(
+        default={}, description="canonical field -> source column. Calls: " + ", ".join(CALL_FIELDS)
+                                + ". Incidents: " + ", ".join(INCIDENT_FIELDS))
+    constants: dict[str, str] = Field(default={}, description="a canonical field with a fixed value, e.g. "
+                                                              "offense_code: AGG_ASSAULT")
+    coordinates: CoordinateSpec | None = Field(default=None, description="where the event is")
+    crosswalks: CrosswalkSpec = Field(default=CrosswalkSpec(), description="code crosswalk CSVs "
+                                                                           "(config/crosswalks/README.md)")
+    origin: OriginSpec | None = Field(default=None, description="a column saying officer- or community-initiated; "
+                                                                "otherwise the call-type crosswalk's origin")
+    void: VoidSpec | None = Field(default=None, description="a column and the values that mark a record void")
     unknown_time: list[list[Condition]] = Field(
         default=[], description="any rule whose conditions all hold marks the time of day unknown"
     )
-    polygons: dict[Literal["beat", "district"], PolygonLayer] = {}
-    drop_columns: list[ColumnName] = []
+    polygons: dict[Literal["beat", "district"], PolygonLayer] = Field(
+        default={}, description="beat / district: a polygon layer that tags located points")
+    drop_columns: list[ColumnName] = Field(default=[], description="source columns not kept as `raw_*` in core")
 
     _zone = field_validator("timezone")(check_zone)
 

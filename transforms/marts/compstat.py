@@ -30,7 +30,8 @@ marts.response_times / marts.response_times_excluded
     not null), in whole local months from the agency's first date in marts.horizon on (so the nightly cost
     is bounded by the horizon instead of growing with history). Every other call is counted in
     marts.response_times_excluded under the first reason that applies, in this order: void, not_countable,
-    officer_initiated, unknown_origin (any origin other than community/officer), cancelled, no_onscene_time.
+    officer_initiated, unknown_origin (any origin other than community/officer), cancelled, unknown_time,
+    date_only_time (a date without a time of day gives no interval, never 0 s), no_onscene_time.
 
 The set logic is in sql/marts/compstat.sql, compstat_top/*.sql, response_time_calls.sql, response_times.sql
 and response_times_excluded.sql.

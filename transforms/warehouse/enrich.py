@@ -105,6 +105,12 @@ def classify_offenses(con: duckdb.DuckDBPyConnection, has_offenses: bool) -> Non
     run_core_sql(con, "offense_rows")
 
 
+def interval_variables(src: SourceConfig) -> dict[str, str]:
+    """What sql/core/calls.sql needs to know of the source's times to compute intervals: the times whose
+    precision is date_only (comma-separated)."""
+    return {"sara_date_only_times": ",".join(t for t, s in src.timestamps.items() if s.precision == "date_only")}
+
+
 def define_final(con: duckdb.DuckDBPyConnection, src: SourceConfig, settings: Settings, load_id: str,
                  has: dict[str, bool]) -> None:
     """The view `_final`: the load's records (`_rec`) as core rows. Looks up the addresses and locations of
@@ -115,5 +121,5 @@ def define_final(con: duckdb.DuckDBPyConnection, src: SourceConfig, settings: Se
                   sara_location_round_m=float(settings.sara.location_round_m))
     if src.kind == "calls":
         set_variables(con, sara_has_call_types=has["call_types"], sara_has_dispositions=has["dispositions"],
-                      sara_has_priorities=has["priorities"])
+                      sara_has_priorities=has["priorities"], **interval_variables(src))
     run_core_sql(con, src.kind)

@@ -166,10 +166,16 @@ def _grain_calls(con: duckdb.DuckDBPyConnection, src: SourceConfig) -> None:
         special = {
             "record_id": "record_id",
             "source_row": "min(source_row)",
-            "entered_at": "min(entered_at)", "dispatched_at": "min(dispatched_at)",
-            "enroute_at": "min(enroute_at)", "onscene_at": "min(onscene_at)", "cleared_at": "max(cleared_at)",
-            "updated_at": "max(updated_at)", "version_at": "max(version_at)",
+            "version_at": "max(version_at)",
         }
+        # first / last in wall-clock order: a time in a spring-forward gap (DST code > 0) was read with the
+        # offset before the gap, so it sorts `code` seconds earlier than its instant; a unit time's DST code
+        # comes from the row the time was taken from
+        for t, agg in (("entered_at", "min"), ("dispatched_at", "min"), ("enroute_at", "min"),
+                       ("onscene_at", "min"), ("cleared_at", "max"), ("updated_at", "max")):
+            key = f"{t} - to_seconds(greatest(coalesce(_dst_{t}, 0), 0))"
+            special[t] = f"arg_{agg}({t}, {key})"
+            special[f"_dst_{t}"] = f"arg_{agg}_null(_dst_{t}, {key})"
         skip = {"_dup_rank", "_q_reason", "_row_hash"}
         parts = []
         for c in _col_list(con, "_ok2"):

@@ -4,8 +4,10 @@ The query renames and casts (canonical names, text trimmed to null), reads every
 local time in its zone -> UTC; an instant kept exactly; a typed Parquet timestamp before the formats),
 applies the source's rules (origin, void, unknown time of day, sentinel dates), keeps every unmapped
 column as raw_*, and gives each row its quarantine reason, event time, time precision, time issues and
-version. It only renames, casts and converts: lookups, joins and the merge come after (normalize.py,
-sql/core/). Identifiers are quoted and every configured value is a bound parameter.
+version. Each time read from local text also gets its DST code `_dst_<time>` (see `dst_code_sql`), from
+which sql/core/ flags gap and overlap times and reads the intervals that touch them by the DST interval rule.
+It only renames, casts and converts: lookups, joins and the merge come after (normalize.py, sql/core/).
+Identifiers are quoted and every configured value is a bound parameter.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from transforms.config import CALL_TIMES, INCIDENT_TIMES, Settings, SourceConfig, TimestampSpec
+from transforms.warehouse.dst import dst_code_sql, transition_dates
 from transforms.warehouse.readers import TYPED_TS_FORMAT
 from transforms.warehouse.sqlutil import Params, qident, raw_column_name
 
@@ -39,8 +42,16 @@ class _TimeSql:
     instant: str | None
 
 
+def reading_zone(spec: TimestampSpec, src: SourceConfig) -> str:
+    """The zone a time's local reading is in: the time's own `timezone`, else the source's; an epoch is
+    counted in UTC unless the time names a zone."""
+    if spec.epoch:
+        return spec.timezone or "UTC"
+    return spec.timezone or src.timezone
+
+
 def _ts_sql(spec: TimestampSpec, src: SourceConfig, p: Params) -> _TimeSql:
-    zone = spec.timezone or src.timezone
+    zone = reading_zone(spec, src)
     if spec.parts:
         parts = {k: f"try_cast(trim({qident(c)}) AS DOUBLE)" for k, c in spec.parts.items()}
         raw_text = " || '-' || ".join(f"coalesce(trim({qident(c)}), '')" for c in spec.parts.values())
@@ -59,40 +70,60 @@ def _ts_sql(spec: TimestampSpec, src: SourceConfig, p: Params) -> _TimeSql:
         num = f"try_cast({raw_text} AS BIGINT)"
         local = (f"epoch_ms({num})" if spec.epoch == "ms"
                  else f"CAST(to_timestamp({num}) AT TIME ZONE 'UTC' AS TIMESTAMP)")
-        return _TimeSql(raw_text, spec.timezone or "UTC", local, None)
+        return _TimeSql(raw_text, zone, local, None)
     text = raw_text
     for pat, rep in spec.replace:
         text = f"regexp_replace({text}, {p(pat)}, {p(rep)}, 'g')"
-    # NOTE: DuckDB's strptime returns TIMESTAMPTZ when any format in the list has %z (and then reads text
-    # without an offset as UTC), so formats with an offset are tried apart: their result is an instant.
-    local_fmts = [f for f in spec.formats if "%z" not in f]
-    offset_fmts = [f for f in spec.formats if "%z" in f]
+    # NOTE: DuckDB's strptime returns TIMESTAMPTZ when any format in the list has %z or %Z (and then reads
+    # text without an offset as UTC), so formats with an offset or zone name are tried apart: their result
+    # is an instant.
+    local_fmts = [f for f in spec.formats if not _is_instant_format(f)]
+    offset_fmts = [f for f in spec.formats if _is_instant_format(f)]
     local = f"try_strptime({text}, {p(local_fmts)}::VARCHAR[])" if local_fmts else None
     instant = f"try_strptime({text}, {p(offset_fmts)}::VARCHAR[])" if offset_fmts else None
     if src.format == "parquet":
-        naive_zone = "UTC" if src.naive_timestamps == "utc" else zone
-        typed = (f"CASE WHEN regexp_full_match({raw_text}, {p(_TYPED_INSTANT_RE)}) "
-                 f"THEN try_strptime({raw_text}, {p(TYPED_TS_FORMAT + '%z')}) "
-                 f"WHEN regexp_full_match({raw_text}, {p(_TYPED_NAIVE_RE)}) "
-                 f"THEN timezone({p(naive_zone)}, try_strptime({raw_text}, {p(TYPED_TS_FORMAT)})) END")
-        instant = f"coalesce({typed}, {instant})" if instant else typed
+        # a time-zone-aware typed timestamp is an instant; a naive one is a wall-clock time, read like local
+        # text in the time's zone (with the DST rule and codes), or as UTC when naive_timestamps says so
+        typed_instant = (f"CASE WHEN regexp_full_match({raw_text}, {p(_TYPED_INSTANT_RE)}) "
+                         f"THEN try_strptime({raw_text}, {p(TYPED_TS_FORMAT + '%z')}) END")
+        typed_naive = (f"CASE WHEN regexp_full_match({raw_text}, {p(_TYPED_NAIVE_RE)}) "
+                       f"THEN try_strptime({raw_text}, {p(TYPED_TS_FORMAT)}) END")
+        if src.naive_timestamps == "utc":
+            typed_instant = f"coalesce({typed_instant}, timezone('UTC', {typed_naive}))"
+        else:
+            local = f"coalesce({typed_naive}, {local})" if local else typed_naive
+        instant = f"coalesce({typed_instant}, {instant})" if instant else typed_instant
     return _TimeSql(raw_text, zone, local, instant)
 
 
-def _ts_columns(t: str, ts: _TimeSql, p: Params, sentinels: list[date]) -> tuple[list[str], list[str], list[str]]:
-    """Staging of one time in two steps: (select items of the first step: the text `_txt_t` and its readings
-    `_l_t` / `_i_t`; the names of those readings; select items of the second step: the UTC value `t` and
-    the sentinel flag `_sen_t`).
+def _is_instant_format(fmt: str) -> bool:
+    return "%z" in fmt or "%Z" in fmt
 
-    An instant is kept exactly; a local reading is converted from its zone to UTC once. A sentinel date
-    (the local date, or for an instant its date in UTC or in the zone) makes the time null and `_sen_t` true."""
+
+@dataclass
+class _TimeCols:
+    """The select items of one time in the three steps of staging (see `build_stage_sql`)."""
+
+    read: list[str]     # the text `_txt_t` and its readings `_l_t` (local) / `_i_t` (instant)
+    temp: list[str]     # names of the columns that the last step drops (readings, `_u_t`)
+    timed: list[str]    # `_u_t`: the local reading converted from its zone to UTC, once
+    staged: list[str]   # the UTC value `t`, the sentinel flag `_sen_t` and the DST code `_dst_t`
+
+
+def _ts_columns(t: str, ts: _TimeSql, p: Params, sentinels: list[date]) -> _TimeCols:
+    """Staging of one time. An instant is kept exactly; a local reading is converted from its zone to UTC
+    once. A sentinel date (the local date, or for an instant its date in UTC or in the zone) makes the time
+    null and `_sen_t` true. `_dst_t` is the DST code of a value read from local text (transforms.warehouse.dst),
+    NULL otherwise."""
     readings = {f"_l_{t}": ts.local, f"_i_{t}": ts.instant}
     readings = {name: sql for name, sql in readings.items() if sql is not None}
-    first = [f"{ts.raw_text} AS _txt_{t}", *(f"{sql} AS {name}" for name, sql in readings.items())]
+    read = [f"{ts.raw_text} AS _txt_{t}", *(f"{sql} AS {name}" for name, sql in readings.items())]
     # NOTE: DST rule (ICU, tested): a local time in the spring-forward gap is read with the offset in force
     # before the gap (2019-03-10 02:30 America/Los_Angeles -> 10:30 UTC, i.e. 03:30 PDT); a time in the
     # autumn overlap takes the later, standard-time reading (2019-11-03 01:30 -> 09:30 UTC).
-    from_local = f"timezone({p(ts.zone)}, _l_{t})" if ts.local is not None else None
+    timed = [f"timezone({p(ts.zone)}, _l_{t}) AS _u_{t}"] if ts.local is not None else []
+    temp = [*readings, *(f"_u_{t}" for _ in timed)]
+    from_local = f"_u_{t}"
     sen = ", ".join(p(d) for d in sentinels)
     sen_local = f"CAST(_l_{t} AS DATE) IN ({sen})" if sentinels and ts.local is not None else None
     sen_inst = (f"(CAST(timezone('UTC', _i_{t}) AS DATE) IN ({sen}) OR "
@@ -105,10 +136,19 @@ def _ts_columns(t: str, ts: _TimeSql, p: Params, sentinels: list[date]) -> tuple
     else:
         value = f"coalesce(_i_{t}, {from_local})"
         is_sen = (f"CASE WHEN _i_{t} IS NOT NULL THEN {sen_inst} ELSE {sen_local} END" if sentinels else None)
+    if ts.local is None:
+        dst = "CAST(NULL AS INTEGER)"
+    else:
+        used = " AND ".join([f"_u_{t} IS NOT NULL", *([f"_i_{t} IS NULL"] if ts.instant is not None else []),
+                             *([f"NOT coalesce({is_sen}, false)"] if is_sen else [])])
+        dates = transition_dates(ts.zone)
+        code = (dst_code_sql(f"_l_{t}", f"_u_{t}", p(ts.zone), f"{p(list(dates))}::DATE[]") if dates else "0")
+        dst = f"CASE WHEN {used} THEN {code} END"
     if is_sen is None:
-        return first, list(readings), [f"{value} AS {t}", f"false AS _sen_{t}"]
-    return first, list(readings), [f"CASE WHEN {is_sen} THEN NULL ELSE {value} END AS {t}",
-                                   f"coalesce({is_sen}, false) AS _sen_{t}"]
+        staged = [f"{value} AS {t}", f"false AS _sen_{t}"]
+    else:
+        staged = [f"CASE WHEN {is_sen} THEN NULL ELSE {value} END AS {t}", f"coalesce({is_sen}, false) AS _sen_{t}"]
+    return _TimeCols(read, temp, timed, [*staged, f"{dst} AS _dst_{t}"])
 
 
 def _condition(c, p: Params) -> str:
@@ -157,20 +197,22 @@ def build_stage_sql(src: SourceConfig, raw_columns: list[str], settings: Setting
         sel.append(f"md5(concat_ws('\x1f', {hash_cols})) AS _row_hash")
 
     parsed_checks: list[str] = []
-    readings: list[str] = []   # the _l_ / _i_ columns of the first step
-    timed: list[str] = []      # the second step: each time in UTC, and its sentinel flag
+    temp: list[str] = []     # the readings and local instants, dropped by the last step
+    timed: list[str] = []    # the second step: each local reading converted to UTC once
+    staged: list[str] = []   # the third step: each time in UTC, its sentinel flag and its DST code
     for t in times:
         spec = src.timestamps.get(t)
         if spec is None:
             sel.append(f"CAST(NULL AS TIMESTAMPTZ) AS {t}")
             sel.append(f"CAST(NULL AS VARCHAR) AS _txt_{t}")
             sel.append(f"false AS _sen_{t}")
+            sel.append(f"CAST(NULL AS INTEGER) AS _dst_{t}")
             continue
-        ts = _ts_sql(spec, src, p)
-        first, names, second = _ts_columns(t, ts, p, src.sentinel_dates)
-        sel.extend(first)
-        readings.extend(names)
-        timed.extend(second)
+        cols = _ts_columns(t, _ts_sql(spec, src, p), p, src.sentinel_dates)
+        sel.extend(cols.read)
+        temp.extend(cols.temp)
+        timed.extend(cols.timed)
+        staged.extend(cols.staged)
         parsed_checks.append(t)
 
     fields = [
@@ -267,10 +309,11 @@ def build_stage_sql(src: SourceConfig, raw_columns: list[str], settings: Setting
         + "".join(", " + b for b in issues) + "), '')"
     )
     version = f"coalesce(updated_at, {p(extract_at)}::TIMESTAMPTZ)"
-    exclude_read = f" EXCLUDE ({', '.join(readings)})" if readings else ""
+    exclude_temp = f" EXCLUDE ({', '.join(temp)})" if temp else ""
     sql = f"""
     WITH read AS ({sql_stage}),
-    staged AS (SELECT *{exclude_read}{''.join(', ' + c for c in timed)} FROM read)
+    timed AS (SELECT *{''.join(', ' + c for c in timed)} FROM read),
+    staged AS (SELECT *{exclude_temp}{''.join(', ' + c for c in staged)} FROM timed)
     SELECT * EXCLUDE ({", ".join(f"_txt_{t}, _sen_{t}" for t in times)}),
            {q_reason} AS _q_reason, {event_at} AS event_at, {precision} AS time_precision,
            {time_issue} AS time_issue, {version} AS version_at

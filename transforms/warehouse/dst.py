@@ -1,0 +1,67 @@
+"""Daylight saving time for times read from local text: which local dates hold a clock change, and the SQL
+that gives each local reading its DST code.
+
+A local wall-clock time in a zone with DST is one of
+- ordinary: one instant;
+- in a spring-forward gap (02:30 on 2024-03-10 in America/Denver never happened on the clock): the
+  documented rule (DuckDB's ICU) reads it with the offset in force before the gap, 02:30 MST = 09:30 UTC,
+  which the clock then showed as 03:30 MDT;
+- in an autumn overlap (01:30 on 2024-11-03 in Denver happened twice, MDT then MST): the rule reads it as
+  the later, standard-time instant, 01:30 MST = 08:30 UTC.
+The rule is kept for every time; what changes is that such times are known. Their DST code (`_dst_<time>`
+in staging, INTEGER) is 0 for an ordinary local reading, +s for a time in a gap of s seconds, -s for a time
+in an overlap of s seconds, and NULL for a time not read from local text (an instant, an epoch in UTC, a
+sentinel, nothing delivered). sql/core/ turns the codes into time issues (`dst_gap_<time>`,
+`dst_overlap_<time>`) and reads the intervals that touch such a time by the DST interval rule (the shortest
+reading the change allows that is not negative).
+
+The exact test is DuckDB's own conversion (ICU): a gap time does not survive local -> UTC -> local, and an
+overlap time has an earlier instant that shows the same wall time. It runs only on the local dates within a
+day of a change of UTC offset (from Python's tz database, with a day's margin on each side), so ordinary
+rows cost one date lookup.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+FIRST_YEAR, LAST_YEAR = 1900, 2100  # local dates outside these years are never flagged
+
+
+@lru_cache(maxsize=64)
+def transition_dates(zone: str) -> tuple[date, ...]:
+    """Local dates on which the UTC offset of `zone` may change (with a day's margin each side), sorted.
+    Empty for a zone without DST or other offset changes in FIRST_YEAR..LAST_YEAR (UTC, for one)."""
+    z = ZoneInfo(zone)
+    out: set[date] = set()
+    d = date(FIRST_YEAR, 1, 1)
+    end = date(LAST_YEAR + 1, 1, 1)
+    prev = datetime(d.year, d.month, d.day, 12, tzinfo=z).utcoffset()
+    while d < end:
+        n = d + timedelta(days=1)
+        off = datetime(n.year, n.month, n.day, 12, tzinfo=z).utcoffset()
+        if off != prev:  # the change lies between noon on d and noon on n
+            out.update(d + timedelta(days=k) for k in (-1, 0, 1, 2))
+        prev, d = off, n
+    return tuple(sorted(out))
+
+
+def dst_code_sql(local: str, instant: str, zone: str, dates: str) -> str:
+    """SQL for the DST code of one local reading.
+
+    `local` is the wall-clock TIMESTAMP as delivered, `instant` its TIMESTAMPTZ reading by the documented rule
+    (`timezone(zone, local)`), `zone` and `dates` the bound zone name and its transition dates (DATE[]).
+    A gap time does not come back from UTC as itself: the difference is the gap. An overlap time (read as
+    the later, standard instant) shows the same wall time `shift` seconds earlier, where `shift` is the
+    offset 12 hours before minus the offset it was read with."""
+    offset = f"(epoch({local}) - epoch({instant}))"
+    before = f"({instant} - INTERVAL 12 HOUR)"
+    offset_before = f"(epoch(timezone({zone}, {before})) - epoch({before}))"
+    shift = f"CAST({offset_before} - {offset} AS INTEGER)"
+    back = f"timezone({zone}, {instant})"
+    return (f"CASE WHEN NOT (CAST({local} AS DATE) = ANY({dates})) THEN 0 "
+            f"WHEN {back} <> {local} THEN CAST(epoch({back}) - epoch({local}) AS INTEGER) "
+            f"WHEN {offset_before} > {offset} AND timezone({zone}, {instant} - to_seconds({shift})) = {local} "
+            f"THEN -{shift} ELSE 0 END")
