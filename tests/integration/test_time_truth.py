@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import make_project
+from tests.support.project import write_project
 from transforms.config import load_settings
 from transforms.warehouse import db as wh
 from transforms.warehouse import loader
@@ -78,7 +78,7 @@ def _cad_row(id_: str, received: str, assigned: str = "", arrived: str = "", cle
 
 
 def _project(tmp_path: Path, cad_yaml: str = CAD_YAML):
-    proj = make_project(tmp_path, TOML, {"cad": cad_yaml, "rms": RMS_YAML})
+    proj = write_project(tmp_path, {"cad": cad_yaml, "rms": RMS_YAML}, toml=TOML, crosswalks={})
     settings = load_settings(proj / "config" / "sara.toml", project_dir=proj)
     con = wh.connect(proj / "w.duckdb")
     wh.apply_schema(con)

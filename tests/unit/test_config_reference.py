@@ -7,7 +7,7 @@ import yaml
 from typer.testing import CliRunner
 
 from flows.cli import app
-from tests.conftest import PROJECT
+from tests.support.project import PROJECT
 from transforms.config.reference import EXAMPLE, FILES, key_rows, missing_descriptions, reference_markdown
 from transforms.config.sources import SourceConfig, TimestampSpec
 
