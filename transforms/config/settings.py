@@ -120,6 +120,11 @@ class AnalysisConfig(Strict):
     h3_resolution: int = Field(default=9, ge=0, le=15)
     snap_tolerance_m: float = Field(default=30.0, ge=0)
     gi_distance_m: float | None = Field(default=None, description="Gi* neighbourhood on grids; default queen")
+    gi_permutations: int = Field(default=0, ge=0, description="Gi* conditional permutations beside the normal "
+                                 "approximation (p_sim, gi_bin_sim); 0 = off; 9999 lets the FDR bins flag units")
+    gi_seed: int = Field(default=20240601, ge=0, description="seed of the Gi* permutations (reproducible nights)")
+    study_area_empty_share: float = Field(default=0.5, gt=0, le=1, description="warn when more than this share "
+                                          "of an agency's grid cells had no located event in the longest window")
     default_origin: Literal["all", "community", "officer", "unknown"] = "community"
     category_groups: dict[Literal["calls", "incidents"], dict[str, list[str]]] = DEFAULT_GROUPS
     ehsa_step: Literal["week", "month"] = "week"
