@@ -3,7 +3,10 @@
 -- Variables: as_of, first_date (the first local date of the longest window), repeat_first_date (of the
 -- repeat window), count_windows (every window length in days, ascending: the analysis windows and the
 -- repeat window), count_columns (a JSON structure naming one BIGINT column n_<days>d per count window, in
--- that order), repeat_min_events.
+-- that order), repeat_min_events, repeat_first_utc (a UTC time a day before repeat_first_date, to skip old
+-- row groups of core.calls).
+-- Counts are of countable events (marts.events), except n_repeat_window_all: every non-void event in the repeat
+-- window, the calls that are not countable (cancelled, duplicate ...: core.calls.is_countable) included.
 -- first_seen / last_seen are UTC (event_at); days are local dates. marts.repeat_locations adds the point.
 create or replace table marts.repeat_location_rows as
 with events as (
@@ -11,6 +14,24 @@ with events as (
     from marts.event_dims
     where location_key is not null
       and local_date between cast(getvariable('first_date') as date) and cast(getvariable('as_of') as date)
+),
+not_countable as (
+    -- non-void calls left out of marts.events as not countable, fanned out as marts.event_dims does
+    select c.agency, 'calls' as dataset, g.category_group, o.origin_dim as origin, c.location_key
+    from core.calls c
+    join marts.agency_zones z using (agency)
+    join marts.category_groups g on g.dataset = 'calls' and (g.category = '*' or g.category = c.call_category)
+    join (select unnest(['all', 'community', 'officer', 'unknown']) as origin_dim) o
+      on o.origin_dim = 'all' or o.origin_dim = c.origin
+    where not c.is_countable and not c.is_void and c.location_key is not null
+      and c.event_at >= cast(getvariable('repeat_first_utc') as timestamptz)
+      and cast(timezone(z.timezone, c.event_at) as date)
+          between cast(getvariable('repeat_first_date') as date) and cast(getvariable('as_of') as date)
+),
+not_countable_counts as (
+    select agency, dataset, category_group, origin, location_key, count(*) as n_not_countable
+    from not_countable
+    group by all
 ),
 per_location as (
     select agency, dataset, category_group, origin_dim as origin, location_key,
@@ -50,10 +71,12 @@ final as (
     select agency, dataset, category_group, origin, location_key, address_block,
            -- the counts become the columns n_<days>d, named by the count_columns structure
            unnest(from_json(to_json(window_counts), getvariable('count_columns'))),
-           n_repeat_window, first_seen, last_seen, distinct_days, rank, cum_share_events, cum_share_locations,
+           n_repeat_window, n_repeat_window + coalesce(nc.n_not_countable, 0) as n_repeat_window_all,
+           first_seen, last_seen, distinct_days, rank, cum_share_events, cum_share_locations,
            pt.x as x, pt.y as y, pt.lon as lon, pt.lat as lat,
            n_repeat_window >= cast(getvariable('repeat_min_events') as bigint) as is_repeat
     from windowed
+    left join not_countable_counts nc using (agency, dataset, category_group, origin, location_key)
 )
 select * from final;
 
