@@ -2,10 +2,11 @@
 -- when most cells never had an event. Gi* and emerging hot spots take their mean and variance over every cell
 -- of the area, so an area much larger than the data (a generous bbox) changes which cells come out hot.
 -- Cells "with events" hold at least one located event (any dataset, category and origin): in the longest
--- analysis window (from marts.hotspot_count_rows), and in all of marts.events (history from the horizon's first
--- date on). The data extent is the box of those events' points; a cell is inside it when its centre is.
+-- analysis window (from marts.hotspot_count_rows), and in all of marts.events up to as_of (history from the
+-- horizon's first date on). The data extent is the box of those events' points; a cell is inside it when its
+-- centre is.
 -- Geometries in the analysis CRS (metres).
--- Variables: window_days (the longest analysis window), empty_share (warn above this share of empty cells),
+-- Variables: as_of, window_days (the longest analysis window), empty_share (warn above this share of empty cells),
 -- bbox_agencies (the agencies whose area is a configured bbox rather than a boundary polygon).
 create or replace table marts.study_area as
 with cells as (
@@ -25,6 +26,7 @@ located_events as (
     from marts.event_units eu
     join marts.events e using (dataset, source, event_id)
     where eu.unit_type = 'grid' and eu.unit_id is not null and e.is_located
+      and e.local_date <= cast(getvariable('as_of') as date)
 ),
 extent as (
     select agency, count(*) as n_events_history, count(distinct unit_id) as n_cells_with_events_history,

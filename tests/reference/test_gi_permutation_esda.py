@@ -79,6 +79,15 @@ def test_sparse_counts_agree_on_the_hot_side():
     hot = sim.ge <= PERMS / 2
     assert hot.sum() > 100
     _compare(sim.p_sim[hot], p_esda[hot])
+    # cells with the same neighbourhood size and the same observed sum of the neighbours test the same thing,
+    # and each side answers all of them from one table of draws: per such group the two mean p must lie within
+    # 4 Monte Carlo standard errors of each other
+    others, k = (res.local_sum - y)[hot], (res.n_neighbors - 1)[hot]
+    for key in {(float(o), int(kk)) for o, kk in zip(others, k, strict=True)}:
+        m = (others == key[0]) & (k == key[1])
+        pa, pb = sim.p_sim[hot][m].mean(), p_esda[hot][m].mean()
+        p = (pa + pb) / 2
+        assert abs(pa - pb) <= 4 * (np.sqrt(2 * p * (1 - p) / PERMS) + 2 / PERMS), (key, pa, pb)
     empty = res.local_sum - y == 0
     assert empty.sum() > 100
     assert np.all(p_esda[empty] == pytest.approx(1 / (PERMS + 1)))

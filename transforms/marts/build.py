@@ -73,7 +73,7 @@ def build_all(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date | 
         ("units", lambda: units.write_units(con, settings, unit_sets)),
         ("hotspot_counts", lambda: hotspots.build_hotspot_counts(con)),
         ("hotspots", lambda: hotspots.build_hotspots(con, settings)),
-        ("study_area", lambda: study_area.build_study_area(con, settings)),
+        ("study_area", lambda: study_area.build_study_area(con, settings, as_of)),
         ("emerging_hotspots", lambda: emerging_hotspots.build_emerging(con, settings, as_of)),
         ("kde", lambda: density.build_kde(con, settings, as_of)),
         ("hotspot_accuracy", lambda: density.build_accuracy(con, settings, as_of)),

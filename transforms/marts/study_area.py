@@ -11,6 +11,8 @@ cover the area, and writes a warning when more than `[analysis] study_area_empty
 
 from __future__ import annotations
 
+from datetime import date
+
 import duckdb
 
 from transforms.config import Settings
@@ -18,10 +20,10 @@ from transforms.marts.models import run_model
 from transforms.warehouse.sqlutil import relation_exists
 
 
-def build_study_area(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+def build_study_area(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) -> None:
     """marts.study_area, one row per agency with grid cells (after the hot spot counts)."""
     sara = settings.sara
-    run_model(con, "study_area", window_days=max(sara.windows_days),
+    run_model(con, "study_area", as_of=as_of, window_days=max(sara.windows_days),
               empty_share=sara.analysis.study_area_empty_share,
               bbox_agencies=[a for a, cfg in sara.agencies.items() if cfg.boundary is None])
 
