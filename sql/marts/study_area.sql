@@ -5,7 +5,8 @@
 -- analysis window (from marts.hotspot_count_rows), and in all of marts.events up to as_of (history from the
 -- horizon's first date on). The data extent is the box of those events' points; a cell is inside it when its
 -- centre is.
--- Geometries in the analysis CRS (metres).
+-- The warning names the case: most cells never had an event in all the history read (the area is larger than
+-- where events happen), or they had, and the window is thin (sparse counts). Geometries in the analysis CRS.
 -- Variables: as_of, window_days (the longest analysis window), empty_share (warn above this share of empty cells),
 -- bbox_agencies (the agencies whose area is a configured bbox rather than a boundary polygon).
 create or replace table marts.study_area as
@@ -70,20 +71,24 @@ final as (
            case
                when n_events_window = 0 or share_empty_window <= cast(getvariable('empty_share') as double)
                    then null
-               when share_in_data_extent < 0.75 then printf(
-                   '%d%% of the %,d grid cells had no located event in the last %d days (%d%% in all history), '
-                   || 'and the events lie in a box covering %d%% of the area (%s): the study area is much '
-                   || 'larger than the data. Gi* and emerging hot spots take their mean and variance over '
+               -- most cells never had an event at all: the area is larger than where events happen
+               when share_empty_history > cast(getvariable('empty_share') as double) then printf(
+                   '%d%% of the %,d grid cells had no located event in the last %d days and %d%% had none in '
+                   || 'all the history read (the events'' box covers %d%% of %s): the study area is much larger '
+                   || 'than where events happen. Gi* and emerging hot spots take their mean and variance over '
                    || 'every cell, so the empty cells make thin clusters look hot and can change a cell''s '
-                   || 'class. Set a boundary polygon of the jurisdiction (agencies.%s.boundary).',
+                   || 'class. Set a boundary polygon of %s (agencies.%s.boundary).',
                    cast(round(100 * share_empty_window) as integer), n_cells, window_days,
                    cast(round(100 * share_empty_history) as integer), cast(round(100 * share_in_data_extent) as integer),
-                   case area_from when 'bbox' then 'a configured bbox' else 'the boundary polygon' end, agency)
+                   case area_from when 'bbox' then 'the configured bbox' else 'the boundary' end,
+                   case area_from when 'bbox' then 'the jurisdiction' else 'the part of the jurisdiction where events happen' end,
+                   agency)
+               -- the events cover the area over history, but the window is thin
                else printf(
-                   '%d%% of the %,d grid cells had no located event in the last %d days (%d%% in all history), '
-                   || 'though the events spread over the whole area: the counts are sparse for this cell size. '
-                   || 'Gi* then flags cells next to a few events, often with none of their own (see n); '
-                   || 'read the hot spots with their counts, or use a larger cell_size_m or a longer window.',
+                   '%d%% of the %,d grid cells had no located event in the last %d days (%d%% in all the history '
+                   || 'read): the counts are sparse for this cell size and window. Gi* then flags cells next to '
+                   || 'a few events, often with none of their own (see n); read the hot spots with their counts, '
+                   || 'or use a larger cell_size_m or a longer window.',
                    cast(round(100 * share_empty_window) as integer), n_cells, window_days,
                    cast(round(100 * share_empty_history) as integer))
            end as warning

@@ -89,7 +89,7 @@ def test_a_generous_bbox_is_warned_about(night):
     area_from, n_cells, with_events, share_empty, in_extent, warning = rows["wide"]
     assert area_from == "bbox" and n_cells > 1000 and with_events <= 9
     assert share_empty > 0.99 and in_extent < 0.01
-    assert "much larger than the data" in warning and "agencies.wide.boundary" in warning
+    assert "much larger than where events happen" in warning and "agencies.wide.boundary" in warning
     # the tight town's events fill its area: no warning
     assert rows["tight"][0] == "bbox" and rows["tight"][3] < 0.5 and rows["tight"][5] is None
     # the run says so: in its result (which `sara run` prints) and in the health artifact's text
@@ -105,7 +105,7 @@ def test_sara_run_prints_the_warning(night):
     with console.capture() as cap:
         _print_run(result)
     text = " ".join(cap.get().split())
-    assert "study area, wide:" in text and "much larger than the data" in text
+    assert "study area, wide:" in text and "much larger than where events happen" in text
     assert "study area, tight" not in text
 
 
@@ -123,3 +123,15 @@ def test_hot_spots_carry_permutation_inference_and_own_counts(night):
     hot_sim = gi_bin_sim > 0
     assert hot_sim.any() and (gi_bin > 0).any()
     assert np.all(z[hot_sim] > 0)
+
+
+def test_emerging_hot_spot_rows_carry_the_cells_own_counts(night):
+    _, result = night
+    with duckdb.connect(result["warehouse"], read_only=True) as con:
+        got = con.execute(
+            """SELECT sum(n), sum(n_last_step) FROM marts.emerging_hotspot_rows
+               WHERE agency = 'wide' AND category_group = 'all' AND origin = 'all'""").fetchone()
+        last_week = con.execute(
+            """SELECT count(*) FROM core.calls WHERE agency = 'wide'
+               AND CAST(timezone('America/Los_Angeles', event_at) AS DATE) > DATE '2024-03-24'""").fetchone()[0]
+    assert got == (80, last_week) and last_week > 0

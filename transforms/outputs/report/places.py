@@ -177,10 +177,9 @@ def section_knox(c: Ctx) -> str:
             t.append("</tr>")
         t.append("</tbody></table>")
         out.append("".join(t))
-    legend = (f'<p class="how">Shaded: a ratio above 1 with p ≤ {KNOX_ALPHA:g} (darker = higher ratio). The last '
-              "row (beyond the largest distance) and the last column (beyond the longest time) have no p: their "
-              "counts are all pairs of their column or row less the closer cells, so they mirror the closed "
-              "cells and test no near repeat.</p>")
+    legend = ('<p class="how">The last row (beyond the largest distance) and the last column (beyond the longest '
+              "time) have no p: their counts are all pairs of their column or row less the other cells', so they "
+              f"mirror the closed cells and test no near repeat; they are never shaded (p ≤ {KNOX_ALPHA:g}).</p>")
     return legend + "".join(out)
 
 
@@ -242,7 +241,8 @@ def section_demand(c: Ctx) -> str:
         t.append("</tbody></table>")
         zeros = sum(1 for r in top if r["n"] is not None and int(r["n"]) == 0)
         note = (f'<p class="how">Ranked by Gi* z. {zeros} of these {len(top)} cells had no call of their own in '
-                f'the window: they are hot through their neighbours (Gi* counts the cell and the cells around it).</p>'
+                'the window: they are hot through their neighbours (Gi* counts the cell and the cells around '
+                'it).</p>'
                 if zeros else '<p class="how">Ranked by Gi* z.</p>')
         out.append(f"<h3>{esc(c.name(ag))}: top {len(top)} hot cells, calls, last {window} days</h3>"
                    + note + "".join(t))
