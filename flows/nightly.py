@@ -36,6 +36,7 @@ from flows.context import RunState, current_night, night_context, progress
 from transforms.config import load_settings
 from transforms.marts import build as marts
 from transforms.marts import dimensions
+from transforms.marts.study_area import study_area_warnings
 from transforms.warehouse import db as wh
 from transforms.warehouse import loader, runs
 from transforms.warehouse import parts as ingest_parts
@@ -272,6 +273,9 @@ def _marts(night: runs.Night, log, dask: scaleout.DaskCluster | None, build: Pat
     night.doing = "building the marts"
     try:
         night.mart_counts = build_marts() if dask is None else scaleout.build_marts(dask, build, parts)
+        night.mart_warnings = study_area_warnings(current_night().con)
+        for w in night.mart_warnings:
+            log.warning("%s: %s", w["agency"], w["warning"])
     except Exception as exc:  # a night whose marts cannot be built is not published
         runs.raise_if_fatal(exc)
         log.error("building the marts failed: %s", exc)

@@ -88,7 +88,7 @@ def _print_table(res, space_labels: list[str], time_labels: list[str], alpha: fl
     n_tb = len(time_labels)
     t = Table(title=f"Knox test: {res.n_events:,} events, {res.n_pairs:,} pairs, {res.perms} permutations",
               caption="cell: observed pairs / expected (permutation mean) / x Knox ratio / p\n"
-                      f"[bold white on red3] highlighted [/]: more pairs than chance (ratio > 1, p < {alpha:g})",
+                      f"[bold white on red3] highlighted [/]: more pairs than chance (ratio > 1, p ≤ {alpha:g}; the open bands have no p)",
               show_lines=True)
     t.add_column("space \\ time", style="bold", no_wrap=True)
     for lab in time_labels:
@@ -102,7 +102,7 @@ def _print_table(res, space_labels: list[str], time_labels: list[str], alpha: fl
             ratio_s = "-" if not math.isfinite(ratio) else f"{ratio:.2f}"
             p_s = "-" if not math.isfinite(p) else f"{p:.3f}"
             text = f"{r['observed']:,}\n{_fmt_count(r['expected_mean'])}\nx {ratio_s}\np {p_s}"
-            hot = math.isfinite(p) and p < alpha and ratio > 1
+            hot = math.isfinite(p) and p <= alpha and ratio > 1
             cells.append(Text(text, style="bold white on red3" if hot else ""))
         t.add_row(slab, *cells)
     console.print(t)

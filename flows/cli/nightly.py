@@ -58,6 +58,8 @@ def _print_run(result: dict) -> None:
         console.print(f"[yellow]held for the next night, {escape(w['message'])}[/yellow]")
     for u in result.get("unmatched", []):
         console.print(f"[yellow]not picked up (matches no pattern):[/yellow] {escape(u['path'])} ({u['bytes']} bytes)")
+    for w in result.get("mart_warnings", []):
+        console.print(f"[yellow]study area, {escape(w['agency'])}:[/yellow] {escape(w['warning'])}")
 
 
 def run(config: str | None = ConfigOpt, verbose: bool = VerboseOpt,

@@ -3,7 +3,10 @@
 -- Variables: as_of, first_date (the first local date of the longest window), repeat_first_date (of the
 -- repeat window), count_windows (every window length in days, ascending: the analysis windows and the
 -- repeat window), count_columns (a JSON structure naming one BIGINT column n_<days>d per count window, in
--- that order), repeat_min_events.
+-- that order), repeat_min_events, repeat_first_utc (a UTC time a day before repeat_first_date, to skip old
+-- row groups of core.calls).
+-- Counts are of countable events (marts.events), except n_repeat_window_all: every non-void event in the repeat
+-- window, the calls that are not countable (cancelled, duplicate ...: core.calls.is_countable) included.
 -- first_seen / last_seen are UTC (event_at); days are local dates. marts.repeat_locations adds the point.
 -- location_label is what to show for the place: the label of marts.location_labels for a place without an
 -- address (its key is a rounded point), else the location_key itself (a premise, an address or a block).
@@ -16,6 +19,24 @@ with events as (
 ),
 location_labels as (
     select agency, location_key, location_label from marts.location_labels
+),
+not_countable as (
+    -- non-void calls left out of marts.events as not countable, fanned out as marts.event_dims does
+    select c.agency, 'calls' as dataset, g.category_group, o.origin_dim as origin, c.location_key
+    from core.calls c
+    join marts.agency_zones z using (agency)
+    join marts.category_groups g on g.dataset = 'calls' and (g.category = '*' or g.category = c.call_category)
+    join (select unnest(['all', 'community', 'officer', 'unknown']) as origin_dim) o
+      on o.origin_dim = 'all' or o.origin_dim = c.origin
+    where not c.is_countable and not c.is_void and c.location_key is not null
+      and c.event_at >= cast(getvariable('repeat_first_utc') as timestamptz)
+      and cast(timezone(z.timezone, c.event_at) as date)
+          between cast(getvariable('repeat_first_date') as date) and cast(getvariable('as_of') as date)
+),
+not_countable_counts as (
+    select agency, dataset, category_group, origin, location_key, count(*) as n_not_countable
+    from not_countable
+    group by all
 ),
 per_location as (
     select agency, dataset, category_group, origin_dim as origin, location_key,
@@ -55,13 +76,16 @@ final as (
     select w.agency, w.dataset, w.category_group, w.origin, w.location_key, w.address_block,
            -- the counts become the columns n_<days>d, named by the count_columns structure
            unnest(from_json(to_json(w.window_counts), getvariable('count_columns'))),
-           w.n_repeat_window, w.first_seen, w.last_seen, w.distinct_days, w.rank, w.cum_share_events,
-           w.cum_share_locations,
+           w.n_repeat_window, w.n_repeat_window + coalesce(nc.n_not_countable, 0) as n_repeat_window_all,
+           w.first_seen, w.last_seen, w.distinct_days, w.rank, w.cum_share_events, w.cum_share_locations,
            w.pt.x as x, w.pt.y as y, w.pt.lon as lon, w.pt.lat as lat,
            w.n_repeat_window >= cast(getvariable('repeat_min_events') as bigint) as is_repeat,
            coalesce(l.location_label, w.location_key) as location_label
     from windowed w
     left join location_labels l on l.agency = w.agency and l.location_key = w.location_key
+    left join not_countable_counts nc
+      on nc.agency = w.agency and nc.dataset = w.dataset and nc.category_group = w.category_group
+     and nc.origin = w.origin and nc.location_key = w.location_key
 )
 select * from final;
 

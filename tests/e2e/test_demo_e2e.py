@@ -139,6 +139,22 @@ def test_demo_finds_planted_repeat_addresses_and_near_repeats(demo_run):
             """SELECT location_key FROM marts.repeat_location_rows WHERE agency = 'metro' AND dataset = 'calls'
                AND category_group = 'all' AND origin = 'all' ORDER BY rank LIMIT 5""").fetchall()]
         assert set(top) == planted, top
+        # both counts at each planted address, against core: countable calls (the ranking) and every non-void call
+        # (cancelled and duplicate ones too), local dates in the repeat window
+        both = []
+        for key in sorted(planted):
+            want = con.execute(
+                """SELECT count(*) FILTER (WHERE is_countable), count(*) FROM core.calls
+                   WHERE agency = 'metro' AND NOT is_void AND location_key = ?
+                     AND CAST(timezone('America/Los_Angeles', event_at) AS DATE)
+                         BETWEEN DATE '2026-11-20' - 364 AND DATE '2026-11-20'""", [key]).fetchone()
+            got = con.execute(
+                """SELECT n_repeat_window, n_repeat_window_all FROM marts.repeat_location_rows
+                   WHERE agency = 'metro' AND dataset = 'calls' AND category_group = 'all' AND origin = 'all'
+                     AND location_key = ?""", [key]).fetchone()
+            assert got == want, (key, got, want)
+            both.append(got)
+        assert all(a >= c for c, a in both) and any(a > c for c, a in both), both
         # the planted burglary process: a significant excess of pairs close in space and time, in the RMS
         # incidents and in the CAD calls (calls have a burglary category and group of their own)
         for dataset in ("incidents", "calls"):

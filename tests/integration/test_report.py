@@ -210,3 +210,61 @@ def test_report_map_and_gis_style_share_one_gi_bin_palette(tiny_project, tmp_pat
     assert {b for b, _ in p.cells} == set(range(-3, 4))   # the synthetic grid has every bin
     assert {b: rgb(f) for b, f in p.cells} == style
     assert [rgb(f) for f in p.legend] == [style[b] for b in range(-3, 4)]
+
+
+def _section(text: str, sid: str) -> str:
+    return text.split(f'<section id="{sid}">', 1)[1].split("</section>", 1)[0]
+
+
+def test_top_hot_cells_rank_by_z_show_n_and_mark_cells_with_no_event(tiny_project, tmp_path):
+    """Gi* is a neighbourhood statistic: a cell with no call of its own can rank first. The top list ranks by z,
+    shows each cell's own count and marks a 0 as neighbours only."""
+    import re
+
+    settings, con = report_warehouse(tiny_project)
+    try:
+        fill_synthetic(con)
+        # the two hottest cells (g11_11 z = 3.67, g10_11 and g11_10 z = 3.33) hold no call of their own
+        con.execute("UPDATE marts.hotspot_stats SET n = 0 WHERE unit_id IN ('g11_11', 'g10_11')")
+        index = build_report(con, settings, date(2026, 11, 20), tmp_path / "out")
+    finally:
+        con.close()
+    part = _section(index.read_text(encoding="utf-8"), "demand-split")
+    rows = re.findall(r'<tr><td class="t">(\d+)</td><td class="t">(g\d+_\d+)</td><td[^>]*>([^<]*)</td>'
+                      r'<td>([^<]*)</td>', part)
+    assert [int(r[0]) for r in rows] == list(range(1, 11))
+    z = [float(r[3]) for r in rows]
+    assert z == sorted(z, reverse=True)
+    own = {cell: n for _, cell, n, _ in rows}
+    assert own["g11_11"] == own["g10_11"] == "0 (neighbours only)"
+    assert own["g11_10"] == "21"
+    assert part.count('class=zero') == 2
+    assert "2 of these 10 cells had no call of their own" in part
+
+
+def test_knox_shades_only_a_ratio_above_one_with_p_at_or_below_the_threshold(tiny_project, tmp_path):
+    """The open last distance band (ratio 1.00, tiny excess on many pairs) has no p and is never shaded; a ratio
+    above 1 is shaded at p = 0.05 but not above; a ratio below 1 never."""
+    settings, con = report_warehouse(tiny_project)
+    try:
+        fill_synthetic(con)
+        con.execute("""CREATE OR REPLACE TABLE marts.near_repeat (agency VARCHAR, dataset VARCHAR,
+                       category_group VARCHAR, space_lo DOUBLE, space_hi DOUBLE, time_lo DOUBLE, time_hi DOUBLE,
+                       observed BIGINT, expected_mean DOUBLE, knox_ratio DOUBLE, p_value DOUBLE, p_note VARCHAR)""")
+        con.execute("""INSERT INTO marts.near_repeat VALUES
+                       ('metro', 'incidents', 'burglary', 0, 100, 0, 7, 30, 10.0, 3.0, 0.01, NULL),
+                       ('metro', 'incidents', 'burglary', 0, 100, 7, 'inf', 20, 40.0, 0.5, NULL, 'no p: open'),
+                       ('metro', 'incidents', 'burglary', 100, 200, 0, 7, 15, 10.0, 1.5, 0.05, NULL),
+                       ('metro', 'incidents', 'burglary', 100, 200, 7, 'inf', 60, 40.0, 1.5, NULL, 'no p: open'),
+                       ('metro', 'incidents', 'burglary', 200, 'inf', 0, 7, 1000, 1010.0, 0.99, NULL, 'no p: open'),
+                       ('metro', 'incidents', 'burglary', 200, 'inf', 7, 'inf', 90000, 89990.0, 1.0001, NULL,
+                        'no p: open'),
+                       ('metro', 'incidents', 'robbery', 0, 100, 0, 7, 12, 10.0, 1.2, 0.06, NULL),
+                       ('metro', 'incidents', 'robbery', 0, 100, 7, 14, 8, 10.0, 0.8, 0.01, NULL)""")
+        index = build_report(con, settings, date(2026, 11, 20), tmp_path / "out")
+    finally:
+        con.close()
+    part = _section(index.read_text(encoding="utf-8"), "near-repeat")
+    assert part.count('background:rgba(214,39,40') == 2   # ratio 3.0 at p 0.01 and ratio 1.5 at p 0.05
+    assert part.count("no p (open band)") == 4
+    assert "p ≤ 0.05" in part                   # the threshold is named in the legend

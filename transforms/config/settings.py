@@ -153,6 +153,12 @@ class AnalysisConfig(Strict):
         default=100.0, ge=0, description="a place without an address is labelled 'near <street>' after the nearest "
                                          "named street of the agency's streets layer within this distance")
     gi_distance_m: float | None = Field(default=None, description="Gi* neighbourhood on grids; default queen")
+    gi_permutations: int = Field(default=0, ge=0, description="Gi* conditional permutations beside the normal "
+                                 "approximation (p_sim, gi_bin_sim); 0 = off; 9999 lets the FDR bins flag units")
+    gi_seed: int = Field(default=20240601, ge=0, description="seed of the Gi* permutations (reproducible nights)")
+    study_area_empty_share: float = Field(default=0.5, gt=0, le=1, description="warn when more than this share "
+                                          "of an agency's grid cells had no located event in the longest window")
+    default_origin: Literal["all", "community", "officer", "unknown"] = "community"
     default_origin: Literal["all", "community", "officer", "unknown"] = Field(
         default="community", description="the origin the report and default marts show")
     category_groups: dict[Literal["calls", "incidents"], dict[str, list[str]]] = Field(

@@ -5,6 +5,8 @@ The steps, each in its own module:
                      (dimensions.py)
 - event_units, units which unit each located event falls in; every spatial unit (units.py)
 - hotspot_counts, hotspots        non-zero counts per unit; Getis-Ord Gi* (hotspots.py)
+- study_area                      how much of the area the data fill; a warning when most cells are empty
+                                  (study_area.py)
 - emerging_hotspots               Emerging Hot Spot Analysis on grid cells (emerging_hotspots.py)
 - kde, hotspot_accuracy           kernel density; last period's hot spots against this period (density.py)
 - repeat_locations                places that keep coming back (repeat_locations.py)
@@ -35,6 +37,7 @@ from transforms.marts import (
     place_concentration,
     problems,
     repeat_locations,
+    study_area,
     temporal_profile,
     units,
 )
@@ -70,6 +73,7 @@ def build_all(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date | 
         ("units", lambda: units.write_units(con, settings, unit_sets)),
         ("hotspot_counts", lambda: hotspots.build_hotspot_counts(con)),
         ("hotspots", lambda: hotspots.build_hotspots(con, settings)),
+        ("study_area", lambda: study_area.build_study_area(con, settings, as_of)),
         ("emerging_hotspots", lambda: emerging_hotspots.build_emerging(con, settings, as_of)),
         ("kde", lambda: density.build_kde(con, settings, as_of)),
         ("hotspot_accuracy", lambda: density.build_accuracy(con, settings, as_of)),

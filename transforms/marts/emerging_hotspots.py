@@ -25,7 +25,8 @@ EMERGING_HOTSPOT_ROWS = Mart(
     "emerging_hotspot_rows",
     "agency VARCHAR, dataset VARCHAR, category_group VARCHAR, origin VARCHAR, unit_id VARCHAR, pattern VARCHAR, "
     "n_hot INTEGER, n_cold INTEGER, final_z DOUBLE, trend_s BIGINT, trend_z DOUBLE, trend_p DOUBLE, trend VARCHAR, "
-    "status VARCHAR, message VARCHAR, n_steps BIGINT, step VARCHAR, first_day DATE, as_of DATE",
+    "status VARCHAR, message VARCHAR, n_steps BIGINT, step VARCHAR, first_day DATE, as_of DATE, n BIGINT, "
+    "n_last_step BIGINT",
     "the rows of marts.emerging_hotspots without geometry")
 
 
@@ -65,7 +66,8 @@ def build_emerging(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: da
                 agency=pl.lit(agency), dataset=pl.lit(dataset), category_group=pl.lit(group),
                 origin=pl.lit(origin), unit_id=c["unit_id"], status=pl.lit(res.status),
                 message=pl.lit(res.message), n_steps=pl.lit(T), step=pl.lit(an.ehsa_step),
-                first_day=pl.lit(start), as_of=pl.lit(as_of)))
+                first_day=pl.lit(start), as_of=pl.lit(as_of),
+                n=pl.Series(cube.sum(axis=1).astype(np.int64)), n_last_step=pl.Series(cube[:, -1].astype(np.int64))))
     n = write_mart(con, EMERGING_HOTSPOT_ROWS, pl.concat(out) if out else None)
     run_model(con, "emerging_hotspots")
     return n

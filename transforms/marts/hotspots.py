@@ -5,7 +5,12 @@ for each combination of dataset, category group, origin and window that has at l
 combination with no events at all has nothing to test and no rows). Neighbours: grid cells by integer
 offsets (queen, or gi_distance_m), H3 k-ring 1, street segments that touch, polygons by queen contiguity;
 self included everywhere (esda's G_Local star=True, binary weights). p is two-sided; p_fdr is
-Benjamini-Hochberg over the units of one combination; gi_bin as ArcGIS's Gi_Bin on p_fdr.
+Benjamini-Hochberg over the units of one combination; gi_bin as ArcGIS's Gi_Bin on p_fdr. n is the unit's own
+count: Gi* is a neighbourhood statistic, so a unit with n = 0 can be hot through its neighbours alone.
+
+With `[analysis] gi_permutations` > 0, p_sim and gi_bin_sim give conditional permutation inference beside the
+normal approximation (transforms/stats/gi_permutation.py; one seeded draw table per agency and unit type,
+from `gi_seed`, shared by every combination); both are NULL when it is off.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from transforms.config import Settings
 from transforms.marts.frames import groups
 from transforms.marts.models import run_model
 from transforms.marts.write import Mart, write_mart
+from transforms.stats import gi_permutation as gp
 from transforms.stats import gi_star as gi
 
 DIMS = ["dataset", "category_group", "origin", "window_days"]
@@ -29,7 +35,8 @@ TEXT = ("agency", "unit_type", "unit_id", "dataset", "category_group", "origin")
 HOTSPOT_STATS = Mart(
     "hotspot_stats",
     "agency VARCHAR, unit_type VARCHAR, unit_id VARCHAR, dataset VARCHAR, category_group VARCHAR, origin VARCHAR, "
-    "window_days BIGINT, n BIGINT, z DOUBLE, p DOUBLE, p_fdr DOUBLE, gi_bin TINYINT, n_neighbors INTEGER",
+    "window_days BIGINT, n BIGINT, z DOUBLE, p DOUBLE, p_fdr DOUBLE, gi_bin TINYINT, n_neighbors INTEGER, "
+    "p_sim DOUBLE, gi_bin_sim TINYINT",
     "the rows of marts.hotspots without geometry",
     nan_is_null=False)
 
@@ -65,7 +72,9 @@ def build_hotspots(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
                         "ORDER BY agency, unit_type, unit_id").pl()
     counts = con.execute("SELECT * FROM marts.hotspot_count_rows").pl()
     count_sets = dict(groups(counts, ["agency", "unit_type"]))
-    cols: dict[str, list] = {k: [] for k in (*TEXT, "window_days", "n", "z", "p", "p_fdr", "gi_bin", "n_neighbors")}
+    perms = an.gi_permutations
+    cols: dict[str, list] = {k: [] for k in (*TEXT, "window_days", "n", "z", "p", "p_fdr", "gi_bin", "n_neighbors",
+                                             "p_sim", "gi_bin_sim")}
     for (agency, unit_type), u in groups(units, ["agency", "unit_type"]):
         c = count_sets.get((agency, unit_type))
         if c is None:
@@ -78,6 +87,7 @@ def build_hotspots(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
                                                                              "_pos": pl.Int64}),
                    on="unit_id", how="left")
         ix, iy = u["ix"].to_numpy(), u["iy"].to_numpy()
+        draws = None  # the permutation table of this unit set, drawn at its first combination
         for key, g in groups(c, DIMS):
             y = np.zeros(m)
             y[g["_pos"].to_numpy()] = g["n"].to_numpy()
@@ -92,9 +102,19 @@ def build_hotspots(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
             cols["p_fdr"].append(p_fdr)
             cols["gi_bin"].append(gi.gi_bin(res.z, p_fdr).astype(np.int8))
             cols["n_neighbors"].append(res.n_neighbors.astype(np.int32))
+            if perms:
+                if draws is None:
+                    draws = gp.neighbour_draws(m, int(res.n_neighbors.max()) - 1, perms, an.gi_seed)
+                sim = gp.gi_star_permutation(y, res.local_sum, res.n_neighbors, perms, draws=draws)
+                cols["p_sim"].append(sim.p_sim)
+                cols["gi_bin_sim"].append(gp.gi_bin_sim(sim))
+    rows = sum(len(a) for a in cols["n"])
+    if not perms:  # NULL, not NaN: the statistic was not asked for
+        cols["p_sim"], cols["gi_bin_sim"] = [pa.nulls(rows, pa.float64())], [pa.nulls(rows, pa.int8())]
     # text columns dictionary-encoded: a few distinct values repeated over up to millions of rows
     table = pa.table({k: pc.dictionary_encode(pa.array(np.concatenate(v))) if k in TEXT
-                      else pa.array(np.concatenate(v)) for k, v in cols.items()}) if cols["n"] else None
+                      else v[0] if isinstance(v[0], pa.Array) else pa.array(np.concatenate(v))
+                      for k, v in cols.items()}) if cols["n"] else None
     n = write_mart(con, HOTSPOT_STATS, table)
     run_model(con, "hotspots")
     return n

@@ -25,11 +25,13 @@ KNOX_SEED = 20240601  # fixed, so a night's permutations (and p-values) are the 
 NEAR_REPEAT = Mart(
     "near_repeat",
     "space_lo DOUBLE, space_hi DOUBLE, time_lo DOUBLE, time_hi DOUBLE, observed BIGINT, expected_mean DOUBLE, "
-    "expected_median DOUBLE, knox_ratio DOUBLE, p_value DOUBLE, z DOUBLE, agency VARCHAR, dataset VARCHAR, "
-    "category_group VARCHAR, n_events BIGINT",
+    "expected_median DOUBLE, knox_ratio DOUBLE, p_value DOUBLE, z DOUBLE, p_note VARCHAR, agency VARCHAR, "
+    "dataset VARCHAR, category_group VARCHAR, n_events BIGINT",
     "Knox test per agency, dataset and configured category group over the repeat window: pairs of events per "
     "space band (metres, Manhattan) x time band (days); observed, expected mean/median under permutation of "
-    "event times over fixed locations, knox_ratio, p_value = (#sim >= obs + 1)/(perms + 1), z")
+    "event times over fixed locations, knox_ratio, p_value = (#sim >= obs + 1)/(perms + 1), z; the open last "
+    "distance band and the open last time band have no p_value or z (NULL, p_note says why: their counts mirror "
+    "the closed bands, since the pairs per time band and per distance band are fixed under permutation)")
 NEAR_REPEAT_EVENTS = Mart(
     "near_repeat_events",
     "label VARCHAR, chain_id BIGINT, n_in_chain BIGINT, source VARCHAR, event_id VARCHAR, agency VARCHAR, "

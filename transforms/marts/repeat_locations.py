@@ -10,7 +10,7 @@ nearest street).
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import duckdb
 
@@ -33,6 +33,7 @@ def build_repeat_locations(con: duckdb.DuckDBPyConnection, settings: Settings, a
     run_model(con, "repeat_location_rows", as_of=as_of,
               first_date=as_of - timedelta(days=max(windows) - 1),
               repeat_first_date=as_of - timedelta(days=an.repeat_window_days - 1),
+              repeat_first_utc=datetime.combine(as_of - timedelta(days=an.repeat_window_days), time(), UTC),
               count_windows=windows,
               count_columns=json.dumps({f"n_{w}d": "BIGINT" for w in windows}),
               repeat_min_events=an.repeat_min_events)
@@ -41,7 +42,9 @@ def build_repeat_locations(con: duckdb.DuckDBPyConnection, settings: Settings, a
     con.execute(
         "COMMENT ON VIEW marts.repeat_locations IS "
         + qstr(f"one row per agency, location_key, dataset, category group and origin with an event in the last "
-               f"{an.repeat_window_days} days: counts per window (n_<days>d), first_seen/last_seen (UTC), "
+               f"{an.repeat_window_days} days: counts of countable events per window (n_<days>d, n_repeat_window; "
+               f"cancelled and duplicate calls are not countable), n_repeat_window_all (every non-void event in the "
+               f"repeat window, countable or not), first_seen/last_seen (UTC), "
                f"distinct_days, rank and the 80/20 table (cum_share_events, cum_share_locations) by "
                f"n_repeat_window, is_repeat = at least {an.repeat_min_events} events in the repeat window; "
                f"location_label = what to show for the place (a place without an address: near its street); "

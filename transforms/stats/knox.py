@@ -24,6 +24,17 @@ tools' answers:
   it has times of day.
 - ``p_value`` = (number of permutations with a count >= observed + 1) / (perms + 1), so it is never
   below 1 / (perms + 1); ``z`` = (observed - mean) / sd of the permutation counts (ddof = 1).
+- The open bands get no ``p_value`` and no ``z`` (NaN), and ``p_note`` says why. Shuffling times over
+  fixed places keeps two sets of margins of the table fixed: the pairs per time band (all pairs, whatever
+  their distance: the multiset of times does not change) and the pairs per space band (the places do not
+  move). So a cell of the open distance band holds (all pairs in its time band) - (the closer bands' pairs in
+  it), in the data and in every permutation: its excess over chance is exactly the closer bands' shortfall
+  in that time band, and the last cell (open in both) holds the sum of every closed cell's excess. With a
+  real near-repeat pattern that corner shows a ratio of 1.00 (a tiny excess on millions of pairs) with the
+  smallest p of all, which reads as "far apart and far in time: a near-repeat pattern". The open time band
+  is the mirror of the shorter time bands at the same distance in the same way. Neither tests whether
+  events close in space are close in time, so neither gets a p-value. Observed, expected and the ratio are
+  kept as description.
 
 How it stays fast and small. Space distances do not change when times are shuffled, so the pairs
 closer than the largest finite space edge are found once (a k-d tree, ``cKDTree.query_pairs``), with
@@ -49,6 +60,16 @@ import polars as pl
 from numba import get_num_threads, njit, prange
 
 Closed = Literal["left", "right"]
+
+# Why an open band has no p-value (see the module notes)
+OPEN_NOTES = {
+    "space": "no p: the open distance band holds all pairs of its time band (fixed under permutation) less the "
+             "closer bands', so it mirrors them and tests no near repeat",
+    "time": "no p: the open time band holds all pairs of its distance band (fixed: places do not move) less the "
+            "shorter time bands', so it mirrors them and tests no near repeat",
+    "both": "no p: open in distance and time, this cell's excess is the sum of every closed cell's excess; "
+            "it tests no near repeat of its own",
+}
 Metric = Literal["manhattan", "euclidean"]
 
 __all__ = [
@@ -363,6 +384,15 @@ def knox(x, y, t, space_edges, time_edges, *, closed: Closed = "left", metric: M
         else:
             mean = median = p = z = ratio = np.full(observed.shape, np.nan)
 
+    open_space = np.zeros((n_sb, n_tb), dtype=bool)
+    open_space[-1, :] = True
+    open_time = np.zeros((n_sb, n_tb), dtype=bool)
+    open_time[:, -1] = True
+    p = np.where(open_space | open_time, np.nan, p)
+    z = np.where(open_space | open_time, np.nan, z)
+    note = np.where(open_space & open_time, OPEN_NOTES["both"],
+                    np.where(open_space, OPEN_NOTES["space"], np.where(open_time, OPEN_NOTES["time"], None)))
+
     s_lo = np.repeat(se, n_tb)
     s_hi = np.repeat(np.append(se[1:], np.inf), n_tb)
     t_lo = np.tile(te, n_sb)
@@ -375,6 +405,7 @@ def knox(x, y, t, space_edges, time_edges, *, closed: Closed = "left", metric: M
         "knox_ratio": np.asarray(ratio, dtype=float).ravel(),
         "p_value": np.asarray(p, dtype=float).ravel(),
         "z": np.asarray(z, dtype=float).ravel(),
+        "p_note": pl.Series(note.ravel().tolist(), dtype=pl.String),
     })
     return KnoxResult(table, n, n_pairs, len(cp), perms, seed, closed, metric, time.perf_counter() - t0,
                       seconds_pairs=t1 - t0, seconds_permutations=t3 - t2)
@@ -394,8 +425,9 @@ def knox_test(x, y, t, space_edges, time_edges, *, closed: Closed = "left", metr
     Returns one row per space band x time band, space-major, with columns space_lo, space_hi,
     time_lo, time_hi (inf for an open-ended band), observed (pairs), expected_mean and
     expected_median (over the permutations), knox_ratio (observed / expected_mean; inf when only the
-    expectation is 0, NaN when both are), p_value ((#{simulated >= observed} + 1) / (perms + 1)) and
-    z ((observed - mean) / sd with ddof = 1, NaN if sd = 0). With perms=0 only ``observed`` is filled.
+    expectation is 0, NaN when both are), p_value ((#{simulated >= observed} + 1) / (perms + 1)),
+    z ((observed - mean) / sd with ddof = 1, NaN if sd = 0) and p_note. In the open bands p_value and z are
+    NaN and p_note says why (they mirror the closed bands). With perms=0 only ``observed`` is filled.
     """
     return knox(x, y, t, space_edges, time_edges, closed=closed, metric=metric, perms=perms, seed=seed).table
 

@@ -127,6 +127,7 @@ class Night:
     audits: list[dict] = field(default_factory=list)
     mart_counts: dict = field(default_factory=dict)
     marts_error: str | None = None
+    mart_warnings: list[dict] = field(default_factory=list)  # [{"agency", "warning"}] (marts.study_area)
     status: str = "ok"
     message: str = ""
 
@@ -225,6 +226,9 @@ class Night:
         md = "\n".join(lines)
         md += "\n\n| step | seconds |\n|---|---|\n" + "".join(
             f"| {k} | {v:.2f} |\n" for k, v in self.timer.laps.items())
+        if self.mart_warnings:
+            md += "\n\n**Warnings about the analysis**\n\n" + "".join(
+                f"- {w['agency']}: {_md(w['warning'])}\n" for w in self.mart_warnings)
         if self.mart_counts:
             md += "\n\n| mart | rows |\n|---|---|\n" + "".join(f"| {k} | {v} |\n" for k, v in self.mart_counts.items())
         return md
@@ -234,7 +238,8 @@ class Night:
         return {"run_id": self.run_id, "status": self.status, "message": self.message, "sources": self.per_source,
                 "waiting": self.waiting, "unmatched": [{**u, "modified_at": u["modified_at"].isoformat()}
                                                        for u in self.unmatched],
-                "timings": self.timer.laps, "marts": self.mart_counts, "report": report, "audits": self.audits,
+                "timings": self.timer.laps, "marts": self.mart_counts, "mart_warnings": self.mart_warnings,
+                "report": report, "audits": self.audits,
                 "warehouse": str(published), "published": self.status != "failed",
                 "set_aside": str(set_aside) if set_aside else None}
 

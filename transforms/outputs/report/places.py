@@ -9,6 +9,18 @@ from transforms.outputs.report.markup import Missing, esc, fmt_value, html_table
 from transforms.outputs.report.reads import Ctx, fetch, nearest, pick, qcols, qtable, require, table_columns
 from transforms.outputs.report.svg import hotspot_map, lorenz_chart, share_bar
 
+REPEAT_HEADERS = {"n_repeat_window": "countable events", "n_repeat_window_all": "all events"}
+KNOX_ALPHA = 0.05  # a Knox cell is shaded when its ratio is above 1 and its p is at or below this
+
+
+def knox_shaded(ratio: object, p: object) -> bool:
+    """A near-repeat pattern: more pairs than chance (ratio > 1) with p <= KNOX_ALPHA. A cell without a p (the
+    open bands, which mirror the closed ones) is never shaded, whatever its ratio."""
+    if ratio is None or p is None:
+        return False
+    r, q = float(ratio), float(p)
+    return r == r and q == q and r > 1 and q <= KNOX_ALPHA
+
 
 def _hot_choice(c: Ctx, table: str, agency: str, origin_pref: Sequence[str]) -> tuple[str, int] | None:
     avail = fetch(c.con, f"""SELECT DISTINCT origin, window_days FROM {qtable(table)}
@@ -40,14 +52,15 @@ def section_map(c: Ctx) -> str:
             out.append(f'<p class="na">{esc(c.name(ag))}: no grid hot spots for calls yet.</p>')
             continue
         origin, window = choice
-        rows = fetch(c.con, """SELECT ST_AsWKB(geom) AS g, gi_bin FROM marts.hotspots
+        rows = fetch(c.con, """SELECT ST_AsWKB(geom) AS g, gi_bin, n FROM marts.hotspots
                                WHERE agency = ? AND unit_type = 'grid' AND dataset = 'calls'
                                  AND category_group = 'all' AND origin = ? AND window_days = ?
                                  AND geom IS NOT NULL""", [ag, origin, window])
         cells = [(wkb.loads(bytes(r["g"])), r["gi_bin"]) for r in rows]
-        n_hot = sum(1 for _, b in cells if (b or 0) > 0)
+        n_hot = sum(1 for r in rows if (r["gi_bin"] or 0) > 0)
+        n_hot_empty = sum(1 for r in rows if (r["gi_bin"] or 0) > 0 and not r["n"])
         sub = (f"calls, all categories, {origin} origin, last {window} days to {c.as_of.isoformat()}; "
-               f"{len(cells):,} cells, {n_hot:,} hot")
+               f"{len(cells):,} cells, {n_hot:,} hot, {n_hot_empty:,} of them with no call of their own")
         out.append(hotspot_map(cells, boundaries.get(ag), c.name(ag), sub))
     return f'<div class="charts">{"".join(out)}</div>'
 
@@ -66,10 +79,13 @@ def section_repeat(c: Ctx) -> str:
                        [c.origin, "all"])
         base = ("FROM marts.repeat_location_rows WHERE agency = ? AND dataset = ? AND category_group = 'all' "
                 "AND origin = ?")
-        show = [k for k in ("rank", "address_block", "location_key", "n_repeat_window", "cum_share_events",
-                            "is_repeat") if k in cols]
+        show = [k for k in ("rank", "address_block", "location_key", "n_repeat_window", "n_repeat_window_all",
+                            "cum_share_events", "is_repeat") if k in cols]
         top = fetch(c.con, f"SELECT {qcols(show)} {base} ORDER BY rank, n_repeat_window DESC LIMIT 15",
                     [ag, ds, origin])
+        # both counts side by side: the ranking counts countable events only (see the note below the table)
+        top = [{REPEAT_HEADERS.get(k, k): v for k, v in r.items()} for r in top]
+        show = [REPEAT_HEADERS.get(k, k) for k in show]
         curve = fetch(c.con, f"SELECT cum_share_locations AS x, cum_share_events AS y {base} "
                              "ORDER BY cum_share_locations", [ag, ds, origin])
         step = max(1, len(curve) // 200)
@@ -81,6 +97,11 @@ def section_repeat(c: Ctx) -> str:
         tbl = html_table(top, show, fmt=lambda k, v: pct(v) if k == "cum_share_events" else fmt_value(v))
         out.append(f"<h3>{esc(title)}</h3><div class=\"charts\"><div>{tbl}</div>"
                    f"{lorenz_chart(pts, '80/20 curve', share80)}</div>")
+    if "n_repeat_window_all" in cols:
+        out.insert(0, '<p class="how">Ranked by countable events: calls that were cancelled, duplicates of '
+                      "another call or voided are not countable (the disposition crosswalk's countable flag). "
+                      '"All events" also counts the cancelled and duplicate calls at the place (not the '
+                      "voided ones); for incidents the two are the same.</p>")
     return "".join(out)
 
 
@@ -144,22 +165,36 @@ def section_knox(c: Ctx) -> str:
                     continue
                 ratio, p = r.get("knox_ratio"), r.get("p_value")
                 style = ""
-                if ratio is not None and p is not None and ratio > 1 and p < 0.05:
+                if knox_shaded(ratio, p):
                     a = min(1.0, (float(ratio) - 1) / 2) * 0.8 + 0.2
-                    style = f' style="background:rgba(214,39,40,{a:.2f})"'
-                ps = f"p={p:.3f}" if p is not None else ""
+                    style = f' style="background:rgba(214,39,40,{a:.2f})" data-shaded="1"'
+                has_p = p is not None and float(p) == float(p)
+                ps = f"p={p:.3f}" if has_p else "no p (open band)"
+                why = "" if has_p or not r.get("p_note") else f"; {r['p_note']}"
                 t.append(f'<td{style} title="observed {esc(fmt_value(r.get("observed")))}, expected '
-                         f'{esc(fmt_value(r.get("expected_mean")))}">{esc(fmt_value(ratio))}<br>'
+                         f'{esc(fmt_value(r.get("expected_mean")))}{esc(why)}">{esc(fmt_value(ratio))}<br>'
                          f'<small>{esc(ps)}</small></td>')
             t.append("</tr>")
         t.append("</tbody></table>")
         out.append("".join(t))
-    return "".join(out)
+    legend = ('<p class="how">The last row (beyond the largest distance) and the last column (beyond the longest '
+              "time) have no p: their counts are all pairs of their column or row less the other cells', so they "
+              f"mirror the closed cells and test no near repeat; they are never shaded (p ≤ {KNOX_ALPHA:g}).</p>")
+    return legend + "".join(out)
+
+
+def own_count(n: object) -> tuple[str, str]:
+    """A hot cell's own count as shown in the top lists, and its CSS class: Gi* looks at the cell and its
+    neighbours, so a cell with no event of its own can rank high; it is marked so nobody sends a car there."""
+    if n is not None and int(n) == 0:
+        return "0 (neighbours only)", "zero"
+    return fmt_value(n), ""
 
 
 def section_demand(c: Ctx) -> str:
     stats = "marts.hotspot_stats" if table_columns(c.con, "marts.hotspot_stats") else "marts.hotspots"
-    require(c.con, stats, ["agency", "unit_type", "unit_id", "origin", "window_days", "gi_bin", "z"])
+    cols = require(c.con, stats, ["agency", "unit_type", "unit_id", "origin", "window_days", "gi_bin", "z", "n"])
+    sim = "gi_bin_sim" in cols
     require(c.con, "marts.hotspot_count_rows", ["agency", "unit_type", "unit_id", "origin", "window_days", "n"])
     agencies = [r["agency"] for r in fetch(c.con, f"SELECT DISTINCT agency FROM {qtable(stats)} ORDER BY 1")]
     if not agencies:
@@ -171,7 +206,7 @@ def section_demand(c: Ctx) -> str:
             out.append(f'<p class="na">{esc(c.name(ag))}: no all-origin grid hot spots yet.</p>')
             continue
         _, window = choice
-        top = fetch(c.con, f"""SELECT unit_id, n, z, gi_bin FROM {qtable(stats)}
+        top = fetch(c.con, f"""SELECT unit_id, n, z, gi_bin{', gi_bin_sim' if sim else ''} FROM {qtable(stats)}
                                WHERE agency = ? AND unit_type = 'grid' AND dataset = 'calls'
                                  AND category_group = 'all' AND origin = 'all' AND window_days = ?
                                  AND gi_bin > 0 ORDER BY z DESC, unit_id LIMIT 10""", [ag, window])
@@ -184,22 +219,33 @@ def section_demand(c: Ctx) -> str:
                                    AND origin IN ('community', 'officer', 'unknown')
                                    AND unit_id IN ({', '.join('?' * len(top))})
                                  GROUP BY ALL""", [ag, window, *[r["unit_id"] for r in top]])
-        t = ['<table><thead><tr><th class="t">cell</th><th>events</th><th>Gi* z</th><th>community</th>'
+        sim_on = sim and any(r.get("gi_bin_sim") is not None for r in top)
+        t = ['<table><thead><tr><th class="t">rank</th><th class="t">cell</th><th>own calls (n)</th><th>Gi* z</th>'
+             f'{"<th>bin (permutations)</th>" if sim_on else ""}<th>community</th>'
              '<th>officer</th><th>unknown</th><th class="t">split</th><th class="t">flag</th></tr></thead><tbody>']
-        for r in top:
+        for rank, r in enumerate(top, 1):
             by = {x["origin"]: float(x["n"] or 0) for x in counts if x["unit_id"] == r["unit_id"]}
             tot = sum(by.values())
             sh = {k: (by.get(k, 0.0) / tot if tot else 0.0) for k in ("community", "officer", "unknown")}
             flag = sh["officer"] > 0.5
-            t.append(f'<tr><td class="t">{esc(r["unit_id"])}</td><td>{esc(fmt_value(r["n"]))}</td>'
-                     f'<td>{esc(fmt_value(r["z"]))}</td><td>{pct(sh["community"])}</td>'
+            n_text, n_class = own_count(r["n"])
+            t.append(f'<tr><td class="t">{rank}</td><td class="t">{esc(r["unit_id"])}</td>'
+                     f'<td{f" class={n_class}" if n_class else ""}>{esc(n_text)}</td>'
+                     f'<td>{esc(fmt_value(r["z"]))}</td>'
+                     + (f'<td>{esc(fmt_value(r.get("gi_bin_sim")))}</td>' if sim_on else "")
+                     + f'<td>{pct(sh["community"])}</td>'
                      f'<td{" class=flag" if flag else ""}>{pct(sh["officer"])}</td><td>{pct(sh["unknown"])}</td>'
                      f'<td class="t">{share_bar(sh)}</td>'
                      f'<td class="t{" flag" if flag else ""}">{"officer-initiated majority" if flag else ""}</td>'
                      "</tr>")
         t.append("</tbody></table>")
+        zeros = sum(1 for r in top if r["n"] is not None and int(r["n"]) == 0)
+        note = (f'<p class="how">Ranked by Gi* z. {zeros} of these {len(top)} cells had no call of their own in '
+                'the window: they are hot through their neighbours (Gi* counts the cell and the cells around '
+                'it).</p>'
+                if zeros else '<p class="how">Ranked by Gi* z.</p>')
         out.append(f"<h3>{esc(c.name(ag))}: top {len(top)} hot cells, calls, last {window} days</h3>"
-                   + "".join(t))
+                   + note + "".join(t))
     return "".join(out)
 
 

@@ -226,7 +226,7 @@ SECTIONS: list[tuple[str, str, str, Callable[[Ctx], str]]] = [
      "of Gi* over the last steps): new, intensifying and persistent hot spots need attention.",
      section_emerging),
     ("near-repeat", "Near repeats (Knox test)", "Pairs of events close in space and time against chance; "
-     "shaded cells have a ratio above 1 with p < 0.05 (darker = stronger).", section_knox),
+     "shaded cells have a ratio above 1 with p ≤ 0.05 (darker = stronger).", section_knox),
     ("hour-of-week", "Hour of week", "Events per hour of the week (darker = busier), over the repeat window, "
      "local time.", section_heat),
     ("demand-split", "Demand split of hot cells", "For the hottest cells: who generates the calls. A cell "
