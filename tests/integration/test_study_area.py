@@ -11,7 +11,7 @@ import duckdb
 import numpy as np
 import pytest
 
-from tests.conftest import make_project
+from tests.support.project import write_project
 
 TOML = """
 sources = ["cad_wide", "cad_tight"]
@@ -65,7 +65,7 @@ def night(tmp_path_factory, prefect_harness):
 
     tmp = tmp_path_factory.mktemp("study_area")
     sources = {f"cad_{a}": CAD.replace("NAME", f"cad_{a}").replace("AGENCY", a) for a in ("wide", "tight")}
-    proj = make_project(tmp / "proj", TOML, sources, {"types.csv": TYPES})
+    proj = write_project(tmp / "proj", sources, toml=TOML, crosswalks={"types.csv": TYPES})
     rng = np.random.default_rng(4)
     data = {"wide": _events(rng, 80, (-122.518, -122.513), (37.701, 37.705)),   # ~450 m x 450 m in a corner
             "tight": _events(rng, 80, (-122.2995, -122.2905), (37.8005, 37.8075))}
