@@ -178,7 +178,6 @@ def test_report_from_the_demo_warehouse(tmp_path):
     if not DEMO_WAREHOUSE.exists():
         pytest.skip(f"no demo warehouse at {DEMO_WAREHOUSE}: run `sara demo` first")
     from transforms.config import load_settings
-    from transforms.marts.build import as_of_date
     from transforms.warehouse.db import connect
 
     settings = load_settings(PROJECT / "config" / "demo.toml")
@@ -186,7 +185,7 @@ def test_report_from_the_demo_warehouse(tmp_path):
     shutil.copy(DEMO_WAREHOUSE, wh)
     con = connect(wh, read_only=True)
     try:
-        index = build_report(con, settings, as_of_date(settings), tmp_path / "report")
+        index = build_report(con, settings, out_dir=tmp_path / "report")
         tables = {f"{s}.{t}" for s, t in con.execute(
             "SELECT table_schema, table_name FROM information_schema.tables").fetchall()}
     finally:
@@ -296,6 +295,9 @@ def fill_synthetic(con) -> None:
                           'metro' AS unit_id, s AS slot, (s % 24) * 1.5 AS weight FROM range(168) r(s)""")
     con.execute("""CREATE TABLE marts.problem_assessment AS SELECT * FROM (VALUES
                    ('Main St burglaries', 'Down 30% with no displacement', -12.0, -2.4)) t(problem, plain_language, wdd, z)""")
+    con.execute("""CREATE TABLE marts.coverage AS SELECT 'metro' AS agency, 'calls' AS dataset, 'cad' AS source,
+                   DATE '2025-01-01' AS first_day, DATE '2026-11-20' AS last_complete_day, 3000 AS n_events,
+                   0 AS n_outage_days, NULL::DATE AS first_outage_day, NULL::DATE AS last_outage_day""")
 
 
 def test_report_with_every_mart(tmp_path):

@@ -1,16 +1,21 @@
 -- marts.repeat_location_rows: one row per agency x location_key x dataset x category group x origin with an
--- event in the repeat window (the last repeat_window_days local days ending at as_of).
--- Variables: as_of, first_date (the first local date of the longest window), repeat_first_date (of the
--- repeat window), count_windows (every window length in days, ascending: the analysis windows and the
--- repeat window), count_columns (a JSON structure naming one BIGINT column n_<days>d per count window, in
--- that order), repeat_min_events.
+-- event in the repeat window (the last repeat_window_days local days ending at the agency's as_of).
+-- Variables: ranges (a list of {agency, as_of, first_date (the first local date of the longest window),
+-- repeat_first_date (of the repeat window)}; an agency not listed has no rows), count_windows (every window
+-- length in days, ascending: the analysis windows and the repeat window), count_columns (a JSON structure
+-- naming one BIGINT column n_<days>d per count window, in that order), repeat_min_events.
 -- first_seen / last_seen are UTC (event_at); days are local dates. marts.repeat_locations adds the point.
 create or replace table marts.repeat_location_rows as
-with events as (
-    select *
-    from marts.event_dims
-    where location_key is not null
-      and local_date between cast(getvariable('first_date') as date) and cast(getvariable('as_of') as date)
+with ranges as (
+    select r.agency, r.as_of, r.first_date, r.repeat_first_date
+    from (select unnest(cast(getvariable('ranges') as struct(agency varchar, as_of date, first_date date,
+                                                             repeat_first_date date)[])) as r)
+),
+events as (
+    select e.*, r.as_of, r.repeat_first_date
+    from marts.event_dims e
+    join ranges r on r.agency = e.agency and e.local_date between r.first_date and r.as_of
+    where e.location_key is not null
 ),
 per_location as (
     select agency, dataset, category_group, origin_dim as origin, location_key,
@@ -18,8 +23,8 @@ per_location as (
            mode(address_block order by address_block) as address_block,
            mode(case when is_located then struct_pack(x := x, y := y, lon := lon, lat := lat) end
                 order by x, y) as pt,
-           list(cast(cast(getvariable('as_of') as date) - local_date as bigint)) as days_ago,
-           count(*) filter (where local_date >= cast(getvariable('repeat_first_date') as date)) as n_repeat_window,
+           list(cast(as_of - local_date as bigint)) as days_ago,
+           count(*) filter (where local_date >= repeat_first_date) as n_repeat_window,
            min(event_at) as first_seen, max(event_at) as last_seen, count(distinct local_date) as distinct_days
     from events
     group by all

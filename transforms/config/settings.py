@@ -64,6 +64,9 @@ class AgencyConfig(Strict):
                                   "to a multiple of 1,000 m, so cell ids stay stable night to night")
     unit_layers: dict[str, UnitLayer] = Field(default={}, description="polygon units, e.g. beat, district")
     streets: StreetLayer | None = None
+    as_of: date | None = Field(default=None, description="fixed as-of date of this agency (beats [time] as_of "
+                                                         "and the rule: last complete day of its data minus "
+                                                         "data_lag_days)")
 
     _zone = field_validator("timezone")(check_zone)
     _crs = field_validator("crs")(check_metric_crs)
@@ -83,7 +86,8 @@ class TimeConfig(Strict):
     floor: date = date(1990, 1, 1)
     future_tolerance_hours: float = 24.0
     data_lag_days: int = 1
-    as_of: date | None = Field(default=None, description="fixed as-of date (demo, backfills)")
+    as_of: date | None = Field(default=None, description="fixed as-of date of every agency without its own "
+                                                         "(demo, backfills); default: each agency's rule")
 
 
 class ScheduleConfig(Strict):
