@@ -50,7 +50,8 @@ def build_periods(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: dat
     run_model(con, "coverage_days")
     try:
         run_model(con, "periods", given_as_of=as_of, global_as_of=settings.sara.time.as_of,
-                  overrides=[{"agency": code, "agency_as_of": a.as_of} for code, a in settings.sara.agencies.items()],
+                  overrides=[{"agency": code, "agency_as_of": a.as_of}
+                             for code, a in settings.sara.agencies.items()],
                   data_lag_days=settings.sara.time.data_lag_days, **clock)
         _coverage_daily(con, clock)
         run_model(con, "coverage")

@@ -74,7 +74,8 @@ class _Facts:
 
     def __init__(self, con: duckdb.DuckDBPyConnection, settings: Settings):
         self.con, self.settings = con, settings
-        self.periods = {r["agency"]: r for r in con.execute("SELECT * FROM marts.periods").pl().iter_rows(named=True)}
+        self.periods = {r["agency"]: r for r in con.execute("SELECT * FROM marts.periods").pl()
+                        .iter_rows(named=True)}
         self.horizon = dict(con.execute("SELECT agency, min(first_date) FROM marts.horizon GROUP BY 1").fetchall())
         self.days = read_model(con, "inputs/status_days")
         self.rows: dict[str, dict[str, int]] = {}
@@ -128,10 +129,11 @@ def _empty_reason(f: _Facts, mart: str, agency: str) -> tuple[str, str]:
             why.append(f"category group {g}: {n} located events (at least {KNOX_MIN_EVENTS} needed)")
         return "empty", f"too few events for the Knox test in {where}: " + "; ".join(why)
     if mart == "hotspot_accuracy":
-        return "empty", (f"no located events in both the last and this {s.sara.analysis.prediction_period_days}-day "
-                         f"period ({start} to {as_of})")
+        days = s.sara.analysis.prediction_period_days
+        return "empty", f"no located events in both the last and this {days}-day period ({start} to {as_of})"
     if mart == "compstat_top":
-        return "empty", "no top list: no district recorded on the agency's events, or no hot cell, repeat place or growing call type"
+        return "empty", ("no top list: no district recorded on the agency's events, or no hot cell, repeat place "
+                         "or growing call type")
     return "empty", f"no events in {where} that the mart can use"
 
 
@@ -172,7 +174,8 @@ def _partial_reason(f: _Facts, mart: str, agency: str, problems: list) -> tuple[
                            "GROUP BY ALL ORDER BY 1, 2", [agency]).fetchall()
         bad = [m for st, m, _ in rows if st != "ok"]
         if bad:
-            return ("partial" if len(bad) < len(rows) else "empty"), "nothing classified: " + "; ".join(sorted(set(bad)))
+            state = "partial" if len(bad) < len(rows) else "empty"
+            return state, "nothing classified: " + "; ".join(sorted(set(bad)))
     if mart == "problem_assessment":
         return _problem_coverage(f, agency, problems)
     return "ok", None
@@ -186,11 +189,10 @@ def _problem_coverage(f: _Facts, agency: str, problems: list) -> tuple[str, str 
         if p.agency != agency:
             continue
         cov = covered.get((agency, p.dataset), set())
-        missing = {name: sum(d not in cov for d in win.dates()) for name, win in (("pre", p.pre), ("post", p.post))}
+        missing = {k: sum(d not in cov for d in win.dates()) for k, win in (("pre", p.pre), ("post", p.post))}
         if any(missing.values()):
-            per = f.periods[agency]
-            why.append(f"problem {p.name}: " + ", ".join(f"{n} of the {k} window's days" for k, n in missing.items()
-                                                        if n) + f" not covered ({_span(per)})")
+            days = ", ".join(f"{n} of the {k} window's days" for k, n in missing.items() if n)
+            why.append(f"problem {p.name}: {days} not covered ({_span(f.periods[agency])})")
     return ("partial", "; ".join(why)) if why else ("ok", None)
 
 

@@ -243,8 +243,9 @@ SECTIONS: list[tuple[str, str, str, Callable[[Ctx], str]]] = [
      "day, the outage days (no events, or under 20% of the median of the 28 days before), the time precision "
      "and the located share. A comparison or a trend week over an uncovered day is not shown as a change.",
      section_coverage),
-    ("compstat", "CompStat", "This period against the same period last year; red = Poisson z ≥ 2 "
-     "(likely a real increase), blue = z ≤ −2.", section_compstat),
+    ("compstat", "CompStat", "This period against the same period last year, each agency to its own as-of "
+     "date; red = Poisson z ≥ 2 (likely a real increase), blue = z ≤ −2. Where the data does not cover one of "
+     "the two periods the change says \"no comparison\" and why.", section_compstat),
     ("response-times", "Response times", "Seconds from call received to first unit on scene, latest month; "
      "the p90 is the time nine calls in ten beat.", section_response),
     ("trends", "Weekly trends by category group", "Events per week over the last 26 weeks, one line per "
