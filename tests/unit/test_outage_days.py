@@ -10,13 +10,23 @@ import pytest
 from transforms.stats.coverage import FAR_BELOW, NO_EVENTS, outage_days
 
 
-def test_zero_days_are_outages_and_the_first_day_has_no_reference():
-    typical, outage, reason = outage_days([4, 0, 5, 6])
-    assert math.isnan(typical[0]) and typical[1] == 4.0
+def test_an_empty_day_is_an_outage_where_five_events_were_expected_and_the_first_day_has_no_reference():
+    typical, outage, reason = outage_days([10, 0, 11, 12])
+    assert math.isnan(typical[0]) and typical[1] == 10.0
     assert outage.tolist() == [False, True, False, False]
     assert reason == [None, NO_EVENTS, None, None]
-    # the zero day is not part of the reference: the median of (4, 5) on day 4, not of (4, 0, 5)
-    assert typical[3] == pytest.approx(4.5)
+    # the empty day is not part of the reference: the median of (10, 11) on day 4, not of (10, 0, 11)
+    assert typical[3] == pytest.approx(10.5)
+
+
+def test_a_sparse_feed_is_out_only_after_a_run_of_empty_days_that_chance_hardly_gives():
+    """typical 2 a day: one or two empty days are ordinary (2 x 2 = 4 expected events < 5), three in a row
+    are an outage (6 expected, e^-6 by chance); the ordinary empty days count in the reference."""
+    _, outage, _ = outage_days([2] * 20 + [0, 0] + [2] * 5)
+    assert not outage.any()
+    typical, outage, reason = outage_days([2] * 20 + [0, 0, 0] + [2] * 5)
+    assert outage.tolist() == [False] * 20 + [True] * 3 + [False] * 5
+    assert reason[20:23] == [NO_EVENTS] * 3 and typical[22] == 2.0
 
 
 def test_far_below_typical_needs_a_typical_of_at_least_five():

@@ -1,17 +1,20 @@
 """Outage days of a feed: days its extract does not carry the agency's usual volume.
 
 Input: `n`, the events of one source per local day over its period (every day, zero days included, in date
-order). A day is an outage when
+order). `typical` is the median count of the last `window` (28) days before a day that were not outages
+themselves. A day is an outage when
 
-- it has no events ('no events'), or
-- its count is below `share` (20 %) of `typical` and `typical` is at least `floor` (5) ('far below typical').
+- it lies in a run of days with no events over which `typical` expects at least `floor` (5) events
+  ('no events'); by the Poisson law such a run happens by chance with probability e^-5, under 1 %. A feed
+  with 5 or more events a day is out on any day without one; a feed with 2 a day only after 3 empty days
+  in a row, so a sparse feed's ordinary empty days are not outages. Before there is a typical (no earlier
+  day that counts) every empty day is one;
+- or its count is below `share` (20 %) of `typical` and `typical` is at least `floor` ('far below typical').
 
-`typical` is the median count of the last `window` (28) days before it that were not outages themselves.
 Leaving the outage days out of the reference keeps a lasting break flagged: a feed that stops, or that keeps
 delivering a fifth of its volume (a partial extract, a sample thinned to a few events a day), is an outage
-until its volume comes back, instead of becoming the new "typical" after four weeks. The floor keeps the
-ordinary quiet days of a sparse feed (a few events a day) from being flagged; a sparse feed's zero days are
-still outages. The thresholds are this project's choice, not a published standard.
+until its volume comes back, instead of becoming the new "typical" after four weeks. The thresholds (20 %,
+5 events, 28 days) are this project's choice, not a published standard.
 """
 
 from __future__ import annotations
@@ -37,15 +40,25 @@ def outage_days(n, window: int = 28, share: float = 0.2, floor: float = 5.0
     typical = np.full(counts.size, np.nan)
     outage = np.zeros(counts.size, dtype=bool)
     reason: list[str | None] = [None] * counts.size
-    for i, x in enumerate(counts):
-        if ref:
-            typical[i] = float(np.median(ref))
-        if x == 0:
-            reason[i] = NO_EVENTS
-        elif ref and typical[i] >= floor and x < share * typical[i]:
+    i = 0
+    while i < counts.size:
+        t = float(np.median(ref)) if ref else np.nan
+        typical[i] = t
+        if counts[i] == 0:
+            end = i
+            while end + 1 < counts.size and counts[end + 1] == 0:
+                end += 1
+            if not ref or (end - i + 1) * t >= floor:  # the whole run of empty days is an outage
+                typical[i:end + 1] = t
+                outage[i:end + 1] = True
+                reason[i:end + 1] = [NO_EVENTS] * (end - i + 1)
+                i = end + 1
+                continue
+        elif ref and t >= floor and counts[i] < share * t:
+            outage[i] = True
             reason[i] = FAR_BELOW
-        else:
-            ref.append(x)
+            i += 1
             continue
-        outage[i] = True
+        ref.append(counts[i])
+        i += 1
     return typical, outage, reason
