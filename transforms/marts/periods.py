@@ -37,8 +37,9 @@ COVERAGE_DAILY = Mart(
     "reason VARCHAR",
     "one row per agency x dataset x source x local date inside the source's period (first event day .. last "
     "complete day, zero days included): n events (countable, not void), typical = median of the last 28 days "
-    "before it that were not outages (null with none), is_outage and reason: no events, or far below typical "
-    "(n < 20 % of typical, typical >= 5), a run of empty days is an outage when typical expects at least 5 events over it (transforms.stats.coverage)")
+    "before it that were not outages (null with none), is_outage and reason: no events (a run of empty days over "
+    "which typical expects at least 5 events), or far below typical (n < 20 % of typical, typical >= 5); "
+    "transforms.stats.coverage")
 
 
 def build_periods(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date | None = None,
