@@ -35,7 +35,6 @@ from flows import scaleout
 from flows.context import RunState, current_night, night_context, progress
 from transforms.config import load_settings
 from transforms.marts import build as marts
-from transforms.marts import dimensions
 from transforms.marts.study_area import study_area_warnings
 from transforms.warehouse import db as wh
 from transforms.warehouse import loader, runs
@@ -98,13 +97,12 @@ def build_marts() -> dict:
 
 @task(name="write_report", cache_policy=NO_CACHE)
 def write_report(published: str) -> str:
-    """The weekly scanning report from the night just published: data/reports/<as_of>/index.html."""
-    from transforms.outputs.report import build_report, report_dir
+    """The weekly scanning report from the night just published: data/reports/<profile>/<as_of>/index.html."""
+    from transforms.outputs.report import build_report
 
     st = current_night()
-    as_of = dimensions.as_of_date(st.settings)
     with wh.open_published(Path(published)) as con:
-        path = build_report(con, st.settings, as_of, report_dir(st.settings, as_of))
+        path = build_report(con, st.settings)
     return str(path)
 
 
@@ -273,11 +271,15 @@ def _marts(night: runs.Night, log, dask: scaleout.DaskCluster | None, build: Pat
     night.doing = "building the marts"
     try:
         night.mart_counts = build_marts() if dask is None else scaleout.build_marts(dask, build, parts)
-        night.mart_warnings = study_area_warnings(current_night().con)
-        for w in night.mart_warnings:
+        night.area_warnings = study_area_warnings(current_night().con)
+        for w in night.area_warnings:
             log.warning("%s: %s", w["agency"], w["warning"])
     except Exception as exc:  # a night whose marts cannot be built is not published
         runs.raise_if_fatal(exc)
         log.error("building the marts failed: %s", exc)
         night.marts_error = f"{type(exc).__name__}: {exc}"
+    else:
+        night.mart_warnings = runs.mart_warnings(current_night().con, night.run_id)
+        for w in night.mart_warnings:  # `sara run` prints them; a scheduled run has them in its log
+            log.info("empty mart: %s", w)
     night.lap("marts")

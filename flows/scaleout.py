@@ -4,8 +4,9 @@
     ingest_partitions    flow: one ingest_partition task per source on the Dask task runner; each loads and
                          normalizes its source in a scratch file and returns the manifest of its Parquet parts
     merge_source         task merge_ingest: the writer applies one source's parts to the build file
-    build_marts          the build file handed over (checkpointed, closed), flow marts_partitions (one
-                         marts_partition task per agency), the build file reopened, task merge_marts
+    build_marts          each agency's period and coverage made on the whole build file, the build file
+                         handed over (checkpointed, closed), flow marts_partitions (one marts_partition task
+                         per agency), the build file reopened, task merge_marts
 
 The workers get only serializable parameters (the config path, names, paths) and open their own files; the
 merges run in the flow's process on the night's connection (flows/context.py). The work is in
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import os
-from datetime import date
 from pathlib import Path
 
 from prefect import flow, task
@@ -24,7 +24,6 @@ from prefect.cache_policies import NO_CACHE
 
 from flows.context import current_night, progress
 from transforms.config import Settings, load_settings
-from transforms.marts import dimensions
 from transforms.marts import parts as mart_parts
 from transforms.warehouse import db as wh
 from transforms.warehouse import parts as ingest_parts
@@ -60,10 +59,9 @@ def ingest_partition_task(config_path: str, source: str, published: str, parts: 
 
 
 @task(name="marts_partition", cache_policy=NO_CACHE)
-def marts_partition_task(config_path: str, agency: str, build: str, parts: str, as_of: str) -> dict:
+def marts_partition_task(config_path: str, agency: str, build: str, parts: str) -> dict:
     """One agency's marts in a worker's scratch file; returns the manifest of its Parquet parts."""
-    return mart_parts.marts_partition(load_settings(config_path), agency, Path(build), Path(parts),
-                                      date.fromisoformat(as_of))
+    return mart_parts.marts_partition(load_settings(config_path), agency, Path(build), Path(parts))
 
 
 @flow(name="ingest_partitions", log_prints=False)
@@ -80,9 +78,9 @@ def ingest_partitions(config_path: str, sources: list[str], published: str, part
 
 
 @flow(name="marts_partitions", log_prints=False)
-def marts_partitions(config_path: str, agencies: list[str], build: str, parts: str, as_of: str) -> list[dict]:
+def marts_partitions(config_path: str, agencies: list[str], build: str, parts: str) -> list[dict]:
     """Fan out: one marts_partition task per agency on the flow's task runner (Dask)."""
-    futures = [marts_partition_task.submit(config_path, a, build, parts, as_of) for a in agencies]
+    futures = [marts_partition_task.submit(config_path, a, build, parts) for a in agencies]
     return [f.result() for f in futures]
 
 
@@ -115,16 +113,17 @@ def merge_source(source: str, manifest: dict) -> tuple[list[dict], list[dict]]:
 
 
 def build_marts(dask: DaskCluster, build: Path, parts: Path) -> dict:
-    """Hand the build file to the workers (checkpointed and closed: they read it), build each agency's marts
-    on Dask, reopen it on the night's state and merge the parts. Returns the row counts per mart."""
+    """Make each agency's period and coverage on the whole build file, hand it to the workers (checkpointed
+    and closed: they read it), build each agency's marts on Dask, reopen it on the night's state and merge the
+    parts. Returns the row counts per mart and the as_of dates."""
     st = current_night()
     settings = st.settings
+    mart_parts.prepare_partitions(st.con, settings)
     ingest_parts.checkpoint_and_close(st.con)
     try:
         manifests = marts_partitions.with_options(task_runner=dask.runner())(
-            str(settings.config_path), list(settings.sara.agencies), str(build), str(parts),
-            dimensions.as_of_date(settings).isoformat())
+            str(settings.config_path), list(settings.sara.agencies), str(build), str(parts))
     finally:
         w = settings.sara.warehouse
         st.con = wh.connect(build, threads=w.threads, memory_limit=w.memory_limit)
-    return {"as_of": str(dimensions.as_of_date(settings)), **merge_marts_task(manifests)}
+    return merge_marts_task(manifests)

@@ -24,16 +24,14 @@ DEPLOYMENT_NAMES = {"nightly": "sara-nightly", "weekly_report": "sara-weekly-rep
 
 @flow(name="weekly_report", log_prints=False)
 def weekly_report(config_path: str | None = None, as_of: date | None = None) -> str:
-    """Write the scanning report (data/reports/<as_of>/index.html) from the published warehouse."""
-    from transforms.marts.dimensions import as_of_date
-    from transforms.outputs.report import build_report, report_dir
+    """Write the scanning report (data/reports/<profile>/<as_of>/index.html; as_of: the latest agency as_of of
+    the published warehouse unless given) from the published warehouse."""
+    from transforms.outputs.report import build_report
     from transforms.warehouse.db import open_published
 
     settings = load_settings(config_path)
-    day = as_of or as_of_date(settings)
-    out_dir = report_dir(settings, day)
     with open_published(settings.warehouse_path) as con:
-        path = build_report(con, settings, day, out_dir)
+        path = build_report(con, settings, as_of)
     get_run_logger().info("report written: %s", path)
     return str(path)
 

@@ -66,6 +66,16 @@ create table if not exists meta.audit_results (
     checked_at timestamptz
 );
 
+create table if not exists meta.mart_status (
+    run_id varchar,
+    built_at timestamptz not null,
+    mart varchar not null,
+    agency varchar not null,
+    category_group varchar,
+    state varchar not null,
+    reason varchar
+);
+
 create table if not exists meta.agency_areas (
     agency varchar primary key,
     name varchar,
@@ -253,6 +263,15 @@ comment on column meta.audit_results.rows is 'offending rows found';
 comment on column meta.audit_results.status is 'pass or fail';
 comment on column meta.audit_results.description is 'what the audit checks';
 comment on column meta.audit_results.checked_at is 'when it ran, UTC';
+
+comment on table meta.mart_status is 'One row per mart x agency (x category group where it matters) per marts build: whether the mart holds rows for the agency and, when not, why. The night''s rows are marts.mart_status.';
+comment on column meta.mart_status.run_id is 'the run (meta.runs) that built the marts; null for a build outside a run';
+comment on column meta.mart_status.built_at is 'when the marts were built, UTC';
+comment on column meta.mart_status.mart is 'the mart (table or view name in schema marts), or category_groups for a configured group';
+comment on column meta.mart_status.agency is 'agency code from config/sara.toml';
+comment on column meta.mart_status.category_group is 'the category group the row is about; null = the whole mart';
+comment on column meta.mart_status.state is 'ok (rows), partial (rows, but some of them say no comparison or not classified), empty (no rows, or none usable), not applicable (the agency has no input of that kind: no calls feed, no tracked problem)';
+comment on column meta.mart_status.reason is 'why the mart is empty or partial, in words; null when ok';
 
 comment on table meta.agency_areas is 'One row per agency: the area every located point must fall in, in the agency analysis CRS (metres).';
 comment on column meta.agency_areas.agency is 'agency code from config/sara.toml';

@@ -58,8 +58,12 @@ def _print_run(result: dict) -> None:
         console.print(f"[yellow]held for the next night, {escape(w['message'])}[/yellow]")
     for u in result.get("unmatched", []):
         console.print(f"[yellow]not picked up (matches no pattern):[/yellow] {escape(u['path'])} ({u['bytes']} bytes)")
-    for w in result.get("mart_warnings", []):
+    for w in result.get("area_warnings", []):
         console.print(f"[yellow]study area, {escape(w['agency'])}:[/yellow] {escape(w['warning'])}")
+    if result.get("marts", {}).get("as_of"):
+        console.print(f"as_of: {escape(str(result['marts']['as_of']))}")
+    for w in result.get("mart_warnings", []):
+        console.print(f"[yellow]warning: {escape(w)}[/yellow]", soft_wrap=True)
 
 
 def run(config: str | None = ConfigOpt, verbose: bool = VerboseOpt,

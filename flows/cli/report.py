@@ -16,22 +16,20 @@ from flows.cli.common import ConfigOpt, console, fail, settings_from
 def report(
     config: str | None = ConfigOpt,
     out: Path | None = typer.Option(None, "--out", "-o",
-                                    help="output folder (default data/reports/<as_of>); index.html goes there"),
+                                    help="output folder (default data/reports/<profile>/<as_of>, as_of the "
+                                         "latest agency as_of); index.html goes there"),
 ) -> None:
     """Write the weekly scanning report (index.html, opens offline) and print its path.
 
     Examples:  sara report  |  sara report --out /srv/www/scanning
     """
-    from transforms.marts.dimensions import as_of_date
-    from transforms.outputs.report import build_report, report_dir
+    from transforms.outputs.report import build_report
     from transforms.warehouse.db import WarehouseCorrupt, open_published
 
     settings = settings_from(config)
-    as_of = as_of_date(settings)
-    out_dir = out if out is not None else report_dir(settings, as_of)
     try:
         with open_published(settings.warehouse_path) as con:
-            path = build_report(con, settings, as_of, out_dir)
+            path = build_report(con, settings, out_dir=out)
     except (FileNotFoundError, WarehouseCorrupt) as exc:
         raise fail(str(exc)) from None
     console.print(escape(str(path)), highlight=False, soft_wrap=True)

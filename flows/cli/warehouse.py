@@ -13,9 +13,11 @@ from transforms.config import Settings
 
 
 def status(config: str | None = ConfigOpt) -> None:
-    """The last runs, rows per table, the quarantine summary by reason, the located share per source, where beat
-    and district come from (feed or polygon layer) and how often the two disagree, failed loads, files still
-    being written, and the last run's landing files that match no file_pattern.
+    """The last runs, each agency's as_of and what its data covers (period, outage days, time precision,
+    located share), the marts left empty and why, rows per table, the quarantine summary by reason, the located
+    share per source, where beat and district come from (feed or polygon layer) and how often the two disagree,
+    failed loads, files still being written, and the last run's landing files that match no
+    file_pattern.
 
     Also failed runs that were never published (runs.jsonl) and unmapped codes.
 
@@ -55,6 +57,9 @@ def _status_tables(settings: Settings, con) -> None:
 
     show("last runs", st.last_runs(con))
     _print_failed_runs(settings)
+    show("as_of per agency", st.agency_periods(con))
+    show("coverage per source (outage: a day with no events, or under 20% of typical)", st.coverage(con))
+    show("empty or partial marts, and why", st.empty_marts(con))
     show("rows per table", st.table_sizes(con))
     show("quarantine by reason", st.quarantine_by_reason(con))
     show("located share per source", st.located_share(con))

@@ -1,6 +1,7 @@
 -- marts.hotspot_count_rows: one row per agency x unit type x unit x dataset x category group x origin x window
 -- with at least one event (zeros are not stored; the statistics fill them over marts.units). Counts use the
--- local dates of event_at inside each window ending at as_of. marts.hotspot_counts adds the geometry.
+-- local dates of event_at inside each of the agency's windows (marts.windows, ending at its as_of).
+-- marts.hotspot_counts adds the geometry.
 create or replace table marts.hotspot_count_rows as
 with located as (
     select * from marts.event_dims where is_located
@@ -14,7 +15,7 @@ event_units as (
 windowed as (
     select l.*, w.window_days
     from located l
-    join windows w on l.local_date between w.start_date and w.end_date
+    join windows w on w.agency = l.agency and l.local_date between w.start_date and w.end_date
 ),
 assigned as (
     select wd.*, eu.unit_type, eu.unit_id

@@ -1,21 +1,26 @@
 -- marts.repeat_location_rows: one row per agency x location_key x dataset x category group x origin with an
--- event in the repeat window (the last repeat_window_days local days ending at as_of).
--- Variables: as_of, first_date (the first local date of the longest window), repeat_first_date (of the
--- repeat window), count_windows (every window length in days, ascending: the analysis windows and the
--- repeat window), count_columns (a JSON structure naming one BIGINT column n_<days>d per count window, in
--- that order), repeat_min_events, repeat_first_utc (a UTC time a day before repeat_first_date, to skip old
--- row groups of core.calls).
+-- event in the repeat window (the last repeat_window_days local days ending at the agency's as_of).
+-- Variables: ranges (a list of {agency, as_of, first_date (the first local date of the longest window),
+-- repeat_first_date (of the repeat window)}; an agency not listed has no rows), count_windows (every window
+-- length in days, ascending: the analysis windows and the repeat window), count_columns (a JSON structure
+-- naming one BIGINT column n_<days>d per count window, in that order), repeat_min_events.
+-- repeat_first_utc (a UTC time a day before the earliest repeat_first_date, to skip old row groups of core.calls).
 -- Counts are of countable events (marts.events), except n_repeat_window_all: every non-void event in the repeat
 -- window, the calls that are not countable (cancelled, duplicate ...: core.calls.is_countable) included.
 -- first_seen / last_seen are UTC (event_at); days are local dates. marts.repeat_locations adds the point.
 -- location_label is what to show for the place: the label of marts.location_labels for a place without an
 -- address (its key is a rounded point), else the location_key itself (a premise, an address or a block).
 create or replace table marts.repeat_location_rows as
-with events as (
-    select *
-    from marts.event_dims
-    where location_key is not null
-      and local_date between cast(getvariable('first_date') as date) and cast(getvariable('as_of') as date)
+with ranges as (
+    select r.agency, r.as_of, r.first_date, r.repeat_first_date
+    from (select unnest(cast(getvariable('ranges') as struct(agency varchar, as_of date, first_date date,
+                                                             repeat_first_date date)[])) as r)
+),
+events as (
+    select e.*, r.as_of, r.repeat_first_date
+    from marts.event_dims e
+    join ranges r on r.agency = e.agency and e.local_date between r.first_date and r.as_of
+    where e.location_key is not null
 ),
 location_labels as (
     select agency, location_key, location_label from marts.location_labels
@@ -25,13 +30,14 @@ not_countable as (
     select c.agency, 'calls' as dataset, g.category_group, o.origin_dim as origin, c.location_key
     from core.calls c
     join marts.agency_zones z using (agency)
+    join ranges r on r.agency = c.agency
     join marts.category_groups g on g.dataset = 'calls' and (g.category = '*' or g.category = c.call_category)
     join (select unnest(['all', 'community', 'officer', 'unknown']) as origin_dim) o
       on o.origin_dim = 'all' or o.origin_dim = c.origin
     where not c.is_countable and not c.is_void and c.location_key is not null
       and c.event_at >= cast(getvariable('repeat_first_utc') as timestamptz)
       and cast(timezone(z.timezone, c.event_at) as date)
-          between cast(getvariable('repeat_first_date') as date) and cast(getvariable('as_of') as date)
+          between r.repeat_first_date and r.as_of
 ),
 not_countable_counts as (
     select agency, dataset, category_group, origin, location_key, count(*) as n_not_countable
@@ -44,8 +50,8 @@ per_location as (
            mode(address_block order by address_block) as address_block,
            mode(case when is_located then struct_pack(x := x, y := y, lon := lon, lat := lat) end
                 order by x, y) as pt,
-           list(cast(cast(getvariable('as_of') as date) - local_date as bigint)) as days_ago,
-           count(*) filter (where local_date >= cast(getvariable('repeat_first_date') as date)) as n_repeat_window,
+           list(cast(as_of - local_date as bigint)) as days_ago,
+           count(*) filter (where local_date >= repeat_first_date) as n_repeat_window,
            min(event_at) as first_seen, max(event_at) as last_seen, count(distinct local_date) as distinct_days
     from events
     group by all

@@ -19,4 +19,4 @@ final as (
 select * from final
 order by agency, priority_level nulls last, district nulls last, month;
 
-comment on table marts.response_times is 'median and 90th percentile (quantile_cont, linear interpolation) of response_s, queue_s and travel_s per agency x priority_level x district x local month of event_at, over community calls that are countable, not void, not cancelled, have an exact time of day and a response_s; n_calls = those calls, n_queue / n_travel = how many had that interval; whole months from marts.horizon''s first date on';
+comment on table marts.response_times is 'median and 90th percentile (quantile_cont, linear interpolation) of response_s, queue_s and travel_s per agency x priority_level x district x local month of event_at, over community calls that are countable, not void, not cancelled, have an exact time of day and a response_s; n_calls = those calls, n_queue / n_travel = how many had that interval; whole months inside the agency''s period (from its horizon and the first day of its calls to the last month ending on or before its as_of)';

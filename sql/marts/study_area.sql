@@ -2,18 +2,23 @@
 -- when most cells never had an event. Gi* and emerging hot spots take their mean and variance over every cell
 -- of the area, so an area much larger than the data (a generous bbox) changes which cells come out hot.
 -- Cells "with events" hold at least one located event (any dataset, category and origin): in the longest
--- analysis window (from marts.hotspot_count_rows), and in all of marts.events up to as_of (history from the
+-- analysis window (from marts.hotspot_count_rows), and in all of marts.events up to the agency's as_of (history from the
 -- horizon's first date on). The data extent is the box of those events' points; a cell is inside it when its
 -- centre is.
 -- The warning names the case: most cells never had an event in all the history read (the area is larger than
 -- where events happen), or they had, and the window is thin (sparse counts). Geometries in the analysis CRS.
--- Variables: as_of, window_days (the longest analysis window), empty_share (warn above this share of empty cells),
+-- Variables: ends (a list of {agency, as_of}; an agency not listed has no row), window_days (the longest analysis window), empty_share (warn above this share of empty cells),
 -- bbox_agencies (the agencies whose area is a configured bbox rather than a boundary polygon).
 create or replace table marts.study_area as
-with cells as (
-    select agency, unit_id, geom
-    from marts.units
-    where unit_type = 'grid'
+with ends as (
+    select r.agency, r.as_of
+    from (select unnest(cast(getvariable('ends') as struct(agency varchar, as_of date)[])) as r)
+),
+cells as (
+    select u.agency, u.unit_id, u.geom
+    from marts.units u
+    join ends using (agency)
+    where u.unit_type = 'grid'
 ),
 window_counts as (
     select agency, unit_id, sum(n) as n
@@ -26,8 +31,9 @@ located_events as (
     select eu.agency, eu.unit_id, e.x, e.y
     from marts.event_units eu
     join marts.events e using (dataset, source, event_id)
+    join ends r on r.agency = eu.agency
     where eu.unit_type = 'grid' and eu.unit_id is not null and e.is_located
-      and e.local_date <= cast(getvariable('as_of') as date)
+      and e.local_date <= r.as_of
 ),
 extent as (
     select agency, count(*) as n_events_history, count(distinct unit_id) as n_cells_with_events_history,

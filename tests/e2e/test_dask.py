@@ -29,6 +29,7 @@ RUN_COLUMNS = {
     "meta.loads": {"run_id", "loaded_at", "path"},
     "meta.runs": {"run_id", "started_at", "finished_at"},
     "meta.audit_results": {"run_id", "checked_at"},
+    "meta.mart_status": {"run_id", "built_at"},
     "meta.schema_info": {"applied_at"},
     "marts.build_info": {"value"},  # the unit signature names the project folder; checked on its own below
 }

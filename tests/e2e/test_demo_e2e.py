@@ -219,7 +219,7 @@ def test_demo_problem_assessment_is_significant_and_reported(demo_run):
         con.close()
     a = dict(zip(cols, row, strict=True))
     assert a["wdd"] < 0 and a["wdd_z"] < -1.96, a  # the planted 60 % drop after the response date
-    report = RUN["project"] / "data/reports/2026-11-20/index.html"
+    report = RUN["project"] / "data/reports/demo/2026-11-20/index.html"
     assert report.exists() and str(report) in res.stdout.replace("\n", "")
     html = report.read_text(encoding="utf-8")
     assert "riverton_hotspot1" in html and "WDD" in html

@@ -91,14 +91,13 @@ def test_report_renders_in_chromium(tiny_project, tmp_path):
 def test_demo_report_renders_in_chromium(demo_warehouse, tmp_path):
     """The report of night 1 of the session's demo city, as `sara report` writes it, renders."""
     from transforms.config import load_settings
-    from transforms.marts.build import as_of_date
     from transforms.warehouse.db import connect
 
     settings = load_settings(demo_warehouse / "config" / "demo.toml", demo_warehouse)
     shutil.copy(settings.warehouse_path, tmp_path / "sara.duckdb")
     con = connect(tmp_path / "sara.duckdb", read_only=True)
     try:
-        index = build_report(con, settings, as_of_date(settings), tmp_path / "report")
+        index = build_report(con, settings, out_dir=tmp_path / "report")
     finally:
         con.close()
     assert_renders(index, tmp_path)

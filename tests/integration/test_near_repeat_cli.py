@@ -14,7 +14,7 @@ from transforms.stats.knox import knox_test
 from transforms.warehouse.events_csv import read_events_csv
 
 COLUMNS = ["space_lo", "space_hi", "time_lo", "time_hi", "observed", "expected_mean", "expected_median",
-           "knox_ratio", "p_value", "z"]
+           "knox_ratio", "p_value", "z", "p_note"]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -82,7 +82,6 @@ def test_report_from_the_demo_warehouse(demo_warehouse, tmp_path):
     """The report of night 1 of the session's demo city (tests/conftest.py: demo_warehouse): every section,
     both agencies' maps, 26-week trends and the hour-of-week heat maps."""
     from transforms.config import load_settings
-    from transforms.marts.build import as_of_date
     from transforms.warehouse.db import connect
 
     settings = load_settings(demo_warehouse / "config" / "demo.toml", demo_warehouse)
@@ -90,7 +89,7 @@ def test_report_from_the_demo_warehouse(demo_warehouse, tmp_path):
     shutil.copy(settings.warehouse_path, wh)
     con = connect(wh, read_only=True)
     try:
-        index = build_report(con, settings, as_of_date(settings), tmp_path / "report")
+        index = build_report(con, settings, out_dir=tmp_path / "report")
     finally:
         con.close()
     assert index == tmp_path / "report" / "index.html"

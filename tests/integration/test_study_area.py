@@ -93,8 +93,8 @@ def test_a_generous_bbox_is_warned_about(night):
     # the tight town's events fill its area: no warning
     assert rows["tight"][0] == "bbox" and rows["tight"][3] < 0.5 and rows["tight"][5] is None
     # the run says so: in its result (which `sara run` prints) and in the health artifact's text
-    assert [w["agency"] for w in result["mart_warnings"]] == ["wide"]
-    assert result["mart_warnings"][0]["warning"] == warning
+    assert [w["agency"] for w in result["area_warnings"]] == ["wide"]
+    assert result["area_warnings"][0]["warning"] == warning
 
 
 def test_sara_run_prints_the_warning(night):

@@ -80,13 +80,12 @@ def test_marts_bitwise_equal_when_rows_come_in_another_order(demo_warehouse, tmp
     without ORDER BY has no order; more threads shuffle it the same way), build them again: same bits."""
     from transforms.config import load_settings
     from transforms.marts.density import build_accuracy, build_kde
-    from transforms.marts.dimensions import as_of_date
     from transforms.marts.temporal_profile import build_temporal_profile
     from transforms.warehouse import db as wh
 
     proj = copy_project(demo_warehouse, tmp_path)
     settings = load_settings(str(proj / CONFIG))
-    as_of = as_of_date(settings)
+    as_of = settings.sara.time.as_of
     con = wh.connect(proj / WAREHOUSE, threads=1)  # one thread: the scan order follows the physical order
     tables = ("kde_rows", "temporal_profile", "hotspot_accuracy")
 

@@ -48,6 +48,10 @@ def _con() -> duckdb.DuckDBPyConnection:
         con.execute("INSERT INTO marts.events VALUES ('calls', 'cad', 'city', ?, CAST(? AS DATE) + INTERVAL 20 HOUR,"
                     " CAST(? AS DATE), ?, ?, 'community', true, ?, ?, ?, NULL)", [eid, d, d, cat, et, beat, dist, loc])
     run_model(con, "event_dims")
+    # the data covers every day from 2023-01-01 to 2024-03-02, no outage
+    con.execute("""CREATE TABLE marts.coverage_daily AS SELECT 'city' AS agency, 'calls' AS dataset, 'cad' AS source,
+                   CAST(d AS DATE) AS local_date, false AS is_outage
+                   FROM range(DATE '2023-01-01', DATE '2024-03-03', INTERVAL 1 DAY) t(d)""")
     return con
 
 
@@ -101,8 +105,8 @@ def test_compstat_hand_computed():
     _check(_row(con, "district", "D2", "all", "28d"), 1, 1, 0, 0.0, 0.0)
     _check(_row(con, "district", "D2", "property", "28d"), 1, 0, 1, None, 2.0)
     _check(_row(con, "district", "D2", "property", "week"), 0, 0, 0, None, 0.0)
-    # events without a district: unit_id null
-    _check(_row(con, "district", None, "all", "week"), 1, 0, 1, None, 2.0)
+    # events without a district: unit_id '(unassigned)'
+    _check(_row(con, "district", "(unassigned)", "all", "week"), 1, 0, 1, None, 2.0)
     assert con.execute("SELECT comment FROM duckdb_tables() WHERE table_name = 'compstat'").fetchone()[0]
     types = dict(con.execute("SELECT column_name, data_type FROM information_schema.columns "
                              "WHERE table_name = 'compstat'").fetchall())
@@ -174,9 +178,13 @@ def _calls(con):
                     list(r))
 
 
-def _horizon(con, first_date: str) -> None:
+def _horizon(con, first_date: str, as_of: str = "2024-03-31") -> None:
     con.execute("CREATE OR REPLACE TABLE marts.horizon AS SELECT 'city' AS agency, 'windows_days' AS needed_by, "
                 "CAST(? AS DATE) AS first_date, true AS is_first", [first_date])
+    # the agency's as_of, and calls from 2024-01-01 on
+    con.execute("CREATE OR REPLACE TABLE marts.periods AS SELECT 'city' AS agency, CAST(? AS DATE) AS as_of", [as_of])
+    con.execute("CREATE OR REPLACE TABLE marts.coverage AS SELECT 'city' AS agency, 'calls' AS dataset, "
+                "DATE '2024-01-01' AS first_day")
 
 
 def test_response_times_hand_computed():

@@ -80,3 +80,6 @@ def fill_synthetic(con) -> None:
                           'metro' AS unit_id, s AS slot, (s % 24) * 1.5 AS weight FROM range(168) r(s)""")
     con.execute("""CREATE TABLE marts.problem_assessment AS SELECT * FROM (VALUES
                    ('Main St burglaries', 'Down 30% with no displacement', -12.0, -2.4)) t(problem, plain_language, wdd, z)""")
+    con.execute("""CREATE TABLE marts.coverage AS SELECT 'metro' AS agency, 'calls' AS dataset, 'cad' AS source,
+                   DATE '2025-01-01' AS first_day, DATE '2026-11-20' AS last_complete_day, 3000 AS n_events,
+                   0 AS n_outage_days, NULL::DATE AS first_outage_day, NULL::DATE AS last_outage_day""")

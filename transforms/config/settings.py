@@ -65,6 +65,9 @@ class AgencyConfig(Strict):
                                   "to a multiple of 1,000 m, so cell ids stay stable night to night")
     unit_layers: dict[str, UnitLayer] = Field(default={}, description="polygon units, e.g. beat, district")
     streets: StreetLayer | None = Field(default=None, description="street centrelines that events snap to")
+    as_of: date | None = Field(default=None, description="fixed as-of date of this agency (beats [time] as_of "
+                                                         "and the rule: last complete day of its data minus "
+                                                         "data_lag_days)")
 
     _zone = field_validator("timezone")(check_zone)
     _crs = field_validator("crs")(check_metric_crs)
@@ -86,7 +89,8 @@ class TimeConfig(Strict):
     future_tolerance_hours: float = Field(default=24.0, description="event times later than load time + this "
                                                                     "are kept and flagged future")
     data_lag_days: int = Field(default=1, description="the as-of date is the last complete day minus this")
-    as_of: date | None = Field(default=None, description="fixed as-of date (demo, backfills)")
+    as_of: date | None = Field(default=None, description="fixed as-of date of every agency without its own "
+                                                         "(demo, backfills); default: each agency's rule")
 
 
 class ScheduleConfig(Strict):

@@ -1,8 +1,10 @@
 """Build every mart from core, in dependency order (`build_all`), and count their rows.
 
 The steps, each in its own module:
-- dimensions         marts.agency_zones, category_groups, windows, horizon, events, the event_dims view
-                     (dimensions.py)
+- dimensions         marts.agency_zones, category_groups (dimensions.py)
+- periods            each agency's as_of (marts.periods) and what its data covers (marts.coverage,
+                     coverage_daily), from all of core (periods.py)
+- windows            marts.windows, horizon, events, the event_dims view, per agency (dimensions.py)
 - event_units, units which unit each located event falls in; every spatial unit (units.py)
 - hotspot_counts, hotspots        non-zero counts per unit; Getis-Ord Gi* (hotspots.py)
 - study_area                      how much of the area the data fill; a warning when most cells are empty
@@ -15,6 +17,8 @@ The steps, each in its own module:
 - near_repeat                     Knox test and near-repeat labels (near_repeat.py)
 - compstat, response_times        CompStat counts and top lists; response times (compstat.py)
 - problems                        SARA problem assessments (problems.py)
+- status                          why a mart is empty, per agency: marts.mart_status, meta.mart_status
+                                  (status.py)
 The set logic is in sql/marts/ (one model per file); the statistics in transforms/stats/; every mart
 computed in Python is written by write.py from its declared schema.
 """
@@ -22,7 +26,7 @@ computed in Python is written by write.py from its declared schema.
 from __future__ import annotations
 
 import time
-from datetime import date
+from datetime import date, datetime
 
 import duckdb
 
@@ -37,60 +41,83 @@ from transforms.marts import (
     place_concentration,
     problems,
     repeat_locations,
+    status,
     study_area,
     temporal_profile,
     units,
 )
-from transforms.marts.dimensions import as_of_date, build_dimensions
+from transforms.marts.dimensions import build_dimensions, write_config_dimensions
+from transforms.marts.periods import PERIOD_MARTS, agency_ends, build_periods
 from transforms.marts.units import static_units
 from transforms.warehouse.sqlutil import qident
 
 KEEP = {"event_units", "build_info"}  # kept between nights (incremental); everything else is rebuilt
 
 
-def drop_rebuilt(con: duckdb.DuckDBPyConnection) -> None:
+def drop_rebuilt(con: duckdb.DuckDBPyConnection, keep: tuple[str, ...] = ()) -> None:
     """Drop every mart object that is rebuilt each night, whatever kind it was (an older version of sara
-    may have made a table where this one makes a view)."""
+    may have made a table where this one makes a view); the tables named in `keep` stay too."""
     for name, in con.execute("SELECT view_name FROM duckdb_views() WHERE schema_name = 'marts' "
                              "AND NOT internal").fetchall():
         con.execute(f"DROP VIEW IF EXISTS marts.{qident(name)}")
     for name, in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'marts'").fetchall():
-        if name not in KEEP:
+        if name not in KEEP and name not in keep:
             con.execute(f"DROP TABLE IF EXISTS marts.{qident(name)}")
 
 
-def build_all(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date | None = None,
-              timings: dict | None = None) -> dict:
-    """Every mart, in dependency order. Returns row counts per mart table (and seconds per step in `timings`)."""
-    as_of = as_of or as_of_date(settings)
+def prepare(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date | None = None,
+            now: datetime | None = None) -> None:
+    """The marts every later step reads its dates from: marts.agency_zones, category_groups, periods, coverage
+    and coverage_daily (from all of core). A scaled-out night makes them once on the whole build file."""
     con.execute("CREATE SCHEMA IF NOT EXISTS marts")
-    drop_rebuilt(con)
+    write_config_dimensions(con, settings)
+    build_periods(con, settings, as_of, now)
+
+
+def build_all(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date | None = None,
+              timings: dict | None = None, prepared: bool = False) -> dict:
+    """Every mart, in dependency order, each agency's windows ending at its own as_of (marts.periods); a date
+    given as `as_of` ends every agency's. prepared=True: marts.periods and the coverage marts are already
+    there (a scaled-out agency, transforms/marts/parts.py). Returns row counts per mart table, with the as_of
+    dates (one date, or "agency date, ..." when they differ), and seconds per step in `timings`."""
+    con.execute("CREATE SCHEMA IF NOT EXISTS marts")
+    drop_rebuilt(con, PERIOD_MARTS if prepared else ())
     unit_sets = static_units(settings)
     problem_list = [p for p in load_problems(settings) if p.agency in settings.sara.agencies]
     steps = [
-        ("dimensions", lambda: build_dimensions(con, settings, as_of, problem_list)),
+        ("dimensions", lambda: write_config_dimensions(con, settings)),
+        ("periods", (lambda: None) if prepared else (lambda: build_periods(con, settings, as_of))),
+        ("windows", lambda: build_dimensions(con, settings, problem_list)),
         ("event_units", lambda: units.build_event_units(con, settings, unit_sets)),
         ("units", lambda: units.write_units(con, settings, unit_sets)),
         ("hotspot_counts", lambda: hotspots.build_hotspot_counts(con)),
         ("hotspots", lambda: hotspots.build_hotspots(con, settings)),
-        ("study_area", lambda: study_area.build_study_area(con, settings, as_of)),
-        ("emerging_hotspots", lambda: emerging_hotspots.build_emerging(con, settings, as_of)),
-        ("kde", lambda: density.build_kde(con, settings, as_of)),
-        ("hotspot_accuracy", lambda: density.build_accuracy(con, settings, as_of)),
-        ("repeat_locations", lambda: repeat_locations.build_repeat_locations(con, settings, as_of)),
-        ("concentration", lambda: place_concentration.build_concentration(con, settings, as_of)),
-        ("temporal_profile", lambda: temporal_profile.build_temporal_profile(con, settings, as_of)),
-        ("near_repeat", lambda: near_repeat.build_near_repeat(con, settings, as_of)),
-        ("compstat", lambda: compstat.build_compstat(con, as_of)),
+        ("study_area", lambda: study_area.build_study_area(con, settings)),
+        ("emerging_hotspots", lambda: emerging_hotspots.build_emerging(con, settings)),
+        ("kde", lambda: density.build_kde(con, settings)),
+        ("hotspot_accuracy", lambda: density.build_accuracy(con, settings)),
+        ("repeat_locations", lambda: repeat_locations.build_repeat_locations(con, settings)),
+        ("concentration", lambda: place_concentration.build_concentration(con, settings)),
+        ("temporal_profile", lambda: temporal_profile.build_temporal_profile(con, settings)),
+        ("near_repeat", lambda: near_repeat.build_near_repeat(con, settings)),
+        ("compstat", lambda: compstat.build_compstat(con)),
         ("response_times", lambda: compstat.build_response_times(con)),
         ("problems", lambda: problems.build_problem_marts(con, settings, problem_list)),
+        ("status", lambda: status.build_status(con, settings, problem_list)),
     ]
     for name, step in steps:
         t = time.perf_counter()
         step()
         if timings is not None:
             timings[name] = round(time.perf_counter() - t, 3)
-    return {"as_of": str(as_of), **mart_row_counts(con)}
+    return {"as_of": as_of_words(agency_ends(con)), **mart_row_counts(con)}
+
+
+def as_of_words(ends: dict[str, date]) -> str | None:
+    """The as_of dates for a run's summary: one date when every agency has it, else "agency date, ..."."""
+    if len(set(ends.values())) <= 1:
+        return next((str(d) for d in ends.values()), None)
+    return ", ".join(f"{a} {d}" for a, d in ends.items())
 
 
 def mart_row_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:

@@ -3,7 +3,8 @@
 A category group names call or offence categories (`[analysis.category_groups]`, merged with the defaults in
 transforms/config/settings.py). A group whose categories occur nowhere in an agency's events is empty in every
 mart of that agency: usually a category spelt differently from the crosswalk, or a crosswalk without that
-breakdown. `unmatched_groups` lists them so the night can say so (meta.mart_status) instead of showing zeros.
+breakdown. `unmatched_groups` lists them, and marts.mart_status says so (mart `category_groups`, status.py) instead
+of showing zeros.
 """
 
 from __future__ import annotations

@@ -2,12 +2,17 @@
 
 marts.compstat
     Counts of marts.events per agency x unit (district and beat) x dataset x category group for three
-    periods ending at as_of (local dates, inclusive): week (last 7 days), 28d (last 28 days) and ytd
-    (Jan 1 of as_of's year .. as_of). Each is compared with the same dates one year earlier (every date
-    shifted back one calendar year; Feb 29 becomes Feb 28, so a last-year period can be one day shorter
-    than this year's when it spans a leap day). Every unit x dataset x group with an event in any of the
-    compared ranges gets all three periods (0 / 0 rows included), so zero-now-but-some-last-year groups
-    and the reverse are both present. unit_id is null for events without a recorded district / beat.
+    periods ending at the agency's as_of (local dates, inclusive): week (last 7 days), 28d (last 28 days)
+    and ytd (Jan 1 of as_of's year .. as_of). Each is compared with the same dates one year earlier (every
+    date shifted back one calendar year; Feb 29 becomes Feb 28, so a last-year period can be one day
+    shorter than this year's when it spans a leap day). Every unit x dataset x group with an event in any
+    of the compared ranges gets all three periods (0 / 0 rows included), so zero-now-but-some-last-year
+    groups and the reverse are both present. unit_id '(unassigned)' counts the events without a recorded
+    district / beat; a unit type no event of the agency's dataset has is left out.
+    No comparison where there is no data: a period is covered when every date in it is a day of
+    marts.coverage_daily that is not an outage. An uncovered period's count is null, and change, pct_change
+    and poisson_z are null unless both periods are covered; `comparison` says 'ok' or why not ('no
+    comparison (data from <first day> to <last complete day>)', 'no comparison (outage on N days)').
     pct_change is a percentage (100 * change / n_last_year), null when n_last_year is 0;
     poisson_z = 2 (sqrt(n) - sqrt(n_last_year)) (transforms.stats.wdd.poisson_z).
 
@@ -20,15 +25,17 @@ marts.compstat_top
     - repeat_location: location_keys of marts.repeat_location_rows (calls, all, origin all) by
       n_repeat_window; the district is the most common district of marts.events at that location_key.
     - call_type_growth: call types (event_type of dataset calls) with the largest positive change from the
-      same 28 days last year to the last 28 days.
+      same 28 days last year to the last 28 days; only for an agency whose 28-day calls comparison is 'ok'.
     A kind whose input mart (marts.hotspot_stats, marts.repeat_location_rows) is missing is skipped.
 
 marts.response_times / marts.response_times_excluded
     Median and 90th percentile (DuckDB quantile_cont: linear interpolation, median = quantile_cont 0.5) of
     response_s, queue_s and travel_s per agency x priority_level x district x local month of event_at,
     over community calls that are countable, not void, not cancelled and have a response time (response_s
-    not null), in whole local months from the agency's first date in marts.horizon on (so the nightly cost
-    is bounded by the horizon instead of growing with history). Every other call is counted in
+    not null), in whole local months inside the agency's period: from the first month that starts on or
+    after both its first date in marts.horizon (so the nightly cost is bounded by the horizon instead of
+    growing with history) and the first day of its calls (marts.coverage), to the last month that ends on
+    or before its as_of; never a month after as_of, never a partial month. Every other call is counted in
     marts.response_times_excluded under the first reason that applies, in this order: void, not_countable,
     officer_initiated, unknown_origin (any origin other than community/officer), cancelled, unknown_time,
     date_only_time (a date without a time of day gives no interval, never 0 s), no_onscene_time.
@@ -42,10 +49,12 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import duckdb
+import numpy as np
 import polars as pl
 
 from transforms.marts.dimensions import last_year, periods
 from transforms.marts.models import read_model, run_model
+from transforms.marts.periods import agency_ends
 from transforms.marts.write import Mart, write_mart
 from transforms.stats.wdd import poisson_z
 from transforms.warehouse.sqlutil import relation_exists
@@ -56,12 +65,15 @@ COMPSTAT = Mart(
     "compstat",
     "agency VARCHAR, unit_type VARCHAR, unit_id VARCHAR, dataset VARCHAR, category_group VARCHAR, period VARCHAR, "
     "period_start DATE, period_end DATE, last_year_start DATE, last_year_end DATE, n BIGINT, n_last_year BIGINT, "
-    "change BIGINT, pct_change DOUBLE, poisson_z DOUBLE, as_of DATE",
-    "CompStat counts per agency x unit (unit_type agency (the whole agency), district or beat; unit_id null = not "
-    "recorded) x dataset x category group for week (7 days), 28d and ytd ending at as_of (local dates, "
-    "inclusive) against the same dates last year (shifted one year, Feb 29 -> Feb 28): n, n_last_year, change, "
-    "pct_change = 100*change/n_last_year (null when n_last_year = 0), poisson_z = 2(sqrt(n) - sqrt(n_last_year)). "
-    "All three periods for every unit/group seen in any compared range.")
+    "change BIGINT, pct_change DOUBLE, poisson_z DOUBLE, comparison VARCHAR, as_of DATE",
+    "CompStat counts per agency x unit (unit_type agency (the whole agency), district or beat; unit_id "
+    "'(unassigned)' = not recorded) x dataset x category group for week (7 days), 28d and ytd ending at the "
+    "agency's as_of (local dates, inclusive) against the same dates last year (shifted one year, Feb 29 -> Feb 28): "
+    "n, n_last_year, change, pct_change = 100*change/n_last_year (null when n_last_year = 0), poisson_z = "
+    "2(sqrt(n) - sqrt(n_last_year)). A period not covered by the data (a date outside the sources' periods or an "
+    "outage day, marts.coverage_daily) has a null count, and change, pct_change and poisson_z are null unless both "
+    "are covered; comparison = 'ok' or 'no comparison (...)' saying why. All three periods for every unit/group "
+    "seen in any compared range.")
 COMPSTAT_TOP = Mart(
     "compstat_top",
     "agency VARCHAR, district VARCHAR, kind VARCHAR, rank INTEGER, item VARCHAR, label VARCHAR, score DOUBLE, "
@@ -79,34 +91,45 @@ TOP_KINDS = {
 }
 
 
-def build_compstat(con: duckdb.DuckDBPyConnection, as_of: date) -> int:
-    """marts.compstat and marts.compstat_top for as_of; returns the number of marts.compstat rows."""
+def build_compstat(con: duckdb.DuckDBPyConnection, as_of: date | None = None) -> int:
+    """marts.compstat and marts.compstat_top, each agency's periods ending at its as_of (or at the date given);
+    returns the number of marts.compstat rows."""
     con.execute("CREATE SCHEMA IF NOT EXISTS marts")
-    per = periods(as_of)
-    df = read_model(con, "compstat", as_of=as_of, first_date=min(min(s, ls) for _, s, _, ls, _ in per),
-                    periods=[{"period": p, "period_start": s, "period_end": e, "ly_start": ls, "ly_end": le}
-                             for p, s, e, ls, le in per])
-    df = df.with_columns(poisson_z=pl.Series(poisson_z(df["n_last_year"].to_numpy(), df["n"].to_numpy())
-                                             if len(df) else [], dtype=pl.Float64))
-    n = write_mart(con, COMPSTAT, df)
-    _build_top(con, as_of)
+    ends = agency_ends(con, as_of)
+    df = read_model(con, "compstat", periods=[
+        {"agency": a, "period": p, "period_start": s, "period_end": e, "ly_start": ls, "ly_end": le, "as_of": end}
+        for a, end in ends.items() for p, s, e, ls, le in periods(end)])
+    both = (df["n"].is_not_null() & df["n_last_year"].is_not_null()).to_numpy()
+    z = np.full(len(df), np.nan)
+    if both.any():
+        z[both] = poisson_z(df["n_last_year"].to_numpy()[both], df["n"].to_numpy()[both])
+    n = write_mart(con, COMPSTAT, df.with_columns(poisson_z=pl.Series(z, dtype=pl.Float64)))
+    # the growth list compares the last 28 days with last year's: only where that comparison holds
+    ok = set(df.filter((pl.col("unit_type") == "agency") & (pl.col("dataset") == "calls")
+                       & (pl.col("period") == "28d") & (pl.col("comparison") == "ok"))["agency"].to_list())
+    _build_top(con, {a: end for a, end in ends.items() if a in ok}, ends)
     return n
 
 
-def _build_top(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
-    s, e = as_of - timedelta(days=27), as_of
-    dates = {"period_start": s, "period_end": e, "ly_start": last_year(s), "ly_end": last_year(e)}
-    frames = [read_model(con, f"compstat_top/{kind}", top_n=TOP_N, **(dates if kind == "call_type_growth" else {}))
+def _build_top(con: duckdb.DuckDBPyConnection, growth_ends: dict[str, date], ends: dict[str, date]) -> None:
+    ranges = [{"agency": a, "period_start": e - timedelta(days=27), "period_end": e,
+               "ly_start": last_year(e - timedelta(days=27)), "ly_end": last_year(e)} for a, e in growth_ends.items()]
+    frames = [read_model(con, f"compstat_top/{kind}", top_n=TOP_N,
+                         **({"ranges": ranges} if kind == "call_type_growth" else {}))
               for kind, needs in TOP_KINDS.items() if all(relation_exists(con, "marts", m) for m in needs)]
     top = pl.concat(frames, how="vertical_relaxed") if frames else None
     if top is not None:
-        top = top.sort(["agency", "district", "kind", "rank"], nulls_last=True).with_columns(as_of=pl.lit(as_of))
+        top = (top.filter(pl.col("agency").is_in(list(ends)))
+               .join(pl.DataFrame({"agency": list(ends), "as_of": list(ends.values())},
+                                  schema={"agency": pl.String, "as_of": pl.Date}), on="agency", how="left")
+               .sort(["agency", "district", "kind", "rank"], nulls_last=True))
     write_mart(con, COMPSTAT_TOP, top)
 
 
 def build_response_times(con: duckdb.DuckDBPyConnection) -> int:
-    """marts.response_times and marts.response_times_excluded from core.calls, in whole local months from each
-    agency's first date in marts.horizon on; returns the number of marts.response_times rows."""
+    """marts.response_times and marts.response_times_excluded from core.calls, in whole local months inside each
+    agency's period (marts.horizon, marts.coverage, marts.periods); returns the number of marts.response_times
+    rows."""
     con.execute("CREATE SCHEMA IF NOT EXISTS marts")
     run_model(con, "response_time_calls")
     try:

@@ -17,6 +17,7 @@ import polars as pl
 from transforms.config import Settings
 from transforms.marts.frames import groups
 from transforms.marts.models import read_model, run_model
+from transforms.marts.periods import agency_ends, day_ranges
 from transforms.marts.units import cell_centres, grid_cells
 from transforms.marts.write import Mart, write_mart
 from transforms.stats import gi_star as gi
@@ -37,17 +38,19 @@ HOTSPOT_ACCURACY = Mart(
     "pai DOUBLE, n_best DOUBLE, pai_best DOUBLE, pei DOUBLE, last_period VARCHAR, this_period VARCHAR",
     "prediction accuracy of last period's top grid cells (by Gi* z and by KDE) for this period's events: hit "
     "rate, PAI = (n/N)/(a/A) (Chainey et al. 2008), PEI = PAI / best possible PAI, at 1, 5 and 10 % area "
-    "coverage; periods of prediction_period_days ending at as_of")
+    "coverage; periods of prediction_period_days ending at the agency's as_of")
 
 
-def build_kde(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) -> int:
-    """marts.kde_rows and the marts.kde view; returns the number of rows."""
+def build_kde(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date | None = None) -> int:
+    """marts.kde_rows and the marts.kde view, each agency's windows ending at its as_of (or at the date
+    given); returns the number of rows."""
     an = settings.sara.analysis
+    ends = agency_ends(con, as_of)
     cells = list(groups(grid_cells(con), ["agency"]))
     out = []
     for w in an.kde_windows_days:
-        ev = dict(groups(read_model(con, "inputs/grid_events", start_date=as_of - timedelta(days=w - 1),
-                                    end_date=as_of), ["agency"]))
+        ranges = day_ranges(ends, lambda end, w=w: end - timedelta(days=w - 1))
+        ev = dict(groups(read_model(con, "inputs/grid_events", ranges=ranges), ["agency"]))
         for (agency,), c in cells:
             cx, cy = cell_centres(c, settings, agency)
             e = ev.get((agency,))
@@ -64,14 +67,13 @@ def build_kde(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) -
     return n
 
 
-def build_accuracy(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) -> int:
-    """marts.hotspot_accuracy; returns the number of rows."""
+def build_accuracy(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date | None = None) -> int:
+    """marts.hotspot_accuracy, each agency's periods ending at its as_of (or at the date given); returns the
+    number of rows."""
     an = settings.sara.analysis
     L = an.prediction_period_days
-    this_start, last_end = as_of - timedelta(days=L - 1), as_of - timedelta(days=L)
-    last_start = last_end - timedelta(days=L - 1)
-    ev = read_model(con, "inputs/grid_events", start_date=last_start, end_date=as_of).with_columns(
-        is_this=pl.col("local_date") >= this_start)
+    ends = agency_ends(con, as_of)
+    ev = read_model(con, "inputs/grid_events", ranges=day_ranges(ends, lambda end: end - timedelta(days=2 * L - 1)))
     events = dict(groups(ev, ["agency"]))
     offsets = gi.grid_offsets(an.cell_size_m, an.gi_distance_m)
     out = []
@@ -81,6 +83,10 @@ def build_accuracy(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: da
         e = events.get((agency,))
         if e is None:
             continue
+        end = ends[agency]
+        this_start, last_end = end - timedelta(days=L - 1), end - timedelta(days=L)
+        last_start = last_end - timedelta(days=L - 1)
+        e = e.with_columns(is_this=pl.col("local_date") >= this_start)
         for (dataset, group, origin), g in groups(e, DIMS):
             last, this = g.filter(~pl.col("is_this")), g.filter(pl.col("is_this"))
             if last.is_empty() or this.is_empty():
@@ -98,5 +104,5 @@ def build_accuracy(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: da
                 out.append(acc.with_columns(
                     agency=pl.lit(agency), dataset=pl.lit(dataset), category_group=pl.lit(group),
                     origin=pl.lit(origin), method=pl.lit(method), last_period=pl.lit(f"{last_start}..{last_end}"),
-                    this_period=pl.lit(f"{this_start}..{as_of}")))
+                    this_period=pl.lit(f"{this_start}..{end}")))
     return write_mart(con, HOTSPOT_ACCURACY, pl.concat(out, how="vertical_relaxed") if out else None)

@@ -3,23 +3,25 @@
 - dataset         calls or incidents
 - category_group  named groups of call_category / offense_category from config ('*' = every category)
 - origin          all, community, officer, unknown (unknown is its own share, never folded in)
-- window_days     windows ending at the run's as_of date, counted on local dates of event_at
+- window_days     windows ending at each agency's own as_of (marts.periods), counted on local dates of event_at
 
-as_of is the last complete local day minus the configured data lag (or a fixed date from config), never
-"now" itself. Void and non-countable records are left out of every mart (marts.events); marts.event_dims
-fans each event out to the category groups and origin dimensions it belongs to.
+Every window is per agency: an agency's as_of is the last complete local day of its own data minus the data
+lag, or a date from config (transforms/marts/periods.py), never "now" itself; an agency without one has no
+windows and no events in the marts. Void and non-countable records are left out of every mart
+(marts.events); marts.event_dims fans each event out to the category groups and origin dimensions it
+belongs to.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import duckdb
 import polars as pl
 
 from transforms.config import Settings
 from transforms.marts.models import run_model
+from transforms.marts.periods import agency_ends
 from transforms.marts.write import Mart, write_mart
 
 PERIODS = ("week", "28d", "ytd")  # the CompStat periods
@@ -27,22 +29,12 @@ PERIODS = ("week", "28d", "ytd")  # the CompStat periods
 AGENCY_ZONES = Mart("agency_zones", "agency VARCHAR, timezone VARCHAR", "agency -> IANA time zone, for local dates")
 CATEGORY_GROUPS = Mart("category_groups", "dataset VARCHAR, category_group VARCHAR, category VARCHAR",
                        "named groups of categories per dataset; category '*' means every category")
-WINDOWS = Mart("windows", "window_days BIGINT, start_date DATE, end_date DATE",
-               "analysis windows: local dates start_date..end_date (inclusive), ending at as_of")
+WINDOWS = Mart("windows", "agency VARCHAR, window_days BIGINT, start_date DATE, end_date DATE",
+               "analysis windows per agency: local dates start_date..end_date (inclusive), ending at the agency's "
+               "as_of (marts.periods)")
 HORIZON = Mart("horizon", "agency VARCHAR, needed_by VARCHAR, first_date DATE, is_first BOOLEAN",
                "per agency, the first local date each mart family needs; marts.events (and so every mart) holds "
                "the agency's events from the earliest of them (is_first) on")
-
-
-def as_of_date(settings: Settings, now: datetime | None = None) -> date:
-    """The last complete local day minus the data lag, in the first agency's zone (or config's fixed date)."""
-    t = settings.sara.time
-    if t.as_of is not None:
-        return t.as_of
-    # a one-agency partition keeps the whole config's as_of
-    zone = ZoneInfo(next(iter(settings.whole.sara.agencies.values())).timezone)
-    today = (now or datetime.now(tz=zone)).astimezone(zone).date()
-    return today - timedelta(days=1 + t.data_lag_days)
 
 
 def ehsa_first_day(settings: Settings, as_of: date) -> date:
@@ -87,10 +79,8 @@ def horizon(settings: Settings, as_of: date, problem_list: list | None = None) -
     return need
 
 
-def build_dimensions(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date,
-                     problem_list: list | None = None) -> None:
-    """marts.agency_zones, marts.category_groups, marts.windows, marts.horizon, marts.events and the
-    marts.event_dims view."""
+def write_config_dimensions(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    """marts.agency_zones and marts.category_groups, from config."""
     con.execute("CREATE SCHEMA IF NOT EXISTS marts")
     agencies = settings.sara.agencies
     write_mart(con, AGENCY_ZONES, pl.DataFrame({"agency": list(agencies),
@@ -99,20 +89,26 @@ def build_dimensions(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: 
     rows = [(ds, g, c) for ds, groups in settings.sara.analysis.category_groups.items()
             for g, cats in groups.items() for c in cats]
     write_mart(con, CATEGORY_GROUPS, pl.DataFrame(rows, schema=CATEGORY_GROUPS.names, orient="row"))
+
+
+def build_dimensions(con: duckdb.DuckDBPyConnection, settings: Settings, problem_list: list | None = None,
+                     as_of: date | None = None) -> None:
+    """marts.windows, marts.horizon, marts.events and the marts.event_dims view, each agency ending at its own
+    as_of (marts.periods; a date given here ends every agency's)."""
+    ends = agency_ends(con, as_of)
     days = settings.sara.windows_days
-    write_mart(con, WINDOWS, pl.DataFrame({"window_days": days,
-                                           "start_date": [as_of - timedelta(days=d - 1) for d in days],
-                                           "end_date": [as_of] * len(days)},
-                                          schema={"window_days": pl.Int64, "start_date": pl.Date, "end_date": pl.Date}))
+    write_mart(con, WINDOWS, WINDOWS.frame([(code, d, end - timedelta(days=d - 1), end)
+                                            for code, end in ends.items() for d in days]))
     rows = []
-    for code in agencies:  # a tracked problem reaches back for its own agency only
-        need = horizon(settings, as_of, [p for p in problem_list or [] if p.agency == code])
+    for code, end in ends.items():  # a tracked problem reaches back for its own agency only
+        need = horizon(settings, end, [p for p in problem_list or [] if p.agency == code])
         first = min(need.values())
         rows += [(code, k, d, d == first) for k, d in need.items()]
-    hz = pl.DataFrame(rows, schema=HORIZON.names, orient="row").sort(["agency", "first_date", "needed_by"])
+    hz = HORIZON.frame(rows).sort(["agency", "first_date", "needed_by"])
     write_mart(con, HORIZON, hz)
     first = hz["first_date"].min()
     # a UTC bound a day early (no zone is a day off UTC) lets the scan skip old row groups; the exact bound
-    # is on the local date
-    run_model(con, "events", sara_first_utc=datetime(first.year, first.month, first.day) - timedelta(days=1))
+    # is on the local date (no agency with an as_of: no bound, and no events, since none has a horizon)
+    run_model(con, "events", sara_first_utc=None if first is None else
+              datetime(first.year, first.month, first.day) - timedelta(days=1))
     run_model(con, "event_dims")

@@ -16,6 +16,7 @@ import polars as pl
 from transforms.config import Settings
 from transforms.marts.frames import groups
 from transforms.marts.models import read_model
+from transforms.marts.periods import agency_ends, day_ranges
 from transforms.marts.write import Mart, write_mart
 from transforms.stats.knox import knox_test
 from transforms.stats.near_repeat_labels import label_events
@@ -41,11 +42,12 @@ NEAR_REPEAT_EVENTS = Mart(
     "chain_id = connected component of events linked within D and T (as ptools near_strings)")
 
 
-def build_near_repeat(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) -> None:
-    """The Knox test and per-event labels for each configured category group, per agency."""
+def build_near_repeat(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date | None = None) -> None:
+    """The Knox test and per-event labels for each configured category group, per agency, over its repeat
+    window ending at its as_of (or at the date given)."""
     an = settings.sara.analysis
-    start = as_of - timedelta(days=an.repeat_window_days - 1)
-    ev = read_model(con, "inputs/knox_events", start_date=start, end_date=as_of)  # ordered: see the model
+    ranges = day_ranges(agency_ends(con, as_of), lambda end: end - timedelta(days=an.repeat_window_days - 1))
+    ev = read_model(con, "inputs/knox_events", ranges=ranges)  # ordered: see the model
     tables, labels = [], []
     for group in an.knox_groups:
         for (agency, dataset), g in groups(ev.filter(pl.col("category_group") == group), ["agency", "dataset"]):

@@ -1,9 +1,13 @@
 """Scale-out of one night, the marts side: each agency's marts in a worker process, one writer.
 
+    prepare_partitions(con)    the writer, before the fan-out: each agency's as_of and coverage from all of
+                               core (marts.periods, coverage, coverage_daily: transforms.marts.build.prepare)
     marts_partition(agency)    scratch <- the build file's rows of one agency (read-only ATTACH; the
-                               writer has closed it), build_all for that agency alone, every mart
-                               table written as parts/marts/<table>/agency=<code>.parquet
-    merge_marts(con, parts)    the writer: each mart table = the union of its agency parts
+                               writer has closed it), from its horizon on, with its periods and coverage;
+                               build_all for that agency alone, every mart table written as
+                               parts/marts/<table>/agency=<code>.parquet
+    merge_marts(con, parts)    the writer: each mart table = the union of its agency parts; the night's mart
+                               status recorded in meta.mart_status
 
 The `agency` column is the partition key of the marts (every agency's marts depend on its own events
 only). The scratch file and the Parquet parts are made as the ingest side makes them
@@ -14,21 +18,39 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import duckdb
 
 from transforms.config import Settings
 from transforms.marts import build as marts
-from transforms.marts import dimensions, problems, units
+from transforms.marts import dimensions, problems, status, units
+from transforms.marts.periods import PERIOD_MARTS, agency_ends
 from transforms.warehouse import db as wh
 from transforms.warehouse.parts import copy_into, scratch, write_part
 from transforms.warehouse.sqlutil import qident, qstr, relation_columns, relation_exists
 
 
-def marts_partition(settings: Settings, agency: str, build: Path, parts: Path, as_of: date) -> dict:
-    """Build every mart of one agency in a scratch file from the build file's rows of that agency.
+def prepare_partitions(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    """The writer, before handing the build file over: marts.periods and the coverage marts for every agency,
+    from all of core (a partition holds only its horizon's rows, too few to find its period)."""
+    marts.prepare(con, settings)
+
+
+def _copy_mart(con: duckdb.DuckDBPyConnection, name: str, agency: str) -> None:
+    """marts.<name> of the attached build file, the agency's rows, with its comment."""
+    t = f"marts.{qident(name)}"
+    con.execute(f"CREATE TABLE {t} AS SELECT * FROM b.{t} WHERE agency = ?", [agency])
+    comment = con.execute("SELECT comment FROM duckdb_tables() WHERE database_name = 'b' AND schema_name = 'marts' "
+                          "AND table_name = ?", [name]).fetchone()
+    if comment and comment[0]:
+        con.execute(f"COMMENT ON TABLE {t} IS {qstr(comment[0])}")
+
+
+def marts_partition(settings: Settings, agency: str, build: Path, parts: Path) -> dict:
+    """Build every mart of one agency in a scratch file from the build file's rows of that agency, with the
+    periods and coverage the writer made (prepare_partitions).
 
     The build file must be closed by the writer (DuckDB lets many processes read a file that no process
     writes). Returns {"agency", "tables": {name: {path, rows, comment, columns}}, "views": [...], "timings"}.
@@ -39,9 +61,15 @@ def marts_partition(settings: Settings, agency: str, build: Path, parts: Path, a
     con = scratch(scratch_path, settings)
     try:
         con.execute(f"ATTACH {qstr(str(build))} AS b (READ_ONLY)")
-        # only the rows the marts can read: this agency's, from a day before the marts' horizon on
+        con.execute("CREATE SCHEMA IF NOT EXISTS marts")
+        for name in PERIOD_MARTS:
+            _copy_mart(con, name, agency)
+        # only the rows the marts can read: this agency's, from a day before the marts' horizon on (none when
+        # the agency has no as_of: its marts are empty)
+        as_of = agency_ends(con).get(agency)
         plist = [p for p in problems.load_problems(part_settings) if p.agency == agency]
-        first = min(dimensions.horizon(part_settings, as_of, plist).values()) - timedelta(days=1)
+        first = None if as_of is None else \
+            min(dimensions.horizon(part_settings, as_of, plist).values()) - timedelta(days=1)
         since = "agency = ? AND event_at >= CAST(? AS TIMESTAMP)"
         for table in ("core.calls", "core.incidents"):
             copy_into(con, "b", table, since, [agency, first])
@@ -52,7 +80,6 @@ def marts_partition(settings: Settings, agency: str, build: Path, parts: Path, a
                    [agency, first])
         for table in ("meta.loads", "meta.runs"):
             copy_into(con, "b", table)
-        con.execute("CREATE SCHEMA IF NOT EXISTS marts")
         if relation_exists(con, "marts", "event_units", "b"):  # kept between nights: incremental per agency too
             con.execute("CREATE TABLE marts.event_units AS SELECT * FROM b.marts.event_units WHERE agency = ?",
                         [agency])
@@ -64,7 +91,7 @@ def marts_partition(settings: Settings, agency: str, build: Path, parts: Path, a
                                 [units.unit_signature(part_settings)])
         con.execute("DETACH b")
         timings: dict[str, float] = {}
-        marts.build_all(con, part_settings, as_of, timings)
+        marts.build_all(con, part_settings, timings=timings, prepared=True)
         out = parts / "marts"
         tables = {}
         for name, comment in con.execute(
@@ -89,13 +116,13 @@ def marts_partition(settings: Settings, agency: str, build: Path, parts: Path, a
 
 # tables without an agency column: config-derived (the same in every part) or keyed by something unique to
 # one agency (a problem belongs to one agency)
-SAME_IN_EVERY_PART = {"windows", "category_groups"}
+SAME_IN_EVERY_PART = {"category_groups"}
 
 
 def merge_marts(con: duckdb.DuckDBPyConnection, settings: Settings, manifests: list[dict]) -> dict:
     """The single writer: every mart table = the union of its agency parts; views and comments as built.
 
-    Returns row counts per mart table (as marts.build_all does)."""
+    Returns row counts per mart table and the as_of dates (as marts.build_all does)."""
     con.execute("CREATE SCHEMA IF NOT EXISTS marts")
     marts.drop_rebuilt(con)
     for name in marts.KEEP:
@@ -134,7 +161,8 @@ def merge_marts(con: duckdb.DuckDBPyConnection, settings: Settings, manifests: l
         con.execute(v["sql"])
         if v["comment"]:
             con.execute(f"COMMENT ON VIEW marts.{qident(v['name'])} IS {qstr(v['comment'])}")
-    return marts.mart_row_counts(con)
+    status.record_status(con)
+    return {"as_of": marts.as_of_words(agency_ends(con)), **marts.mart_row_counts(con)}
 
 
 def _check_same(con: duckdb.DuckDBPyConnection, name: str, parts: list[dict]) -> None:

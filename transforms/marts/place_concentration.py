@@ -1,6 +1,6 @@
 """marts.concentration and marts.concentration_lorenz: how concentrated crime is at places.
 
-Over the repeat window (`repeat_window_days` ending at as_of), per agency, dataset and category group:
+Over the repeat window (`repeat_window_days` ending at the agency's as_of), per agency, dataset and category group:
 - over every street segment and grid cell (zero-event units included): the shares of units holding
   25/50/80 % of events, the Gini and the generalized Gini (Bernasco & Steenbeek 2017), the top 1/5/10 %
   shares, and Lorenz-curve points;
@@ -20,6 +20,7 @@ import polars as pl
 from transforms.config import Settings
 from transforms.marts.frames import groups
 from transforms.marts.models import read_model
+from transforms.marts.periods import agency_ends, day_ranges
 from transforms.marts.write import Mart, write_mart
 from transforms.stats.concentration import concentration_summary, lorenz_points, top_share
 
@@ -43,13 +44,14 @@ CONCENTRATION_LORENZ = Mart(
     "Lorenz-curve points (share of units, highest first; share of events)")
 
 
-def build_concentration(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) -> None:
-    """marts.concentration and marts.concentration_lorenz (after marts.repeat_location_rows)."""
+def build_concentration(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date | None = None) -> None:
+    """marts.concentration and marts.concentration_lorenz (after marts.repeat_location_rows), each agency's
+    repeat window ending at its as_of (or at the date given)."""
     an = settings.sara.analysis
-    start = as_of - timedelta(days=an.repeat_window_days - 1)
+    ranges = day_ranges(agency_ends(con, as_of), lambda end: end - timedelta(days=an.repeat_window_days - 1))
     units = con.execute("SELECT agency, unit_type, unit_id FROM marts.units WHERE list_contains(?, unit_type)",
                         [list(UNIVERSE_UNITS)]).pl()
-    counts = dict(groups(read_model(con, "inputs/concentration_counts", start_date=start, end_date=as_of),
+    counts = dict(groups(read_model(con, "inputs/concentration_counts", ranges=ranges),
                          ["agency", "unit_type"]))
     rows, lorenz = [], []
     for (agency, unit_type), u in groups(units, ["agency", "unit_type"]):

@@ -1,10 +1,10 @@
 """marts.repeat_locations: which places keep coming back (sql/marts/repeat_location_rows.sql).
 
 One row per agency x location_key x dataset x category group x origin with an event in the repeat window
-(`repeat_window_days` ending at as_of): counts per window (n_<days>d), first and last seen, distinct days,
-rank, the 80/20 table, is_repeat (at least `repeat_min_events` events in the repeat window) and a label to
-show for the place (transforms/marts/location_labels.py: a place without an address is named after its
-nearest street).
+(`repeat_window_days` ending at the agency's as_of): counts per window (n_<days>d), first and last seen,
+distinct days, rank, the 80/20 table, is_repeat (at least `repeat_min_events` events in the repeat window) and
+a label to show for the place (transforms/marts/location_labels.py: a place without an address is named after
+its nearest street).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import duckdb
 from transforms.config import Settings
 from transforms.marts.location_labels import build_location_labels
 from transforms.marts.models import run_model
+from transforms.marts.periods import agency_ends
 from transforms.warehouse.sqlutil import qstr
 
 
@@ -25,16 +26,19 @@ def count_windows(settings: Settings) -> list[int]:
     return sorted(set(settings.sara.windows_days) | {settings.sara.analysis.repeat_window_days})
 
 
-def build_repeat_locations(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) -> None:
-    """marts.location_labels, marts.repeat_location_rows and the marts.repeat_locations view."""
+def build_repeat_locations(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date | None = None) -> None:
+    """marts.location_labels, marts.repeat_location_rows and the marts.repeat_locations view, each agency's
+    windows ending at its as_of (or at the date given)."""
     an = settings.sara.analysis
     build_location_labels(con, settings)
     windows = count_windows(settings)
-    run_model(con, "repeat_location_rows", as_of=as_of,
-              first_date=as_of - timedelta(days=max(windows) - 1),
-              repeat_first_date=as_of - timedelta(days=an.repeat_window_days - 1),
-              repeat_first_utc=datetime.combine(as_of - timedelta(days=an.repeat_window_days), time(), UTC),
-              count_windows=windows,
+    ranges = [{"agency": a, "as_of": end, "first_date": end - timedelta(days=max(windows) - 1),
+               "repeat_first_date": end - timedelta(days=an.repeat_window_days - 1)}
+              for a, end in agency_ends(con, as_of).items()]
+    # a UTC time a day before the earliest repeat window, to skip old row groups of core.calls
+    first = min((r["repeat_first_date"] for r in ranges), default=date.today())
+    run_model(con, "repeat_location_rows", ranges=ranges, count_windows=windows,
+              repeat_first_utc=datetime.combine(first - timedelta(days=1), time(), UTC),
               count_columns=json.dumps({f"n_{w}d": "BIGINT" for w in windows}),
               repeat_min_events=an.repeat_min_events)
     run_model(con, "repeat_locations")

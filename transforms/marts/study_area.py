@@ -17,13 +17,16 @@ import duckdb
 
 from transforms.config import Settings
 from transforms.marts.models import run_model
+from transforms.marts.periods import agency_ends
 from transforms.warehouse.sqlutil import relation_exists
 
 
-def build_study_area(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) -> None:
-    """marts.study_area, one row per agency with grid cells (after the hot spot counts)."""
+def build_study_area(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date | None = None) -> None:
+    """marts.study_area, one row per agency with grid cells and an as_of (after the hot spot counts); history up
+    to each agency's as_of (or the date given)."""
     sara = settings.sara
-    run_model(con, "study_area", as_of=as_of, window_days=max(sara.windows_days),
+    ends = [{"agency": a, "as_of": end} for a, end in agency_ends(con, as_of).items()]
+    run_model(con, "study_area", ends=ends, window_days=max(sara.windows_days),
               empty_share=sara.analysis.study_area_empty_share,
               bbox_agencies=[a for a, cfg in sara.agencies.items() if cfg.boundary is None])
 

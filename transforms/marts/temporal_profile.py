@@ -1,6 +1,7 @@
 """marts.temporal_profile: hour-of-week counts (168 slots) per agency, dataset, category group and unit.
 
-Units are the agency itself, its beats and its districts; the window is the repeat window ending at as_of.
+Units are the agency itself, its beats and its districts; the window is the repeat window ending at the
+agency's as_of.
 Incident windows (occurred_from..occurred_to) are spread over the hours they touch by aoristic weights;
 events with unknown_time or date_only precision are left out and counted in n_left_out
 (transforms.stats.aoristic).
@@ -16,6 +17,7 @@ import polars as pl
 from transforms.config import Settings
 from transforms.marts.frames import groups
 from transforms.marts.models import read_model
+from transforms.marts.periods import agency_ends, day_ranges
 from transforms.marts.write import Mart, write_mart
 from transforms.stats.aoristic import exact_profile
 
@@ -29,10 +31,11 @@ TEMPORAL_PROFILE = Mart(
     "are left out and counted in n_left_out")
 
 
-def build_temporal_profile(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date) -> None:
-    """marts.temporal_profile."""
-    start = as_of - timedelta(days=settings.sara.analysis.repeat_window_days - 1)
-    ev = read_model(con, "inputs/temporal_events", start_date=start, end_date=as_of)
+def build_temporal_profile(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date | None = None) -> None:
+    """marts.temporal_profile, each agency's repeat window ending at its as_of (or at the date given)."""
+    days = settings.sara.analysis.repeat_window_days
+    ranges = day_ranges(agency_ends(con, as_of), lambda end: end - timedelta(days=days - 1))
+    ev = read_model(con, "inputs/temporal_events", ranges=ranges)
     out = []
     # one profile call per agency, dataset and unit type, keyed by "category group|unit"
     for (agency, dataset), g in groups(ev, ["agency", "dataset"]):

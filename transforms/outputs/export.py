@@ -53,7 +53,8 @@ def read_layer(con: duckdb.DuckDBPyConnection, mart: str, agency: str, crs: str)
         # the layer keeps the ArcGIS spelling (same values)
         g = g.drop(columns=["gi_bin"])
     for c in g.columns:  # plain types every driver takes (FileGDB has no 64-bit integers before ArcGIS Pro 3.2)
-        if str(g[c].dtype) in ("int64", "Int64") and (not len(g) or g[c].abs().max() < 2**31):
+        # an all-null column (a mart whose statistics were not computed) has no maximum
+        if str(g[c].dtype) in ("int64", "Int64") and (g[c].isna().all() or g[c].abs().max() < 2**31):
             g[c] = g[c].astype("int32" if str(g[c].dtype) == "int64" else "Int32")
         if str(g[c].dtype).startswith("datetime64") and getattr(g[c].dt, "tz", None) is not None:
             g[c] = g[c].dt.tz_convert("UTC")

@@ -2,6 +2,8 @@
 
     start_run(con, ...)         the night's `running` row in meta.runs
     record_unmatched(con, ...)  landing files no source picks up -> meta.landing_unmatched (for this run)
+    mart_warnings(con, run_id)  one line per mart x agency the night's marts left empty, and why
+                                (meta.mart_status)
     Night                       what a night has done so far, and what it is doing now:
       .source_done / .source_failed   per-source counts from the load and normalize outcomes, held files,
                                       located and mapped shares, failed sources
@@ -69,6 +71,16 @@ def record_unmatched(con: duckdb.DuckDBPyConnection, settings: Settings, run_id:
     return found
 
 
+def mart_warnings(con: duckdb.DuckDBPyConnection, run_id: str) -> list[str]:
+    """One line per mart x agency that the run's marts build left empty, with the reason (meta.mart_status;
+    the category groups that match no event: one line per agency)."""
+    rows = con.execute(
+        """SELECT mart, agency, string_agg(reason, '; ' ORDER BY category_group) FROM meta.mart_status
+           WHERE run_id = ? AND state = 'empty' GROUP BY mart, agency ORDER BY agency, mart""", [run_id]).fetchall()
+    return [f"{agency}: category groups with no events: {why}" if mart == "category_groups"
+            else f"{agency}: marts.{mart} is empty: {why}" for mart, agency, why in rows]
+
+
 def source_health(con: duckdb.DuckDBPyConnection, source: str, kind: str) -> dict:
     """A source's events without a usable location, and its distinct codes the crosswalk does not map."""
     table = "core.calls" if kind == "calls" else "core.incidents"
@@ -126,8 +138,9 @@ class Night:
     unmatched: list[dict] = field(default_factory=list)
     audits: list[dict] = field(default_factory=list)
     mart_counts: dict = field(default_factory=dict)
+    mart_warnings: list[str] = field(default_factory=list)
     marts_error: str | None = None
-    mart_warnings: list[dict] = field(default_factory=list)  # [{"agency", "warning"}] (marts.study_area)
+    area_warnings: list[dict] = field(default_factory=list)  # [{"agency", "warning"}] (marts.study_area)
     status: str = "ok"
     message: str = ""
 
@@ -226,11 +239,13 @@ class Night:
         md = "\n".join(lines)
         md += "\n\n| step | seconds |\n|---|---|\n" + "".join(
             f"| {k} | {v:.2f} |\n" for k, v in self.timer.laps.items())
-        if self.mart_warnings:
+        if self.area_warnings:
             md += "\n\n**Warnings about the analysis**\n\n" + "".join(
-                f"- {w['agency']}: {_md(w['warning'])}\n" for w in self.mart_warnings)
+                f"- {w['agency']}: {_md(w['warning'])}\n" for w in self.area_warnings)
         if self.mart_counts:
             md += "\n\n| mart | rows |\n|---|---|\n" + "".join(f"| {k} | {v} |\n" for k, v in self.mart_counts.items())
+        if self.mart_warnings:
+            md += "\n\n**Empty marts** (why: meta.mart_status)\n\n" + "".join(f"- {_md(w)}\n" for w in self.mart_warnings)
         return md
 
     def result(self, published: Path, report: str | None, set_aside: Path | None) -> dict:
@@ -239,6 +254,7 @@ class Night:
                 "waiting": self.waiting, "unmatched": [{**u, "modified_at": u["modified_at"].isoformat()}
                                                        for u in self.unmatched],
                 "timings": self.timer.laps, "marts": self.mart_counts, "mart_warnings": self.mart_warnings,
+                "area_warnings": self.area_warnings,
                 "report": report, "audits": self.audits,
                 "warehouse": str(published), "published": self.status != "failed",
                 "set_aside": str(set_aside) if set_aside else None}

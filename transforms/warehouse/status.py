@@ -1,8 +1,9 @@
 """What the command line reads from the published warehouse to print: every query is here, each returning its
 column names and rows (Rows), or the values the command needs.
 
-    `sara status`    last_runs, table_sizes, quarantine_by_reason, located_share, unmapped_codes, unit_sources,
-                     unit_disagreements, failed_loads, held_files, unmatched_last_run (the failed runs that were never published are in
+    `sara status`    last_runs, agency_periods, coverage, empty_marts, table_sizes, quarantine_by_reason,
+                     located_share, unmapped_codes, unit_sources, unit_disagreements, failed_loads, held_files,
+                     unmatched_last_run (the failed runs that were never published are in
                      runs.jsonl: transforms.warehouse.runs.failed_runs)
     `sara demo`      table_sizes, events_per_agency, quarantine_reasons, last_audits
     `sara publish`   source_events
@@ -43,6 +44,40 @@ def last_runs(con: duckdb.DuckDBPyConnection, n: int = 5) -> Rows:
     return _rows(con, "SELECT run_id[:8] AS run, status, started_at, finished_at, rows_read, rows_loaded, "
                       "rows_duplicate, rows_quarantined, message FROM meta.runs ORDER BY started_at DESC LIMIT ?",
                  [n])
+
+
+def _has(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",
+                            [schema, table]).fetchone()[0])
+
+
+def agency_periods(con: duckdb.DuckDBPyConnection) -> Rows:
+    """Each agency's as_of and how it was chosen (marts.periods; none before the first marts build)."""
+    if not _has(con, "marts", "periods"):
+        return Rows(["agency", "as_of"], [])
+    return _rows(con, "SELECT agency, as_of, rule, last_event_day, last_complete_day, newest_extract_at "
+                      "FROM marts.periods ORDER BY agency")
+
+
+def coverage(con: duckdb.DuckDBPyConnection) -> Rows:
+    """What each source covers: its period, volume, outage days, time precision and located share
+    (marts.coverage)."""
+    if not _has(con, "marts", "coverage"):
+        return Rows(["agency", "source"], [])
+    return _rows(con, """SELECT agency, dataset, source, first_day AS data_from, last_complete_day, n_events,
+                                days_covered, n_outage_days AS outage_days, first_outage_day, last_outage_day,
+                                round(100 * located_share, 1) AS located_pct, round(100 * share_exact, 1) AS exact_pct,
+                                round(100 * share_date_only, 1) AS date_only_pct,
+                                round(100 * share_unknown_time, 1) AS unknown_time_pct
+                         FROM marts.coverage ORDER BY agency, dataset, source""")
+
+
+def empty_marts(con: duckdb.DuckDBPyConnection) -> Rows:
+    """The marts the last build left empty or partial for an agency, and why (marts.mart_status)."""
+    if not _has(con, "marts", "mart_status"):
+        return Rows(["mart", "agency"], [])
+    return _rows(con, """SELECT agency, mart, category_group, state, reason FROM marts.mart_status
+                         WHERE state IN ('empty', 'partial') ORDER BY agency, mart, category_group""")
 
 
 def table_sizes(con: duckdb.DuckDBPyConnection, schemas: tuple[str, ...] = ("meta", "raw", "core", "marts")) -> Rows:

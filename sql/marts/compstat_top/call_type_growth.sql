@@ -1,22 +1,26 @@
 -- CompStat top list, kind call_type_growth: one row per agency x district x rank (1..top_n) of the call types
 -- (event_type of dataset calls) with the largest increase from the same days last year to this period.
--- Variables: period_start, period_end (the last 28 local days), ly_start, ly_end (the same days a year
--- earlier), top_n.
-with calls as (
-    select *
-    from marts.events
-    where dataset = 'calls' and district is not null and event_type is not null
-      and (local_date between cast(getvariable('period_start') as date) and cast(getvariable('period_end') as date)
-           or local_date between cast(getvariable('ly_start') as date) and cast(getvariable('ly_end') as date))
+-- Variables: ranges (a list of {agency, period_start, period_end (the last 28 local days), ly_start, ly_end (the
+-- same days a year earlier)}; an agency not listed has no rows), top_n.
+with ranges as (
+    select r.agency, r.period_start, r.period_end, r.ly_start, r.ly_end
+    from (select unnest(cast(getvariable('ranges') as struct(agency varchar, period_start date, period_end date,
+                                                             ly_start date, ly_end date)[])) as r)
+),
+calls as (
+    select e.*, r.period_start, r.period_end, r.ly_start, r.ly_end
+    from marts.events e
+    join ranges r
+      on r.agency = e.agency
+     and (e.local_date between r.period_start and r.period_end or e.local_date between r.ly_start and r.ly_end)
+    where e.dataset = 'calls' and e.district is not null and e.event_type is not null
 ),
 counts as (
     select agency, cast(district as varchar) as district, cast(event_type as varchar) as item,
-           count(*) filter (where local_date between cast(getvariable('period_start') as date)
-                                                 and cast(getvariable('period_end') as date)) as n,
-           count(*) filter (where local_date between cast(getvariable('ly_start') as date)
-                                                 and cast(getvariable('ly_end') as date)) as n_compare
+           count(*) filter (where local_date between period_start and period_end) as n,
+           count(*) filter (where local_date between ly_start and ly_end) as n_compare
     from calls
-    group by all
+    group by agency, cast(district as varchar), cast(event_type as varchar)
 ),
 candidates as (
     select agency, district, item, item as label, cast(n - n_compare as double) as score,

@@ -1,11 +1,17 @@
--- Input of marts.temporal_profile: one row per event x category group (origin all) on local dates
--- start_date..end_date, with its start (event_at) and end (occurred_to, incidents' windows) as local wall-clock
--- times of the agency zone (TIMESTAMP without zone). Variables: start_date, end_date.
-with events as (
-    select *
-    from marts.event_dims
-    where origin_dim = 'all'
-      and local_date between cast(getvariable('start_date') as date) and cast(getvariable('end_date') as date)
+-- Input of marts.temporal_profile: one row per event x category group (origin all) inside its agency's range,
+-- with its start (event_at) and end (occurred_to, incidents' windows) as local wall-clock times of the agency
+-- zone (TIMESTAMP without zone).
+-- Variables: ranges (a list of {agency, start_date, end_date}: local dates, inclusive; an agency not listed
+-- has no rows).
+with ranges as (
+    select r.agency, r.start_date, r.end_date
+    from (select unnest(cast(getvariable('ranges') as struct(agency varchar, start_date date, end_date date)[])) as r)
+),
+events as (
+    select e.*
+    from marts.event_dims e
+    join ranges r on r.agency = e.agency and e.local_date between r.start_date and r.end_date
+    where e.origin_dim = 'all'
 ),
 zones as (
     select * from marts.agency_zones

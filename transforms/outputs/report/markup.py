@@ -70,9 +70,10 @@ def pct(v: object) -> str:
 
 
 def not_available(exc: Exception) -> str:
-    """The note a section shows instead of its content when it cannot be built."""
+    """The note a section shows instead of its content when it cannot be built and marts.mart_status has no
+    reason for it (a warehouse built before it, a table that is missing): the error, as the reason."""
     if isinstance(exc, Missing | duckdb.CatalogException):
         why = str(exc).splitlines()[0][:200]
     else:
         why = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
-    return f'<p class="na">Not available yet ({esc(why)}).</p>'
+    return f'<p class="na">Not available: {esc(why)}.</p>'

@@ -10,8 +10,8 @@ import duckdb
 
 from transforms.config import Settings
 from transforms.outputs.report.markup import esc, not_available
-from transforms.outputs.report.reads import Ctx
-from transforms.outputs.report.sections import SECTIONS
+from transforms.outputs.report.reads import Ctx, report_as_of
+from transforms.outputs.report.sections import SECTION_MARTS, SECTIONS
 
 CSS = files(__package__).joinpath("style.css").read_text(encoding="utf-8")
 
@@ -20,39 +20,62 @@ INTERNAL_NOTICE = ("Internal report, not for publication: it shows exact address
 
 
 def report_dir(settings: Settings, as_of: date) -> Path:
-    """Where the report of `as_of` goes by default: data/reports/<as_of>/ in the project folder."""
-    return settings.resolve("data/reports") / as_of.isoformat()
+    """Where the report of `as_of` goes by default: data/reports/<profile>/<as_of>/ in the project folder, so
+    two profiles (sara.toml `profile`) with the same as_of keep their own reports."""
+    return settings.resolve("data/reports") / settings.sara.profile / as_of.isoformat()
 
 
-def render_report(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date,
+def default_as_of(con: duckdb.DuckDBPyConnection, settings: Settings) -> date:
+    """The date a report is named after: the latest agency as_of of the warehouse (marts.periods); without
+    one, [time] as_of, else today (UTC)."""
+    ends = report_as_of(con)
+    if ends:
+        return max(ends.values())
+    return settings.sara.time.as_of or datetime.now(tz=UTC).date()
+
+
+def _as_of_words(c: Ctx) -> str:
+    """The header's as-of dates: one date, or each agency's (with how it was chosen)."""
+    if len(set(c.as_ofs.values())) <= 1:
+        return (next(iter(c.as_ofs.values()), c.as_of)).isoformat()
+    return "; ".join(f"{c.name(a)} {d.isoformat()}" + (f" ({c.rules[a]})" if c.rules.get(a) else "")
+                     for a, d in c.as_ofs.items())
+
+
+def render_report(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date | None = None,
                   generated_at: datetime | None = None) -> str:
-    """The whole page as one HTML string."""
-    c = Ctx(con, settings, as_of)
+    """The whole page as one HTML string. as_of: the date the page is about (default: the latest agency
+    as_of); each agency's own as_of comes from marts.periods."""
+    c = Ctx(con, settings, as_of or default_as_of(con, settings))
     generated = (generated_at or datetime.now(tz=UTC)).astimezone(UTC)
     agencies = ", ".join(c.names.values())
     body = []
     for sid, title, how, fn in SECTIONS:
+        mart = SECTION_MARTS.get(sid)
         try:
-            content = fn(c)
+            content = fn(c) + c.status_notes(mart)
         except Exception as exc:  # a section must degrade, never stop the report
-            content = not_available(exc)
+            content = c.status_notes(mart, failed=True) or not_available(exc)
         body.append(f'<section id="{esc(sid)}"><h2>{esc(title)}</h2><p class="how">How to read: {esc(how)}</p>'
                     f"{content}</section>")
     nav = " · ".join(f'<a href="#{esc(sid)}" style="color:#cfe">{esc(title)}</a>' for sid, title, _, _ in SECTIONS)
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        f"<title>{esc(f'Scanning report {as_of.isoformat()}')}</title>"
+        f"<title>{esc(f'Scanning report {c.as_of.isoformat()}')}</title>"
         f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><style>\n{CSS}</style></head>"
         f"<body><header><h1>Scanning report</h1><p>{esc(agencies)}</p>"
         f'<p class="internal"><strong>{esc(INTERNAL_NOTICE)}</strong></p>'
-        f"<p>Data as of {esc(as_of.isoformat())} · generated {esc(generated.strftime('%Y-%m-%d %H:%M UTC'))}"
+        f"<p>Data as of {esc(_as_of_words(c))} · generated {esc(generated.strftime('%Y-%m-%d %H:%M UTC'))}"
         f" · profile {esc(settings.sara.profile)}</p><p style=\"font-size:11px\">{nav}</p></header>"
         f"<main>{''.join(body)}</main></body></html>\n")
 
 
-def build_report(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date, out_dir: Path) -> Path:
-    """Write out_dir/index.html (self-contained) and return its path."""
-    out_dir = Path(out_dir)
+def build_report(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date | None = None,
+                 out_dir: Path | None = None) -> Path:
+    """Write out_dir/index.html (self-contained) and return its path. Defaults: as_of the latest agency as_of
+    of the warehouse, out_dir report_dir(settings, as_of)."""
+    as_of = as_of or default_as_of(con, settings)
+    out_dir = Path(out_dir) if out_dir is not None else report_dir(settings, as_of)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "index.html"
     tmp = path.with_suffix(".html.tmp")

@@ -12,20 +12,57 @@ from datetime import date
 import duckdb
 
 from transforms.config import Settings
-from transforms.outputs.report.markup import Missing
+from transforms.outputs.report.markup import Missing, esc
 from transforms.warehouse.sqlutil import qident
+
+STATE_WORDS = {"empty": "Not available", "partial": "Partly available", "not applicable": "Not applicable"}
 
 
 class Ctx:
-    """What every section gets: the connection, the settings, the as-of date and the agencies' names."""
+    """What every section gets: the connection, the settings, the as-of date of the page, each agency's own
+    as_of (marts.periods; the page's date when the warehouse has none), the agencies' names and why a mart is
+    empty or partial for an agency (marts.mart_status)."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date):
         self.con, self.settings, self.as_of = con, settings, as_of
         self.origin = settings.sara.analysis.default_origin
         self.names = {k: a.name for k, a in settings.sara.agencies.items()}
+        ends = report_as_of(con)
+        self.as_ofs = {a: ends.get(a, as_of) for a in self.names} if ends else {a: as_of for a in self.names}
+        self.rules = dict(fetch_pairs(con, "SELECT agency, rule FROM marts.periods", "marts.periods", ["rule"]))
+        self.status = {(r["mart"], r["agency"]): (r["state"], r["reason"]) for r in (
+            fetch(con, "SELECT mart, agency, state, reason FROM marts.mart_status WHERE category_group IS NULL")
+            if table_columns(con, "marts.mart_status") else [])}
 
     def name(self, agency: object) -> str:
         return self.names.get(str(agency), str(agency))
+
+    def agency_as_of(self, agency: object) -> date:
+        return self.as_ofs.get(str(agency), self.as_of)
+
+    def status_notes(self, mart: str | None, failed: bool = False) -> str:
+        """A note per agency whose `mart` is empty, partial or not applicable, with the reason from
+        marts.mart_status; failed=True (the section could not be drawn): also say so when nothing explains it."""
+        if mart is None:
+            return ""
+        notes = [(a, *self.status[(mart, a)]) for a in self.names if (mart, a) in self.status
+                 and self.status[(mart, a)][0] != "ok"]
+        return "".join(f'<p class="na">{esc(STATE_WORDS.get(state, state))} for {esc(self.name(a))}: '
+                       f"{esc(reason)}.</p>" for a, state, reason in notes)
+
+
+def report_as_of(con: duckdb.DuckDBPyConnection) -> dict[str, date]:
+    """agency -> its as_of (marts.periods); empty when the warehouse has none."""
+    return dict(fetch_pairs(con, "SELECT agency, as_of FROM marts.periods WHERE as_of IS NOT NULL ORDER BY 1",
+                            "marts.periods", ["as_of"]))
+
+
+def fetch_pairs(con: duckdb.DuckDBPyConnection, sql: str, table: str, cols: Sequence[str]) -> list[tuple]:
+    """The rows of a two-column query on `table`; none when the table or one of `cols` is missing."""
+    have = table_columns(con, table)
+    if not have or any(c not in have for c in cols):
+        return []
+    return con.execute(sql).fetchall()
 
 
 def qtable(qualified: str) -> str:

@@ -11,6 +11,7 @@ import math
 from collections.abc import Callable
 from datetime import timedelta
 
+from transforms.outputs.report.coverage import outage_weeks, section_coverage
 from transforms.outputs.report.markup import Missing, esc, fmt_value, html_table, not_available, pct
 from transforms.outputs.report.places import (
     section_demand,
@@ -23,22 +24,40 @@ from transforms.outputs.report.reads import Ctx, fetch, qcols, qtable, require, 
 from transforms.outputs.report.svg import heat_grid, line_chart
 
 SECTION_IDS = [
-    "compstat", "response-times", "trends", "hotspot-map", "repeat-locations", "emerging-hotspots",
+    "coverage", "compstat", "response-times", "trends", "hotspot-map", "repeat-locations", "emerging-hotspots",
     "near-repeat", "hour-of-week", "demand-split", "problems", "data-quality",
 ]
+
+
+# the mart whose marts.mart_status rows a section shows when it is empty or partial for an agency
+SECTION_MARTS = {
+    "coverage": "coverage", "compstat": "compstat", "response-times": "response_times",
+    "hotspot-map": "hotspots", "repeat-locations": "repeat_locations", "emerging-hotspots": "emerging_hotspots",
+    "near-repeat": "near_repeat", "hour-of-week": "temporal_profile", "demand-split": "hotspots",
+    "problems": "problem_assessment",
+}
+
+
+def _no_comparison(r: dict) -> dict:
+    """A CompStat row whose periods the data does not both cover: the reason in place of the change."""
+    cmp = r.pop("comparison", None)
+    if cmp is None or cmp == "ok":
+        return r
+    return {**r, "change": cmp, "pct_change": None, "poisson_z": None}
 
 
 def section_compstat(c: Ctx) -> str:
     cols = require(c.con, "marts.compstat", ["agency", "period", "n"])
     want = [k for k in ("agency", "unit_type", "unit_id", "dataset", "category_group", "period", "n",
                         "n_last_year", "change", "pct_change", "poisson_z") if k in cols]
+    read = want + (["comparison"] if "comparison" in cols else [])
     order = qcols([k for k in ("agency", "dataset", "category_group") if k in cols])
     period_order = "CASE period WHEN 'week' THEN 0 WHEN '28d' THEN 1 WHEN 'ytd' THEN 2 ELSE 3 END"
     where = "WHERE unit_type = 'agency'" if "unit_type" in cols else ""
-    rows = fetch(c.con, f"SELECT {qcols(want)} FROM marts.compstat {where} "
+    rows = fetch(c.con, f"SELECT {qcols(read)} FROM marts.compstat {where} "
                         f"ORDER BY {order}, {period_order} LIMIT 300")
     if not rows and where:
-        rows = fetch(c.con, f"SELECT {qcols(want)} FROM marts.compstat ORDER BY {order}, {period_order} LIMIT 300")
+        rows = fetch(c.con, f"SELECT {qcols(read)} FROM marts.compstat ORDER BY {order}, {period_order} LIMIT 300")
     if not rows:
         raise Missing("marts.compstat has no rows")
 
@@ -53,8 +72,8 @@ def section_compstat(c: Ctx) -> str:
     def fmt(col: str, v: object) -> str:
         return f"{float(v):+.0f}%" if col == "pct_change" and v is not None else fmt_value(v)  # already in percent
 
-    out = [html_table([{k: (c.name(v) if k == "agency" else v) for k, v in r.items()} for r in rows], want,
-                  zclass, fmt)]
+    out = [html_table([_no_comparison({k: (c.name(v) if k == "agency" else v) for k, v in r.items()}) for r in rows],
+                      want, zclass, fmt)]
     if {"unit_type", "poisson_z"} <= set(cols):
         movers = fetch(c.con, f"SELECT {qcols(want)} FROM marts.compstat WHERE unit_type <> 'agency' "
                               "AND period = '28d' AND poisson_z IS NOT NULL AND NOT isnan(poisson_z) "
@@ -98,31 +117,38 @@ def section_response(c: Ctx) -> str:
 
 
 def section_trends(c: Ctx) -> str:
+    """One chart per dataset x category group (and per as_of, when agencies end on different days); a week the
+    data does not cover (an outage or no data) is marked on its line."""
     require(c.con, "marts.events", ["dataset", "agency", "category", "local_date"])
     require(c.con, "marts.category_groups", ["dataset", "category_group", "category"])
-    start = c.as_of - timedelta(days=26 * 7 - 1)
-    rows = fetch(c.con, """
-        SELECT e.dataset, g.category_group, e.agency,
-               CAST(floor(date_diff('day', e.local_date, CAST(? AS DATE)) / 7) AS INTEGER) AS wk,
-               count(*) AS n
-        FROM marts.events e
-        JOIN marts.category_groups g ON g.dataset = e.dataset AND (g.category = '*' OR g.category = e.category)
-        WHERE e.local_date BETWEEN CAST(? AS DATE) AND CAST(? AS DATE)
-        GROUP BY ALL""", [c.as_of, start, c.as_of])
+    rows = []
+    for ag in c.names:
+        end = c.agency_as_of(ag)
+        rows += fetch(c.con, """
+            SELECT e.dataset, g.category_group, e.agency,
+                   CAST(floor(date_diff('day', e.local_date, CAST(? AS DATE)) / 7) AS INTEGER) AS wk,
+                   count(*) AS n
+            FROM marts.events e
+            JOIN marts.category_groups g ON g.dataset = e.dataset AND (g.category = '*' OR g.category = e.category)
+            WHERE e.agency = ? AND e.local_date BETWEEN CAST(? AS DATE) - 26 * 7 + 1 AND CAST(? AS DATE)
+            GROUP BY ALL""", [end, ag, end, end])
     if not rows:
         raise Missing("no events in the last 26 weeks")
-    labels = [(c.as_of - timedelta(days=7 * (25 - i))).isoformat() for i in range(26)]
     charts = []
-    for ds, grp in sorted({(r["dataset"], r["category_group"]) for r in rows},
-                          key=lambda k: (k[0], k[1] != "all", k[1])):
-        series = {}
-        for ag in sorted({r["agency"] for r in rows if (r["dataset"], r["category_group"]) == (ds, grp)}):
-            vals = [0.0] * 26
-            for r in rows:
-                if (r["dataset"], r["category_group"], r["agency"]) == (ds, grp, ag) and 0 <= r["wk"] < 26:
-                    vals[25 - r["wk"]] = float(r["n"])
-            series[c.name(ag)] = vals
-        charts.append(line_chart(series, labels, f"{ds} / {grp}: events per week"))
+    for end in sorted({c.agency_as_of(r["agency"]) for r in rows}):
+        labels = [(end - timedelta(days=7 * (25 - i))).isoformat() for i in range(26)]
+        part = [r for r in rows if c.agency_as_of(r["agency"]) == end]
+        for ds, grp in sorted({(r["dataset"], r["category_group"]) for r in part},
+                              key=lambda k: (k[0], k[1] != "all", k[1])):
+            series, marks = {}, {}
+            for ag in sorted({r["agency"] for r in part if (r["dataset"], r["category_group"]) == (ds, grp)}):
+                vals = [0.0] * 26
+                for r in part:
+                    if (r["dataset"], r["category_group"], r["agency"]) == (ds, grp, ag) and 0 <= r["wk"] < 26:
+                        vals[25 - r["wk"]] = float(r["n"])
+                series[c.name(ag)] = vals
+                marks[c.name(ag)] = outage_weeks(c, ag, ds, end, 26)
+            charts.append(line_chart(series, labels, f"{ds} / {grp}: events per week", marks=marks))
     return f'<div class="charts">{"".join(charts)}</div>'
 
 
@@ -212,8 +238,14 @@ def section_quality(c: Ctx) -> str:
 
 # (id, title, how to read it, builder), in page order
 SECTIONS: list[tuple[str, str, str, Callable[[Ctx], str]]] = [
-    ("compstat", "CompStat", "This period against the same period last year; red = Poisson z ≥ 2 "
-     "(likely a real increase), blue = z ≤ −2.", section_compstat),
+    ("coverage", "Data coverage", "What each agency's data covers: its as-of date (the last day every section "
+     "below counts to) and how it was chosen; per source, the days from its first event to its last complete "
+     "day, the outage days (no events, or under 20% of the median of the 28 days before), the time precision "
+     "and the located share. A comparison or a trend week over an uncovered day is not shown as a change.",
+     section_coverage),
+    ("compstat", "CompStat", "This period against the same period last year, each agency to its own as-of "
+     "date; red = Poisson z ≥ 2 (likely a real increase), blue = z ≤ −2. Where the data does not cover one of "
+     "the two periods the change says \"no comparison\" and why.", section_compstat),
     ("response-times", "Response times", "Seconds from call received to first unit on scene, latest month; "
      "the p90 is the time nine calls in ten beat.", section_response),
     ("trends", "Weekly trends by category group", "Events per week over the last 26 weeks, one line per "

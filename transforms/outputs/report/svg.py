@@ -33,8 +33,10 @@ def _nice_max(v: float) -> float:
 
 
 def line_chart(series: dict[str, list[float]], x_labels: list[str], title: str,
-               w: int = 360, h: int = 200, kind: str = "trend") -> str:
-    """One polyline per series over the same x positions (x_labels), with a zero-based y axis."""
+               w: int = 360, h: int = 200, kind: str = "trend", marks: dict[str, list[int]] | None = None) -> str:
+    """One polyline per series over the same x positions (x_labels), with a zero-based y axis. `marks` names,
+    per series, the points its data does not cover (an outage or no data): each is drawn as an open circle
+    (data-outage) whose title says so, so a drop to zero there is not read as a fall."""
     left, right, top, bottom = 44, 10, 24, 34
     pw, ph = w - left - right, h - top - bottom
     n = max((len(v) for v in series.values()), default=0)
@@ -59,6 +61,11 @@ def line_chart(series: dict[str, list[float]], x_labels: list[str], title: str,
         pts = " ".join(f"{xpos(i):.1f},{top + ph - ph * v / ymax:.1f}" for i, v in enumerate(vals))
         parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.8" points="{pts}">'
                      f"<title>{esc(name)}</title></polyline>")
+        for i in (marks or {}).get(name, []):
+            if 0 <= i < len(vals):
+                parts.append(f'<circle cx="{xpos(i):.1f}" cy="{top + ph - ph * vals[i] / ymax:.1f}" r="3.5" '
+                             f'fill="#fff" stroke="{colour}" stroke-width="1.5" data-outage="1"><title>'
+                             f"{esc(name)}: outage or no data this week (not a fall)</title></circle>")
         lx = left + (k % 3) * (pw / 3)
         ly = h - 6 - 0 * (k // 3)
         parts.append(f'<rect x="{lx:.1f}" y="{ly - 7}" width="10" height="3" fill="{colour}"/>'

@@ -1,0 +1,56 @@
+"""What the data covers, in the report: each agency's as_of and how it was chosen, each source's period, volume,
+outage days, time precision and located share (marts.periods, marts.coverage, marts.coverage_daily); and the
+outage weeks the trend charts mark."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from transforms.outputs.report.markup import Missing, html_table, pct
+from transforms.outputs.report.reads import Ctx, fetch, require, table_columns
+
+RULE_WORDS = {"data": "last complete day of its data minus the lag", "agency config": "set for the agency in config",
+              "global config": "set in config ([time] as_of)", "given": "given to the build",
+              "no events": "none: no events"}
+
+
+def section_coverage(c: Ctx) -> str:
+    require(c.con, "marts.coverage", ["agency", "dataset", "source", "first_day", "last_complete_day",
+                                      "n_outage_days"])
+    rows = fetch(c.con, "SELECT * FROM marts.coverage ORDER BY agency, dataset, source")
+    if not rows:
+        raise Missing("marts.coverage has no rows")
+    out = []
+    if table_columns(c.con, "marts.periods"):
+        per = fetch(c.con, "SELECT agency, as_of, rule, last_event_day, last_complete_day FROM marts.periods "
+                           "ORDER BY agency")
+        out.append("<h3>As of</h3>" + html_table([
+            {"agency": c.name(r["agency"]), "as_of": r["as_of"], "chosen by": RULE_WORDS.get(r["rule"], r["rule"]),
+             "last event day": r["last_event_day"], "last complete day": r["last_complete_day"]} for r in per]))
+    table = []
+    for r in rows:
+        outage = ""
+        if r["n_outage_days"]:
+            outage = f"{r['n_outage_days']:,} ({r['first_outage_day']} to {r['last_outage_day']})"
+        table.append({
+            "agency": c.name(r["agency"]), "dataset": r["dataset"], "source": r["source"],
+            "data from": r["first_day"], "last complete day": r["last_complete_day"],
+            "events": r.get("n_events"), "days covered": r.get("days_covered"),
+            "outage days": outage or "none",
+            "located": pct(r.get("located_share")), "exact time": pct(r.get("share_exact")),
+            "date only": pct(r.get("share_date_only")), "unknown time": pct(r.get("share_unknown_time"))})
+    out.append("<h3>Sources</h3>" + html_table(table))
+    return "".join(out)
+
+
+def outage_weeks(c: Ctx, agency: str, dataset: str, as_of: date, weeks: int) -> list[int]:
+    """The weeks (0 = the first of `weeks` ending at as_of) holding a day the dataset's data does not cover:
+    an outage day, or a day outside every source's period (marts.coverage_daily)."""
+    if not table_columns(c.con, "marts.coverage_daily"):
+        return []
+    start = as_of - timedelta(days=7 * weeks - 1)
+    covered = {r["local_date"] for r in fetch(
+        c.con, "SELECT DISTINCT local_date FROM marts.coverage_daily WHERE agency = ? AND dataset = ? "
+               "AND NOT is_outage AND local_date BETWEEN ? AND ?", [agency, dataset, start, as_of])}
+    return [w for w in range(weeks)
+            if any(start + timedelta(days=7 * w + i) not in covered for i in range(7))]
