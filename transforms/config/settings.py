@@ -162,7 +162,6 @@ class AnalysisConfig(Strict):
     gi_seed: int = Field(default=20240601, ge=0, description="seed of the Gi* permutations (reproducible nights)")
     study_area_empty_share: float = Field(default=0.5, gt=0, le=1, description="warn when more than this share "
                                           "of an agency's grid cells had no located event in the longest window")
-    default_origin: Literal["all", "community", "officer", "unknown"] = "community"
     default_origin: Literal["all", "community", "officer", "unknown"] = Field(
         default="community", description="the origin the report and default marts show")
     category_groups: dict[Literal["calls", "incidents"], dict[str, list[str]]] = Field(
