@@ -23,6 +23,7 @@ QUICK = {
     "ehsa.py": ["--quick"],
     "nightly_delta.py": ["--quick"],
     "knox.py": ["--quick"],  # reads ../shared/data
+    "gi_star_permutations.py": ["--quick", "--strict"],
 }
 
 
