@@ -130,18 +130,25 @@ def test_compstat_top_hotspot_and_repeat():
         ('city', 'grid', 'c1', 'calls', 'all', 'all', 28, 2, 2.5),
         ('city', 'grid', 'c2', 'calls', 'all', 'all', 28, 0, 1.0),
         ('city', 'grid', 'c4', 'calls', 'all', 'all', 28, 1, -0.5),
-        ('city', 'grid', 'c1', 'calls', 'all', 'all', 7, 2, 9.0))
+        ('city', 'grid', 'c1', 'calls', 'all', 'all', 7, 2, 9.0),
+        -- an incident hot cell: its own list (dataset incidents), its district from the events of any dataset
+        ('city', 'grid', 'c1', 'incidents', 'all', 'all', 28, 1, 1.9))
         t(agency, unit_type, unit_id, dataset, category_group, origin, window_days, n, z)""")
     con.execute("""CREATE TABLE marts.repeat_location_rows AS SELECT * FROM (VALUES
-        ('city', 'calls', 'all', 'all', 'L1', '100 Main St', 3, 1),
-        ('city', 'calls', 'all', 'all', 'L9', '900 Elm St', 5, 1))
-        t(agency, dataset, category_group, origin, location_key, address_block, n_repeat_window, rank)""")
+        ('city', 'calls', 'all', 'all', 'L1', '100 Main St', 'L1', 3, 1),
+        ('city', 'calls', 'all', 'all', 'L9', '900 Elm St', 'L9', 5, 1),
+        -- a place without an address: labelled by marts.location_labels
+        ('city', 'incidents', 'all', 'all', 'L1', NULL, 'near Main St', 2, 1))
+        t(agency, dataset, category_group, origin, location_key, address_block, location_label, n_repeat_window,
+          rank)""")
     cs.build_compstat(con, AS_OF)
-    top = con.execute("SELECT district, kind, rank, item, label, score, n FROM marts.compstat_top "
-                      "WHERE kind <> 'call_type_growth' ORDER BY district, kind, rank").fetchall()
+    top = con.execute("SELECT dataset, district, kind, rank, item, label, score, n FROM marts.compstat_top "
+                      "WHERE kind <> 'call_type_growth' ORDER BY dataset, district, kind, rank").fetchall()
     # c2 has no events (district not derivable), c4 has z < 0, L9 has no events: all skipped
-    assert top == [("D1", "hotspot", 1, "c1", None, 2.5, 2),
-                   ("D1", "repeat_location", 1, "L1", "100 Main St", 3.0, 3)]
+    assert top == [("calls", "D1", "hotspot", 1, "c1", None, 2.5, 2),
+                   ("calls", "D1", "repeat_location", 1, "L1", "100 Main St", 3.0, 3),
+                   ("incidents", "D1", "hotspot", 1, "c1", None, 1.9, 1),
+                   ("incidents", "D1", "repeat_location", 1, "L1", "near Main St", 2.0, 2)]
 
 
 def _calls(con):

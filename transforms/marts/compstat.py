@@ -17,12 +17,12 @@ marts.compstat
     poisson_z = 2 (sqrt(n) - sqrt(n_last_year)) (transforms.stats.wdd.poisson_z).
 
 marts.compstat_top
-    Top-5 lists per agency x district (rows with no district are skipped), kind:
-    - hotspot: grid cells of marts.hotspot_stats (dataset calls, category group all,
+    Top-5 lists per agency x dataset x district (rows with no district are skipped), kind:
+    - hotspot: grid cells of marts.hotspot_stats (calls and incidents apart, category group all,
       origin all, window_days 28) with z > 0, by z. A cell's district is the most common district of the
       events assigned to it (marts.event_units unit_type 'grid' joined to marts.events, any date and
       dataset; ties to the smaller district name); cells with no such event are skipped.
-    - repeat_location: location_keys of marts.repeat_location_rows (calls, all, origin all) by
+    - repeat_location: location_keys of marts.repeat_location_rows (each dataset, all, origin all) by
       n_repeat_window; the district is the most common district of marts.events at that location_key.
     - call_type_growth: call types (event_type of dataset calls) with the largest positive change from the
       same 28 days last year to the last 28 days; only for an agency whose 28-day calls comparison is 'ok'.
@@ -76,9 +76,10 @@ COMPSTAT = Mart(
     "seen in any compared range.")
 COMPSTAT_TOP = Mart(
     "compstat_top",
-    "agency VARCHAR, district VARCHAR, kind VARCHAR, rank INTEGER, item VARCHAR, label VARCHAR, score DOUBLE, "
-    "n BIGINT, n_compare BIGINT, as_of DATE",
-    f"top {TOP_N} per agency x district and kind: hotspot (grid cells, calls/all/origin all, 28-day Gi* z > 0, "
+    "agency VARCHAR, dataset VARCHAR, district VARCHAR, kind VARCHAR, rank INTEGER, item VARCHAR, label VARCHAR, "
+    "score DOUBLE, n BIGINT, n_compare BIGINT, as_of DATE",
+    f"top {TOP_N} per agency x dataset x district and kind: hotspot (grid cells, category group all, origin all, "
+    "28-day Gi* z > 0, "
     "score = z; a cell's district = most common district of its events, cells without one skipped), "
     "repeat_location (location_key, score = n_repeat_window; district = most common district of its events), "
     "call_type_growth (event_type, score = n - n_compare, last 28 days vs the same days last year, increases "
@@ -122,7 +123,7 @@ def _build_top(con: duckdb.DuckDBPyConnection, growth_ends: dict[str, date], end
         top = (top.filter(pl.col("agency").is_in(list(ends)))
                .join(pl.DataFrame({"agency": list(ends), "as_of": list(ends.values())},
                                   schema={"agency": pl.String, "as_of": pl.Date}), on="agency", how="left")
-               .sort(["agency", "district", "kind", "rank"], nulls_last=True))
+               .sort(["agency", "dataset", "district", "kind", "rank"], nulls_last=True))
     write_mart(con, COMPSTAT_TOP, top)
 
 

@@ -133,8 +133,13 @@ def _empty_reason(f: _Facts, mart: str, agency: str) -> tuple[str, str]:
         days = s.sara.analysis.prediction_period_days
         return "empty", f"no located events in both the last and this {days}-day period ({start} to {as_of})"
     if mart == "compstat_top":
-        return "empty", ("no top list: no district recorded on the agency's events, or no hot cell, repeat place "
-                         "or growing call type")
+        with_district = f.con.execute(
+            "SELECT count(*) FROM marts.events WHERE agency = ? AND district IS NOT NULL", [agency]).fetchone()[0]
+        if not with_district:
+            return "empty", ("no top list per district: none of the agency's events in the marts' horizon has a "
+                             "district (map one from the feed, or configure a district polygon layer)")
+        return "empty", (f"no top list: no hot cell (28-day Gi* z > 0), repeat place or growing call type in a "
+                         f"district in {where}")
     return "empty", f"no events in {where} that the mart can use"
 
 

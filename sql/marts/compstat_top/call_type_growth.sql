@@ -23,18 +23,18 @@ counts as (
     group by agency, cast(district as varchar), cast(event_type as varchar)
 ),
 candidates as (
-    select agency, district, item, item as label, cast(n - n_compare as double) as score,
+    select agency, 'calls' as dataset, district, item, item as label, cast(n - n_compare as double) as score,
            cast(n as bigint) as n, cast(n_compare as bigint) as n_compare
     from counts
     where n > n_compare
 ),
 ranked as (
     select 'call_type_growth' as kind, *,
-           row_number() over (partition by agency, district order by score desc, item) as rank
+           row_number() over (partition by agency, dataset, district order by score desc, item) as rank
     from candidates
 ),
 final as (
-    select agency, district, kind, cast(rank as integer) as rank, item, label, score, n, n_compare
+    select agency, dataset, district, kind, cast(rank as integer) as rank, item, label, score, n, n_compare
     from ranked
     where rank <= cast(getvariable('top_n') as bigint)
 )

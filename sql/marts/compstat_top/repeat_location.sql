@@ -1,5 +1,6 @@
--- CompStat top list, kind repeat_location: one row per agency x district x rank (1..top_n) of the location_keys
--- with the most events in the repeat window (marts.repeat_location_rows: calls, category group all, origin all).
+-- CompStat top list, kind repeat_location: one row per agency x dataset x district x rank (1..top_n) of the
+-- location_keys with the most events in the repeat window (marts.repeat_location_rows: calls and incidents apart,
+-- category group all, origin all).
 -- A place's district is the most common district of its events in marts.events (ties to the smaller name).
 -- Variables: top_n.
 with events as (
@@ -7,7 +8,7 @@ with events as (
 ),
 places as (
     select * from marts.repeat_location_rows
-    where origin = 'all' and category_group = 'all' and dataset = 'calls'
+    where origin = 'all' and category_group = 'all'
 ),
 place_district_counts as (
     select agency, location_key, cast(district as varchar) as district,
@@ -20,7 +21,7 @@ place_district as (
     select agency, location_key, district from place_district_counts where rn = 1
 ),
 candidates as (
-    select r.agency, d.district, r.location_key as item, cast(r.address_block as varchar) as label,
+    select r.agency, r.dataset, d.district, r.location_key as item, cast(coalesce(r.address_block, r.location_label) as varchar) as label,
            cast(r.n_repeat_window as double) as score, cast(r.n_repeat_window as bigint) as n,
            cast(null as bigint) as n_compare
     from places r
@@ -28,11 +29,11 @@ candidates as (
 ),
 ranked as (
     select 'repeat_location' as kind, *,
-           row_number() over (partition by agency, district order by score desc, item) as rank
+           row_number() over (partition by agency, dataset, district order by score desc, item) as rank
     from candidates
 ),
 final as (
-    select agency, district, kind, cast(rank as integer) as rank, item, label, score, n, n_compare
+    select agency, dataset, district, kind, cast(rank as integer) as rank, item, label, score, n, n_compare
     from ranked
     where rank <= cast(getvariable('top_n') as bigint)
 )
