@@ -16,7 +16,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from tests.support.project import copy_real_config, need_shared
+from tests.support.project import PROJECT, copy_real_config, need_shared
 
 pytestmark = [pytest.mark.shared, pytest.mark.slow]
 
@@ -106,3 +106,23 @@ def test_compstat_compares_only_what_the_data_covers(real):
     assert cmp[("sfpd", "week")].startswith("no comparison (outage on ")
     assert con.execute("SELECT count(*) FROM marts.compstat WHERE comparison <> 'ok' AND (change IS NOT NULL "
                        "OR pct_change IS NOT NULL OR poisson_z IS NOT NULL)").fetchone()[0] == 0
+
+
+def test_the_real_report_names_a_reason_for_everything_missing(real, tmp_path):
+    """The report of the four feeds: every note that something is missing says why (an incidents-only agency has
+    no calls feed; SF has no on-scene times), never a bare "not available" or "yet"."""
+    import html as html_lib
+
+    from transforms.config import load_settings
+    from transforms.outputs.report import build_report
+
+    _, con, _ = real
+    settings = load_settings(PROJECT / "config" / "sara.toml")
+    text = build_report(con, settings, out_dir=tmp_path / "report").read_text(encoding="utf-8")
+    notes = [html_lib.unescape(n) for n in re.findall(r'<p class="na">(.*?)</p>', text, flags=re.S)]
+    assert notes, "the real feeds leave some parts empty (e.g. response times without on-scene times)"
+    for note in notes:
+        assert re.match(r"(Not available|Not applicable|Partly available) for [^:]+: \S", note), note
+    assert " yet." not in text and "Not available yet" not in text
+    assert any("no calls (CAD) feed" in n for n in notes)  # Chicago, Vancouver and New Haven
+    assert any(n.startswith("Not available for San Francisco Police Department: no call counts") for n in notes)

@@ -22,6 +22,15 @@ def knox_shaded(ratio: object, p: object) -> bool:
     return r == r and q == q and r > 1 and q <= KNOX_ALPHA
 
 
+def no_call_cells(c: Ctx, agency: str) -> str:
+    """Why an agency has no grid hot spots of calls to show: no calls feed, or none in the marts."""
+    calls = fetch(c.con, "SELECT count(*) AS n FROM marts.coverage WHERE agency = ? AND dataset = 'calls'",
+                  [agency]) if table_columns(c.con, "marts.coverage") else [{"n": 1}]
+    if not calls[0]["n"]:
+        return "this part is made from calls for service, and the agency has no calls (CAD) feed"
+    return "no grid hot spots of calls (every category) in marts.hotspots for its windows"
+
+
 def _hot_choice(c: Ctx, table: str, agency: str, origin_pref: Sequence[str]) -> tuple[str, int] | None:
     avail = fetch(c.con, f"""SELECT DISTINCT origin, window_days FROM {qtable(table)}
                              WHERE agency = ? AND unit_type = 'grid' AND dataset = 'calls'
@@ -49,7 +58,7 @@ def section_map(c: Ctx) -> str:
     for ag in agencies:
         choice = _hot_choice(c, "marts.hotspots", ag, [c.origin, "all"])
         if choice is None:
-            out.append(f'<p class="na">{esc(c.name(ag))}: no grid hot spots for calls yet.</p>')
+            out.append(f'<p class="na">Not available for {esc(c.name(ag))}: {esc(no_call_cells(c, ag))}.</p>')
             continue
         origin, window = choice
         rows = fetch(c.con, """SELECT ST_AsWKB(geom) AS g, gi_bin, n FROM marts.hotspots
@@ -203,7 +212,7 @@ def section_demand(c: Ctx) -> str:
     for ag in agencies:
         choice = _hot_choice(c, stats, ag, ["all"])
         if choice is None or choice[0] != "all":
-            out.append(f'<p class="na">{esc(c.name(ag))}: no all-origin grid hot spots yet.</p>')
+            out.append(f'<p class="na">Not available for {esc(c.name(ag))}: {esc(no_call_cells(c, ag))}.</p>')
             continue
         _, window = choice
         top = fetch(c.con, f"""SELECT unit_id, n, z, gi_bin{', gi_bin_sim' if sim else ''} FROM {qtable(stats)}
