@@ -7,6 +7,8 @@ marts), on an empty mart written from its declaration, and (with the real feeds)
 
 from __future__ import annotations
 
+import shutil
+
 import duckdb
 import pytest
 
@@ -118,6 +120,33 @@ def test_an_empty_mart_has_its_column_comments():
     write_mart(con, Mart("plain", "agency VARCHAR, thing BIGINT", "a table"), None)
     assert _uncommented(con) == ["marts.plain.thing"]
     con.close()
+
+
+def test_a_scaled_out_night_keeps_every_comment(demo_warehouse, tmp_path):
+    """The scale-out path (each agency's marts in its own file, merged by one writer) keeps the comments of
+    tables, views and their columns, and names the zones in the local-time columns."""
+    from transforms.config import load_settings
+    from transforms.marts import parts as mart_parts
+
+    build = tmp_path / "build.duckdb"
+    shutil.copyfile(demo_warehouse / "data" / "demo" / "warehouse" / "sara.duckdb", build)
+    settings = load_settings(demo_warehouse / "config" / "demo.toml", project_dir=demo_warehouse)
+    con = connect(build)
+    mart_parts.prepare_partitions(con, settings)
+    con.close()
+    manifests = [mart_parts.marts_partition(settings, a, build, tmp_path / "parts") for a in settings.sara.agencies]
+    con = connect(build)
+    try:
+        mart_parts.merge_marts(con, settings, manifests)
+        assert _uncommented(con) == []
+        comment = con.execute("SELECT comment FROM duckdb_columns() WHERE schema_name = 'marts' "
+                              "AND table_name = 'event_dims' AND column_name = 'origin_dim'").fetchone()[0]
+        assert comment.startswith("the origin dimension")
+        local = con.execute("SELECT comment FROM duckdb_columns() WHERE schema_name = 'marts' "
+                            "AND table_name = 'coverage' AND column_name = 'last_event_local'").fetchone()[0]
+        assert local.startswith("local time, America/Los_Angeles: ")
+    finally:
+        con.close()
 
 
 def test_every_column_of_the_real_night_has_a_comment(real_con):

@@ -108,7 +108,10 @@ def marts_partition(settings: Settings, agency: str, build: Path, parts: Path) -
             tables[name] = {"path": str(path), "rows": write_part(con, f"SELECT * FROM marts.{qident(name)}", path),
                             "comment": comment, "columns": [c[0] for c in cols],
                             "column_comments": {c: cm for c, cm in cols if cm}}
-        views = [{"name": n, "sql": sql, "comment": cm} for n, sql, cm in con.execute(
+        views = [{"name": n, "sql": sql, "comment": cm, "column_comments": dict(con.execute(
+            "SELECT column_name, comment FROM duckdb_columns() WHERE database_name = current_database() "
+            "AND schema_name = 'marts' AND table_name = ? AND comment IS NOT NULL", [n]).fetchall())}
+            for n, sql, cm in con.execute(
             "SELECT view_name, sql, comment FROM duckdb_views() WHERE database_name = current_database() "
             "AND schema_name = 'marts' AND NOT internal ORDER BY view_oid").fetchall()]
         return {"agency": agency, "tables": tables, "views": views, "timings": timings,
@@ -165,6 +168,7 @@ def merge_marts(con: duckdb.DuckDBPyConnection, settings: Settings, manifests: l
         con.execute(v["sql"])
         if v["comment"]:
             con.execute(f"COMMENT ON VIEW marts.{qident(v['name'])} IS {qstr(v['comment'])}")
+        comment_columns(con, f"marts.{qident(v['name'])}", v.get("column_comments", {}))
     comment_marts(con)  # the views' columns, and the local-time columns naming every merged agency's zone
     status.record_status(con)
     return {"as_of": marts.as_of_words(agency_ends(con)), **marts.mart_row_counts(con)}
