@@ -86,8 +86,8 @@ PROBLEM_ASSESSMENT = Mart(
         "problem": "the tracked problem's name",
         "description": "the problem's description, from its file",
         "origin": "the origin counted (the problem's origin): all, community, officer or unknown",
-        "response_date": "the date the response started (local date); pre ends the day before, post starts "
-                         "on it",
+        "response_date": "the local date the response started; the pre period ends before it, post starts "
+                         "on or after it",
         "pre_start": "first local date of the pre period",
         "pre_end": "last local date of the pre period",
         "post_start": "first local date of the post period",
