@@ -120,6 +120,8 @@ def test_an_empty_mart_has_its_column_comments():
     write_mart(con, Mart("plain", "agency VARCHAR, thing BIGINT", "a table"), None)
     assert _uncommented(con) == ["marts.plain.thing"]
     con.close()
+    with pytest.raises(ValueError, match=r"undeclared column\(s\) \['thin'\]"):
+        Mart("plain", "agency VARCHAR, thing BIGINT", "a table", column_comments={"thin": "a typo"})
 
 
 def test_a_scaled_out_night_keeps_every_comment(demo_warehouse, tmp_path):
