@@ -115,7 +115,8 @@ def docs(config: str | None = ConfigOpt,
          config_reference: bool = typer.Option(
              False, "--config-reference", help="print the config key reference (what a bare --config does)")
          ) -> None:
-    """Print the warehouse's data dictionary (the COMMENTs on every meta and core table and column) as Markdown.
+    """Print the warehouse's data dictionary as Markdown: every table and view of meta, raw, core and marts, its
+    comment, and each column with its type and comment (meaning, unit, zone).
 
     Without a warehouse yet, it prints the contract itself (the schema every night is built to). With --config
     and no file name, it prints the config key reference instead (config/REFERENCE.md): every key of sara.toml,

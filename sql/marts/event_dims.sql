@@ -27,3 +27,5 @@ final as (
 select * from final;
 
 comment on view marts.event_dims is 'marts.events fanned out: one row per event, category group it belongs to and origin dimension (all, and the event''s own origin); the input of every mart''s dataset x category_group x origin';
+comment on column marts.event_dims.category_group is 'a category group the event belongs to (marts.category_groups: its category, or ''*'')';
+comment on column marts.event_dims.origin_dim is 'the origin dimension the row counts in: all, or the event''s own origin (community, officer, unknown)';

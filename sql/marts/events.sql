@@ -36,3 +36,11 @@ final as (
 select * from final;
 
 comment on table marts.events is 'one row per countable, non-void event (calls and incidents) with its local date: the input of every mart, from marts.horizon''s first date on';
+comment on column marts.events.event_at is 'the event''s time, UTC: received_at for calls, occurred_from (else reported_at) for incidents (core.*.event_at)';
+comment on column marts.events.time_precision is 'of event_at: exact, date_only (no time of day) or unknown_time';
+comment on column marts.events.category is 'sara category: call_category (calls) or offense_category (incidents), from the crosswalks';
+comment on column marts.events.event_type is 'call type as dispatched (calls) or most serious offense (incidents), decoded';
+comment on column marts.events.origin is 'the event''s own origin: community (a call from the public), officer (self-initiated) or unknown';
+comment on column marts.events.is_located is 'the event has a point inside the agency area (x/y, lon/lat not null)';
+comment on column marts.events.occurred_to is 'incidents: end of the occurrence window, UTC (null for calls and single-time incidents)';
+comment on column marts.events.local_date is 'local date (agency zone, marts.agency_zones) of event_at';

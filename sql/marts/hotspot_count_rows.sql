@@ -31,3 +31,4 @@ final as (
 select * from final;
 
 comment on table marts.hotspot_count_rows is 'the rows of marts.hotspot_counts without geometry';
+comment on column marts.hotspot_count_rows.n is 'events of the combination in the unit in the window (at least 1: zero counts are not stored)';

@@ -80,3 +80,11 @@ select * from final
 order by agency;
 
 comment on table marts.periods is 'one row per agency: as_of, the last local date its marts end at, and rule, how it was chosen: data = min(last_complete_day, local today - 1) - data_lag_days; agency config / global config = [agencies.<code>] as_of / [time] as_of; given = a date given to the build; no events = none (its marts are empty). last_event_day = latest local date of its countable, non-void events; it is complete when newest_extract_at (UTC, the newest loaded extract of its sources) is at or after the local midnight ending it, else last_complete_day is the day before';
+comment on column marts.periods.as_of is 'the last local date (agency zone) of the agency''s marts and windows; null with no events (rule no events)';
+comment on column marts.periods.rule is 'how as_of was chosen: data, agency config, global config, given or no events';
+comment on column marts.periods.first_event_day is 'earliest local date (agency zone) of the agency''s countable, non-void events in core';
+comment on column marts.periods.last_event_day is 'latest local date (agency zone) of the agency''s countable, non-void events (flagged times left out)';
+comment on column marts.periods.last_complete_day is 'last_event_day when the newest extract reaches the local midnight ending it, else the day before (local date)';
+comment on column marts.periods.newest_extract_at is 'the newest extract time of the agency''s loaded files (meta.loads.extract_at), UTC';
+comment on column marts.periods.data_lag_days is 'days subtracted under rule data ([time] data_lag_days)';
+comment on column marts.periods.local_today_minus_1 is 'yesterday in the agency''s zone, from the run''s clock (as_of is never after it under rule data)';

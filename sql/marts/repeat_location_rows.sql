@@ -7,7 +7,8 @@
 -- repeat_first_utc (a UTC time a day before the earliest repeat_first_date, to skip old row groups of core.calls).
 -- Counts are of countable events (marts.events), except n_repeat_window_all: every non-void event in the repeat
 -- window, the calls that are not countable (cancelled, duplicate ...: core.calls.is_countable) included.
--- first_seen / last_seen are UTC (event_at); days are local dates. marts.repeat_locations adds the point.
+-- first_seen / last_seen are UTC (event_at), first_seen_local / last_seen_local the same in the agency zone;
+-- days are local dates. marts.repeat_locations adds the point.
 -- location_label is what to show for the place: the label of marts.location_labels for a place without an
 -- address (its key is a rounded point), else the location_key itself (a premise, an address or a block).
 create or replace table marts.repeat_location_rows as
@@ -83,11 +84,14 @@ final as (
            -- the counts become the columns n_<days>d, named by the count_columns structure
            unnest(from_json(to_json(w.window_counts), getvariable('count_columns'))),
            w.n_repeat_window, w.n_repeat_window + coalesce(nc.n_not_countable, 0) as n_repeat_window_all,
-           w.first_seen, w.last_seen, w.distinct_days, w.rank, w.cum_share_events, w.cum_share_locations,
+           w.first_seen, w.last_seen, timezone(z.timezone, w.first_seen) as first_seen_local,
+           timezone(z.timezone, w.last_seen) as last_seen_local,
+           w.distinct_days, w.rank, w.cum_share_events, w.cum_share_locations,
            w.pt.x as x, w.pt.y as y, w.pt.lon as lon, w.pt.lat as lat,
            w.n_repeat_window >= cast(getvariable('repeat_min_events') as bigint) as is_repeat,
            coalesce(l.location_label, w.location_key) as location_label
     from windowed w
+    left join marts.agency_zones z on z.agency = w.agency
     left join location_labels l on l.agency = w.agency and l.location_key = w.location_key
     left join not_countable_counts nc
       on nc.agency = w.agency and nc.dataset = w.dataset and nc.category_group = w.category_group
@@ -97,3 +101,20 @@ select * from final;
 
 comment on table marts.repeat_location_rows is 'the rows of marts.repeat_locations without geometry';
 comment on column marts.repeat_location_rows.location_label is 'what to show for the place: for a place without an address (location_key XY <x> <y>) the label of marts.location_labels (near <street> (lat, lon), or no address: point at lat, lon and why no street is named), else the location_key (premise, address or block); location_key itself is unchanged';
+comment on column marts.repeat_location_rows.location_key is 'the place: premise name, else full address, else block, else the rounded point ''XY <x> <y>'' (analysis CRS)';
+comment on column marts.repeat_location_rows.address_block is 'the place''s most frequent block address (ties: the first in order)';
+comment on column marts.repeat_location_rows.n_repeat_window is 'countable events at the place in the repeat window (repeat_window_days local days ending at as_of)';
+comment on column marts.repeat_location_rows.n_repeat_window_all is 'every non-void event at the place in the repeat window, calls that are not countable (cancelled, duplicate) included';
+comment on column marts.repeat_location_rows.first_seen is 'the place''s first countable event in the longest count window, UTC';
+comment on column marts.repeat_location_rows.last_seen is 'the place''s last countable event, UTC';
+comment on column marts.repeat_location_rows.first_seen_local is 'first_seen in the agency''s zone (no UTC offset)';
+comment on column marts.repeat_location_rows.last_seen_local is 'last_seen in the agency''s zone (no UTC offset)';
+comment on column marts.repeat_location_rows.distinct_days is 'local dates (agency zone) with at least one event at the place, in the longest count window';
+comment on column marts.repeat_location_rows.rank is 'rank by n_repeat_window within agency x dataset x category group x origin (1 = most; ties share a rank)';
+comment on column marts.repeat_location_rows.cum_share_events is 'cumulative share (0..1) of the repeat window''s events at this place and every place ranked above it (the 80/20 table)';
+comment on column marts.repeat_location_rows.cum_share_locations is 'cumulative share (0..1) of the places, ranked by n_repeat_window';
+comment on column marts.repeat_location_rows.x is 'easting of the place''s most frequent located point, analysis CRS, metres; null when none is located';
+comment on column marts.repeat_location_rows.y is 'northing of that point, analysis CRS, metres';
+comment on column marts.repeat_location_rows.lon is 'longitude of that point, WGS 84 (EPSG:4326)';
+comment on column marts.repeat_location_rows.lat is 'latitude of that point, WGS 84 (EPSG:4326)';
+comment on column marts.repeat_location_rows.is_repeat is 'n_repeat_window is at least [analysis] repeat_min_events';

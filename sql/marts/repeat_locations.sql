@@ -9,3 +9,4 @@ final as (
     from places r
 )
 select * from final;
+comment on column marts.repeat_locations.geom is 'the place''s most frequent located point (x, y), analysis CRS; null when none of its events is located';

@@ -104,3 +104,16 @@ select * from final
 order by agency;
 
 comment on table marts.study_area is 'per agency: grid cells (n_cells) and how many had a located event in the longest analysis window (window_days) and in all history the marts read, the shares of empty cells, the share of cells inside the data''s extent (the box of the events), the area''s and the data''s boxes (analysis CRS), area_from (boundary or bbox) and a warning when more than [analysis] study_area_empty_share of the cells had no event in the window: Gi* and emerging hot spots depend on the study area';
+comment on column marts.study_area.area_from is 'how the agency''s area is given: boundary (a polygon layer) or bbox';
+comment on column marts.study_area.n_cells is 'grid cells of the agency''s area (marts.units, unit_type grid)';
+comment on column marts.study_area.window_days is 'the longest analysis window, whole local days ending at the agency''s as_of';
+comment on column marts.study_area.n_events_window is 'located events (any dataset, category, origin) in that window';
+comment on column marts.study_area.n_cells_with_events_window is 'grid cells holding at least one of them';
+comment on column marts.study_area.share_empty_window is 'share (0..1) of the grid cells with no located event in the window';
+comment on column marts.study_area.n_events_history is 'located events in all of marts.events up to as_of (from the horizon''s first date on)';
+comment on column marts.study_area.n_cells_with_events_history is 'grid cells holding at least one of them';
+comment on column marts.study_area.share_empty_history is 'share (0..1) of the grid cells with no located event in that history';
+comment on column marts.study_area.share_in_data_extent is 'share (0..1) of the grid cells whose centre lies inside the box of the events'' points';
+comment on column marts.study_area.area_bbox is 'the box of the agency''s area, analysis CRS (metres)';
+comment on column marts.study_area.data_bbox is 'the box of the located events'' points (history), analysis CRS (metres)';
+comment on column marts.study_area.warning is 'why the hot spots may mislead: the area is much larger than where events happen, or the window''s counts are sparse; null when at most study_area_empty_share of the cells are empty';

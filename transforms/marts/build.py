@@ -19,6 +19,8 @@ The steps, each in its own module:
 - problems                        SARA problem assessments (problems.py)
 - status                          why a mart is empty, per agency: marts.mart_status, meta.mart_status
                                   (status.py)
+- comments                        the shared columns' comments, each view column's, the local-time
+                                  columns' zones (write.py: comment_marts)
 The set logic is in sql/marts/ (one model per file); the statistics in transforms/stats/; every mart
 computed in Python is written by write.py from its declared schema.
 """
@@ -49,6 +51,7 @@ from transforms.marts import (
 from transforms.marts.dimensions import build_dimensions, write_config_dimensions
 from transforms.marts.periods import PERIOD_MARTS, agency_ends, build_periods
 from transforms.marts.units import static_units
+from transforms.marts.write import comment_marts
 from transforms.warehouse.sqlutil import qident
 
 KEEP = {"event_units", "build_info"}  # kept between nights (incremental); everything else is rebuilt
@@ -104,6 +107,7 @@ def build_all(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date | 
         ("response_times", lambda: compstat.build_response_times(con)),
         ("problems", lambda: problems.build_problem_marts(con, settings, problem_list)),
         ("status", lambda: status.build_status(con, settings, problem_list)),
+        ("comments", lambda: comment_marts(con)),
     ]
     for name, step in steps:
         t = time.perf_counter()

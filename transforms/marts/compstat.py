@@ -73,7 +73,25 @@ COMPSTAT = Mart(
     "2(sqrt(n) - sqrt(n_last_year)). A period not covered by the data (a date outside the sources' periods or an "
     "outage day, marts.coverage_daily) has a null count, and change, pct_change and poisson_z are null unless both "
     "are covered; comparison = 'ok' or 'no comparison (...)' saying why. All three periods for every unit/group "
-    "seen in any compared range.")
+    "seen in any compared range.",
+    column_comments={
+        "unit_type": "agency (the whole agency), district or beat",
+        "unit_id": "the district or beat ('(unassigned)' = not recorded); the agency code for unit_type "
+                   "agency",
+        "period": "week (the last 7 days), 28d (the last 28 days) or ytd (1 January to as_of)",
+        "period_start": "first local date (agency zone) of the period, inclusive",
+        "period_end": "last local date of the period, inclusive (the agency's as_of)",
+        "last_year_start": "period_start shifted one year back (Feb 29 -> Feb 28)",
+        "last_year_end": "period_end shifted one year back (Feb 29 -> Feb 28)",
+        "n": "events in the period; null when the period is not covered by the data (marts.coverage_daily)",
+        "n_last_year": "events in the same dates last year; null when those dates are not covered",
+        "change": "n - n_last_year, events; null unless both periods are covered",
+        "pct_change": "100 * change / n_last_year, percent; null when n_last_year = 0 or not compared",
+        "poisson_z": "2 (sqrt(n) - sqrt(n_last_year)), the square-root z of the change; null unless both "
+                     "periods are covered",
+        "comparison": "ok, or 'no comparison (...)' saying why (data from <first day> to <last complete "
+                      "day>, or outage on N days)",
+    })
 COMPSTAT_TOP = Mart(
     "compstat_top",
     "agency VARCHAR, dataset VARCHAR, district VARCHAR, kind VARCHAR, rank INTEGER, item VARCHAR, label VARCHAR, "
@@ -83,7 +101,23 @@ COMPSTAT_TOP = Mart(
     "score = z; a cell's district = most common district of its events, cells without one skipped), "
     "repeat_location (location_key, score = n_repeat_window; district = most common district of its events), "
     "call_type_growth (event_type, score = n - n_compare, last 28 days vs the same days last year, increases "
-    "only). A kind whose input mart is missing is skipped.")
+    "only). A kind whose input mart is missing is skipped.",
+    column_comments={
+        "district": "the district the item belongs to: the most common district of its events",
+        "kind": "hotspot (grid cells by 28-day Gi* z), repeat_location (places by n_repeat_window) or "
+                "call_type_growth (call types by growth over the same 28 days last year)",
+        "rank": "1 = top, within agency x district x kind",
+        "item": "hotspot: the grid cell's unit_id; repeat_location: the location_key; call_type_growth: the "
+                "call type",
+        "label": "what to show for the item: repeat_location the block address, call_type_growth the call "
+                 "type; null for hot spots",
+        "score": "what ranks the items: hotspot Gi* z, repeat_location n_repeat_window, call_type_growth n - "
+                 "n_compare",
+        "n": "events: hotspot the cell's own 28-day calls (0 = hot through its neighbours alone), "
+             "repeat_location n_repeat_window, call_type_growth the last 28 days' calls",
+        "n_compare": "call_type_growth: calls of the type in the same 28 days last year; null for the other "
+                     "kinds",
+    })
 # each kind of top list and the marts it reads
 TOP_KINDS = {
     "hotspot": ("events", "hotspot_stats", "event_units"),

@@ -30,7 +30,13 @@ KDE_ROWS = Mart(
     "kde_rows",
     "agency VARCHAR, unit_id VARCHAR, dataset VARCHAR, category_group VARCHAR, origin VARCHAR, window_days BIGINT, "
     "bandwidth_m DOUBLE, events BIGINT, density_km2 DOUBLE",
-    "the rows of marts.kde without geometry")
+    "the rows of marts.kde without geometry",
+    column_comments={
+        "unit_id": "the grid cell (marts.units, unit_type grid) at whose centre the density is estimated",
+        "bandwidth_m": "kernel bandwidth, metres ([analysis] kde_bandwidth_m)",
+        "events": "located events of the combination in the window (the kernel's input)",
+        "density_km2": "quartic kernel density at the cell centre, events per km²",
+    })
 HOTSPOT_ACCURACY = Mart(
     "hotspot_accuracy",
     "agency VARCHAR, dataset VARCHAR, category_group VARCHAR, origin VARCHAR, method VARCHAR, coverage DOUBLE, "
@@ -38,7 +44,25 @@ HOTSPOT_ACCURACY = Mart(
     "pai DOUBLE, n_best DOUBLE, pai_best DOUBLE, pei DOUBLE, last_period VARCHAR, this_period VARCHAR",
     "prediction accuracy of last period's top grid cells (by Gi* z and by KDE) for this period's events: hit "
     "rate, PAI = (n/N)/(a/A) (Chainey et al. 2008), PEI = PAI / best possible PAI, at 1, 5 and 10 % area "
-    "coverage; periods of prediction_period_days ending at the agency's as_of")
+    "coverage; periods of prediction_period_days ending at the agency's as_of",
+    column_comments={
+        "method": "how last period's cells were ranked: gi_star (Gi* z) or kde (kernel density)",
+        "coverage": "the share of the study area selected (0.01, 0.05, 0.10): the top cells whose area "
+                    "reaches it",
+        "n_cells": "grid cells selected",
+        "area": "area of the selected cells, m²",
+        "area_share": "area / the study area (a / A), 0..1",
+        "n_events": "this period's events in the selected cells (n)",
+        "total_events": "this period's events in every cell (N)",
+        "hit_rate": "n / N, 0..1",
+        "pai": "Prediction Accuracy Index (n/N)/(a/A) (Chainey, Tompson & Uhlig 2008)",
+        "n_best": "this period's events in the same number of cells with the most events this period (n*)",
+        "pai_best": "the best possible PAI for that number of cells, (n*/N)/(a/A)",
+        "pei": "Prediction Efficiency Index PAI / best PAI = n / n* (Hunt 2016), 0..1; null when n* = 0",
+        "last_period": "the period the cells were ranked on: 'first..last' local dates "
+                       "(prediction_period_days)",
+        "this_period": "the period whose events are predicted: 'first..last' local dates, ending at as_of",
+    })
 
 
 def build_kde(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date | None = None) -> int:

@@ -26,15 +26,34 @@ from transforms.marts.write import Mart, write_mart
 
 PERIODS = ("week", "28d", "ytd")  # the CompStat periods
 
-AGENCY_ZONES = Mart("agency_zones", "agency VARCHAR, timezone VARCHAR", "agency -> IANA time zone, for local dates")
+AGENCY_ZONES = Mart("agency_zones", "agency VARCHAR, timezone VARCHAR", "agency -> IANA time zone, for local dates",
+    column_comments={
+        "timezone": "the agency's IANA time zone (config [agencies.<code>] timezone): local dates and "
+                    "*_local times",
+    })
 CATEGORY_GROUPS = Mart("category_groups", "dataset VARCHAR, category_group VARCHAR, category VARCHAR",
-                       "named groups of categories per dataset; category '*' means every category")
+                       "named groups of categories per dataset; category '*' means every category",
+    column_comments={
+        "category_group": "the group's name (defaults: all, violent, property, burglary, disorder; plus "
+                          "config)",
+        "category": "a sara category (call_category or offense_category) in the group; '*' = every category",
+    })
 WINDOWS = Mart("windows", "agency VARCHAR, window_days BIGINT, start_date DATE, end_date DATE",
                "analysis windows per agency: local dates start_date..end_date (inclusive), ending at the agency's "
-               "as_of (marts.periods)")
+               "as_of (marts.periods)",
+    column_comments={
+        "start_date": "first local date of the window (agency zone), inclusive",
+        "end_date": "last local date of the window, inclusive: the agency's as_of",
+    })
 HORIZON = Mart("horizon", "agency VARCHAR, needed_by VARCHAR, first_date DATE, is_first BOOLEAN",
                "per agency, the first local date each mart family needs; marts.events (and so every mart) holds "
-               "the agency's events from the earliest of them (is_first) on")
+               "the agency's events from the earliest of them (is_first) on",
+    column_comments={
+        "needed_by": "the mart family that needs the date, by its setting: windows_days, repeat_window_days, "
+                     "ehsa_steps, prediction_period_days, kde_windows_days, compstat (...) or problem <name>",
+        "first_date": "the first local date (agency zone) that family reads",
+        "is_first": "this is the agency's earliest first_date: marts.events starts there",
+    })
 
 
 def ehsa_first_day(settings: Settings, as_of: date) -> date:

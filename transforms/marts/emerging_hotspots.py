@@ -34,7 +34,30 @@ EMERGING_HOTSPOT_ROWS = Mart(
     "n_hot INTEGER, n_cold INTEGER, final_z DOUBLE, trend_s BIGINT, trend_z DOUBLE, trend_p DOUBLE, trend VARCHAR, "
     "status VARCHAR, message VARCHAR, n_steps BIGINT, step VARCHAR, first_day DATE, as_of DATE, n BIGINT, "
     "n_last_step BIGINT",
-    "the rows of marts.emerging_hotspots without geometry")
+    "the rows of marts.emerging_hotspots without geometry",
+    column_comments={
+        "unit_id": "the grid cell (marts.units, unit_type grid)",
+        "pattern": "Esri's emerging hot spot pattern (New, Consecutive, Intensifying, Persistent, "
+                   "Diminishing, Sporadic, Oscillating, Historical Hot/Cold Spot, or No Pattern Detected); "
+                   "null when not classified",
+        "n_hot": "steps in which the cell is a significant hot spot (space-time Gi*, FDR over the cube)",
+        "n_cold": "steps in which it is a significant cold spot",
+        "final_z": "space-time Gi* z of the last step",
+        "trend_s": "Mann-Kendall S of the cell's z series over the steps",
+        "trend_z": "Mann-Kendall z of that trend",
+        "trend_p": "two-sided p of the Mann-Kendall trend",
+        "trend": "direction of the trend: up, down or none (at ehsa_alpha)",
+        "status": "ok, too_few_steps (fewer than 10 steps) or not_enough_covered_steps (outages or days "
+                  "outside the data): not classified, statistics null",
+        "message": "status in words",
+        "n_steps": "steps of the cube ([analysis] ehsa_steps)",
+        "step": "the step length: week or month ([analysis] ehsa_step)",
+        "first_day": "first local date (agency zone) of the cube",
+        "as_of": "last local date of the cube: the agency's as_of",
+        "n": "the cell's own events over the whole cube (a cell can be hot through its neighbours alone, n = "
+             "0)",
+        "n_last_step": "the cell's own events in the last step",
+    })
 NOT_COVERED = "not_enough_covered_steps"
 
 

@@ -38,7 +38,20 @@ HOTSPOT_STATS = Mart(
     "window_days BIGINT, n BIGINT, z DOUBLE, p DOUBLE, p_fdr DOUBLE, gi_bin TINYINT, n_neighbors INTEGER, "
     "p_sim DOUBLE, gi_bin_sim TINYINT",
     "the rows of marts.hotspots without geometry",
-    nan_is_null=False)
+    nan_is_null=False,
+    column_comments={
+        "n": "the unit's own events in the window (Gi* looks at the neighbourhood: a unit with n = 0 can be "
+             "hot)",
+        "z": "Getis-Ord Gi* z (binary weights, self included; = esda G_Local star)",
+        "p": "two-sided p of z (normal approximation)",
+        "p_fdr": "p after the Benjamini-Hochberg false discovery rate over the units of the combination",
+        "gi_bin": "-3..3: hot (+) or cold (-) spot at 99/95/90 % confidence after FDR, 0 = not significant "
+                  "(as ArcGIS Gi_Bin)",
+        "n_neighbors": "units in the neighbourhood, the unit itself counted",
+        "p_sim": "conditional permutation pseudo p, one-sided in the observed tail (gi_permutations > 0; "
+                 "else null)",
+        "gi_bin_sim": "-3..3 on min(1, 2 p_sim) after FDR (gi_permutations > 0; else null)",
+    })
 
 
 def build_hotspot_counts(con: duckdb.DuckDBPyConnection) -> None:

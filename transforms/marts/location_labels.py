@@ -38,7 +38,18 @@ LOCATION_LABELS = Mart(
     "CRS) in marts.events: its point as lon/lat (WGS 84), the nearest named street of the agency's streets "
     "layer within street_label_max_m (street, street_distance_m in metres; null when none or no layer) and a "
     "label to show instead of the key: 'near <street> (lat, lon)', or 'no address: point at lat, lon; ...' "
-    "saying why no street is named")
+    "saying why no street is named",
+    column_comments={
+        "location_key": "a place without an address: 'XY <x> <y>', its rounded point in the analysis CRS "
+                        "(metres)",
+        "lon": "longitude of that point, WGS 84 (EPSG:4326)",
+        "lat": "latitude of that point, WGS 84 (EPSG:4326)",
+        "street": "the nearest named street of the agency's streets layer within street_label_max_m; null "
+                  "when none or no layer",
+        "street_distance_m": "distance from the point to that street, metres; null when none",
+        "location_label": "what to show instead of the key: 'near <street> (lat, lon)', or 'no address: "
+                          "point at lat, lon; ...' saying why no street is named",
+    })
 
 
 def parse_xy_keys(keys: pl.Series) -> tuple[np.ndarray, np.ndarray]:

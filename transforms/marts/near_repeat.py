@@ -32,14 +32,39 @@ NEAR_REPEAT = Mart(
     "space band (metres, Manhattan) x time band (days); observed, expected mean/median under permutation of "
     "event times over fixed locations, knox_ratio, p_value = (#sim >= obs + 1)/(perms + 1), z; the open last "
     "distance band and the open last time band have no p_value or z (NULL, p_note says why: their counts mirror "
-    "the closed bands, since the pairs per time band and per distance band are fixed under permutation)")
+    "the closed bands, since the pairs per time band and per distance band are fixed under permutation)",
+    column_comments={
+        "space_lo": "the distance band's lower bound, metres (Manhattan distance between the events' points)",
+        "space_hi": "its upper bound, metres (inf for the open last band)",
+        "time_lo": "the time band's lower bound, days between the events",
+        "time_hi": "its upper bound, days (inf for the open last band)",
+        "observed": "pairs of events in the band",
+        "expected_mean": "mean pairs over the permutations of event times over fixed places",
+        "expected_median": "median pairs over the permutations",
+        "knox_ratio": "observed / expected_mean (> 1: more pairs close in space and time than chance)",
+        "p_value": "(permutations with at least the observed pairs + 1) / (permutations + 1); null for the "
+                   "open last distance or time band",
+        "z": "(observed - mean) / standard deviation of the permutations; null for the open bands",
+        "p_note": "why p_value and z are null (the open bands' counts mirror the closed bands'); null "
+                  "otherwise",
+        "category_group": "the configured near-repeat group ([analysis] knox_groups)",
+        "n_events": "located events of the group in the repeat window (the test's input)",
+    })
 NEAR_REPEAT_EVENTS = Mart(
     "near_repeat_events",
     "label VARCHAR, chain_id BIGINT, n_in_chain BIGINT, source VARCHAR, event_id VARCHAR, agency VARCHAR, "
     "dataset VARCHAR, category_group VARCHAR",
     "each event of a near-repeat category group: originator (starts a chain), repeat (same location within "
     "T days of an earlier event), near_repeat (within D metres and T days of an earlier one) or isolated; "
-    "chain_id = connected component of events linked within D and T (as ptools near_strings)")
+    "chain_id = connected component of events linked within D and T (as ptools near_strings)",
+    column_comments={
+        "label": "originator (starts a chain), repeat (same place within T days of an earlier event), "
+                 "near_repeat (within D metres and T days of an earlier one) or isolated",
+        "chain_id": "connected component of events linked within D (near_repeat_distance_m) and T "
+                    "(near_repeat_days); an isolated event has its own",
+        "n_in_chain": "events in the chain (1 = isolated)",
+        "category_group": "the configured near-repeat group ([analysis] knox_groups)",
+    })
 
 
 def build_near_repeat(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date | None = None) -> None:

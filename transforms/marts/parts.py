@@ -27,6 +27,7 @@ from transforms.config import Settings
 from transforms.marts import build as marts
 from transforms.marts import dimensions, problems, status, units
 from transforms.marts.periods import PERIOD_MARTS, agency_ends
+from transforms.marts.write import comment_columns, comment_marts
 from transforms.warehouse import db as wh
 from transforms.warehouse.parts import copy_into, scratch, write_part
 from transforms.warehouse.sqlutil import qident, qstr, relation_columns, relation_exists
@@ -39,13 +40,16 @@ def prepare_partitions(con: duckdb.DuckDBPyConnection, settings: Settings) -> No
 
 
 def _copy_mart(con: duckdb.DuckDBPyConnection, name: str, agency: str) -> None:
-    """marts.<name> of the attached build file, the agency's rows, with its comment."""
+    """marts.<name> of the attached build file, the agency's rows, with its comments."""
     t = f"marts.{qident(name)}"
     con.execute(f"CREATE TABLE {t} AS SELECT * FROM b.{t} WHERE agency = ?", [agency])
     comment = con.execute("SELECT comment FROM duckdb_tables() WHERE database_name = 'b' AND schema_name = 'marts' "
                           "AND table_name = ?", [name]).fetchone()
     if comment and comment[0]:
         con.execute(f"COMMENT ON TABLE {t} IS {qstr(comment[0])}")
+    comment_columns(con, t, dict(con.execute(
+        "SELECT column_name, comment FROM duckdb_columns() WHERE database_name = 'b' AND schema_name = 'marts' "
+        "AND table_name = ? AND comment IS NOT NULL", [name]).fetchall()))
 
 
 def marts_partition(settings: Settings, agency: str, build: Path, parts: Path) -> dict:
@@ -83,7 +87,7 @@ def marts_partition(settings: Settings, agency: str, build: Path, parts: Path) -
         if relation_exists(con, "marts", "event_units", "b"):  # kept between nights: incremental per agency too
             con.execute("CREATE TABLE marts.event_units AS SELECT * FROM b.marts.event_units WHERE agency = ?",
                         [agency])
-            con.execute("CREATE TABLE marts.build_info (key VARCHAR PRIMARY KEY, value VARCHAR)")
+            units.create_build_info(con)
             if relation_exists(con, "marts", "build_info", "b"):
                 sig = con.execute("SELECT value FROM b.marts.build_info WHERE key = 'unit_signature'").fetchone()
                 if sig and sig[0] == units.unit_signature(settings):  # same units as the whole config's
@@ -104,7 +108,10 @@ def marts_partition(settings: Settings, agency: str, build: Path, parts: Path) -
             tables[name] = {"path": str(path), "rows": write_part(con, f"SELECT * FROM marts.{qident(name)}", path),
                             "comment": comment, "columns": [c[0] for c in cols],
                             "column_comments": {c: cm for c, cm in cols if cm}}
-        views = [{"name": n, "sql": sql, "comment": cm} for n, sql, cm in con.execute(
+        views = [{"name": n, "sql": sql, "comment": cm, "column_comments": dict(con.execute(
+            "SELECT column_name, comment FROM duckdb_columns() WHERE database_name = current_database() "
+            "AND schema_name = 'marts' AND table_name = ? AND comment IS NOT NULL", [n]).fetchall())}
+            for n, sql, cm in con.execute(
             "SELECT view_name, sql, comment FROM duckdb_views() WHERE database_name = current_database() "
             "AND schema_name = 'marts' AND NOT internal ORDER BY view_oid").fetchall()]
         return {"agency": agency, "tables": tables, "views": views, "timings": timings,
@@ -133,7 +140,7 @@ def merge_marts(con: duckdb.DuckDBPyConnection, settings: Settings, manifests: l
     for name in names:
         parts = [m["tables"][name] for m in manifests if name in m["tables"]]
         if name == "build_info":
-            con.execute("CREATE TABLE marts.build_info (key VARCHAR PRIMARY KEY, value VARCHAR)")
+            units.create_build_info(con)
             con.execute("INSERT INTO marts.build_info VALUES ('unit_signature', ?)", [units.unit_signature(settings)])
             continue
         if name in SAME_IN_EVERY_PART:
@@ -161,6 +168,8 @@ def merge_marts(con: duckdb.DuckDBPyConnection, settings: Settings, manifests: l
         con.execute(v["sql"])
         if v["comment"]:
             con.execute(f"COMMENT ON VIEW marts.{qident(v['name'])} IS {qstr(v['comment'])}")
+        comment_columns(con, f"marts.{qident(v['name'])}", v.get("column_comments", {}))
+    comment_marts(con)  # the views' columns, and the local-time columns naming every merged agency's zone
     status.record_status(con)
     return {"as_of": marts.as_of_words(agency_ends(con)), **marts.mart_row_counts(con)}
 

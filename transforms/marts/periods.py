@@ -39,7 +39,16 @@ COVERAGE_DAILY = Mart(
     "complete day, zero days included): n events (countable, not void), typical = median of the last 28 days "
     "before it that were not outages (null with none), is_outage and reason: no events (a run of empty days over "
     "which typical expects at least 5 events), or far below typical (n < 20 % of typical, typical >= 5); "
-    "transforms.stats.coverage")
+    "transforms.stats.coverage",
+    column_comments={
+        "local_date": "the day, local date (agency zone), inside the source's period (first event day .. "
+                      "last complete day)",
+        "n": "countable, non-void events of the source that day (zero days included)",
+        "typical": "median of n over the last 28 days before it that were not outages; null with none",
+        "is_outage": "the day is an outage (see reason); a day outside the period is never one",
+        "reason": "no events (a run of empty days over which typical expects at least 5 events), far below "
+                  "typical (n < 20 % of typical, typical >= 5), or null",
+    })
 
 
 def build_periods(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date | None = None,

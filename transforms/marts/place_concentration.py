@@ -36,12 +36,37 @@ CONCENTRATION = Mart(
     "street segment / grid cell (zero-event units included) the shares of units holding 25/50/80 % of events, "
     "the Gini and the generalized Gini G' = max(1, U/E)(G - 1) + 1 (Bernasco & Steenbeek 2017); for locations "
     "(addresses, no zero universe) the share of events at repeat locations and at the top 1/5/10 % of "
-    "locations with any event")
+    "locations with any event",
+    column_comments={
+        "unit_type": "street (segments), grid (cells) or location (places by location_key: only those with "
+                     "an event)",
+        "n_places": "units counted: every street segment or grid cell (zero-event ones included), or the "
+                    "places with an event",
+        "n_events": "events in the repeat window on them",
+        "share_units_25": "smallest share (0..1) of the units holding 25 % of the events",
+        "share_units_50": "smallest share of the units holding 50 % of the events",
+        "share_units_80": "smallest share of the units holding 80 % of the events",
+        "gini": "Gini coefficient of events over the units (0 = even, 1 = all in one)",
+        "generalized_gini": "generalized Gini G' = max(1, U/E)(G - 1) + 1 for few events over many units "
+                            "(Bernasco & Steenbeek 2017)",
+        "share_events_at_repeat_locations": "location: share (0..1) of events at repeat locations "
+                                            "(is_repeat); null for street and grid",
+        "share_events_top_1pct": "location: share of events at the top 1 % of places with any event; else "
+                                 "null",
+        "share_events_top_5pct": "location: share of events at the top 5 % of places; else null",
+        "share_events_top_10pct": "location: share of events at the top 10 % of places; else null",
+        "window_days": "the repeat window, local days ending at the agency's as_of",
+    })
 CONCENTRATION_LORENZ = Mart(
     "concentration_lorenz",
     "share_units DOUBLE, share_events DOUBLE, agency VARCHAR, dataset VARCHAR, category_group VARCHAR, "
     "unit_type VARCHAR",
-    "Lorenz-curve points (share of units, highest first; share of events)")
+    "Lorenz-curve points (share of units, highest first; share of events)",
+    column_comments={
+        "share_units": "cumulative share (0..1) of the units, highest count first",
+        "share_events": "cumulative share (0..1) of the events they hold",
+        "unit_type": "street (segments) or grid (cells)",
+    })
 
 
 def build_concentration(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date | None = None) -> None:

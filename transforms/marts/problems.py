@@ -52,10 +52,23 @@ AREAS = ("target", "buffer", "control")
 
 PROBLEM_AREAS = Mart(
     "problem_areas", "problem VARCHAR, area VARCHAR, area_m2 DOUBLE, geom GEOMETRY",
-    "SARA problems: target, buffer (ring) and control polygons, agency analysis CRS")
+    "SARA problems: target, buffer (ring) and control polygons, agency analysis CRS",
+    column_comments={
+        "problem": "the tracked problem's name (its file in the problems folder)",
+        "area": "target, buffer (ring of buffer_m around the target) or control",
+        "area_m2": "the area's area, m² (analysis CRS)",
+        "geom": "the area's polygon, the agency's analysis CRS (metres)",
+    })
 PROBLEM_DAILY = Mart(
     "problem_daily", "problem VARCHAR, area VARCHAR, period VARCHAR, local_date DATE, n BIGINT",
-    "SARA problems: events per area and local date of the pre and post windows (zeros included)")
+    "SARA problems: events per area and local date of the pre and post windows (zeros included)",
+    column_comments={
+        "problem": "the tracked problem's name",
+        "area": "target, buffer or control",
+        "period": "pre or post (the windows before and after response_date)",
+        "local_date": "the day, local date (agency zone)",
+        "n": "events of the problem's dataset, categories and origin in the area that day (zeros included)",
+    })
 PROBLEM_ASSESSMENT = Mart(
     "problem_assessment",
     "problem VARCHAR, description VARCHAR, agency VARCHAR, dataset VARCHAR, origin VARCHAR, response_date DATE, "
@@ -68,7 +81,54 @@ PROBLEM_ASSESSMENT = Mart(
     "wdq DOUBLE, wdq_reading VARCHAR, poisson_z DOUBLE, etest_p_drop DOUBLE, etest_p_two_sided DOUBLE, "
     "sentence VARCHAR",
     "SARA problems: pre/post counts and WDD, WDQ, Poisson z and E-test of the target; WDD uses the control for "
-    "both target and buffer")
+    "both target and buffer",
+    column_comments={
+        "problem": "the tracked problem's name",
+        "description": "the problem's description, from its file",
+        "origin": "the origin counted (the problem's origin): all, community, officer or unknown",
+        "response_date": "the local date the response started; the pre period ends before it, post starts "
+                         "on or after it",
+        "pre_start": "first local date of the pre period",
+        "pre_end": "last local date of the pre period",
+        "post_start": "first local date of the post period",
+        "post_end": "last local date of the post period",
+        "pre_days": "days in the pre period",
+        "post_days": "days in the post period",
+        "time_weight_pre": "weight of the pre period's counts (time_weights; 1 = raw counts)",
+        "time_weight_post": "weight of the post period's counts",
+        "control_weighting": "area (control counts scaled to the target's and the buffer's area) or none",
+        "target_area_m2": "target area, m²",
+        "buffer_area_m2": "buffer area, m²",
+        "control_area_m2": "control area, m²",
+        "target_pre": "events in the target, pre period",
+        "target_post": "events in the target, post period",
+        "buffer_pre": "events in the buffer, pre period",
+        "buffer_post": "events in the buffer, post period",
+        "control_pre": "events in the control, pre period",
+        "control_post": "events in the control, post period",
+        "wdd": "weighted displacement difference (Wheeler & Ratcliffe 2018) of target + buffer, events (< 0: "
+               "fewer than the control predicts)",
+        "wdd_local": "the target's part: its change net of the control",
+        "wdd_displace": "the buffer's part: its change net of the control (> 0: displacement)",
+        "wdd_se": "standard error of wdd (Poisson)",
+        "wdd_z": "wdd / wdd_se",
+        "wdd_ci_low": "lower bound of the 1 - wdd_alpha confidence interval of wdd",
+        "wdd_ci_high": "upper bound of that interval",
+        "wdd_p": "two-sided p of wdd_z",
+        "wdd_alpha": "the interval's alpha",
+        "displace_z": "z of the buffer's own change (wdd_displace)",
+        "displace_p": "two-sided p of displace_z",
+        "wdq_success": "WDQ success measure S = target_post/control_post - target_pre/control_pre (< 0: the "
+                       "target improved; Bowers & Johnson 2003)",
+        "wdq_buffer_measure": "buffer displacement measure M = buffer_post/control_post - "
+                              "buffer_pre/control_pre",
+        "wdq": "weighted displacement quotient M / S; null when a control count is 0",
+        "wdq_reading": "what the WDQ says (meaningful only when S < 0)",
+        "poisson_z": "2 (sqrt(target_post) - sqrt(target_pre)), raw counts",
+        "etest_p_drop": "E-test p, one-sided: the target's rate dropped (time weights as exposures)",
+        "etest_p_two_sided": "E-test p, two-sided",
+        "sentence": "the result in one plain sentence",
+    })
 
 
 # ---------------------------------------------------------------------------------------------------------

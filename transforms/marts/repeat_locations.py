@@ -18,6 +18,7 @@ from transforms.config import Settings
 from transforms.marts.location_labels import build_location_labels
 from transforms.marts.models import run_model
 from transforms.marts.periods import agency_ends
+from transforms.marts.write import comment_columns
 from transforms.warehouse.sqlutil import qstr
 
 
@@ -41,6 +42,10 @@ def build_repeat_locations(con: duckdb.DuckDBPyConnection, settings: Settings, a
               repeat_first_utc=datetime.combine(first - timedelta(days=1), time(), UTC),
               count_columns=json.dumps({f"n_{w}d": "BIGINT" for w in windows}),
               repeat_min_events=an.repeat_min_events)
+    # one count column per window: its comment is made here, with the window's length
+    comment_columns(con, "marts.repeat_location_rows", {
+        f"n_{w}d": f"countable events at the place in the {w} local days (agency zone) ending at the agency's as_of"
+        for w in windows})
     run_model(con, "repeat_locations")
     # the comment names the configured window and threshold, and COMMENT ON takes no bound value
     con.execute(
@@ -48,7 +53,7 @@ def build_repeat_locations(con: duckdb.DuckDBPyConnection, settings: Settings, a
         + qstr(f"one row per agency, location_key, dataset, category group and origin with an event in the last "
                f"{an.repeat_window_days} days: counts of countable events per window (n_<days>d, n_repeat_window; "
                f"cancelled and duplicate calls are not countable), n_repeat_window_all (every non-void event in the "
-               f"repeat window, countable or not), first_seen/last_seen (UTC), "
+               f"repeat window, countable or not), first_seen/last_seen (UTC; *_local: local time), "
                f"distinct_days, rank and the 80/20 table (cum_share_events, cum_share_locations) by "
                f"n_repeat_window, is_repeat = at least {an.repeat_min_events} events in the repeat window; "
                f"location_label = what to show for the place (a place without an address: near its street); "

@@ -36,7 +36,15 @@ MART_STATUS = Mart(
     "one row per product mart x agency (x category group where it matters) of this build: state ok (rows), partial "
     "(rows, but some say no comparison or not classified), empty (no rows, or none usable) or not applicable (no "
     "input of that kind), and the reason in words; mart category_groups: a configured group matching no event. "
-    "meta.mart_status keeps every build's rows")
+    "meta.mart_status keeps every build's rows",
+    column_comments={
+        "mart": "the product mart (hotspots, emerging_hotspots, repeat_locations, ...; category_groups: a "
+                "configured group)",
+        "category_group": "the category group where it matters (mart category_groups), else null",
+        "state": "ok (rows), partial (rows, but some say no comparison or not classified), empty or not "
+                 "applicable",
+        "reason": "why, in words; null when ok",
+    })
 
 # each product mart -> the table that holds its rows (with an agency column)
 PRODUCTS = {

@@ -28,7 +28,18 @@ TEMPORAL_PROFILE = Mart(
     "hour-of-week counts (slot 0 = Monday 00:00-01:00 local ... 167 = Sunday 23:00) per agency, dataset, "
     "category group and unit (agency, beat, district) over the repeat window; incident windows "
     "(occurred_from..occurred_to) spread by aoristic weights; events with unknown_time or date_only precision "
-    "are left out and counted in n_left_out")
+    "are left out and counted in n_left_out",
+    column_comments={
+        "slot": "hour of the week, local time: 0 = Monday 00:00-01:00 ... 167 = Sunday 23:00-24:00",
+        "weekday": "0 = Monday ... 6 = Sunday (local)",
+        "hour": "hour of the day 0..23 (local)",
+        "weight": "events in the slot over the repeat window (incident windows spread by aoristic weights, "
+                  "so fractions)",
+        "unit_type": "agency (the whole agency), beat or district",
+        "unit_id": "the beat or district; the agency code for unit_type agency",
+        "n_left_out": "events of the unit and group left out for having no time of day (unknown_time, "
+                      "date_only)",
+    })
 
 
 def build_temporal_profile(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date | None = None) -> None:

@@ -30,7 +30,7 @@ from shapely.ops import transform
 
 from transforms.config import Settings
 from transforms.marts.models import read_model, run_model
-from transforms.marts.write import Mart, create_mart, insert_rows, write_mart
+from transforms.marts.write import Mart, comment_columns, create_mart, insert_rows, write_mart
 from transforms.warehouse.geo import agency_area, tag_polygons
 
 
@@ -231,11 +231,24 @@ def static_units(settings: Settings) -> dict[str, dict[str, UnitSet]]:
 UNITS = Mart("units", "agency VARCHAR, unit_type VARCHAR, unit_id VARCHAR, ix INTEGER, iy INTEGER, name VARCHAR, "
              "area_m2 DOUBLE, geom GEOMETRY",
              "every spatial unit (grid cell, h3 hex, polygon, street segment) of every agency, geometry in the "
-             "agency analysis CRS")
+             "agency analysis CRS",
+    column_comments={
+        "ix": "grid: the cell's column index from the grid origin (null for other unit types)",
+        "iy": "grid: the cell's row index (null for other unit types)",
+        "name": "street segment: its street name (the streets layer's name_field); null otherwise",
+        "area_m2": "area of the unit, m² (a grid cell clipped to the agency area; 0 for a street segment)",
+        "geom": "the unit's shape in the agency's analysis CRS: the cell, hex or polygon, or the street "
+                "segment",
+    })
 EVENT_UNITS = Mart("event_units", "dataset VARCHAR, source VARCHAR, event_id VARCHAR, agency VARCHAR, "
                    "unit_type VARCHAR, unit_id VARCHAR, load_id VARCHAR",
                    "one row per located event and unit type: the unit it falls in (street: the nearest segment "
-                   "within snap_tolerance_m, null when farther); kept incrementally by load_id")
+                   "within snap_tolerance_m, null when farther); kept incrementally by load_id",
+    column_comments={
+        "unit_id": "the unit the event falls in (street: the nearest segment within snap_tolerance_m; null "
+                   "when farther)",
+        "load_id": "the load of the event's version that was assigned (reassigned when it changes)",
+    })
 
 
 def write_units(con: duckdb.DuckDBPyConnection, settings: Settings, unit_sets: dict[str, dict[str, UnitSet]]) -> None:
@@ -284,6 +297,16 @@ def _assign(ev: pl.DataFrame, code: str, settings: Settings, sets: dict[str, Uni
     return out
 
 
+def create_build_info(con: duckdb.DuckDBPyConnection) -> None:
+    """marts.build_info (kept between nights, as marts.event_units), with its comments."""
+    con.execute("CREATE TABLE IF NOT EXISTS marts.build_info (key VARCHAR PRIMARY KEY, value VARCHAR)")
+    con.execute("COMMENT ON TABLE marts.build_info IS 'what the marts kept between nights were built with; "
+                "key unit_signature: the settings the units and marts.event_units depend on (a change reassigns "
+                "every event)'")
+    comment_columns(con, "marts.build_info", {"key": "setting name (unit_signature)",
+                                              "value": "its value (unit_signature: a JSON list of the settings)"})
+
+
 def build_event_units(con: duckdb.DuckDBPyConnection, settings: Settings,
                       unit_sets: dict[str, dict[str, UnitSet]]) -> int:
     """marts.event_units: each located event's unit for every unit type (street: null when unsnapped).
@@ -294,7 +317,7 @@ def build_event_units(con: duckdb.DuckDBPyConnection, settings: Settings,
     """
     signature = unit_signature(settings)
     create_mart(con, EVENT_UNITS, replace=False)
-    con.execute("CREATE TABLE IF NOT EXISTS marts.build_info (key VARCHAR PRIMARY KEY, value VARCHAR)")
+    create_build_info(con)
     old = con.execute("SELECT value FROM marts.build_info WHERE key = 'unit_signature'").fetchone()
     if old is None or old[0] != signature:
         con.execute("DELETE FROM marts.event_units")

@@ -1,6 +1,7 @@
 """Data dictionaries, as Markdown.
 
-- `data_dictionary(con)`: the warehouse's, from the COMMENTs stored on every table and column (`sara docs`).
+- `data_dictionary(con)`: the warehouse's, from the COMMENTs stored on every table, view and column of every
+  schema (meta, raw, core, marts) (`sara docs`).
 - `extract_dictionary(policy, dataset)`: a public extract's (`sara publish` writes it beside the files): the
   published columns, whose meanings are here (`DESCRIPTIONS`), and how the rows are protected.
 
@@ -69,25 +70,38 @@ def markdown_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> 
             + ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows])
 
 
-def data_dictionary(con: duckdb.DuckDBPyConnection, schemas: tuple[str, ...] = ("meta", "core", "marts")) -> str:
-    """The warehouse data dictionary: every table of `schemas` with its columns, types and COMMENTs."""
+SCHEMAS = ("meta", "raw", "core", "marts")
+
+
+def data_dictionary(con: duckdb.DuckDBPyConnection, schemas: tuple[str, ...] = SCHEMAS) -> str:
+    """The warehouse data dictionary: every table and view of `schemas` (schema.table, its comment), then each
+    of its columns with its type and COMMENT. Every comment is stored in the file (a view's columns too), so
+    the dictionary prints them as they are; tests/integration/test_comments.py fails on any one missing."""
+    order = {s: i for i, s in enumerate(schemas)}
     marks = ", ".join("?" for _ in schemas)
-    tables = con.execute(
-        f"""SELECT schema_name, table_name, comment FROM duckdb_tables()
-            WHERE schema_name IN ({marks}) ORDER BY schema_name, table_name""",
-        list(schemas),
+    rels = con.execute(
+        f"""SELECT schema_name, table_name, 'table', comment FROM duckdb_tables()
+            WHERE database_name = current_database() AND schema_name IN ({marks})
+            UNION ALL
+            SELECT schema_name, view_name, 'view', comment FROM duckdb_views()
+            WHERE database_name = current_database() AND NOT internal AND schema_name IN ({marks})""",
+        list(schemas) * 2,
     ).fetchall()
+    rels.sort(key=lambda r: (order[r[0]], r[1]))
     out = ["# sara warehouse data dictionary", "",
-           "Every timestamp is stored in UTC (TIMESTAMPTZ); x/y are metres in the agency analysis CRS.", ""]
-    for schema, table, comment in tables:
-        out += [f"## {schema}.{table}", "", comment or "(no description)", ""]
+           "Every timestamp is stored in UTC (TIMESTAMPTZ); a column whose name ends in `_local` (TIMESTAMP) is the "
+           "same time in the agency's zone; dates are local dates. x/y are metres in the agency analysis CRS.", ""]
+    for schema, name, kind, comment in rels:
+        out += [f"## {schema}.{name}", "", ("(view) " if kind == "view" else "") + (comment or "(no description)"),
+                ""]
         cols = con.execute(
             """SELECT column_name, data_type, comment FROM duckdb_columns()
-               WHERE schema_name = ? AND table_name = ? ORDER BY column_index""",
-            [schema, table],
+               WHERE database_name = current_database() AND schema_name = ? AND table_name = ?
+               ORDER BY column_index""",
+            [schema, name],
         ).fetchall()
         out += markdown_table(["column", "type", "description"],
-                              [(name, dtype, ccomment or "") for name, dtype, ccomment in cols])
+                              [(col, dtype, (ccomment or "").replace("\n", " ")) for col, dtype, ccomment in cols])
         out.append("")
     return "\n".join(out)
 

@@ -345,6 +345,17 @@ def check_columns(path: Path, src: SourceConfig, columns: list[str]) -> None:
                         f"{header_summary(columns)}")
 
 
+def _comment_raw_columns(con: duckdb.DuckDBPyConnection, source: str) -> None:
+    """A comment on each column of raw.<source> that has none: the provenance columns, and each delivered
+    column by its name in the files."""
+    fixed = {"_load_id": "the load (meta.loads.load_id) the row came in",
+             "_row_number": "the data-row number in its file (1-based, header excluded; core source_row)"}
+    for c, in con.execute("SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
+                          "AND schema_name = 'raw' AND table_name = ? AND comment IS NULL", [source]).fetchall():
+        text = fixed.get(c) or f"column {c} of the files of source {source}, as delivered (text; null when a file lacks it)"
+        con.execute(f"COMMENT ON COLUMN raw.{qident(source)}.{qident(c)} IS {qstr(text)}")
+
+
 def write_raw(con: duckdb.DuckDBPyConnection, source: str, tag: str, load_id: str, columns: list[str]) -> None:
     """Append the staged rows to raw.<source>, adding any new column as text."""
     table = f"raw.{qident(source)}"
@@ -355,6 +366,7 @@ def write_raw(con: duckdb.DuckDBPyConnection, source: str, tag: str, load_id: st
     for c in columns:
         if c not in have:
             con.execute(f"ALTER TABLE {table} ADD COLUMN {qident(c)} VARCHAR")
+    _comment_raw_columns(con, source)
     cols = ", ".join(qident(c) for c in columns)
     con.execute(
         f"INSERT INTO {table} (_load_id, _row_number, {cols}) SELECT ?, _row_number, {cols} FROM _raw_{tag}",
