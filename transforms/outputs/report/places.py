@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from transforms.outputs.report.markup import Missing, esc, fmt_value, html_table, pct
+from transforms.outputs.report.markup import Missing, esc, fmt_value, html_table, pct, what_words
 from transforms.outputs.report.reads import Ctx, fetch, nearest, pick, qcols, qtable, require, table_columns
 from transforms.outputs.report.svg import hotspot_map, lorenz_chart, share_bar
 
-REPEAT_HEADERS = {"n_repeat_window": "countable events", "n_repeat_window_all": "all events"}
+REPEAT_HEADERS = {"rank": "Rank", "place": "Place", "n_repeat_window": "Countable events",
+                  "n_repeat_window_all": "All events", "cum_share_events": "Share of events, cumulative",
+                  "is_repeat": "Repeat location"}
 KNOX_ALPHA = 0.05  # a Knox cell is shaded when its ratio is above 1 and its p is at or below this
 
 
@@ -79,13 +81,12 @@ def section_repeat(c: Ctx) -> str:
                        [c.origin, "all"])
         base = ("FROM marts.repeat_location_rows WHERE agency = ? AND dataset = ? AND category_group = 'all' "
                 "AND origin = ?")
-        show = [k for k in ("rank", "address_block", "location_key", "n_repeat_window", "n_repeat_window_all",
-                            "cum_share_events", "is_repeat") if k in cols]
-        top = fetch(c.con, f"SELECT {qcols(show)} {base} ORDER BY rank, n_repeat_window DESC LIMIT 15",
-                    [ag, ds, origin])
-        # both counts side by side: the ranking counts countable events only (see the note below the table)
-        top = [{REPEAT_HEADERS.get(k, k): v for k, v in r.items()} for r in top]
-        show = [REPEAT_HEADERS.get(k, k) for k in show]
+        label = ("coalesce(location_label, address_block, location_key)" if "location_label" in cols
+                 else "coalesce(address_block, location_key)" if "address_block" in cols else "location_key")
+        show = ["rank", "place"] + [k for k in ("n_repeat_window", "n_repeat_window_all", "cum_share_events",
+                                                "is_repeat") if k in cols]
+        top = fetch(c.con, f"SELECT rank, {label} AS place, {qcols(show[2:])} {base} "
+                           "ORDER BY rank, n_repeat_window DESC LIMIT 15", [ag, ds, origin])
         curve = fetch(c.con, f"SELECT cum_share_locations AS x, cum_share_events AS y {base} "
                              "ORDER BY cum_share_locations", [ag, ds, origin])
         step = max(1, len(curve) // 200)
@@ -93,15 +94,18 @@ def section_repeat(c: Ctx) -> str:
         if curve:
             pts.append((float(curve[-1]["x"]), float(curve[-1]["y"])))
         share80 = next((float(r["x"]) for r in curve if float(r["y"]) >= 0.8), None)
-        title = f"{c.name(ag)}: {ds}, {origin} origin"
-        tbl = html_table(top, show, fmt=lambda k, v: pct(v) if k == "cum_share_events" else fmt_value(v))
+        days = c.settings.sara.analysis.repeat_window_days
+        title = f"{c.name(ag)}: {what_words(ds, 'all', str(origin))}, last {days} days"
+        tbl = html_table(top, show, fmt=lambda k, v: pct(v) if k == "cum_share_events" else fmt_value(v),
+                         headers=REPEAT_HEADERS)
         out.append(f"<h3>{esc(title)}</h3><div class=\"charts\"><div>{tbl}</div>"
                    f"{lorenz_chart(pts, '80/20 curve', share80)}</div>")
     if "n_repeat_window_all" in cols:
         out.insert(0, '<p class="how">Ranked by countable events: calls that were cancelled, duplicates of '
                       "another call or voided are not countable (the disposition crosswalk's countable flag). "
                       '"All events" also counts the cancelled and duplicate calls at the place (not the '
-                      "voided ones); for incidents the two are the same.</p>")
+                      "voided ones); for incidents the two are the same. These are exact addresses: internal "
+                      "use only.</p>")
     return "".join(out)
 
 
@@ -109,7 +113,7 @@ def section_emerging(c: Ctx) -> str:
     table = "marts.emerging_hotspot_rows" if table_columns(c.con, "marts.emerging_hotspot_rows") \
         else "marts.emerging_hotspots"
     cols = require(c.con, table, ["agency", "pattern"])
-    filt, params = [], []
+    filt, params = ["pattern IS NOT NULL"], []
     if "category_group" in cols:
         filt.append("category_group = 'all'")
     if "origin" in cols:
@@ -128,14 +132,15 @@ def section_emerging(c: Ctx) -> str:
     keys = sorted({(r["agency"], r.get("dataset", "")) for r in rows})
     table_rows = []
     for ag, d in keys:
-        row: dict[str, object] = {"agency": c.name(ag)}
+        row: dict[str, object] = {"Agency": c.name(ag)}
         if ds:
-            row["dataset"] = d
+            row["Data"] = what_words(d, "all").split(",")[0]
         for p in patterns:
             row[p] = sum(r["n"] for r in rows if (r["agency"], r.get("dataset", "")) == (ag, d)
                          and r["pattern"] == p)
         table_rows.append(row)
-    note = f"<p>Origin: {esc(params[0])}, category group: all.</p>" if params else ""
+    note = (f"<p>Grid cells per pattern, {esc(what_words('events', 'all', str(params[0])).lower())}.</p>"
+            if params else "")
     return note + html_table(table_rows)
 
 
@@ -152,7 +157,10 @@ def section_knox(c: Ctx) -> str:
         spaces = sorted({(r["space_lo"], r["space_hi"]) for r in sub}, key=lambda s: (s[0], s[1]))
         times = sorted({(r["time_lo"], r["time_hi"]) for r in sub}, key=lambda s: (s[0], s[1]))
         cell = {((r["space_lo"], r["space_hi"]), (r["time_lo"], r["time_hi"])): r for r in sub}
-        label = ", ".join(c.name(v) if k == "agency" else str(v) for k, v in zip(gkeys, key, strict=True))
+        kv = dict(zip(gkeys, key, strict=True))
+        label = ", ".join([c.name(kv["agency"])] if "agency" in kv else []) + (
+            (": " if "agency" in kv else "") + what_words(kv["dataset"], kv.get("category_group", "all"))
+            if "dataset" in kv else "")
         t = [f"<h3>{esc(label or 'all events')}</h3><table><thead><tr><th class=\"t\">distance \\ days</th>"]
         t += [f"<th>{esc(fmt_value(lo))}–{esc(fmt_value(hi))}</th>" for lo, hi in times]
         t.append("</tr></thead><tbody>")
