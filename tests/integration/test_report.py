@@ -3,6 +3,7 @@ small synthetic warehouse with every mart, parsed with html.parser. (Rendered by
 
 from __future__ import annotations
 
+import html
 import shutil
 from datetime import date
 from html.parser import HTMLParser
@@ -105,6 +106,16 @@ def test_report_from_the_demo_warehouse(demo_warehouse, tmp_path):
     assert any(t["polyline_points"] for t in trends)
     heatmaps = svgs(p, "heatmap")
     assert heatmaps and all(h["counts"].get("rect") == 168 for h in heatmaps)
+    # the first screen: both agencies; night 1 ends on 2026-11-15, short of the as_of, so nothing is compared
+    # and the first screen says why, in the marts' words
+    first = _section(text, "summary")
+    assert all(html.escape(a.name) in first for a in settings.sara.agencies.values())
+    assert "Calls for service: no comparison (data from 2024-11-01 to 2026-11-15)." in first
+    assert "5 days short of the as-of date" in first
+    # response times: agency-wide rows of the calls, one chart per agency
+    assert "All districts" in _section(text, "response-times") and len(svgs(p, "response")) == 2
+    about = _section(text, "about")
+    assert "CompStat by beat" in about and "mean of the district medians" in about
 
 
 def test_report_from_an_empty_warehouse_degrades(tiny_project, tmp_path):

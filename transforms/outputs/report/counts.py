@@ -50,9 +50,11 @@ def compstat_table(rows: list[dict]) -> str:
     # a period whose every row has the same "no comparison (...)": said once, under the period's name
     shared = {}
     for p in PERIODS:
-        said = {(r.get("comparison") or "ok") for r in rows if r["period"] == p}
-        if len(said) == 1 and said != {"ok"}:
-            shared[p] = said.pop()
+        said = {(r["dataset"], r.get("comparison") or "ok") for r in rows if r["period"] == p}
+        if said and all(cmp != "ok" for _, cmp in said):
+            texts = sorted({cmp for _, cmp in said})
+            shared[p] = texts[0] if len(texts) == 1 else "; ".join(
+                f"{what_words(ds, 'all').split(',')[0]}: {cmp}" for ds, cmp in sorted(said))
     head = ('<table class="cs"><thead><tr><th class="t" rowspan="2">What is counted</th>'
             + "".join(f'<th colspan="3">{esc(PERIOD_WORDS[p].capitalize())}'
                       + (f'<br><span class="nc">{esc(shared[p])}</span>' if p in shared else "") + "</th>"

@@ -63,9 +63,9 @@ def increases(c: Ctx, agency: str, period: str) -> list[str]:
 
 def _no_comparison(c: Ctx, agency: str, period: str) -> str | None:
     """Why the period has no comparison agency-wide (the marts' words), when it has none."""
-    rows = fetch(c.con, """SELECT DISTINCT comparison FROM marts.compstat WHERE agency = ? AND period = ?
-                           AND unit_type = 'agency' AND comparison <> 'ok' ORDER BY 1 LIMIT 2""", [agency, period])
-    return "; ".join(r["comparison"] for r in rows) or None
+    rows = fetch(c.con, """SELECT DISTINCT dataset, comparison FROM marts.compstat WHERE agency = ? AND period = ?
+                           AND unit_type = 'agency' AND comparison <> 'ok' ORDER BY 1, 2""", [agency, period])
+    return " ".join(f"{what_words(r['dataset'], 'all').split(',')[0]}: {r['comparison']}." for r in rows) or None
 
 
 def place_names(c: Ctx, agency: str, cells: Sequence[str]) -> dict[str, str]:
@@ -225,9 +225,9 @@ def section_summary(c: Ctx) -> str:
         parts = []
         have = bool(table_columns(c.con, "marts.compstat"))
         for period, title in (("week", "Biggest increases this week"), ("28d", "Biggest increases, last 28 days")):
-            why = _no_comparison(c, ag, period) if have else "CompStat is not in the warehouse"
+            why = _no_comparison(c, ag, period) if have else "Not available: marts.compstat is not in the warehouse."
             parts.append(_part(title, lambda a=ag, p=period, h=have: increases(c, a, p) if h else [],
-                               f"No increase against last year{': ' + why if why else ''}."))
+                               why or "No increase against last year."))
         parts.append(_part("New and emerging hot spots (calls, all categories)", lambda a=ag: new_hot_spots(c, a),
                            _reason(c, "emerging_hotspots", ag, "None this week.")))
         parts.append(_part("Hottest places now (99% Gi* hot spots)", lambda a=ag: hot_now(c, a),
