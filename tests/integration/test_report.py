@@ -250,6 +250,9 @@ def test_top_hot_cells_rank_by_z_show_n_and_mark_cells_with_no_event(tiny_projec
     assert own["g11_10"] == "21"
     assert part.count('class=zero') == 2
     assert "2 of these 10 cells had no call of their own" in part
+    # each cell named after the most frequent block address of its events (g11_11's); a cell without one: a dash
+    assert re.search(r'<td class="t">1200 BLOCK MAIN ST</td></tr>', part)
+    assert part.count('<td class="t">—</td></tr>') == 9
 
 
 def test_knox_shades_only_a_ratio_above_one_with_p_at_or_below_the_threshold(tiny_project, tmp_path):

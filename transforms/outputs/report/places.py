@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from transforms.outputs.report.markup import Missing, esc, fmt_value, html_table, pct, what_words
+from transforms.outputs.report.markup import MISSING, Missing, esc, fmt_value, html_table, pct, what_words
 from transforms.outputs.report.reads import Ctx, fetch, nearest, pick, qcols, qtable, require, table_columns
+from transforms.outputs.report.summary import place_names
 from transforms.outputs.report.svg import hotspot_map, lorenz_chart, share_bar
 
 REPEAT_HEADERS = {"rank": "Rank", "place": "Place", "n_repeat_window": "Countable events",
@@ -228,9 +229,11 @@ def section_demand(c: Ctx) -> str:
                                    AND unit_id IN ({', '.join('?' * len(top))})
                                  GROUP BY ALL""", [ag, window, *[r["unit_id"] for r in top]])
         sim_on = sim and any(r.get("gi_bin_sim") is not None for r in top)
-        t = ['<table><thead><tr><th class="t">rank</th><th class="t">cell</th><th>own calls (n)</th><th>Gi* z</th>'
-             f'{"<th>bin (permutations)</th>" if sim_on else ""}<th>community</th>'
-             '<th>officer</th><th>unknown</th><th class="t">split</th><th class="t">flag</th></tr></thead><tbody>']
+        names = place_names(c, ag, [r["unit_id"] for r in top])
+        t = ['<table><thead><tr><th class="t">Rank</th><th class="t">Grid cell</th><th>Own calls</th><th>Gi* z</th>'
+             f'{"<th>Bin (permutations)</th>" if sim_on else ""}<th>Community</th>'
+             '<th>Officer</th><th>Unknown</th><th class="t">Split</th><th class="t">Flag</th>'
+             '<th class="t">Most frequent block address</th></tr></thead><tbody>']
         for rank, r in enumerate(top, 1):
             by = {x["origin"]: float(x["n"] or 0) for x in counts if x["unit_id"] == r["unit_id"]}
             tot = sum(by.values())
@@ -245,7 +248,7 @@ def section_demand(c: Ctx) -> str:
                      f'<td{" class=flag" if flag else ""}>{pct(sh["officer"])}</td><td>{pct(sh["unknown"])}</td>'
                      f'<td class="t">{share_bar(sh)}</td>'
                      f'<td class="t{" flag" if flag else ""}">{"officer-initiated majority" if flag else ""}</td>'
-                     "</tr>")
+                     f'<td class="t">{esc(names.get(r["unit_id"], MISSING))}</td></tr>')
         t.append("</tbody></table>")
         zeros = sum(1 for r in top if r["n"] is not None and int(r["n"]) == 0)
         note = (f'<p class="how">Ranked by Gi* z. {zeros} of these {len(top)} cells had no call of their own in '

@@ -86,11 +86,12 @@ def line_chart(series: dict[str, list[float | None]], x_labels: list[str], title
                 parts.append(f'<circle cx="{xpos(i):.1f}" cy="{top + ph - ph * vals[i] / ymax:.1f}" r="3.5" '
                              f'fill="#fff" stroke="{colour}" stroke-width="1.5" data-outage="1"><title>'
                              f"{esc(name)}: outage or no data this week (not a fall)</title></circle>")
-        per_row = max(3, min(len(series), 5))
+        per_row = max(1, min(len(series), 5))
+        fit = max(6, int(pw / per_row / 5.2) - 3)  # characters of a legend entry at 9 px
         lx = left + (k % per_row) * (pw / per_row)
         ly = h - 6
         parts.append(f'<rect x="{lx:.1f}" y="{ly - 7}" width="10" height="3" fill="{colour}"/>'
-                     f'<text x="{lx + 13:.1f}" y="{ly - 3}" font-size="9">{esc(name[:28])}</text>')
+                     f'<text x="{lx + 13:.1f}" y="{ly - 3}" font-size="9">{esc(name[:fit])}</text>')
     return _svg(kind, w, h, "".join(parts), title)
 
 
