@@ -236,6 +236,7 @@ def test_top_hot_cells_rank_by_z_show_n_and_mark_cells_with_no_event(tiny_projec
         fill_synthetic(con)
         # the two hottest cells (g11_11 z = 3.67, g10_11 and g11_10 z = 3.33) hold no call of their own
         con.execute("UPDATE marts.hotspot_stats SET n = 0 WHERE unit_id IN ('g11_11', 'g10_11')")
+        con.execute("DELETE FROM marts.hotspot_count_rows WHERE unit_id = 'g11_11'")  # no call: no split
         index = build_report(con, settings, date(2026, 11, 20), tmp_path / "out")
     finally:
         con.close()
@@ -253,6 +254,8 @@ def test_top_hot_cells_rank_by_z_show_n_and_mark_cells_with_no_event(tiny_projec
     # each cell named after the most frequent block address of its events (g11_11's); a cell without one: a dash
     assert re.search(r'<td class="t">1200 BLOCK MAIN ST</td></tr>', part)
     assert part.count('<td class="t">—</td></tr>') == 9
+    (row,) = re.findall(r'<td class="t">g11_11</td>.*?</tr>', part)
+    assert "<td>—</td><td>—</td><td>—</td>" in row and "0%" not in row and "<svg" not in row
 
 
 def test_knox_shades_only_a_ratio_above_one_with_p_at_or_below_the_threshold(tiny_project, tmp_path):

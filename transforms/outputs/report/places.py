@@ -237,8 +237,9 @@ def section_demand(c: Ctx) -> str:
         for rank, r in enumerate(top, 1):
             by = {x["origin"]: float(x["n"] or 0) for x in counts if x["unit_id"] == r["unit_id"]}
             tot = sum(by.values())
-            sh = {k: (by.get(k, 0.0) / tot if tot else 0.0) for k in ("community", "officer", "unknown")}
-            flag = sh["officer"] > 0.5
+            # a cell with no call of its own has no split: its shares are missing, not 0%
+            sh = {k: (by.get(k, 0.0) / tot if tot else None) for k in ("community", "officer", "unknown")}
+            flag = bool(tot) and sh["officer"] > 0.5
             n_text, n_class = own_count(r["n"])
             t.append(f'<tr><td class="t">{rank}</td><td class="t">{esc(r["unit_id"])}</td>'
                      f'<td{f" class={n_class}" if n_class else ""}>{esc(n_text)}</td>'
@@ -246,7 +247,7 @@ def section_demand(c: Ctx) -> str:
                      + (f'<td>{esc(fmt_value(r.get("gi_bin_sim")))}</td>' if sim_on else "")
                      + f'<td>{pct(sh["community"])}</td>'
                      f'<td{" class=flag" if flag else ""}>{pct(sh["officer"])}</td><td>{pct(sh["unknown"])}</td>'
-                     f'<td class="t">{share_bar(sh)}</td>'
+                     f'<td class="t">{share_bar(sh) if tot else ""}</td>'
                      f'<td class="t{" flag" if flag else ""}">{"officer-initiated majority" if flag else ""}</td>'
                      f'<td class="t">{esc(names.get(r["unit_id"], MISSING))}</td></tr>')
         t.append("</tbody></table>")

@@ -176,6 +176,7 @@ def section_quality(c: Ctx) -> str:
                               [t.split(".")[1]])
         if not rows:
             raise Missing("core.calls and core.incidents are not in the warehouse")
+        rows = [{**r, "dataset": what_words(r["dataset"], "all").split(",")[0]} for r in rows]
         return html_table(rows, fmt=lambda k, v: pct(v) if k == "unlocated_share" else fmt_value(v),
                           headers={"dataset": "Data", "source": "Source", "rows": "Rows", "unlocated": "Unlocated",
                                    "unlocated_share": "Unlocated share"})
@@ -192,6 +193,7 @@ def section_quality(c: Ctx) -> str:
             rows += fetch(c.con, """SELECT 'incidents' AS dataset, source, offense_code AS code, offense AS label,
                                            count(*) AS rows FROM core.incidents WHERE offense_category = 'Unmapped'
                                     GROUP BY ALL ORDER BY rows DESC LIMIT 25""")
+        rows = [{**r, "dataset": what_words(r["dataset"], "all").split(",")[0]} for r in rows]
         return html_table(rows, headers={"dataset": "Data", "source": "Source", "code": "Code", "label": "Label",
                                          "rows": "Rows"}) if rows else "<p>No unmapped codes.</p>"
 
