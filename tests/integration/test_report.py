@@ -398,3 +398,17 @@ def test_response_times_show_the_true_agency_median_in_minutes(tiny_project, tmp
     assert float(values) == pytest.approx(300 / 60)
     weighted = sum(len(g) * statistics.median(g) for g in ([100, 200, 900], [300, 400])) / 5
     assert weighted == 260 and float(values) != pytest.approx(weighted / 60)
+
+
+def test_first_screen_names_the_reason_a_part_is_not_available(tiny_project, tmp_path):
+    """An empty mart on the first screen says why, in marts.mart_status's words; no hot spot is invented."""
+    def empty(con):
+        con.execute("DELETE FROM marts.emerging_hotspot_rows")
+        con.execute("""CREATE TABLE marts.mart_status AS SELECT * FROM (VALUES
+                       ('emerging_hotspots', 'metro', NULL, 'empty', 'nothing classified: not enough covered steps '
+                        || '(13 of 16)')) t(mart, agency, category_group, state, reason)""")
+
+    part = _section(_render(tiny_project, tmp_path, empty), "summary")
+    assert "Not available: nothing classified: not enough covered steps (13 of 16)." in part
+    assert "New Hot Spot" not in part
+    assert "Incomplete: emerging hot spots (not available). The sections below say why." in part
