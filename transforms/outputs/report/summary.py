@@ -192,7 +192,7 @@ def feed_health(c: Ctx, agency: str, as_of: date) -> list[str]:
                       [agency, r["source"], as_of - timedelta(days=27), as_of])[0]["n"]
             text += f"; {n} outage days in the last 28 days" if n else "; no outage in the last 28 days"
         out.append(text + ".")
-    bad = [(m, *v) for (m, a), v in c.status.items() if a == agency and v[0] != "ok"]
+    bad = [(m, *v) for (m, a), v in c.status.items() if a == agency and v[0] in ("empty", "partial")]
     if bad:
         out.append("Incomplete: " + "; ".join(f"{MART_WORDS.get(m, m)} ({STATE_WORDS.get(s, s).lower()})"
                                               for m, s, _ in sorted(bad)) + ". The sections below say why.")
