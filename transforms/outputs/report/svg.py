@@ -22,14 +22,18 @@ def _svg(kind: str, w: float, h: float, body: str, label: str) -> str:
             f"<title>{esc(label)}</title>{body}</svg>")
 
 
-def _nice_max(v: float) -> float:
+def _nice_max(v: float, ticks: int = 4) -> float:
+    """The top of a zero-based axis of `ticks` equal steps at or above v: the step is a whole number from
+    1, 1.5, 2, 2.5, 3, 4, 5, 6, 8 times a power of ten (so counts get whole ticks: 8 for 5, 60 for 48)."""
     if v <= 0:
-        return 1.0
-    mag = 10 ** math.floor(math.log10(v))
-    for m in (1, 2, 2.5, 5, 10):
-        if v <= m * mag:
-            return m * mag
-    return 10 * mag
+        return float(ticks)
+    need = v / ticks
+    mag = 10 ** max(0, math.floor(math.log10(need)))
+    for m in (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
+        step = m * mag
+        if step >= need and float(step).is_integer():
+            return step * ticks
+    return 10 * mag * ticks
 
 
 def _axis(v: float) -> str:
