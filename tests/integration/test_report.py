@@ -3,6 +3,7 @@ small synthetic warehouse with every mart, parsed with html.parser. (Rendered by
 
 from __future__ import annotations
 
+import html
 import shutil
 from datetime import date
 from html.parser import HTMLParser
@@ -105,6 +106,16 @@ def test_report_from_the_demo_warehouse(demo_warehouse, tmp_path):
     assert any(t["polyline_points"] for t in trends)
     heatmaps = svgs(p, "heatmap")
     assert heatmaps and all(h["counts"].get("rect") == 168 for h in heatmaps)
+    # the first screen: both agencies; night 1 ends on 2026-11-15, short of the as_of, so nothing is compared
+    # and the first screen says why, in the marts' words
+    first = _section(text, "summary")
+    assert all(html.escape(a.name) in first for a in settings.sara.agencies.values())
+    assert "Calls for service: no comparison (data from 2024-11-01 to 2026-11-15)." in first
+    assert "5 days short of the as-of date" in first
+    # response times: agency-wide rows of the calls, one chart per agency
+    assert "All districts" in _section(text, "response-times") and len(svgs(p, "response")) == 2
+    about = _section(text, "about")
+    assert "CompStat by beat" in about and "mean of the district medians" in about
 
 
 def test_report_from_an_empty_warehouse_degrades(tiny_project, tmp_path):
@@ -225,6 +236,7 @@ def test_top_hot_cells_rank_by_z_show_n_and_mark_cells_with_no_event(tiny_projec
         fill_synthetic(con)
         # the two hottest cells (g11_11 z = 3.67, g10_11 and g11_10 z = 3.33) hold no call of their own
         con.execute("UPDATE marts.hotspot_stats SET n = 0 WHERE unit_id IN ('g11_11', 'g10_11')")
+        con.execute("DELETE FROM marts.hotspot_count_rows WHERE unit_id = 'g11_11'")  # no call: no split
         index = build_report(con, settings, date(2026, 11, 20), tmp_path / "out")
     finally:
         con.close()
@@ -239,6 +251,11 @@ def test_top_hot_cells_rank_by_z_show_n_and_mark_cells_with_no_event(tiny_projec
     assert own["g11_10"] == "21"
     assert part.count('class=zero') == 2
     assert "2 of these 10 cells had no call of their own" in part
+    # each cell named after the most frequent block address of its events (g11_11's); a cell without one: a dash
+    assert re.search(r'<td class="t">1200 BLOCK MAIN ST</td></tr>', part)
+    assert part.count('<td class="t">—</td></tr>') == 9
+    (row,) = re.findall(r'<td class="t">g11_11</td>.*?</tr>', part)
+    assert "<td>—</td><td>—</td><td>—</td>" in row and "0%" not in row and "<svg" not in row
 
 
 def test_knox_shades_only_a_ratio_above_one_with_p_at_or_below_the_threshold(tiny_project, tmp_path):
@@ -267,3 +284,131 @@ def test_knox_shades_only_a_ratio_above_one_with_p_at_or_below_the_threshold(tin
     assert part.count('background:rgba(214,39,40') == 2   # ratio 3.0 at p 0.01 and ratio 1.5 at p 0.05
     assert part.count("no p (open band)") == 4
     assert "p ≤ 0.05" in part                   # the threshold is named in the legend
+
+
+# ---------------------------------------------------------------------------------------------
+# the report for its readers (issue 15): first screen, words, CompStat per district, response times
+# ---------------------------------------------------------------------------------------------
+
+
+def _render(tiny_project, tmp_path, change=None) -> str:
+    settings, con = report_warehouse(tiny_project)
+    try:
+        fill_synthetic(con)
+        if change:
+            change(con)
+        index = build_report(con, settings, date(2026, 11, 20), tmp_path / "out")
+    finally:
+        con.close()
+    return index.read_text(encoding="utf-8")
+
+
+def _visible(html: str) -> str:
+    """The page's text as a reader sees it (no tags, no attributes, no CSS)."""
+    import re
+
+    html = re.sub(r"<style>.*?</style>", "", html, flags=re.S)
+    return re.sub(r"<[^>]+>", " ", html)
+
+
+def test_first_screen_says_what_changed_in_sentences(tiny_project, tmp_path):
+    text = _render(tiny_project, tmp_path)
+    assert text.index('<section id="summary">') < text.index('<section id="compstat">')
+    part = _section(text, "summary")
+    # the 28-day increase passes the rule; the week's (120 against 100, z 1.9) does not
+    assert ("Calls for service, all categories, agency-wide: 500 against 400 a year ago, +100 (+25%). "
+            "A likely real increase.") in part
+    assert "Calls for service, all categories, agency-wide: 120 against 100 a year ago, +20 (+20%). Within chance." in part
+    # 5 against 0 has z 4.47 but fewer than 10 events: no percentage, not called real
+    assert "Calls for service, violent, district D1: 5 against 0 a year ago, +5. Within chance." in part
+    # the new hot spot is named after the most frequent block address of its events (40 of 60 events)
+    assert "New Hot Spot at 1200 BLOCK MAIN ST: 9 calls in the last 16 weeks, 4 in the last week." in part
+    assert "1300 BLOCK MAIN ST" not in part
+    assert "1200 BLOCK MAIN ST: 22 community calls in the last 28 days." in part   # the hottest cell, g11_11
+    assert "100 Block of Main St: 1,000 calls in the last 365 days." in part        # the top repeat address
+    assert "main_st: Down 30% with no displacement" in part
+    assert "Calls for service (cad): complete to 2026-11-20." in part
+
+
+def test_no_column_names_thousands_separated_and_missing_is_not_zero(tiny_project, tmp_path):
+    text = _render(tiny_project, tmp_path)
+    seen = _visible(text)
+    for raw in ("unit_type", "category_group", "n_last_year", "poisson_z", "pct_change", "response_s_median",
+                "n_repeat_window", "cum_share_events", "address_block", "dataset"):
+        assert raw not in seen, raw
+    assert "1,000" in _section(text, "repeat-locations")
+    cs = _section(text, "compstat")
+    # the year to date is not covered this year: the count is missing (a dash), never 0, and the marts' reason
+    # is kept
+    assert "no comparison (data from 2026-02-01 to 2026-11-20)" in cs
+    assert ">4,000<" in cs and "<td>0</td><td>4,000</td>" not in cs and "<td>—</td><td>4,000</td>" in cs
+
+
+def test_compstat_agency_totals_first_then_districts_coloured_by_z_and_count(tiny_project, tmp_path):
+    import re
+
+    cs = _section(_render(tiny_project, tmp_path), "compstat")
+    assert cs.index("Agency totals") < cs.index("District D1")
+    assert "B1" not in cs                                   # beats stay in the mart
+    # coloured: +100 (z 4.7, 500 events) up; -18 (z -3.6, 30 last year) down. Not coloured: +5 (z 4.47, 5 events)
+    assert re.search(r'<td class=up title="Poisson z 4.70">\+100 \(\+25%\)</td>', cs)
+    assert re.search(r'<td class=down title="Poisson z -3.60">-18 \(-60%\)</td>', cs)
+    assert re.search(r'<td title="Poisson z 4.47">\+5</td>', cs)
+    assert "at least 10 events in one of the two periods" in cs   # the rule, under the table
+
+
+def test_response_times_show_the_true_agency_median_in_minutes(tiny_project, tmp_path):
+    """Calls built into the marts by the real models: the agency-wide median is the median of the calls
+    (hand-computed), not the call-weighted mean of the district medians the old chart drew."""
+    import re
+    import statistics
+
+    from transforms.marts.compstat import build_response_times
+
+    # February 2024, priority 1: D1 100, 200, 900 s (median 200), D2 300, 400 s (median 350)
+    calls = [("a", "D1", 100), ("b", "D1", 200), ("c", "D1", 900), ("d", "D2", 300), ("e", "D2", 400)]
+
+    def build(con):
+        for t in ("response_times", "response_times_agency"):
+            con.execute(f"DROP TABLE IF EXISTS marts.{t}")
+        for cid, district, resp in calls:
+            con.execute("INSERT INTO core.calls BY NAME SELECT ? AS call_id, 'cad' AS source, 'metro' AS agency, "
+                        "TIMESTAMPTZ '2024-02-10 18:00:00+00' AS event_at, ? AS response_s, 60 AS queue_s, "
+                        "? - 60 AS travel_s, 1 AS priority_level, 'community' AS origin, true AS is_countable, "
+                        "false AS is_void, 'Report' AS disposition_category, ? AS district, "
+                        "'exact' AS time_precision, false AS is_located, 'L1' AS load_id",
+                        [cid, resp, resp, district])
+        con.execute("CREATE OR REPLACE TABLE marts.agency_zones AS SELECT 'metro' AS agency, "
+                    "'America/Los_Angeles' AS timezone")
+        con.execute("CREATE OR REPLACE TABLE marts.horizon AS SELECT 'metro' AS agency, DATE '2024-01-01' AS "
+                    "first_date")
+        con.execute("CREATE OR REPLACE TABLE marts.periods AS SELECT 'metro' AS agency, DATE '2024-03-31' AS as_of")
+        con.execute("CREATE OR REPLACE TABLE marts.coverage AS SELECT 'metro' AS agency, 'calls' AS dataset, "
+                    "'cad' AS source, DATE '2024-01-01' AS first_day, DATE '2024-03-31' AS last_complete_day")
+        build_response_times(con)
+
+    part = _section(_render(tiny_project, tmp_path, build), "response-times")
+    # all five calls: 100, 200, 300, 400, 900 s -> median 300 s = 5.0 min; p90 at position 3.6: 400 + 0.6 * 500
+    # = 700 s = 11.7 min. The call-weighted mean of the district medians, (3 * 200 + 2 * 350) / 5 = 260 s =
+    # 4.3 min, is not it.
+    assert re.search(r"All districts</td><td class=\"t\">Priority 1</td><td>5</td><td>5.0</td><td>11.7</td>", part)
+    assert "District D1</td><td class=\"t\">Priority 1</td><td>3</td><td>3.3</td>" in part
+    assert "February 2024" in part
+    (values,) = re.findall(r'data-values="([^"]+)"', part)
+    assert float(values) == pytest.approx(300 / 60)
+    weighted = sum(len(g) * statistics.median(g) for g in ([100, 200, 900], [300, 400])) / 5
+    assert weighted == 260 and float(values) != pytest.approx(weighted / 60)
+
+
+def test_first_screen_names_the_reason_a_part_is_not_available(tiny_project, tmp_path):
+    """An empty mart on the first screen says why, in marts.mart_status's words; no hot spot is invented."""
+    def empty(con):
+        con.execute("DELETE FROM marts.emerging_hotspot_rows")
+        con.execute("""CREATE TABLE marts.mart_status AS SELECT * FROM (VALUES
+                       ('emerging_hotspots', 'metro', NULL, 'empty', 'nothing classified: not enough covered steps '
+                        || '(13 of 16)')) t(mart, agency, category_group, state, reason)""")
+
+    part = _section(_render(tiny_project, tmp_path, empty), "summary")
+    assert "Not available: nothing classified: not enough covered steps (13 of 16)." in part
+    assert "New Hot Spot" not in part
+    assert "Incomplete: emerging hot spots (not available). The sections below say why." in part

@@ -240,3 +240,36 @@ def test_response_times_start_at_the_first_whole_month_of_the_horizon():
     assert cs.build_response_times(con) == 1
     # no temporary input is left behind on the connection
     assert not con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = 'response_time_calls'").fetchone()[0]
+
+
+def test_response_times_agency_wide_is_the_median_of_the_calls():
+    """The agency-wide row is the median of the calls themselves, not a mean of the district medians."""
+    con = _con()
+    _calls(con)
+    # two more counted February priority-1 calls, in district D2
+    for cid, resp in (("n", 50), ("o", 60)):
+        con.execute("INSERT INTO core.calls BY NAME SELECT ? AS call_id, 'cad' AS source, 'city' AS agency, "
+                    "TIMESTAMPTZ '2024-02-12 18:00:00+00' AS event_at, ? AS response_s, 5 AS queue_s, "
+                    "20 AS travel_s, 1 AS priority_level, 'community' AS origin, true AS is_countable, "
+                    "false AS is_void, 'Report' AS disposition_category, 'D2' AS district", [cid, resp])
+    _horizon(con, "2024-01-01")
+    cs.build_response_times(con)
+    feb = con.execute("SELECT district, n_calls, response_s_median FROM marts.response_times "
+                      "WHERE month = DATE '2024-02-01' ORDER BY district").fetchall()
+    assert feb == [("D1", 5, 300.0), ("D2", 2, 55.0)]
+    rows = con.execute("SELECT agency, priority_level, district, month, n_calls, response_s_median, response_s_p90, "
+                       "queue_s_median, n_travel, travel_s_median FROM marts.response_times_agency "
+                       "ORDER BY month, priority_level").fetchall()
+    # February, priority 1: 50, 60, 100, 200, 300, 400, 1000 s -> median 200; p90 position 0.9 * 6 = 5.4 ->
+    # 400 + 0.4 * 600 = 640. Queue 5, 5, 10, 20, 30, 40, 50 -> 20. Travel 20, 20, 60, 90, 120, 300 (b has
+    # none) -> (60 + 90) / 2 = 75.
+    assert rows[0][:5] == ("city", 1, "(all districts)", date(2024, 2, 1), 7)
+    assert rows[0][5] == pytest.approx(200.0) and rows[0][6] == pytest.approx(640.0)
+    assert rows[0][7] == pytest.approx(20.0) and rows[0][8] == 6 and rows[0][9] == pytest.approx(75.0)
+    # the call-weighted mean of the district medians is (5 * 300 + 2 * 55) / 7 = 230: not the median
+    weighted = sum(n * m for _, n, m in feb) / sum(n for _, n, _ in feb)
+    assert weighted == pytest.approx(230.0) and weighted != pytest.approx(rows[0][5])
+    # March, priority 2: the one call f (50 s)
+    assert rows[1][:6] == ("city", 2, "(all districts)", date(2024, 3, 1), 1, 50.0)
+    assert len(rows) == 2
+    assert con.execute("SELECT comment FROM duckdb_tables() WHERE table_name = 'response_times_agency'").fetchone()[0]

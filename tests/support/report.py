@@ -43,22 +43,42 @@ def fill_synthetic(con) -> None:
                 "ST_GeomFromText('POLYGON((0 0,1200 0,1200 1200,0 1200,0 0))'))")
     con.execute("""CREATE TABLE marts.category_groups AS SELECT * FROM (VALUES ('calls', 'all', '*'),
                    ('calls', 'violent', 'Violent Crime')) t(dataset, category_group, category)""")
+    # events: every third one violent; the 60 located in grid cell g11_11 are at two blocks, 1200 BLOCK MAIN ST the
+    # more frequent (40 against 20)
     con.execute("""CREATE TABLE marts.events AS
-                   SELECT 'calls' AS dataset, 'metro' AS agency,
+                   SELECT 'calls' AS dataset, 'cad' AS source, CAST(i AS VARCHAR) AS event_id, 'metro' AS agency,
                           CASE WHEN i % 3 = 0 THEN 'Violent Crime' ELSE 'Traffic' END AS category,
-                          DATE '2026-11-20' - CAST(i % 200 AS INTEGER) AS local_date
+                          DATE '2026-11-20' - CAST(i % 200 AS INTEGER) AS local_date,
+                          CASE WHEN i < 40 THEN '1200 BLOCK MAIN ST' WHEN i < 60 THEN '1300 BLOCK MAIN ST' END
+                            AS address_block
                    FROM range(3000) r(i)""")
+    con.execute("""CREATE TABLE marts.event_units AS
+                   SELECT 'calls' AS dataset, 'cad' AS source, CAST(i AS VARCHAR) AS event_id, 'metro' AS agency,
+                          'grid' AS unit_type, 'g11_11' AS unit_id
+                   FROM range(60) r(i)""")
+    # CompStat: the agency and district D1 (week: 5 against 0, z 4.47 but under the minimum count; 28d: 500
+    # against 400; ytd: not covered this year), and a beat the page leaves to the mart
     con.execute("""CREATE TABLE marts.compstat AS SELECT * FROM (VALUES
-                   ('metro', 'agency', 'metro', 'calls', 'all', 'week', 120, 100, 20, 0.2, 1.9),
-                   ('metro', 'agency', 'metro', 'calls', 'all', '28d', 500, 400, 100, 0.25, 4.7),
-                   ('metro', 'beat', 'B1', 'calls', 'all', '28d', 50, 20, 30, 1.5, 5.5))
+                   ('metro', 'agency', 'metro', 'calls', 'all', 'week', 120, 100, 20, 20.0, 1.9, 'ok'),
+                   ('metro', 'agency', 'metro', 'calls', 'all', '28d', 500, 400, 100, 25.0, 4.7, 'ok'),
+                   ('metro', 'agency', 'metro', 'calls', 'all', 'ytd', NULL, 4000, NULL, NULL, NULL,
+                    'no comparison (data from 2026-02-01 to 2026-11-20)'),
+                   ('metro', 'district', 'D1', 'calls', 'violent', 'week', 5, 0, 5, NULL, 4.47, 'ok'),
+                   ('metro', 'district', 'D1', 'calls', 'violent', '28d', 12, 30, -18, -60.0, -3.6, 'ok'),
+                   ('metro', 'district', 'D1', 'calls', 'violent', 'ytd', NULL, 300, NULL, NULL, NULL,
+                    'no comparison (data from 2026-02-01 to 2026-11-20)'),
+                   ('metro', 'beat', 'B1', 'calls', 'all', '28d', 50, 20, 30, 150.0, 5.5, 'ok'))
                    t(agency, unit_type, unit_id, dataset, category_group, period, n, n_last_year, change,
-                     pct_change, poisson_z)""")
+                     pct_change, poisson_z, comparison)""")
+    # response times: district rows of 11 months, and the agency-wide rows (the same calls, one district)
     con.execute("""CREATE TABLE marts.response_times AS
                    SELECT 'metro' AS agency, p AS priority_level, 'D1' AS district,
-                          DATE '2026-01-01' + INTERVAL (m) MONTH AS month, 100 AS n_calls,
-                          300.0 + 10 * m AS response_s_median, 900.0 AS response_s_p90
-                   FROM range(1, 4) a(p), range(11) b(m)""")
+                          CAST(DATE '2026-01-01' + INTERVAL (m) MONTH AS DATE) AS month, 100 AS n_calls,
+                          300.0 + 10 * m AS response_s_median, 900.0 AS response_s_p90,
+                          120.0 AS queue_s_median, 180.0 AS travel_s_median
+                   FROM range(1, 4) a(p), range(10) b(m)""")
+    con.execute("""CREATE TABLE marts.response_times_agency AS
+                   SELECT * REPLACE ('(all districts)' AS district) FROM marts.response_times""")
     con.execute("""CREATE TABLE marts.repeat_location_rows AS
                    SELECT 'metro' AS agency, 'calls' AS dataset, 'all' AS category_group, 'all' AS origin,
                           'loc' || i AS location_key, i || '00 Block of Main St' AS address_block,
@@ -66,10 +86,10 @@ def fill_synthetic(con) -> None:
                           sum(1000.0 / i) OVER (ORDER BY i) / sum(1000.0 / i) OVER () AS cum_share_events,
                           i / 300.0 AS cum_share_locations, 1000 / i >= 3 AS is_repeat
                    FROM range(1, 301) r(i)""")
-    con.execute("""CREATE TABLE marts.emerging_hotspots AS SELECT * FROM (VALUES
-                   ('metro', 'calls', 'all', 'community', 'New Hot Spot'),
-                   ('metro', 'calls', 'all', 'community', 'No Pattern Detected'))
-                   t(agency, dataset, category_group, origin, pattern)""")
+    con.execute("""CREATE TABLE marts.emerging_hotspot_rows AS SELECT * FROM (VALUES
+                   ('metro', 'calls', 'all', 'community', 'g11_11', 'New Hot Spot', 9, 4, 'week', 16),
+                   ('metro', 'calls', 'all', 'community', 'g0_0', 'No Pattern Detected', 0, 0, 'week', 16))
+                   t(agency, dataset, category_group, origin, unit_id, pattern, n, n_last_step, step, n_steps)""")
     con.execute("""CREATE TABLE marts.near_repeat AS
                    SELECT 'metro' AS agency, 'incidents' AS dataset, 'burglary' AS category_group,
                           s * 100.0 AS space_lo, s * 100.0 + 100 AS space_hi, t * 7.0 AS time_lo, t * 7.0 + 7 AS time_hi,
@@ -79,7 +99,12 @@ def fill_synthetic(con) -> None:
                    SELECT 'metro' AS agency, 'calls' AS dataset, 'all' AS category_group, 'agency' AS unit_type,
                           'metro' AS unit_id, s AS slot, (s % 24) * 1.5 AS weight FROM range(168) r(s)""")
     con.execute("""CREATE TABLE marts.problem_assessment AS SELECT * FROM (VALUES
-                   ('Main St burglaries', 'Down 30% with no displacement', -12.0, -2.4)) t(problem, plain_language, wdd, z)""")
+                   ('main_st', 'Main St burglaries', 'metro', DATE '2026-06-01', DATE '2026-01-01', DATE '2026-05-31',
+                    DATE '2026-06-01', DATE '2026-10-31', 40, 28, 12, 13, 900, 910, -12.0, -20.0, -4.0,
+                    'Down 30% with no displacement'))
+                   t(problem, description, agency, response_date, pre_start, pre_end, post_start, post_end,
+                     target_pre, target_post, buffer_pre, buffer_post, control_pre, control_post, wdd,
+                     wdd_ci_low, wdd_ci_high, sentence)""")
     con.execute("""CREATE TABLE marts.coverage AS SELECT 'metro' AS agency, 'calls' AS dataset, 'cad' AS source,
                    DATE '2025-01-01' AS first_day, DATE '2026-11-20' AS last_complete_day, 3000 AS n_events,
                    0 AS n_outage_days, NULL::DATE AS first_outage_day, NULL::DATE AS last_outage_day""")

@@ -40,8 +40,14 @@ marts.response_times / marts.response_times_excluded
     officer_initiated, unknown_origin (any origin other than community/officer), cancelled, unknown_time,
     date_only_time (a date without a time of day gives no interval, never 0 s), no_onscene_time.
 
-The set logic is in sql/marts/compstat.sql, compstat_top/*.sql, response_time_calls.sql, response_times.sql
-and response_times_excluded.sql.
+marts.response_times_agency
+    The same figures agency-wide (district '(all districts)') per agency x priority_level x month, computed
+    from the counted calls themselves: the median of all calls is not a call-weighted mean of the district
+    medians (calls of 100, 200 and 900 s in one district and 300 s in another: median 250 s; the call-weighted
+    mean of the district medians, 200 and 300, is 225 s).
+
+The set logic is in sql/marts/compstat.sql, compstat_top/*.sql, response_time_calls.sql, response_times.sql,
+response_times_agency.sql and response_times_excluded.sql.
 """
 
 from __future__ import annotations
@@ -162,13 +168,14 @@ def _build_top(con: duckdb.DuckDBPyConnection, growth_ends: dict[str, date], end
 
 
 def build_response_times(con: duckdb.DuckDBPyConnection) -> int:
-    """marts.response_times and marts.response_times_excluded from core.calls, in whole local months inside each
+    """marts.response_times, marts.response_times_agency and marts.response_times_excluded from core.calls, in whole local months inside each
     agency's period (marts.horizon, marts.coverage, marts.periods); returns the number of marts.response_times
     rows."""
     con.execute("CREATE SCHEMA IF NOT EXISTS marts")
     run_model(con, "response_time_calls")
     try:
         run_model(con, "response_times")
+        run_model(con, "response_times_agency")
         run_model(con, "response_times_excluded")
     finally:
         con.execute("DROP VIEW IF EXISTS temp.response_time_calls")

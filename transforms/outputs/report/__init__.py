@@ -9,12 +9,14 @@ note, never a crash. `report_dir(settings, as_of)` is where it goes by default
 (data/reports/<profile>/<as_of>/), the one place that path is made.
 
     page.py      the page shell (header, navigation, CSS from style.css) and the file it writes
-    sections.py  the list of sections in page order; counts, trends, hour of week, problems, data quality
+    sections.py  the list of sections in page order; trends, hour of week, problems, data quality, closing note
+    summary.py   the first screen: what changed, per agency, in sentences
+    counts.py    CompStat per district and response times (minutes, agency-wide medians of the calls)
     coverage.py  what the data covers (as_of, periods, outages) and the outage weeks of the trend charts
     places.py    hot spot map, repeat locations, emerging hot spots, near repeats, demand split
     reads.py     read-only queries and what a section requires of the warehouse
     svg.py       the chart kit (line chart, map, Lorenz curve, hour-of-week grid, share bar)
-    markup.py    escaping, number formatting, HTML tables
+    markup.py    escaping, number formatting, words, the change rule, HTML tables
 """
 
 from transforms.outputs.report.page import build_report, render_report, report_dir

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from transforms.outputs.report.markup import Missing, html_table, pct
+from transforms.outputs.report.markup import DATASET_WORDS, Missing, html_table, pct
 from transforms.outputs.report.reads import Ctx, fetch, require, table_columns
 
 RULE_WORDS = {"data": "last complete day of its data minus the lag", "agency config": "set for the agency in config",
@@ -25,20 +25,20 @@ def section_coverage(c: Ctx) -> str:
         per = fetch(c.con, "SELECT agency, as_of, rule, last_event_day, last_complete_day FROM marts.periods "
                            "ORDER BY agency")
         out.append("<h3>As of</h3>" + html_table([
-            {"agency": c.name(r["agency"]), "as_of": r["as_of"], "chosen by": RULE_WORDS.get(r["rule"], r["rule"]),
-             "last event day": r["last_event_day"], "last complete day": r["last_complete_day"]} for r in per]))
+            {"Agency": c.name(r["agency"]), "As of": r["as_of"], "Chosen by": RULE_WORDS.get(r["rule"], r["rule"]),
+             "Last event day": r["last_event_day"], "Last complete day": r["last_complete_day"]} for r in per]))
     table = []
     for r in rows:
         outage = ""
         if r["n_outage_days"]:
             outage = f"{r['n_outage_days']:,} ({r['first_outage_day']} to {r['last_outage_day']})"
         table.append({
-            "agency": c.name(r["agency"]), "dataset": r["dataset"], "source": r["source"],
-            "data from": r["first_day"], "last complete day": r["last_complete_day"],
-            "events": r.get("n_events"), "days covered": r.get("days_covered"),
-            "outage days": outage or "none",
-            "located": pct(r.get("located_share")), "exact time": pct(r.get("share_exact")),
-            "date only": pct(r.get("share_date_only")), "unknown time": pct(r.get("share_unknown_time"))})
+            "Agency": c.name(r["agency"]), "Data": DATASET_WORDS.get(r["dataset"], r["dataset"]).capitalize(),
+            "Source": r["source"], "Data from": r["first_day"], "Last complete day": r["last_complete_day"],
+            "Events": r.get("n_events"), "Days covered": r.get("days_covered"),
+            "Outage days": outage or "none",
+            "Located": pct(r.get("located_share")), "Exact time": pct(r.get("share_exact")),
+            "Date only": pct(r.get("share_date_only")), "Unknown time": pct(r.get("share_unknown_time"))})
     out.append("<h3>Sources</h3>" + html_table(table))
     return "".join(out)
 

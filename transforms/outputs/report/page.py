@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 
 from transforms.config import Settings
-from transforms.outputs.report.markup import esc, not_available
+from transforms.outputs.report.markup import esc, local_time, not_available
 from transforms.outputs.report.reads import Ctx, report_as_of
 from transforms.outputs.report.sections import SECTION_MARTS, SECTIONS
 
@@ -42,6 +42,12 @@ def _as_of_words(c: Ctx) -> str:
                      for a, d in c.as_ofs.items())
 
 
+def _generated_words(c: Ctx, generated: datetime) -> str:
+    """When the page was made, in the agencies' zone (UTC when they are in different zones)."""
+    zones = {a.timezone for a in c.settings.sara.agencies.values()}
+    return local_time(generated, zones.pop()) if len(zones) == 1 else generated.strftime("%Y-%m-%d %H:%M UTC")
+
+
 def render_report(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date | None = None,
                   generated_at: datetime | None = None) -> str:
     """The whole page as one HTML string. as_of: the date the page is about (default: the latest agency
@@ -58,15 +64,15 @@ def render_report(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: dat
             content = c.status_notes(mart, failed=True) or not_available(exc)
         body.append(f'<section id="{esc(sid)}"><h2>{esc(title)}</h2><p class="how">How to read: {esc(how)}</p>'
                     f"{content}</section>")
-    nav = " · ".join(f'<a href="#{esc(sid)}" style="color:#cfe">{esc(title)}</a>' for sid, title, _, _ in SECTIONS)
+    nav = " · ".join(f'<a href="#{esc(sid)}">{esc(title)}</a>' for sid, title, _, _ in SECTIONS)
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<title>{esc(f'Scanning report {c.as_of.isoformat()}')}</title>"
         f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><style>\n{CSS}</style></head>"
         f"<body><header><h1>Scanning report</h1><p>{esc(agencies)}</p>"
         f'<p class="internal"><strong>{esc(INTERNAL_NOTICE)}</strong></p>'
-        f"<p>Data as of {esc(_as_of_words(c))} · generated {esc(generated.strftime('%Y-%m-%d %H:%M UTC'))}"
-        f" · profile {esc(settings.sara.profile)}</p><p style=\"font-size:11px\">{nav}</p></header>"
+        f"<p>Data as of {esc(_as_of_words(c))} · generated {esc(_generated_words(c, generated))}"
+        f" · profile {esc(settings.sara.profile)}</p><nav>{nav}</nav></header>"
         f"<main>{''.join(body)}</main></body></html>\n")
 
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from transforms.outputs.report.markup import Missing, esc, fmt_value, html_table, pct
+from transforms.outputs.report.markup import MISSING, Missing, esc, fmt_value, html_table, pct, what_words
 from transforms.outputs.report.reads import Ctx, fetch, nearest, pick, qcols, qtable, require, table_columns
+from transforms.outputs.report.summary import place_names
 from transforms.outputs.report.svg import hotspot_map, lorenz_chart, share_bar
 
-REPEAT_HEADERS = {"n_repeat_window": "countable events", "n_repeat_window_all": "all events"}
+REPEAT_HEADERS = {"rank": "Rank", "place": "Place", "n_repeat_window": "Countable events",
+                  "n_repeat_window_all": "All events", "cum_share_events": "Share of events, cumulative",
+                  "is_repeat": "Repeat location"}
 KNOX_ALPHA = 0.05  # a Knox cell is shaded when its ratio is above 1 and its p is at or below this
 
 
@@ -88,13 +91,12 @@ def section_repeat(c: Ctx) -> str:
                        [c.origin, "all"])
         base = ("FROM marts.repeat_location_rows WHERE agency = ? AND dataset = ? AND category_group = 'all' "
                 "AND origin = ?")
-        show = [k for k in ("rank", "address_block", "location_key", "n_repeat_window", "n_repeat_window_all",
-                            "cum_share_events", "is_repeat") if k in cols]
-        top = fetch(c.con, f"SELECT {qcols(show)} {base} ORDER BY rank, n_repeat_window DESC LIMIT 15",
-                    [ag, ds, origin])
-        # both counts side by side: the ranking counts countable events only (see the note below the table)
-        top = [{REPEAT_HEADERS.get(k, k): v for k, v in r.items()} for r in top]
-        show = [REPEAT_HEADERS.get(k, k) for k in show]
+        label = ("coalesce(location_label, address_block, location_key)" if "location_label" in cols
+                 else "coalesce(address_block, location_key)" if "address_block" in cols else "location_key")
+        show = ["rank", "place"] + [k for k in ("n_repeat_window", "n_repeat_window_all", "cum_share_events",
+                                                "is_repeat") if k in cols]
+        top = fetch(c.con, f"SELECT rank, {label} AS place, {qcols(show[2:])} {base} "
+                           "ORDER BY rank, n_repeat_window DESC LIMIT 15", [ag, ds, origin])
         curve = fetch(c.con, f"SELECT cum_share_locations AS x, cum_share_events AS y {base} "
                              "ORDER BY cum_share_locations", [ag, ds, origin])
         step = max(1, len(curve) // 200)
@@ -102,15 +104,18 @@ def section_repeat(c: Ctx) -> str:
         if curve:
             pts.append((float(curve[-1]["x"]), float(curve[-1]["y"])))
         share80 = next((float(r["x"]) for r in curve if float(r["y"]) >= 0.8), None)
-        title = f"{c.name(ag)}: {ds}, {origin} origin"
-        tbl = html_table(top, show, fmt=lambda k, v: pct(v) if k == "cum_share_events" else fmt_value(v))
+        days = c.settings.sara.analysis.repeat_window_days
+        title = f"{c.name(ag)}: {what_words(ds, 'all', str(origin))}, last {days} days"
+        tbl = html_table(top, show, fmt=lambda k, v: pct(v) if k == "cum_share_events" else fmt_value(v),
+                         headers=REPEAT_HEADERS)
         out.append(f"<h3>{esc(title)}</h3><div class=\"charts\"><div>{tbl}</div>"
                    f"{lorenz_chart(pts, '80/20 curve', share80)}</div>")
     if "n_repeat_window_all" in cols:
         out.insert(0, '<p class="how">Ranked by countable events: calls that were cancelled, duplicates of '
                       "another call or voided are not countable (the disposition crosswalk's countable flag). "
                       '"All events" also counts the cancelled and duplicate calls at the place (not the '
-                      "voided ones); for incidents the two are the same.</p>")
+                      "voided ones); for incidents the two are the same. These are exact addresses: internal "
+                      "use only.</p>")
     return "".join(out)
 
 
@@ -118,7 +123,7 @@ def section_emerging(c: Ctx) -> str:
     table = "marts.emerging_hotspot_rows" if table_columns(c.con, "marts.emerging_hotspot_rows") \
         else "marts.emerging_hotspots"
     cols = require(c.con, table, ["agency", "pattern"])
-    filt, params = [], []
+    filt, params = ["pattern IS NOT NULL"], []
     if "category_group" in cols:
         filt.append("category_group = 'all'")
     if "origin" in cols:
@@ -137,14 +142,15 @@ def section_emerging(c: Ctx) -> str:
     keys = sorted({(r["agency"], r.get("dataset", "")) for r in rows})
     table_rows = []
     for ag, d in keys:
-        row: dict[str, object] = {"agency": c.name(ag)}
+        row: dict[str, object] = {"Agency": c.name(ag)}
         if ds:
-            row["dataset"] = d
+            row["Data"] = what_words(d, "all").split(",")[0]
         for p in patterns:
             row[p] = sum(r["n"] for r in rows if (r["agency"], r.get("dataset", "")) == (ag, d)
                          and r["pattern"] == p)
         table_rows.append(row)
-    note = f"<p>Origin: {esc(params[0])}, category group: all.</p>" if params else ""
+    note = (f"<p>Grid cells per pattern, {esc(what_words('events', 'all', str(params[0])).lower())}.</p>"
+            if params else "")
     return note + html_table(table_rows)
 
 
@@ -161,7 +167,10 @@ def section_knox(c: Ctx) -> str:
         spaces = sorted({(r["space_lo"], r["space_hi"]) for r in sub}, key=lambda s: (s[0], s[1]))
         times = sorted({(r["time_lo"], r["time_hi"]) for r in sub}, key=lambda s: (s[0], s[1]))
         cell = {((r["space_lo"], r["space_hi"]), (r["time_lo"], r["time_hi"])): r for r in sub}
-        label = ", ".join(c.name(v) if k == "agency" else str(v) for k, v in zip(gkeys, key, strict=True))
+        kv = dict(zip(gkeys, key, strict=True))
+        label = ", ".join([c.name(kv["agency"])] if "agency" in kv else []) + (
+            (": " if "agency" in kv else "") + what_words(kv["dataset"], kv.get("category_group", "all"))
+            if "dataset" in kv else "")
         t = [f"<h3>{esc(label or 'all events')}</h3><table><thead><tr><th class=\"t\">distance \\ days</th>"]
         t += [f"<th>{esc(fmt_value(lo))}–{esc(fmt_value(hi))}</th>" for lo, hi in times]
         t.append("</tr></thead><tbody>")
@@ -229,14 +238,17 @@ def section_demand(c: Ctx) -> str:
                                    AND unit_id IN ({', '.join('?' * len(top))})
                                  GROUP BY ALL""", [ag, window, *[r["unit_id"] for r in top]])
         sim_on = sim and any(r.get("gi_bin_sim") is not None for r in top)
-        t = ['<table><thead><tr><th class="t">rank</th><th class="t">cell</th><th>own calls (n)</th><th>Gi* z</th>'
-             f'{"<th>bin (permutations)</th>" if sim_on else ""}<th>community</th>'
-             '<th>officer</th><th>unknown</th><th class="t">split</th><th class="t">flag</th></tr></thead><tbody>']
+        names = place_names(c, ag, [r["unit_id"] for r in top])
+        t = ['<table><thead><tr><th class="t">Rank</th><th class="t">Grid cell</th><th>Own calls</th><th>Gi* z</th>'
+             f'{"<th>Bin (permutations)</th>" if sim_on else ""}<th>Community</th>'
+             '<th>Officer</th><th>Unknown</th><th class="t">Split</th><th class="t">Flag</th>'
+             '<th class="t">Most frequent block address</th></tr></thead><tbody>']
         for rank, r in enumerate(top, 1):
             by = {x["origin"]: float(x["n"] or 0) for x in counts if x["unit_id"] == r["unit_id"]}
             tot = sum(by.values())
-            sh = {k: (by.get(k, 0.0) / tot if tot else 0.0) for k in ("community", "officer", "unknown")}
-            flag = sh["officer"] > 0.5
+            # a cell with no call of its own has no split: its shares are missing, not 0%
+            sh = {k: (by.get(k, 0.0) / tot if tot else None) for k in ("community", "officer", "unknown")}
+            flag = bool(tot) and sh["officer"] > 0.5
             n_text, n_class = own_count(r["n"])
             t.append(f'<tr><td class="t">{rank}</td><td class="t">{esc(r["unit_id"])}</td>'
                      f'<td{f" class={n_class}" if n_class else ""}>{esc(n_text)}</td>'
@@ -244,9 +256,9 @@ def section_demand(c: Ctx) -> str:
                      + (f'<td>{esc(fmt_value(r.get("gi_bin_sim")))}</td>' if sim_on else "")
                      + f'<td>{pct(sh["community"])}</td>'
                      f'<td{" class=flag" if flag else ""}>{pct(sh["officer"])}</td><td>{pct(sh["unknown"])}</td>'
-                     f'<td class="t">{share_bar(sh)}</td>'
+                     f'<td class="t">{share_bar(sh) if tot else ""}</td>'
                      f'<td class="t{" flag" if flag else ""}">{"officer-initiated majority" if flag else ""}</td>'
-                     "</tr>")
+                     f'<td class="t">{esc(names.get(r["unit_id"], MISSING))}</td></tr>')
         t.append("</tbody></table>")
         zeros = sum(1 for r in top if r["n"] is not None and int(r["n"]) == 0)
         note = (f'<p class="how">Ranked by Gi* z. {zeros} of these {len(top)} cells had no call of their own in '

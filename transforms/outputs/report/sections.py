@@ -7,12 +7,21 @@ A section raises `Missing` (or any error) when it cannot be built; the page turn
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from datetime import timedelta
 
+from transforms.outputs.report.counts import section_compstat, section_response
 from transforms.outputs.report.coverage import outage_weeks, section_coverage
-from transforms.outputs.report.markup import Missing, esc, fmt_value, html_table, not_available, pct
+from transforms.outputs.report.markup import (
+    Missing,
+    esc,
+    fmt_value,
+    html_table,
+    is_missing,
+    not_available,
+    pct,
+    what_words,
+)
 from transforms.outputs.report.places import (
     section_demand,
     section_emerging,
@@ -20,12 +29,13 @@ from transforms.outputs.report.places import (
     section_map,
     section_repeat,
 )
-from transforms.outputs.report.reads import Ctx, fetch, qcols, qtable, require, table_columns
+from transforms.outputs.report.reads import Ctx, fetch, qtable, require, table_columns
+from transforms.outputs.report.summary import section_summary
 from transforms.outputs.report.svg import heat_grid, line_chart
 
 SECTION_IDS = [
-    "coverage", "compstat", "response-times", "trends", "hotspot-map", "repeat-locations", "emerging-hotspots",
-    "near-repeat", "hour-of-week", "demand-split", "problems", "data-quality",
+    "summary", "compstat", "response-times", "hotspot-map", "trends", "repeat-locations", "emerging-hotspots",
+    "near-repeat", "hour-of-week", "demand-split", "problems", "coverage", "data-quality", "about",
 ]
 
 
@@ -36,84 +46,6 @@ SECTION_MARTS = {
     "near-repeat": "near_repeat", "hour-of-week": "temporal_profile", "demand-split": "hotspots",
     "problems": "problem_assessment",
 }
-
-
-def _no_comparison(r: dict) -> dict:
-    """A CompStat row whose periods the data does not both cover: the reason in place of the change."""
-    cmp = r.pop("comparison", None)
-    if cmp is None or cmp == "ok":
-        return r
-    return {**r, "change": cmp, "pct_change": None, "poisson_z": None}
-
-
-def section_compstat(c: Ctx) -> str:
-    cols = require(c.con, "marts.compstat", ["agency", "period", "n"])
-    want = [k for k in ("agency", "unit_type", "unit_id", "dataset", "category_group", "period", "n",
-                        "n_last_year", "change", "pct_change", "poisson_z") if k in cols]
-    read = want + (["comparison"] if "comparison" in cols else [])
-    order = qcols([k for k in ("agency", "dataset", "category_group") if k in cols])
-    period_order = "CASE period WHEN 'week' THEN 0 WHEN '28d' THEN 1 WHEN 'ytd' THEN 2 ELSE 3 END"
-    where = "WHERE unit_type = 'agency'" if "unit_type" in cols else ""
-    rows = fetch(c.con, f"SELECT {qcols(read)} FROM marts.compstat {where} "
-                        f"ORDER BY {order}, {period_order} LIMIT 300")
-    if not rows and where:
-        rows = fetch(c.con, f"SELECT {qcols(read)} FROM marts.compstat ORDER BY {order}, {period_order} LIMIT 300")
-    if not rows:
-        raise Missing("marts.compstat has no rows")
-
-    def zclass(col: str, v: object, r: dict) -> str:
-        if col not in ("poisson_z", "change", "pct_change"):
-            return ""
-        z = r.get("poisson_z")
-        if z is None or (isinstance(z, float) and math.isnan(z)):
-            return ""
-        return "up" if z >= 2 else "down" if z <= -2 else ""
-
-    def fmt(col: str, v: object) -> str:
-        return f"{float(v):+.0f}%" if col == "pct_change" and v is not None else fmt_value(v)  # already in percent
-
-    out = [html_table([_no_comparison({k: (c.name(v) if k == "agency" else v) for k, v in r.items()}) for r in rows],
-                      want, zclass, fmt)]
-    if {"unit_type", "poisson_z"} <= set(cols):
-        movers = fetch(c.con, f"SELECT {qcols(want)} FROM marts.compstat WHERE unit_type <> 'agency' "
-                              "AND period = '28d' AND poisson_z IS NOT NULL AND NOT isnan(poisson_z) "
-                              "ORDER BY poisson_z DESC LIMIT 10")
-        if movers:
-            out.insert(0, "<h3>Largest 28-day increases below agency level</h3>"
-                       + html_table(movers, want, zclass, fmt) + "<h3>Agency totals</h3>")
-    return "".join(out)
-
-
-def section_response(c: Ctx) -> str:
-    cols = require(c.con, "marts.response_times")
-    keys = [k for k in ("agency", "priority_level", "district", "month") if k in cols]
-    where = ""
-    if "month" in cols:
-        where = "WHERE month = (SELECT max(month) FROM marts.response_times)"
-    order = qcols(keys) or "1"
-    rows = fetch(c.con, f"SELECT * FROM marts.response_times {where} ORDER BY {order} LIMIT 120")
-    if not rows:
-        raise Missing("marts.response_times has no rows")
-    show = [k for k in cols if k != "geom"]
-    out = []
-    if "month" in cols:
-        out.append(f"<p>Latest month: {esc(rows[0].get('month'))}.</p>")
-        if {"agency", "response_s_median", "n_calls"} <= set(cols):
-            trend = fetch(c.con, """SELECT agency, month,
-                                           sum(response_s_median * n_calls) / nullif(sum(n_calls), 0) AS med
-                                    FROM marts.response_times WHERE response_s_median IS NOT NULL
-                                    GROUP BY ALL ORDER BY month""")
-            months = sorted({r["month"] for r in trend})[-24:]
-            series: dict[str, list[float]] = {}
-            for ag in sorted({r["agency"] for r in trend}):
-                by = {r["month"]: (r["med"] or 0.0) / 60 for r in trend if r["agency"] == ag}
-                series[c.name(ag)] = [float(by.get(m, 0.0)) for m in months]
-            if months:
-                out.append(line_chart(series, [str(m)[:7] for m in months],
-                                      "Median response, minutes (call-weighted)", w=520,
-                                      kind="response"))
-    out.append(html_table([{k: (c.name(r[k]) if k == "agency" else r[k]) for k in show} for r in rows], show))
-    return "".join(out)
 
 
 def section_trends(c: Ctx) -> str:
@@ -148,7 +80,7 @@ def section_trends(c: Ctx) -> str:
                         vals[25 - r["wk"]] = float(r["n"])
                 series[c.name(ag)] = vals
                 marks[c.name(ag)] = outage_weeks(c, ag, ds, end, 26)
-            charts.append(line_chart(series, labels, f"{ds} / {grp}: events per week", marks=marks))
+            charts.append(line_chart(series, labels, f"{what_words(ds, grp)}, per week", marks=marks))
     return f'<div class="charts">{"".join(charts)}</div>'
 
 
@@ -168,20 +100,51 @@ def section_heat(c: Ctx) -> str:
         for r in rows:
             if (r["agency"], r.get("dataset", "")) == (ag, d) and r["slot"] is not None and 0 <= r["slot"] < 168:
                 weights[int(r["slot"])] += float(r["w"] or 0)
-        out.append(heat_grid(weights, f"{c.name(ag)}: {d or 'events'}, all categories"))
+        out.append(heat_grid(weights, f"{c.name(ag)}: {what_words(d or 'events', 'all')}"))
     return f'<div class="charts">{"".join(out)}</div>'
 
 
+def _span(r: dict, a: str, b: str) -> str:
+    return f"{r[a]} to {r[b]}" if not is_missing(r.get(a)) else "—"
+
+
+def _before_after(r: dict, pre: str, post: str) -> str:
+    return f"{fmt_value(r.get(pre))} → {fmt_value(r.get(post))}"
+
+
+# (heading, the columns it needs, the cell): the problem table in words, whatever columns the mart has
+PROBLEM_COLUMNS: list[tuple[str, tuple[str, ...], Callable[[dict], object]]] = [
+    ("Problem", ("problem",), lambda r: r["problem"]),
+    ("What", ("description",), lambda r: r["description"]),
+    ("Response date", ("response_date",), lambda r: r["response_date"]),
+    ("Before", ("pre_start", "pre_end"), lambda r: _span(r, "pre_start", "pre_end")),
+    ("After", ("post_start", "post_end"), lambda r: _span(r, "post_start", "post_end")),
+    ("Target, before → after", ("target_pre", "target_post"), lambda r: _before_after(r, "target_pre", "target_post")),
+    ("Buffer, before → after", ("buffer_pre", "buffer_post"), lambda r: _before_after(r, "buffer_pre", "buffer_post")),
+    ("Control, before → after", ("control_pre", "control_post"),
+     lambda r: _before_after(r, "control_pre", "control_post")),
+    ("WDD", ("wdd",), lambda r: fmt_value(r["wdd"])),
+    ("WDD 95% interval", ("wdd_ci_low", "wdd_ci_high"),
+     lambda r: f"{fmt_value(r['wdd_ci_low'])} to {fmt_value(r['wdd_ci_high'])}"),
+    ("z", ("z",), lambda r: fmt_value(r["z"])),
+    ("Reading", ("sentence",), lambda r: r["sentence"]),
+    ("Reading", ("plain_language",), lambda r: r["plain_language"]),
+]
+
+
 def section_problems(c: Ctx) -> str:
-    cols = require(c.con, "marts.problem_assessment")
-    show = [k for k in cols if k != "geom"]
-    first = [k for k in ("problem", "plain_language", "wdd", "z") if k in show]
-    show = first + [k for k in show if k not in first]
-    rows = fetch(c.con, f"SELECT {qcols(show)} FROM marts.problem_assessment "
-                        f"{'ORDER BY problem' if 'problem' in show else ''} LIMIT 100")
+    cols = require(c.con, "marts.problem_assessment", ["problem"])
+    show = [(h, need, f) for h, need, f in PROBLEM_COLUMNS if all(k in cols for k in need)]
+    rows = fetch(c.con, "SELECT * EXCLUDE (geom) FROM marts.problem_assessment ORDER BY problem LIMIT 100"
+                 if "geom" in cols else "SELECT * FROM marts.problem_assessment ORDER BY problem LIMIT 100")
     if not rows:
         raise Missing("no tracked problems yet")
-    return html_table(rows, show)
+    table = []
+    for r in rows:
+        row = {"Agency": c.name(r["agency"])} if "agency" in cols else {}
+        row.update({h: f(r) for h, _, f in show})
+        table.append(row)
+    return html_table(table, fmt=lambda k, v: fmt_value(v) if not isinstance(v, str) else v)
 
 
 def section_quality(c: Ctx) -> str:
@@ -196,8 +159,8 @@ def section_quality(c: Ctx) -> str:
 
     def quarantine() -> str:
         require(c.con, "core.quarantine", ["source", "reason"])
-        rows = fetch(c.con, "SELECT source, reason, count(*) AS rows FROM core.quarantine GROUP BY ALL "
-                            "ORDER BY rows DESC LIMIT 50")
+        rows = fetch(c.con, 'SELECT source AS "Source", reason AS "Reason", count(*) AS "Rows" FROM core.quarantine '
+                            'GROUP BY ALL ORDER BY "Rows" DESC LIMIT 50')
         return html_table(rows) if rows else "<p>Nothing quarantined.</p>"
 
     def unlocated() -> str:
@@ -213,7 +176,10 @@ def section_quality(c: Ctx) -> str:
                               [t.split(".")[1]])
         if not rows:
             raise Missing("core.calls and core.incidents are not in the warehouse")
-        return html_table(rows, fmt=lambda k, v: pct(v) if k == "unlocated_share" else fmt_value(v))
+        rows = [{**r, "dataset": what_words(r["dataset"], "all").split(",")[0]} for r in rows]
+        return html_table(rows, fmt=lambda k, v: pct(v) if k == "unlocated_share" else fmt_value(v),
+                          headers={"dataset": "Data", "source": "Source", "rows": "Rows", "unlocated": "Unlocated",
+                                   "unlocated_share": "Unlocated share"})
 
     def unmapped() -> str:
         rows = []
@@ -227,7 +193,9 @@ def section_quality(c: Ctx) -> str:
             rows += fetch(c.con, """SELECT 'incidents' AS dataset, source, offense_code AS code, offense AS label,
                                            count(*) AS rows FROM core.incidents WHERE offense_category = 'Unmapped'
                                     GROUP BY ALL ORDER BY rows DESC LIMIT 25""")
-        return html_table(rows) if rows else "<p>No unmapped codes.</p>"
+        rows = [{**r, "dataset": what_words(r["dataset"], "all").split(",")[0]} for r in rows]
+        return html_table(rows, headers={"dataset": "Data", "source": "Source", "code": "Code", "label": "Label",
+                                         "rows": "Rows"}) if rows else "<p>No unmapped codes.</p>"
 
     sub("Quarantined rows by reason", quarantine)
     sub("Unlocated share per source", unlocated)
@@ -236,35 +204,67 @@ def section_quality(c: Ctx) -> str:
 
 
 
+# what this page no longer shows, or shows merged, against the report before it: said on the page itself
+DROPPED = [
+    "CompStat by beat: the page shows the agency and its districts; the beats stay in marts.compstat "
+    "(sara query).",
+    "The list of the largest 28-day increases below agency level: merged into the first screen, agency-wide and "
+    "by district, ranked by Poisson z.",
+    "Percentages of small counts: a change is shown as a count, with a percentage only when last year had at "
+    "least 10 events.",
+    "The raw columns of marts.response_times (seconds, every month): the page shows the latest whole month in "
+    "minutes; the chart plots the agency-wide median of the calls themselves (marts.response_times_agency), "
+    "where the old chart plotted a call-weighted mean of the district medians, which is not a median.",
+    "The raw columns of marts.problem_assessment (WDQ, E-test, weights): the page keeps the counts, WDD with "
+    "its interval and the reading; sara assess prints the rest.",
+    "Data coverage moves to the end of the page; its headline (each feed's last complete day, recent outages, "
+    "incomplete marts) is on the first screen.",
+]
+
+
+def section_about(c: Ctx) -> str:
+    return ("<p>This page was rewritten for its readers. Left out or merged, and why:</p><ul>"
+            + "".join(f"<li>{esc(x)}</li>" for x in DROPPED) + "</ul>"
+            "<p>Every figure comes from the marts of the warehouse named in the header; a dash (—) is a figure the "
+            "data do not give, never a zero.</p>")
+
+
 # (id, title, how to read it, builder), in page order
 SECTIONS: list[tuple[str, str, str, Callable[[Ctx], str]]] = [
-    ("coverage", "Data coverage", "What each agency's data covers: its as-of date (the last day every section "
-     "below counts to) and how it was chosen; per source, the days from its first event to its last complete "
-     "day, the outage days (no events, or under 20% of the median of the 28 days before), the time precision "
-     "and the located share. A comparison or a trend week over an uncovered day is not shown as a change.",
-     section_coverage),
-    ("compstat", "CompStat", "This period against the same period last year, each agency to its own as-of "
-     "date; red = Poisson z ≥ 2 (likely a real increase), blue = z ≤ −2. Where the data does not cover one of "
-     "the two periods the change says \"no comparison\" and why.", section_compstat),
-    ("response-times", "Response times", "Seconds from call received to first unit on scene, latest month; "
-     "the p90 is the time nine calls in ten beat.", section_response),
-    ("trends", "Weekly trends by category group", "Events per week over the last 26 weeks, one line per "
-     "agency; the last point is the week ending on the as-of date.", section_trends),
+    ("summary", "What changed", "Per agency, in sentences: the biggest increases against the same days last "
+     "year, new and emerging hot spots, the busiest repeat addresses, tracked problems and the state of the "
+     "feeds.", section_summary),
+    ("compstat", "CompStat by district", "Counts now against the same dates last year, each agency to its own "
+     "as-of date: the agency totals, then each district. Where the data do not cover one of the two periods "
+     "the change says \"no comparison\" and why.", section_compstat),
+    ("response-times", "Response times", "Minutes from the call to the first unit on scene, community calls, "
+     "by priority, the latest whole month: the median (half the calls were faster) and the 90th percentile "
+     "(nine calls in ten were faster), of the calls themselves.", section_response),
     ("hotspot-map", "Hot spots (Gi*)", "Grid cells coloured by Getis-Ord Gi* confidence: red = more calls "
      "than chance around that cell, blue = fewer; the black line is the agency boundary.", section_map),
-    ("repeat-locations", "Top repeat locations", "The locations with the most events in the repeat window; "
-     "the curve shows how few locations account for 80% of events.", section_repeat),
-    ("emerging-hotspots", "Emerging hot spot classes", "Cells per space-time pattern (Mann-Kendall trend "
+    ("trends", "Weekly trends", "Events per week over the last 26 weeks, one line per agency; the last point "
+     "is the week ending on the as-of date. An open circle is a week the data do not fully cover.",
+     section_trends),
+    ("repeat-locations", "Top repeat locations", "The places with the most events in the repeat window; "
+     "the curve shows how few places account for 80% of events.", section_repeat),
+    ("emerging-hotspots", "Emerging hot spot classes", "Grid cells per space-time pattern (Mann-Kendall trend "
      "of Gi* over the last steps): new, intensifying and persistent hot spots need attention.",
      section_emerging),
     ("near-repeat", "Near repeats (Knox test)", "Pairs of events close in space and time against chance; "
      "shaded cells have a ratio above 1 with p ≤ 0.05 (darker = stronger).", section_knox),
     ("hour-of-week", "Hour of week", "Events per hour of the week (darker = busier), over the repeat window, "
      "local time.", section_heat),
-    ("demand-split", "Demand split of hot cells", "For the hottest cells: who generates the calls. A cell "
-     "where officers initiate the majority may reflect enforcement rather than public demand.", section_demand),
-    ("problems", "Tracked problems", "Each tracked problem's before/after assessment (WDD = weighted "
-     "displacement difference; negative is good).", section_problems),
+    ("demand-split", "Who generates the calls in hot cells", "For the hottest cells: community-generated against "
+     "officer-initiated calls. A cell where officers initiate the majority may reflect enforcement rather than "
+     "public demand.", section_demand),
+    ("problems", "Tracked problems", "Each tracked problem's counts before and after its response date, and "
+     "the weighted displacement difference (WDD; negative is good) with its 95% interval.", section_problems),
+    ("coverage", "Data coverage", "What each agency's data covers: its as-of date (the last day every section "
+     "counts to) and how it was chosen; per source, the days from its first event to its last complete "
+     "day, the outage days (no events, or under 20% of the median of the 28 days before), the time precision "
+     "and the located share. A comparison or a trend week over an uncovered day is not shown as a change.",
+     section_coverage),
     ("data-quality", "Data quality", "Rows set aside, events without a location and codes with no category: "
      "each makes the counts above lower than the truth.", section_quality),
+    ("about", "About this page", "What the page leaves out, and why.", section_about),
 ]

@@ -22,31 +22,41 @@ def _svg(kind: str, w: float, h: float, body: str, label: str) -> str:
             f"<title>{esc(label)}</title>{body}</svg>")
 
 
-def _nice_max(v: float) -> float:
+def _nice_max(v: float, ticks: int = 4) -> float:
+    """The top of a zero-based axis of `ticks` equal steps at or above v: the step is a whole number from
+    1, 1.5, 2, 2.5, 3, 4, 5, 6, 8 times a power of ten (so counts get whole ticks: 8 for 5, 60 for 48)."""
     if v <= 0:
-        return 1.0
-    mag = 10 ** math.floor(math.log10(v))
-    for m in (1, 2, 2.5, 5, 10):
-        if v <= m * mag:
-            return m * mag
-    return 10 * mag
+        return float(ticks)
+    need = v / ticks
+    mag = 10 ** max(0, math.floor(math.log10(need)))
+    for m in (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
+        step = m * mag
+        if step >= need and float(step).is_integer():
+            return step * ticks
+    return 10 * mag * ticks
 
 
-def line_chart(series: dict[str, list[float]], x_labels: list[str], title: str,
+def _axis(v: float) -> str:
+    """A y-axis tick: whole numbers with thousands separators, else one decimal."""
+    return f"{v:,.0f}" if float(v).is_integer() else f"{v:,.1f}"
+
+
+def line_chart(series: dict[str, list[float | None]], x_labels: list[str], title: str,
                w: int = 360, h: int = 200, kind: str = "trend", marks: dict[str, list[int]] | None = None) -> str:
-    """One polyline per series over the same x positions (x_labels), with a zero-based y axis. `marks` names,
-    per series, the points its data does not cover (an outage or no data): each is drawn as an open circle
-    (data-outage) whose title says so, so a drop to zero there is not read as a fall."""
+    """One polyline per series over the same x positions (x_labels), with a zero-based y axis. A value of None
+    is no data: the line breaks there (a gap, never a drop to 0). `marks` names, per series, the points its
+    data does not cover (an outage or no data): each is drawn as an open circle (data-outage) whose title says
+    so, so a drop to zero there is not read as a fall."""
     left, right, top, bottom = 44, 10, 24, 34
     pw, ph = w - left - right, h - top - bottom
     n = max((len(v) for v in series.values()), default=0)
-    ymax = _nice_max(max((max(v) for v in series.values() if v), default=0))
+    ymax = _nice_max(max((x for v in series.values() for x in v if x is not None), default=0))
     parts = [f'<text x="{left}" y="15" font-size="12" font-weight="bold">{esc(title)}</text>']
     for i in range(5):
         yv = ymax * i / 4
         y = top + ph - ph * i / 4
         parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{left + pw}" y2="{y:.1f}" stroke="#e4e4e4"/>')
-        parts.append(f'<text x="{left - 4}" y="{y + 3:.1f}" font-size="9" text-anchor="end">{fmt_value(yv)}</text>')
+        parts.append(f'<text x="{left - 4}" y="{y + 3:.1f}" font-size="9" text-anchor="end">{_axis(yv)}</text>')
     parts.append(f'<line x1="{left}" y1="{top + ph}" x2="{left + pw}" y2="{top + ph}" stroke="#888"/>')
 
     def xpos(i: int) -> float:
@@ -54,22 +64,38 @@ def line_chart(series: dict[str, list[float]], x_labels: list[str], title: str,
 
     for i in sorted({0, n // 2, n - 1}) if n else []:
         if i < len(x_labels):
+            anchor = "start" if i == 0 and n > 1 else "end" if i == n - 1 and n > 1 else "middle"
             parts.append(f'<text x="{xpos(i):.1f}" y="{top + ph + 13}" font-size="9" '
-                         f'text-anchor="middle">{esc(x_labels[i])}</text>')
+                         f'text-anchor="{anchor}">{esc(x_labels[i])}</text>')
     for k, (name, vals) in enumerate(series.items()):
         colour = SERIES_COLOURS[k % len(SERIES_COLOURS)]
-        pts = " ".join(f"{xpos(i):.1f},{top + ph - ph * v / ymax:.1f}" for i, v in enumerate(vals))
-        parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.8" points="{pts}">'
-                     f"<title>{esc(name)}</title></polyline>")
+        runs: list[list[int]] = []
+        for i, v in enumerate(vals):
+            if v is None:
+                continue
+            if runs and runs[-1][-1] == i - 1:
+                runs[-1].append(i)
+            else:
+                runs.append([i])
+        for run in runs:
+            pts = " ".join(f"{xpos(i):.1f},{top + ph - ph * vals[i] / ymax:.1f}" for i in run)
+            if len(run) == 1:  # a lone point between gaps
+                parts.append(f'<circle cx="{xpos(run[0]):.1f}" cy="{top + ph - ph * vals[run[0]] / ymax:.1f}" '
+                             f'r="2" fill="{colour}"><title>{esc(name)}</title></circle>')
+            values = " ".join(f"{vals[i]:.2f}" for i in run)  # the plotted figures, for a reader or a test
+            parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.8" points="{pts}" '
+                         f'data-values="{values}"><title>{esc(name)}</title></polyline>')
         for i in (marks or {}).get(name, []):
-            if 0 <= i < len(vals):
+            if 0 <= i < len(vals) and vals[i] is not None:
                 parts.append(f'<circle cx="{xpos(i):.1f}" cy="{top + ph - ph * vals[i] / ymax:.1f}" r="3.5" '
                              f'fill="#fff" stroke="{colour}" stroke-width="1.5" data-outage="1"><title>'
                              f"{esc(name)}: outage or no data this week (not a fall)</title></circle>")
-        lx = left + (k % 3) * (pw / 3)
-        ly = h - 6 - 0 * (k // 3)
+        per_row = max(1, min(len(series), 5))
+        fit = max(6, int(pw / per_row / 5.2) - 3)  # characters of a legend entry at 9 px
+        lx = left + (k % per_row) * (pw / per_row)
+        ly = h - 6
         parts.append(f'<rect x="{lx:.1f}" y="{ly - 7}" width="10" height="3" fill="{colour}"/>'
-                     f'<text x="{lx + 13:.1f}" y="{ly - 3}" font-size="9">{esc(name[:28])}</text>')
+                     f'<text x="{lx + 13:.1f}" y="{ly - 3}" font-size="9">{esc(name[:fit])}</text>')
     return _svg(kind, w, h, "".join(parts), title)
 
 
