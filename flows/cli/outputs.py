@@ -51,6 +51,7 @@ def export(fmt: str = typer.Option("gpkg", "--format", "-f",
       sara export --all --format parquet                       the whole cube, for DuckDB, Spark or Trino
     """
     from transforms.outputs.export import FORMATS, export_layers
+    from transforms.outputs.gis.layers import layer_token
     from transforms.outputs.slice import Slice, default_slice
     from transforms.warehouse.db import open_published
 
@@ -66,7 +67,7 @@ def export(fmt: str = typer.Option("gpkg", "--format", "-f",
     if chosen.origin not in ("all", "community", "officer", "unknown"):
         raise fail(f"--origin {chosen.origin!r}: use all, community, officer or unknown")
     tag = "all" if full_cube else None if chosen == base else \
-        f"{chosen.window_days}d_{chosen.category_group}_{chosen.origin}"
+        f"{chosen.window_days}d_{layer_token(chosen.category_group)}_{chosen.origin}"
     out = (out or settings.resolve(f"data/exports/{fmt}" + (f"/{tag}" if tag else ""))).resolve()
     agencies = {code: a.crs for code, a in settings.sara.agencies.items()}
     what = "the whole cube" if full_cube else chosen.words()

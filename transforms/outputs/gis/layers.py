@@ -186,6 +186,11 @@ def _keep(layer: Layer, notes: list[str]) -> bool:
     return False
 
 
+def _words(ds: str, sl: Slice, origin: str) -> str:
+    """The slice in words without its window (marts that have none, or one column per window)."""
+    return Slice(sl.window_days, sl.category_group, origin).words(ds).rsplit(", last ", 1)[0]
+
+
 def _emerging(con, agency, ds, sl: Slice, crs, notes) -> list[Layer]:
     origin = _origin_for(con, "emerging_hotspots", agency, ds, sl.category_group, sl.origin)
     if origin is None:
@@ -194,8 +199,8 @@ def _emerging(con, agency, ds, sl: Slice, crs, notes) -> list[Layer]:
     g = _frame(con, "SELECT * EXCLUDE (geom), ST_AsWKB(geom) AS _wkb FROM marts.emerging_hotspots WHERE agency = ? "
                "AND dataset = ? AND category_group = ? AND origin = ? ORDER BY unit_id",
                [agency, ds, sl.category_group, origin], crs)
-    return [Layer(f"emerging_hotspots_{ds}", agency, f"Emerging hot spots by grid cell, {DATASET_WORDS.get(ds, ds)}, "
-                  f"{sl.category_group}, origin {origin}", g,
+    return [Layer(f"emerging_hotspots_{ds}", agency, f"Emerging hot spots by grid cell, {_words(ds, sl, origin)} "
+                  "(the whole EHSA cube)", g,
                   st.categories_style("pattern", st.EHSA_COLOURS, "Emerging hot spot patterns"))]
 
 
@@ -213,8 +218,7 @@ def _repeats(con, agency, ds, sl: Slice, crs, notes) -> list[Layer]:
         notes.append(f"repeat_locations_{ds}_{agency}: {unlocated} place(s) without a located event have no point "
                      "and are left out (they are in marts.repeat_locations)")
     top = float(g["n_repeat_window"].max()) if len(g) else 25.0
-    return [Layer(f"repeat_locations_{ds}", agency, f"Repeat locations, {DATASET_WORDS.get(ds, ds)}, "
-                  f"{sl.category_group}, origin {origin}", g, st.repeat_style("n_repeat_window", top))]
+    return [Layer(f"repeat_locations_{ds}", agency, f"Repeat locations, {_words(ds, sl, origin)} (counts per window)", g, st.repeat_style("n_repeat_window", top))]
 
 
 def _near_repeats(con, agency, ds, sl: Slice, crs, notes) -> list[Layer]:
