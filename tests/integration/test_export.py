@@ -67,6 +67,20 @@ def test_the_whole_cube_is_tables_joined_to_one_layer_per_unit_type(square_city,
     assert "unit_id = units_grid_city.unit_id" in readme
 
 
+def test_a_layer_mixing_single_and_multi_parts_is_written_as_multi_parts(tmp_path):
+    """A grid cell clipped by a boundary can fall in two parts: beside whole cells the layer would mix Polygon and
+    MultiPolygon, which a Shapefile reader and ArcGIS take as one type but a GeoPackage declares as one."""
+    from transforms.outputs.gis.layers import _frame
+
+    con = wh.connect(":memory:")
+    con.execute("CREATE TABLE u AS SELECT * FROM (VALUES ('a', ST_GeomFromText('POLYGON((0 0,1 0,1 1,0 0))')), "
+                "('b', ST_GeomFromText('MULTIPOLYGON(((2 2,3 2,3 3,2 2)),((4 4,5 4,5 5,4 4)))'))) t(unit_id, geom)")
+    g = _frame(con, "SELECT unit_id, ST_AsWKB(geom) AS _wkb FROM u ORDER BY unit_id", [], "EPSG:32610")
+    assert list(g.geom_type) == ["MultiPolygon", "MultiPolygon"] and g.geometry.iloc[0].area == 0.5
+    g.to_file(tmp_path / "m.gpkg", layer="m", engine="pyogrio")
+    assert pyogrio.read_info(tmp_path / "m.gpkg", layer="m")["geometry_type"] == "MultiPolygon"
+
+
 def test_shapefile_names_are_unique_within_ten_characters():
     names = shapefile_names(["category_group", "category_grouping", "window_days", "geometry", "n"])
     assert all(len(v) <= 10 for v in names.values())

@@ -160,6 +160,7 @@ def test_every_geopackage_layer_has_a_qgis_style_on_its_own_fields(demo_con, tmp
     for layer in layers:
         renderer = ET.fromstring(styles[layer].split(">", 1)[1]).find("renderer-v2")
         df = pyogrio.read_dataframe(gpkg, layer=layer)
+        assert df.geom_type.nunique() == 1, layer
         field = renderer.get("attr")
         assert field in df.columns, (layer, field)
         kind = {"Point": "marker", "LineString": "line"}.get(df.geom_type.iloc[0], "fill")
