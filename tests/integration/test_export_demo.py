@@ -218,3 +218,16 @@ def test_export_help_teaches_the_slice_flags_and_examples():
         assert flag in text
     assert "default 28" in text and "default_origin" in text
     assert "sara export --window 7 --group violent --origin community" in text and "sara export --all" in text
+
+
+def test_export_all_writes_the_cube_beside_the_unit_layers(demo_warehouse, demo_con, tmp_path):
+    out = tmp_path / "cube"
+    res = _export(demo_warehouse, "--all", "--format", "parquet", "--out", str(out))
+    assert res.exit_code == 0, res.output
+    spatial = wh.connect(":memory:")
+    n = demo_con.execute("SELECT count(*) FROM marts.hotspots WHERE unit_type = 'street'").fetchone()[0]
+    got = spatial.execute("SELECT count(*), count(DISTINCT agency) FROM read_parquet(?, hive_partitioning = true) t "
+                          "JOIN read_parquet(?, hive_partitioning = true) u USING (agency, unit_id)",
+                          [str(out / "hotspots_street/*/*.parquet"), str(out / "units_street/*/*.parquet")]).fetchone()
+    assert got == (n, 1)  # only metro has a streets layer
+    assert "join: unit_id = units_street_metro.unit_id" in (out / "README.md").read_text()
