@@ -11,31 +11,79 @@ from flows.cli.common import ConfigOpt, console, fail, settings_from, warehouse_
 
 
 def export(fmt: str = typer.Option("gpkg", "--format", "-f",
-                                   help="gpkg (default, one file, QGIS-styled), shp, geojson (EPSG:4326), fgb, "
-                                        "parquet (GeoParquet) or filegdb"),
-           out: Path = typer.Option(None, "--out", "-o", help="output folder (default data/exports/<format>)"),
+                                   help="gpkg (default: one file, every layer QGIS-styled), shp, geojson (EPSG:4326), "
+                                        "fgb, parquet (GeoParquet, Hive partitions by agency) or filegdb"),
+           out: Path = typer.Option(None, "--out", "-o",
+                                    help="output folder (default data/exports/<format>, or data/exports/<format>/"
+                                         "<window>d_<group>_<origin> for another slice, data/exports/<format>/all "
+                                         "with --all)"),
+           window: int = typer.Option(None, "--window", "-w",
+                                      help="window in days, one of windows_days (default 28, or the configured "
+                                           "window nearest to 28)"),
+           group: str = typer.Option(None, "--group", "-g",
+                                     help="category group: all (default), violent, property, burglary, disorder or "
+                                          "one from the config"),
+           origin: str = typer.Option(None, "--origin",
+                                      help="all, community, officer or unknown (default [analysis] default_origin; "
+                                           "a dataset without that origin, such as incidents, shows all)"),
+           full_cube: bool = typer.Option(False, "--all",
+                                          help="the whole cube instead of one slice: every mart as a table without "
+                                               "geometry plus one layer per unit type, joined on unit_id"),
            config: str | None = ConfigOpt) -> None:
-    """Write the marts as GIS layers (one per mart and agency), each with its CRS.
+    """Write the marts as GIS layers: one layer per product, unit type, dataset and agency, for one slice.
 
-    Hot spot layers carry ArcGIS-style fields (GiZScore, GiPValue, Gi_Bin, NNeighbors) beside sara's, and the
-    GeoPackage opens in QGIS already styled by gi_bin. Files appear atomically: a GIS user never opens a
-    half-written layer.
+    A slice is one window x category group x origin; the default is the scanning report's (28 days, all
+    categories, the configured default origin). Layers: hot spots per unit type (grid, h3, street segments,
+    each polygon layer), kernel density, emerging hot spots, repeat locations (points), near-repeat events
+    (points) and tracked problems' target, buffer and control areas. Each layer has one geometry type, its
+    CRS (GeoJSON EPSG:4326, else the agency's analysis CRS) and a QGIS style; hot spots carry ArcGIS's
+    GiZScore, GiPValue, Gi_Bin and NNeighbors. A README.md beside the layers lists them. Files appear
+    atomically: a GIS user never opens a half-written layer.
 
-    Examples:  sara export  |  sara export --format shp --out /srv/gis/sara
+    Examples:
+
+      sara export                                              the report's slice, data/exports/gpkg/sara.gpkg
+
+      sara export --window 7 --group violent --origin community   last week's violent community calls
+
+      sara export --format shp --out /srv/gis/sara             Shapefiles (+ .qml styles) for ArcGIS
+
+      sara export --all --format parquet                       the whole cube, for DuckDB, Spark or Trino
     """
-    from transforms.outputs.export import FORMATS, export_marts
+    from transforms.outputs.export import FORMATS, export_layers
+    from transforms.outputs.gis.layers import layer_token
+    from transforms.outputs.slice import Slice, default_slice
     from transforms.warehouse.db import open_published
 
     settings = settings_from(config)
     if fmt not in FORMATS:
         raise fail(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
-    out = (out or settings.resolve(f"data/exports/{fmt}")).resolve()
+    base = default_slice(settings)
+    chosen = Slice(base.window_days if window is None else window,
+                   base.category_group if group is None else group, base.origin if origin is None else origin)
+    if chosen.window_days not in settings.sara.windows_days:
+        raise fail(f"--window {chosen.window_days}: not a configured window; use one of "
+                   f"{', '.join(map(str, settings.sara.windows_days))}")
+    if chosen.origin not in ("all", "community", "officer", "unknown"):
+        raise fail(f"--origin {chosen.origin!r}: use all, community, officer or unknown")
+    tag = "all" if full_cube else None if chosen == base else \
+        f"{chosen.window_days}d_{layer_token(chosen.category_group)}_{chosen.origin}"
+    out = (out or settings.resolve(f"data/exports/{fmt}" + (f"/{tag}" if tag else ""))).resolve()
     agencies = {code: a.crs for code, a in settings.sara.agencies.items()}
+    what = "the whole cube" if full_cube else chosen.words()
     with warehouse_errors(settings), open_published(settings.warehouse_path) as con, \
-            console.status(f"writing {fmt} layers to {out}"):
-        paths = export_marts(con, agencies, out, fmt)
+            console.status(f"writing {fmt} layers ({what}) to {out}"):
+        try:
+            paths, notes = export_layers(con, agencies, out, fmt, chosen, full_cube=full_cube)
+        except ValueError as exc:
+            raise fail(str(exc)) from None
+    console.print(f"{escape(what)}:")
+    sidecars = {".shx", ".prj", ".cpg", ".qml"}
     for p in paths:
-        console.print(f"wrote {escape(str(p))}")
+        if p.suffix not in sidecars and not (p.suffix == ".dbf" and p.with_suffix(".shp").exists()):
+            console.print(f"wrote {escape(str(p))}")
+    for note in notes:
+        console.print(f"note: {escape(note)}")
 
 
 def publish(out: Path = typer.Option(None, "--out", "-o", help="output folder (default data/exports/public)"),

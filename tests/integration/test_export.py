@@ -1,74 +1,84 @@
-"""GIS export: every format written from the marts of the hand-made square city, then read back with pyogrio
-and with DuckDB's ST_Read."""
+"""GIS export: the whole cube (`sara export --all`) of the hand-made square city in every format, read back
+with pyogrio and with DuckDB, and joined back to its unit layers; the helpers shared with publish."""
 
 from __future__ import annotations
 
-import sqlite3
-
 import pyogrio
 import pytest
-import shapely
 
-from transforms.outputs.export import FORMATS, export_marts, shapefile_names
+from transforms.outputs.export import FORMATS, export_layers, shapefile_names
 from transforms.warehouse import db as wh
 
 CRS = {"city": "EPSG:32610"}
 
 
+def _table(fmt: str, out, name: str):
+    """(pyogrio frame, DuckDB source, parameters) of a table of the cube: a GeoPackage/FileGDB table, a dBase
+    file beside Shapefiles, CSV beside GeoJSON and FlatGeobuf, Parquet."""
+    if fmt in ("gpkg", "filegdb"):
+        src = out / f"sara.{'gpkg' if fmt == 'gpkg' else 'gdb'}"
+        return pyogrio.read_dataframe(src, layer=name), "ST_Read(?, layer = ?)", [str(src), name]
+    if fmt == "parquet":
+        stem, agency = name.rsplit("_", 1)
+        src = out / stem / f"agency={agency}" / "part-0.parquet"
+        return __import__("pandas").read_parquet(src), "read_parquet(?)", [str(src)]
+    src = out / f"{name}{'.dbf' if fmt == 'shp' else '.csv'}"
+    return pyogrio.read_dataframe(src, read_geometry=False), "ST_Read(?)", [str(src)]
+
+
 @pytest.mark.parametrize("fmt", list(FORMATS))
-def test_every_format_round_trips(square_city, tmp_path, fmt):
+def test_the_whole_cube_is_tables_joined_to_one_layer_per_unit_type(square_city, tmp_path, fmt):
     con, _, _ = square_city
-    expected = dict(con.execute("SELECT 'hotspots_city', count(*) FROM marts.hotspots UNION ALL "
-                                "SELECT 'units_city', count(*) FROM marts.units").fetchall())
+    out = tmp_path / "out"
+    paths, _ = export_layers(con, CRS, out, fmt, full_cube=True)
+    assert paths and not list(out.glob(".sara-export-*"))
+    spatial = wh.connect(":memory:")
+    n_hot = con.execute("SELECT count(*) FROM marts.hotspots WHERE unit_type = 'grid'").fetchone()[0]
+    n_grid = con.execute("SELECT count(*) FROM marts.units WHERE unit_type = 'grid'").fetchone()[0]
     cell = con.execute("""SELECT z, gi_bin, n FROM marts.hotspots WHERE unit_type = 'grid' AND unit_id = '1_1'
                           AND window_days = 7 AND origin = 'all' AND category_group = 'all'""").fetchone()
-    paths = export_marts(con, CRS, tmp_path / "out", fmt)
-    assert paths and not list((tmp_path / "out").glob(".sara-export-*"))  # no temporary folder left
-    single = {"gpkg": "sara.gpkg", "filegdb": "sara.gdb"}.get(fmt)
-    ext = FORMATS[fmt][1]
-    spatial = wh.connect(":memory:")
-    for layer, n in expected.items():
-        if single:
-            src, kw = tmp_path / "out" / single, {"layer": layer}
-        elif fmt == "parquet":  # hive partitions: <mart>/agency=<code>/part-0.parquet
-            mart, agency = layer.rsplit("_", 1)
-            src, kw = tmp_path / "out" / mart / f"agency={agency}" / "part-0.parquet", {}
-            # count(agency), not count(*): DuckDB 1.5.5 fails with an internal error on count(*) next to an
-            # aggregate of a hive partition column
-            hive = spatial.execute("SELECT count(agency), min(agency), max(agency) FROM read_parquet(?, "
-                                   "hive_partitioning = true)", [str(tmp_path / "out" / mart / "*" / "*.parquet")]
-                                   ).fetchone()
-            assert hive == (n, agency, agency)
-        else:
-            src, kw = tmp_path / "out" / f"{layer}{ext}", {}
-        df = pyogrio.read_dataframe(src, **kw) if fmt != "parquet" else __import__("geopandas").read_parquet(src)
-        assert len(df) == n, (fmt, layer)
-        want = "EPSG:4326" if fmt == "geojson" else "EPSG:32610"
-        assert df.crs is not None and df.crs.to_epsg() == int(want.split(":")[1])
-        assert shapely.is_valid(df.geometry.values).all()
-        if layer == "hotspots_city":
-            names = shapefile_names([*df.columns]) if fmt == "shp" else {c: c for c in df.columns}
-            z_col = "z"
-            bin_col = "Gi_Bin"
-            sub = df[(df["unit_type"] == "grid") & (df["unit_id"] == "1_1") & (df["origin"] == "all")
-                     & (df[names.get("category_group", "category_g")] == "all")
-                     & (df[names.get("window_days", "window_day")] == 7)]
-            assert len(sub) == 1
-            assert sub[z_col].iloc[0] == pytest.approx(cell[0], abs=1e-9)
-            assert int(sub[bin_col].iloc[0]) == cell[1] and int(sub["n"].iloc[0]) == cell[2]
-            assert sub["GiZScore"].iloc[0] == pytest.approx(cell[0], abs=1e-9)
-        if fmt != "parquet":  # DuckDB reads the same layer through GDAL
-            path = str(src)
-            args = [path, layer] if single else [path]
-            q = "SELECT count(*) FROM ST_Read(?, layer = ?)" if single else "SELECT count(*) FROM ST_Read(?)"
-            assert spatial.execute(q, args).fetchone()[0] == n
-    if fmt == "gpkg":
-        styles = sqlite3.connect(tmp_path / "out" / "sara.gpkg").execute(
-            "SELECT f_table_name, styleQML FROM layer_styles").fetchall()
-        assert [s[0] for s in styles] == ["hotspots_city"] and 'attr="Gi_Bin"' in styles[0][1]
-    if fmt == "shp":
-        readme = (tmp_path / "out" / "README.md").read_text()
-        assert "| category_g | category_group |" in readme
+    table, src, args = _table(fmt, out, "hotspots_grid_city")
+    assert len(table) == n_hot > n_grid  # every window x group x origin, as rows of a table
+    assert "geometry" not in table.columns
+    win = "window_day" if fmt == "shp" else "window_days"
+    grp = "category_g" if fmt == "shp" else "category_group"
+    row = table[(table["unit_id"] == "1_1") & (table[win].astype(int) == 7) & (table["origin"] == "all")
+                & (table[grp] == "all")]
+    assert len(row) == 1 and float(row["GiZScore"].iloc[0]) == pytest.approx(cell[0], abs=1e-6)
+    assert int(row["Gi_Bin"].iloc[0]) == cell[1] and int(row["n"].iloc[0]) == cell[2]
+    assert spatial.execute(f"SELECT count(*) FROM {src}", args).fetchone()[0] == n_hot
+    # the unit layer: one polygon per grid cell, in the analysis CRS (GeoJSON: EPSG:4326)
+    if fmt in ("gpkg", "filegdb"):
+        lsrc, largs = "ST_Read(?, layer = ?)", [args[0], "units_grid_city"]
+    elif fmt == "parquet":
+        lsrc, largs = "read_parquet(?)", [str(out / "units_grid" / "agency=city" / "part-0.parquet")]
+    else:
+        lsrc, largs = "ST_Read(?)", [str(out / f"units_grid_city{FORMATS[fmt][1]}")]
+    geom = {"parquet": "geometry", "filegdb": "SHAPE"}.get(fmt, "geom")
+    crs = 4326 if fmt == "geojson" else 32610
+    got = spatial.execute(f"SELECT count(*), count(DISTINCT unit_id), list(DISTINCT ST_GeometryType({geom})::VARCHAR), "
+                          f"any_value(typeof({geom})) FROM {lsrc}", largs).fetchone()
+    assert got[:2] == (n_grid, n_grid) and len(got[2]) == 1 and got[3] == f"GEOMETRY('EPSG:{crs}')", got
+    # the join the README names: table.unit_id = layer.unit_id, every row finds its cell
+    joined = spatial.execute(f"SELECT count(*) FROM (SELECT * FROM {src}) t JOIN (SELECT unit_id FROM {lsrc}) u "
+                             "USING (unit_id)", [*args, *largs]).fetchone()[0]
+    assert joined == n_hot
+    readme = (out / "README.md").read_text()
+    assert "unit_id = units_grid_city.unit_id" in readme
+
+
+def test_a_layer_mixing_single_and_multi_parts_is_written_as_multi_parts(tmp_path):
+    """A grid cell clipped by a boundary can fall in two parts: beside whole cells the layer would mix Polygon and
+    MultiPolygon, which a Shapefile reader and ArcGIS take as one type but a GeoPackage declares as one."""
+    from transforms.outputs.gis.layers import _frame
+
+    con = wh.connect(":memory:")
+    con.execute("CREATE TABLE u AS SELECT * FROM (VALUES ('a', ST_GeomFromText('POLYGON((0 0,1 0,1 1,0 0))')), "
+                "('b', ST_GeomFromText('MULTIPOLYGON(((2 2,3 2,3 3,2 2)),((4 4,5 4,5 5,4 4)))'))) t(unit_id, geom)")
+    g = _frame(con, "SELECT unit_id, ST_AsWKB(geom) AS _wkb FROM u ORDER BY unit_id", [], "EPSG:32610")
+    assert list(g.geom_type) == ["MultiPolygon", "MultiPolygon"] and g.geometry.iloc[0].area == 0.5
+    g.to_file(tmp_path / "m.gpkg", layer="m", engine="pyogrio")
+    assert pyogrio.read_info(tmp_path / "m.gpkg", layer="m")["geometry_type"] == "MultiPolygon"
 
 
 def test_shapefile_names_are_unique_within_ten_characters():
