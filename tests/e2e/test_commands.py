@@ -171,7 +171,7 @@ def test_export_writes_layers_a_gis_reader_opens(demo, env, tmp_path):
     assert hot, layers
     df = pyogrio.read_dataframe(gpkgs[0], layer=hot[0], max_features=1000)
     assert len(df) > 0 and df.crs is not None
-    shutil.rmtree(out)  # hundreds of MB (street-segment hot spots for every window and category)
+    shutil.rmtree(out)  # tens of MB at the demo's scale: not kept
 
 
 def test_near_repeat_prints_the_knox_table(demo, env):
