@@ -415,6 +415,6 @@ def map_section(c: Ctx) -> str:
            "Getis-Ord Gi* confidence (red: more events around the cell than chance, blue: fewer); the "
            "agency's own boundary, beats, districts and streets are the background (no web tiles).")
     return (f'<section id="map"><style>{css}{MAP_CSS}</style><p class="how">{esc(how)}</p>{"".join(parts)}'
-            f'<noscript><p class="na">The maps need JavaScript.</p></noscript>'
+            f'<noscript><p class="how">The maps need JavaScript; the lists of top cells above read without it.</p></noscript>'
             f'<script type="application/json" id="sara-map-data">{data}</script>'
             f"<script>{js}</script><script>{own}</script></section>")
