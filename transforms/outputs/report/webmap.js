@@ -179,8 +179,8 @@
     if (m.repeats.length) {
       var rg = L.layerGroup();
       m.repeats.forEach(function (p) {
-        rg.addLayer(L.circleMarker(p.ll, {pane: "sara-points", radius: Math.min(14, 3 + 1.2 * Math.sqrt(p.n)),
-          color: "#542788", weight: 1, fillColor: "#8073ac", fillOpacity: 0.8, className: "sara-repeat"})
+        rg.addLayer(L.circleMarker(p.ll, {pane: "sara-points", radius: Math.min(10, 3 + 0.7 * Math.sqrt(p.n)),
+          color: "#542788", weight: 1, fillColor: "#8073ac", fillOpacity: 0.65, className: "sara-repeat"})
           .bindPopup(repeatPopup(p, m), {maxWidth: 340}));
       });
       overlays["Repeat locations"] = rg.addTo(map);

@@ -42,6 +42,7 @@ TOP_ADDRESSES = 3           # block addresses in a cell's popup
 TOP_REPEATS = 50            # repeat locations drawn (by rank)
 MAX_CHAINS = 100            # near-repeat chains drawn (the longest)
 AREA_LABELS_MAX = 60        # polygon layers with more features than this are drawn without labels
+MIN_HOLE_M2 = 50_000.0      # holes of the boundary smaller than this (5 ha) are slivers: not drawn
 CONTEXT_TYPES = ("grid", "h3", "street")   # unit types of marts.units that are not polygon layers
 
 _VENDOR = files(__package__).joinpath("vendor", "leaflet")
@@ -95,6 +96,18 @@ def to_latlng(geoms: list, crs: str, tolerance_m: float = 0.0) -> list:
     return [_shape(g) for g in s.to_crs("EPSG:4326")]
 
 
+def _without_slivers(g):
+    """The boundary without the holes smaller than MIN_HOLE_M2: the gaps a union of neighbourhoods or districts
+    leaves between them, which would draw as stray dashes across the map (display only)."""
+    from shapely.geometry import MultiPolygon, Polygon
+
+    if g is None or g.geom_type not in ("Polygon", "MultiPolygon"):
+        return g
+    parts = [Polygon(p.exterior, [r for r in p.interiors if Polygon(r).area >= MIN_HOLE_M2])
+             for p in getattr(g, "geoms", [g])]
+    return parts[0] if len(parts) == 1 else MultiPolygon(parts)
+
+
 def _wkb(rows: list[dict], key: str = "g") -> list:
     from shapely import wkb
 
@@ -119,7 +132,7 @@ def _context(c: Ctx, agency: str, crs: str) -> dict:
         rows = fetch(c.con, "SELECT ST_AsWKB(geom) AS g FROM meta.agency_areas WHERE agency = ? "
                             "AND geom IS NOT NULL", [agency])
         if rows:
-            out["boundary"] = to_latlng(_wkb(rows), crs, 2 * DISPLAY_TOLERANCE_M)[0]
+            out["boundary"] = to_latlng([_without_slivers(g) for g in _wkb(rows)], crs, 2 * DISPLAY_TOLERANCE_M)[0]
     if table_columns(c.con, "marts.units"):
         rows = fetch(c.con, f"""SELECT unit_type, unit_id, name, ST_AsWKB(geom) AS g FROM marts.units
                                WHERE agency = ? AND unit_type NOT IN ({', '.join('?' * len(CONTEXT_TYPES))})
@@ -254,14 +267,40 @@ def _facts(c: Ctx, agency: str, dataset: str, origin: str, window: int, cells: l
             if cell is not None:
                 cell.setdefault("a", []).append([r["address_block"], int(r["n"])])
     hot = sorted((x for x in cells if x["b"] > 0 and x["n"] > 0 and "z" in x), key=lambda x: (-x["z"], x["id"]))
+    areas = _area_names(c, agency, dataset, origin, window, [x["id"] for x in hot[:TOP_LABELS] if not x.get("a")])
     shown: list[tuple[str, float, float]] = []
     for rank, cell in enumerate(hot[:TOP_LABELS], 1):
         cell["r"] = rank
-        cell["label"] = cell["a"][0][0] if cell.get("a") else f"cell {cell['id']}"
+        cell["label"] = cell["a"][0][0] if cell.get("a") else areas.get(cell["id"], f"hot cell {rank}")
         x, y, size = where[cell["id"]]
         if all(t != cell["label"] and math.hypot(x - sx, y - sy) > LABEL_GAP_CELLS * size for t, sx, sy in shown):
             cell["tip"] = 1
             shown.append((cell["label"], x, y))
+
+
+def _area_names(c: Ctx, agency: str, dataset: str, origin: str, window: int, ids: list[str]) -> dict[str, str]:
+    """A label for top cells whose events carry no block address (Chicago's feed has none): the most frequent
+    beat (else district) of its events in the window (marts.events), e.g. 'beat 0421'."""
+    if not ids or not (_has(c, "marts.events", ["dataset", "source", "event_id", "agency", "origin", "beat",
+                                                 "district", "local_date"])
+                       and _has(c, "marts.event_units", ["dataset", "source", "event_id", "unit_type", "unit_id"])
+                       and _has(c, "marts.windows", ["agency", "window_days", "start_date", "end_date"])):
+        return {}
+    out = {}
+    for col in ("beat", "district"):
+        rows = fetch(c.con, f"""SELECT u.unit_id, e.{qcols([col])} AS v FROM marts.events e
+                                JOIN marts.event_units u ON u.dataset = e.dataset AND u.source = e.source
+                                 AND u.event_id = e.event_id AND u.unit_type = 'grid'
+                                JOIN marts.windows w ON w.agency = e.agency AND w.window_days = ?
+                                WHERE e.agency = ? AND e.dataset = ? AND (? = 'all' OR e.origin = ?)
+                                  AND e.local_date BETWEEN w.start_date AND w.end_date
+                                  AND e.{qcols([col])} IS NOT NULL AND u.unit_id IN ({', '.join('?' * len(ids))})
+                                GROUP BY u.unit_id, v
+                                QUALIFY row_number() OVER (PARTITION BY u.unit_id ORDER BY count(*) DESC, v) = 1""",
+                     [window, agency, dataset, origin, origin, *ids])
+        for r in rows:
+            out.setdefault(r["unit_id"], f"{col} {r['v']}")
+    return out
 
 
 def _repeats(c: Ctx, agency: str, dataset: str, origin: str) -> list[dict]:
