@@ -178,7 +178,7 @@ def test_demo_map_cells_carry_the_default_slice_and_their_popup_facts(demo_map):
     m = metro["maps"][0]
     assert (m["dataset"], m["origin"], m["window_days"]) == ("calls", sl.origin, sl.window_days)
     hot = [c for c in m["cells"] if c["b"] > 0 and c.get("n")]
-    top = max(hot, key=lambda c: c["z"])
+    top = min(hot, key=lambda c: (-c["z"], c["id"]))   # the hottest cell with an event of its own
     z, b, n = con.execute("""SELECT z, gi_bin, n FROM marts.hotspots WHERE agency = 'metro' AND unit_type = 'grid'
                              AND dataset = 'calls' AND category_group = 'all' AND origin = ? AND window_days = ?
                              AND unit_id = ?""", [sl.origin, sl.window_days, top["id"]]).fetchone()
@@ -201,6 +201,8 @@ def test_demo_map_cells_carry_the_default_slice_and_their_popup_facts(demo_map):
                             AND e.local_date BETWEEN w.start_date AND w.end_date AND e.address_block IS NOT NULL
                           GROUP BY 1 ORDER BY k DESC, 1 LIMIT 3""", [sl.window_days, top["id"], sl.origin]).fetchall()
     assert addr and [tuple(a) for a in top["a"]] == [tuple(a) for a in addr]
-    labelled = [c for c in m["cells"] if c.get("label")]
-    assert 1 <= len(labelled) <= 8 and top["label"] == addr[0][0]
+    ranked = sorted((c for c in m["cells"] if c.get("r")), key=lambda c: c["r"])
+    assert ranked[0]["id"] == top["id"] and top["label"] == addr[0][0] and top.get("tip") == 1
+    assert [c["r"] for c in ranked] == list(range(1, 6))
+    assert 1 <= sum(1 for c in m["cells"] if c.get("tip")) <= 5
     assert len({c["id"] for c in m["cells"]}) == len(m["cells"])   # one slice: one row per cell

@@ -111,8 +111,9 @@
     }
     var kde = L.layerGroup(), hot = L.featureGroup();
     m.cells.forEach(function (c) {
+      // a cell that is not significant is drawn clear (the boundary's fill shows through) but still answers a click
       var poly = L.polygon(c.g, {pane: "sara-cells", fillColor: D.palette[String(c.b)],
-                                 fillOpacity: c.b === 0 ? 0.6 : 0.9, color: c.b === 0 ? "#ccc" : "#fff",
+                                 fillOpacity: c.b === 0 ? 0 : 0.9, stroke: c.b !== 0, color: "#fff",
                                  weight: 0.4, className: "sara-cell"});
       poly.bindPopup(function () { return cellPopup(c, m); }, {maxWidth: 340});
       var attrs = {"data-cell": c.id, "data-bin": String(c.b)};
@@ -138,9 +139,9 @@
                                             className: "sara-" + a.type}, st));
         g.addLayer(poly);
         if (a.labels) {
-          g.addLayer(L.marker(poly.getBounds().getCenter(), {pane: "sara-context", interactive: false,
+          g.addLayer(L.marker(f.at || poly.getBounds().getCenter(), {pane: "sara-context", interactive: false,
             keyboard: false, icon: L.divIcon({className: "sara-area-label", html: esc(f.name || f.id),
-                                              iconSize: null})}));
+                                              iconSize: [60, 14], iconAnchor: [30, 7]})}));
         }
       });
       var name = a.type.charAt(0).toUpperCase() + a.type.slice(1) + "s";

@@ -37,6 +37,7 @@ DISPLAY_TOLERANCE_M = 5.0   # simplification of the context layers, metres, in t
 DECIMALS = 5                # rounding of WGS 84 degrees: 1e-5 degree is about 1.1 m of latitude
 KDE_SHOW_SHARE = 0.05       # a cell's density must reach this share of the map's highest to be drawn
 TOP_LABELS = 5              # hot cells labelled with their most frequent block address
+LABEL_CANDIDATES = 50       # the hottest cells a drawn label may go to
 LABEL_GAP_CELLS = 4         # a label is drawn only this many cell widths away from another
 TOP_ADDRESSES = 3           # block addresses in a cell's popup
 TOP_REPEATS = 50            # repeat locations drawn (by rank)
@@ -74,6 +75,8 @@ def _shape(g) -> list | None:
     if g is None or g.is_empty:
         return None
     t = g.geom_type
+    if t == "Point":
+        return _ring([(g.x, g.y)])[0]
     if t == "Polygon":
         return [[_ring(r.coords) for r in (g.exterior, *g.interiors)]]
     if t == "LineString":
@@ -94,6 +97,14 @@ def to_latlng(geoms: list, crs: str, tolerance_m: float = 0.0) -> list:
     if tolerance_m > 0:
         s = s.simplify(tolerance_m, preserve_topology=True)
     return [_shape(g) for g in s.to_crs("EPSG:4326")]
+
+
+def polylabel_point(g):
+    """A point well inside a polygon (the pole of inaccessibility of its largest part), for its label."""
+    from shapely.ops import polylabel
+
+    part = max(getattr(g, "geoms", [g]), key=lambda p: p.area)
+    return polylabel(part, tolerance=max(1.0, part.length / 1000))
 
 
 def _without_slivers(g):
@@ -138,11 +149,13 @@ def _context(c: Ctx, agency: str, crs: str) -> dict:
                                WHERE agency = ? AND unit_type NOT IN ({', '.join('?' * len(CONTEXT_TYPES))})
                                  AND geom IS NOT NULL AND ST_Dimension(geom) = 2
                                ORDER BY unit_type, unit_id""", [agency, *CONTEXT_TYPES])
-        shapes = to_latlng(_wkb(rows), crs, DISPLAY_TOLERANCE_M)
+        geoms = _wkb(rows)
+        shapes = to_latlng(geoms, crs, DISPLAY_TOLERANCE_M)
+        spots = to_latlng([polylabel_point(g) for g in geoms], crs)   # where each polygon's label goes
         by: dict[str, list] = defaultdict(list)
-        for r, s in zip(rows, shapes, strict=True):
+        for r, s, at in zip(rows, shapes, spots, strict=True):
             if s:
-                by[r["unit_type"]].append({"id": r["unit_id"], "name": r["name"], "g": s})
+                by[r["unit_type"]].append({"id": r["unit_id"], "name": r["name"], "g": s, "at": at})
         out["areas"] = [{"type": t, "labels": len(f) <= AREA_LABELS_MAX, "features": f}
                         for t, f in sorted(by.items(), key=lambda kv: len(kv[1]))]
         streets = fetch(c.con, """SELECT ST_AsWKB(ST_Collect(list(geom))) AS g FROM marts.units
@@ -230,8 +243,9 @@ def _cells(c: Ctx, agency: str, dataset: str, origin: str, window: int, crs: str
 def _facts(c: Ctx, agency: str, dataset: str, origin: str, window: int, cells: list[dict],
            where: dict) -> None:
     """Each cell's popup facts, in place: counts per window (w), origin split (o), top addresses (a); and the
-    ranks (r) and labels (label) of the top hot cells, drawn on the map (tip) unless the same address or a
-    nearer label (within LABEL_GAP_CELLS cell widths) is already there."""
+    ranks (r) and labels (label) of the TOP_LABELS hottest cells (by z, with an event of their own); and the
+    TOP_LABELS labels drawn on the map (tip): the hottest cells, each skipped when its address is drawn
+    already or another label is within LABEL_GAP_CELLS cell widths, so the labels name distinct places."""
     by = {cell["id"]: cell for cell in cells}
     if _has(c, "marts.hotspot_count_rows", ["agency", "unit_type", "unit_id", "dataset", "category_group",
                                              "origin", "window_days", "n"]):
@@ -267,15 +281,18 @@ def _facts(c: Ctx, agency: str, dataset: str, origin: str, window: int, cells: l
             if cell is not None:
                 cell.setdefault("a", []).append([r["address_block"], int(r["n"])])
     hot = sorted((x for x in cells if x["b"] > 0 and x["n"] > 0 and "z" in x), key=lambda x: (-x["z"], x["id"]))
-    areas = _area_names(c, agency, dataset, origin, window, [x["id"] for x in hot[:TOP_LABELS] if not x.get("a")])
+    hot = hot[:LABEL_CANDIDATES]
+    areas = _area_names(c, agency, dataset, origin, window, [x["id"] for x in hot if not x.get("a")])
     shown: list[tuple[str, float, float]] = []
-    for rank, cell in enumerate(hot[:TOP_LABELS], 1):
-        cell["r"] = rank
-        cell["label"] = cell["a"][0][0] if cell.get("a") else areas.get(cell["id"], f"hot cell {rank}")
+    for rank, cell in enumerate(hot, 1):
+        label = cell["a"][0][0] if cell.get("a") else areas.get(cell["id"], f"hot cell {rank}")
+        if rank <= TOP_LABELS:
+            cell["r"], cell["label"] = rank, label
         x, y, size = where[cell["id"]]
-        if all(t != cell["label"] and math.hypot(x - sx, y - sy) > LABEL_GAP_CELLS * size for t, sx, sy in shown):
-            cell["tip"] = 1
-            shown.append((cell["label"], x, y))
+        if len(shown) < TOP_LABELS and all(t != label and math.hypot(x - sx, y - sy) > LABEL_GAP_CELLS * size
+                                           for t, sx, sy in shown):
+            cell["label"], cell["tip"] = label, 1
+            shown.append((label, x, y))
 
 
 def _area_names(c: Ctx, agency: str, dataset: str, origin: str, window: int, ids: list[str]) -> dict[str, str]:
@@ -372,11 +389,11 @@ MAP_CSS = """
 #map .leaflet-pane > svg{pointer-events:none;background:none}
 #map .leaflet-control-layers-separator{display:none}
 #map .sara-label{font-size:11px;padding:1px 4px;background:rgba(255,255,255,.9);border:1px solid #b2182b}
-#map .sara-area-label{font-size:10px;color:#333;white-space:nowrap;text-shadow:0 0 3px #fff}
+#map .sara-area-label{font-size:10px;color:#333;white-space:nowrap;text-align:center;text-shadow:0 0 3px #fff}
 #map .sara-legend{background:#fff;padding:6px 8px;border:1px solid #bbb;border-radius:3px;line-height:1.5}
 #map .sara-legend i{display:inline-block;width:12px;height:10px;margin-right:5px;border:1px solid #999}
 #map .sara-popup table{margin:2px 0}
-#map .sara-popup td,#map .sara-popup th{padding:1px 4px}
+#map .sara-popup td,#map .sara-popup th{padding:1px 4px;white-space:nowrap}
 #map ol.sara-top{font-size:12px;margin:2px 0 12px 0}
 #map ol.sara-top button{font:inherit;background:none;border:none;color:#1d3557;text-decoration:underline;
   cursor:pointer;padding:0}
