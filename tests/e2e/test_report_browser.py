@@ -147,9 +147,18 @@ def test_demo_report_maps_in_a_browser(demo_warehouse, tmp_path):
             assert first.locator("path.sara-cell").count() >= 50
             assert first.locator("path.sara-beat").count() == 16
             assert first.locator("path.sara-street").count() >= 1
-            # untick a layer: its markers go; tick it again: they come back
+            # a point answers a click: a repeat location nothing covers (not under a control)
             n_repeat = first.locator("path.sara-repeat").count()
             assert n_repeat > 0
+            free = page.evaluate("""sel => [...document.querySelectorAll(sel)].findIndex(e => {
+                const r = e.getBoundingClientRect();
+                return document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2) === e; })""",
+                                 f"#{first.get_attribute('id')} path.sara-repeat")
+            assert free >= 0
+            first.locator("path.sara-repeat").nth(free).click()
+            assert "repeat window" in first.locator(".leaflet-popup-content").inner_text()
+            first.locator(".leaflet-popup-close-button").click()
+            # untick a layer: its markers go; tick it again: they come back
             box = first.locator(".leaflet-control-layers").get_by_text("Repeat locations")
             box.click()
             assert first.locator("path.sara-repeat").count() == 0

@@ -206,3 +206,25 @@ def test_demo_map_cells_carry_the_default_slice_and_their_popup_facts(demo_map):
     assert [c["r"] for c in ranked] == list(range(1, 6))
     assert 1 <= sum(1 for c in m["cells"] if c.get("tip")) <= 5
     assert len({c["id"] for c in m["cells"]}) == len(m["cells"])   # one slice: one row per cell
+
+
+@pytest.mark.shared
+@pytest.mark.slow  # the four real feeds through one nightly run
+def test_every_real_agency_gets_its_map(real, real_con, tmp_path):
+    """The RMS-only agencies (Chicago, Vancouver, New Haven: incidents) get their maps as San Francisco (calls)
+    does; New Haven's over its streets; every map has hot cells, labelled."""
+    from transforms.config import load_settings
+    from transforms.outputs.report import render_report
+
+    settings = load_settings(real.proj / "config" / "sara.toml", real.proj)
+    html = render_report(real_con, settings)
+    (tmp_path / "index.html").write_text(html, encoding="utf-8")
+    data = map_data(html)
+    maps = {(a["agency"], m["dataset"]): m for a in data["agencies"] for m in a["maps"]}
+    assert set(maps) == {("sfpd", "calls"), ("vpd", "incidents"), ("cpd", "incidents"), ("nhpd", "incidents")}
+    for key, m in maps.items():
+        assert any(c["b"] > 0 for c in m["cells"]), key
+        assert any(c.get("tip") for c in m["cells"]), key
+    by = {a["agency"]: a for a in data["agencies"]}
+    assert by["nhpd"]["streets"] and all(a["boundary"] for a in by.values())
+    assert "no grid hot spots" not in map_section(html)

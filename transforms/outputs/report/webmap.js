@@ -77,7 +77,7 @@
       p.length + " events, " + esc(p[0][2]) + " to " + esc(p[p.length - 1][2]) + "</div>";
   }
 
-  function legend(map, m) {
+  function legend(map, ag, m) {
     var ctl = L.control({position: "bottomright"});
     ctl.onAdd = function () {
       var div = L.DomUtil.create("div", "sara-legend");
@@ -85,7 +85,15 @@
         return "<i style=\"background:" + D.palette[String(b)] + "\"></i>" + esc(D.bins[String(b)]);
       });
       rows.unshift("<b>Gi*, " + esc(m.window_days) + " days</b>");
+      if (m.kde_max) {
+        rows.push("<i style=\"background:linear-gradient(90deg," + [0, 0.5, 1].map(kdeColour).join(",") +
+                  ")\"></i>KDE, low to high (max " + num(Math.round(m.kde_max)) + " per km²)");
+      }
       if (m.repeats.length) { rows.push("<i style=\"background:#8073ac;border-radius:6px\"></i>repeat location"); }
+      if (m.chains.length) { rows.push("<i style=\"background:#1b7837;height:3px\"></i>near-repeat chain"); }
+      if (ag.problems.length) {
+        rows.push("<i style=\"border:2px solid #d62728;background:none\"></i>problem target, buffer, control");
+      }
       div.innerHTML = rows.join("<br>");
       return div;
     };
@@ -188,7 +196,7 @@
     }
     L.control.layers(null, overlays, {collapsed: false}).addTo(map);
     L.control.scale({position: "bottomleft", maxWidth: 160}).addTo(map);
-    legend(map, m);
+    legend(map, ag, m);
     return {map: map, cells: cellsById};
   }
 
