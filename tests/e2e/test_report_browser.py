@@ -147,6 +147,7 @@ def test_demo_report_maps_in_a_browser(demo_warehouse, tmp_path):
             assert first.locator("path.sara-cell").count() >= 50
             assert first.locator("path.sara-beat").count() == 16
             assert first.locator("path.sara-street").count() >= 1
+            assert 1 <= first.locator(".sara-label").count() <= 5   # the hottest places, named
             # a point answers a click: a repeat location nothing covers (not under a control)
             n_repeat = first.locator("path.sara-repeat").count()
             assert n_repeat > 0

@@ -204,7 +204,8 @@ def test_demo_map_cells_carry_the_default_slice_and_their_popup_facts(demo_map):
     ranked = sorted((c for c in m["cells"] if c.get("r")), key=lambda c: c["r"])
     assert ranked[0]["id"] == top["id"] and top["label"] == addr[0][0] and top.get("tip") == 1
     assert [c["r"] for c in ranked] == list(range(1, 6))
-    assert 1 <= sum(1 for c in m["cells"] if c.get("tip")) <= 5
+    tips = [c["label"] for c in m["cells"] if c.get("tip")]   # the labels the page may draw: one per address
+    assert 1 <= len(tips) <= 20 and len(set(tips)) == len(tips)
     assert len({c["id"] for c in m["cells"]}) == len(m["cells"])   # one slice: one row per cell
 
 

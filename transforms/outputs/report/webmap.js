@@ -47,7 +47,8 @@
     var what = WHAT[m.dataset] || "events";
     var h = "<div class=\"sara-popup\"><b>" + esc(c.label || (c.a && c.a.length ? c.a[0][0] : "Cell " + c.id)) +
       "</b><br>Gi* z " + (c.z === undefined ? "–" : esc(c.z)) + " · " + esc(D.bins[String(c.b)]) +
-      "<br>" + num(c.n) + " " + (c.n === 1 ? what.replace(/s$/, "") : what) + " in the last " + m.window_days + " days (" + esc(m.origin) + " origin)";
+      "<br>" + num(c.n) + " " + (c.n === 1 ? what.replace(/s$/, "") : what) + " in the last " + m.window_days +
+      " days (" + esc(m.origin) + " origin)";
     if (c.n === 0 && c.b > 0) { h += "<br><i>No event of its own: hot through its neighbours.</i>"; }
     h += windowTable(c.w, m.origin + " events by window", m.windows);
     var o = c.o || {}, ok = m.dataset === "calls" ? ORIGINS : Object.keys(o).sort();
@@ -75,6 +76,25 @@
     var p = ch.pts;
     return "<div class=\"sara-popup\"><b>Near-repeat chain " + ch.id + "</b> (" + esc(ch.group) + ")<br>" +
       p.length + " events, " + esc(p[0][2]) + " to " + esc(p[p.length - 1][2]) + "</div>";
+  }
+
+  // the labels of the hottest places: D.top_labels at most, the hottest first, none overlapping another at
+  // this zoom (a label's box is estimated from its length)
+  function placeLabels(map, group, tips) {
+    group.clearLayers();
+    var boxes = [], size = map.getSize();
+    tips.forEach(function (t) {
+      if (boxes.length >= D.top_labels) { return; }
+      var p = map.latLngToContainerPoint(t.at), w = 6.5 * t.label.length + 16, h = 22;
+      var box = [p.x, p.y - h / 2, p.x + w + 12, p.y + h / 2];
+      if (p.x < 0 || p.y < 0 || p.x > size.x || p.y > size.y) { return; }
+      var clash = boxes.some(function (b) {
+        return box[0] < b[2] && b[0] < box[2] && box[1] < b[3] && b[1] < box[3]; });
+      if (clash) { return; }
+      boxes.push(box);
+      group.addLayer(L.tooltip({permanent: true, direction: "right", className: "sara-label", offset: [6, 0]})
+        .setLatLng(t.at).setContent(esc(t.label)));
+    });
   }
 
   function legend(map, ag, m) {
@@ -117,7 +137,7 @@
       overlays["Agency boundary"] = L.polygon(ag.boundary, {pane: "sara-base", color: "#222", weight: 1.6,
         fillColor: D.palette["0"], fillOpacity: 1, interactive: false, className: "sara-boundary"}).addTo(map);
     }
-    var kde = L.layerGroup(), hot = L.featureGroup();
+    var kde = L.layerGroup(), hot = L.featureGroup(), labels = L.layerGroup(), tips = [];
     m.cells.forEach(function (c) {
       // a cell that is not significant is drawn clear (the boundary's fill shows through) but still answers a click
       var poly = L.polygon(c.g, {pane: "sara-cells", fillColor: D.palette[String(c.b)],
@@ -126,10 +146,7 @@
       poly.bindPopup(function () { return cellPopup(c, m); }, {maxWidth: 340});
       var attrs = {"data-cell": c.id, "data-bin": String(c.b)};
       if (c.r) { attrs["data-rank"] = String(c.r); }
-      if (c.tip) {
-        poly.bindTooltip(esc(c.label), {permanent: true, direction: "right", className: "sara-label",
-                                        offset: [6, 0]});
-      }
+      if (c.tip) { tips.push({at: poly.getBounds().getCenter(), label: c.label, z: c.z, id: c.id}); }
       tag(poly, attrs);
       hot.addLayer(poly);
       cellsById[c.id] = poly;
@@ -138,7 +155,11 @@
                                      fillOpacity: 0.8, interactive: false, className: "sara-kde"}));
       }
     });
+    tips.sort(function (a, b) { return b.z - a.z || (a.id < b.id ? -1 : 1); });   // the hottest first
+    hot.addLayer(labels);
     overlays["Hot spots (Gi*)"] = hot.addTo(map);
+    placeLabels(map, labels, tips);
+    map.on("zoomend", function () { placeLabels(map, labels, tips); });
     if (kde.getLayers().length) { overlays["KDE (density)"] = kde; }
     ag.areas.forEach(function (a) {
       var g = L.layerGroup(), st = AREA_STYLE[a.type] || {color: "#6a3d9a", weight: 1};

@@ -21,7 +21,6 @@ A layer a warehouse lacks (an older warehouse, a mart not built) is left out of 
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections import defaultdict
 from importlib.resources import files
@@ -37,8 +36,8 @@ DISPLAY_TOLERANCE_M = 5.0   # simplification of the context layers, metres, in t
 DECIMALS = 5                # rounding of WGS 84 degrees: 1e-5 degree is about 1.1 m of latitude
 KDE_SHOW_SHARE = 0.05       # a cell's density must reach this share of the map's highest to be drawn
 TOP_LABELS = 5              # hot cells labelled with their most frequent block address
-LABEL_CANDIDATES = 50       # the hottest cells a drawn label may go to
-LABEL_GAP_CELLS = 4         # a label is drawn only this many cell widths away from another
+LABEL_CANDIDATES = 20       # the hottest cells (one per address) a drawn label may go to
+LABEL_POOL = 50             # the hot cells those are chosen from
 TOP_ADDRESSES = 3           # block addresses in a cell's popup
 TOP_REPEATS = 50            # repeat locations drawn (by rank)
 MAX_CHAINS = 100            # near-repeat chains drawn (the longest)
@@ -198,9 +197,8 @@ def _has(c: Ctx, table: str, cols: list[str]) -> bool:
     return bool(have) and all(k in have for k in cols)
 
 
-def _cells(c: Ctx, agency: str, dataset: str, origin: str, window: int, crs: str) -> tuple[list, dict, dict]:
-    """The cells a map ships (an event, a non-zero bin or a visible density), the map's counts, and each
-    shipped cell's centre and size in the analysis CRS (to keep labels apart)."""
+def _cells(c: Ctx, agency: str, dataset: str, origin: str, window: int, crs: str) -> tuple[list, dict]:
+    """The cells a map ships (an event, a non-zero bin or a visible density) and the map's counts."""
     args = [agency, dataset, origin, window]
     kde = ("SELECT unit_id, density_km2 FROM marts.kde_rows WHERE agency = ? AND dataset = ? "
            "AND category_group = 'all' AND origin = ? AND window_days = ?")
@@ -224,28 +222,26 @@ def _cells(c: Ctx, agency: str, dataset: str, origin: str, window: int, crs: str
                             SELECT count(*) AS cells, count_if(gi_bin > 0) AS hot,
                                    count_if(gi_bin > 0 AND coalesce(n, 0) = 0) AS hot_empty,
                                    (SELECT top FROM m) AS kde_max FROM h""", [*args, *kargs])[0]
-    geoms = _wkb(rows)
-    shapes = to_latlng(geoms, crs)
-    cells, where = [], {}
-    for r, g, s in zip(rows, geoms, shapes, strict=True):
+    shapes = to_latlng(_wkb(rows), crs)
+    cells = []
+    for r, s in zip(rows, shapes, strict=True):
         if not s:
             continue
-        where[r["unit_id"]] = (g.centroid.x, g.centroid.y, g.area ** 0.5)
         cell = {"id": r["unit_id"], "g": s, "b": max(-3, min(3, int(r["gi_bin"] or 0))), "n": int(r["n"] or 0)}
         if r["z"] is not None and r["z"] == r["z"]:
             cell["z"] = round(float(r["z"]), 2)
         if r["kde"] is not None:
             cell["k"] = round(float(r["kde"]), 3)
         cells.append(cell)
-    return cells, stats, where
+    return cells, stats
 
 
-def _facts(c: Ctx, agency: str, dataset: str, origin: str, window: int, cells: list[dict],
-           where: dict) -> None:
+def _facts(c: Ctx, agency: str, dataset: str, origin: str, window: int, cells: list[dict]) -> None:
     """Each cell's popup facts, in place: counts per window (w), origin split (o), top addresses (a); and the
     ranks (r) and labels (label) of the TOP_LABELS hottest cells (by z, with an event of their own); and the
-    TOP_LABELS labels drawn on the map (tip): the hottest cells, each skipped when its address is drawn
-    already or another label is within LABEL_GAP_CELLS cell widths, so the labels name distinct places."""
+    cells whose label the map may draw (tip): the hottest, one per address, LABEL_CANDIDATES at most. The
+    page draws TOP_LABELS of them at a time, the hottest first, skipping any that would overlap one drawn
+    at the current zoom (webmap.js), so the labels name distinct places."""
     by = {cell["id"]: cell for cell in cells}
     if _has(c, "marts.hotspot_count_rows", ["agency", "unit_type", "unit_id", "dataset", "category_group",
                                              "origin", "window_days", "n"]):
@@ -281,18 +277,16 @@ def _facts(c: Ctx, agency: str, dataset: str, origin: str, window: int, cells: l
             if cell is not None:
                 cell.setdefault("a", []).append([r["address_block"], int(r["n"])])
     hot = sorted((x for x in cells if x["b"] > 0 and x["n"] > 0 and "z" in x), key=lambda x: (-x["z"], x["id"]))
-    hot = hot[:LABEL_CANDIDATES]
+    hot = hot[:LABEL_POOL]
     areas = _area_names(c, agency, dataset, origin, window, [x["id"] for x in hot if not x.get("a")])
-    shown: list[tuple[str, float, float]] = []
+    seen: set[str] = set()
     for rank, cell in enumerate(hot, 1):
         label = cell["a"][0][0] if cell.get("a") else areas.get(cell["id"], f"hot cell {rank}")
         if rank <= TOP_LABELS:
             cell["r"], cell["label"] = rank, label
-        x, y, size = where[cell["id"]]
-        if len(shown) < TOP_LABELS and all(t != label and math.hypot(x - sx, y - sy) > LABEL_GAP_CELLS * size
-                                           for t, sx, sy in shown):
+        if label not in seen and len(seen) < LABEL_CANDIDATES:
             cell["label"], cell["tip"] = label, 1
-            shown.append((label, x, y))
+            seen.add(label)
 
 
 def _area_names(c: Ctx, agency: str, dataset: str, origin: str, window: int, ids: list[str]) -> dict[str, str]:
@@ -410,8 +404,8 @@ def _map_for(c: Ctx, agency: str, dataset: str, crs: str, idx: str) -> tuple[dic
     if choice is None:
         return None
     origin, window = choice
-    cells, stats, where = _cells(c, agency, dataset, origin, window, crs)
-    _facts(c, agency, dataset, origin, window, cells, where)
+    cells, stats = _cells(c, agency, dataset, origin, window, crs)
+    _facts(c, agency, dataset, origin, window, cells)
     words = Slice(window, "all", origin).words(dataset)
     m = {"dataset": dataset, "origin": origin, "window_days": window, "words": words, "div": idx,
          "windows": sorted(c.settings.sara.windows_days),
@@ -462,7 +456,8 @@ def map_section(c: Ctx) -> str:
         agencies.append({"agency": ag, "name": c.name(ag), **_context(c, ag, crs), "maps": maps})
         parts.append(f"<h3>{esc(c.name(ag))}</h3>{''.join(html)}")
     payload = {"palette": {str(b): GI_BIN_COLOURS[b] for b in range(-3, 4)},
-               "bins": {str(b): GI_BIN_LABELS[b] for b in range(-3, 4)}, "agencies": agencies}
+               "bins": {str(b): GI_BIN_LABELS[b] for b in range(-3, 4)}, "top_labels": TOP_LABELS,
+               "agencies": agencies}
     data = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).replace("<", "\\u003c")
     css, js = leaflet_assets()
     own = files(__package__).joinpath("webmap.js").read_text(encoding="utf-8")
