@@ -391,7 +391,7 @@ MAP_CSS = """
 #map ol.sara-top{font-size:12px;margin:2px 0 12px 0}
 #map ol.sara-top button{font:inherit;background:none;border:none;color:#1d3557;text-decoration:underline;
   cursor:pointer;padding:0}
-@media print{#map .leaflet-control-container{display:none}}
+@media print{#map .leaflet-control-zoom,#map .leaflet-control-layers{display:none}}
 """
 
 
