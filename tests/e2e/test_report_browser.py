@@ -1,5 +1,8 @@
 """The scanning report in a browser: headless Chromium renders it to a PNG that is not blank (checked with a
-small PNG reader written here, stdlib only). Skipped where /usr/bin/chromium is absent."""
+small PNG reader written here, stdlib only); the demo report's interactive maps are driven with Playwright
+over the system Chromium (no browser download): layers, a click on a hot cell and its popup, a layer toggle,
+no console error and no request outside the file. Skipped where /usr/bin/chromium is absent. The demo report
+stays under 5 MB."""
 
 from __future__ import annotations
 
@@ -52,6 +55,14 @@ def png_pixels(data: bytes) -> tuple[int, int, int, bytes]:
     return w, h, bpp, bytes(out)
 
 
+def assert_not_blank(png: bytes) -> None:
+    w, h, bpp, px = png_pixels(png)
+    grey = px[::bpp][:: max(1, w * h // 200_000)]
+    mean = sum(grey) / len(grey)
+    var = sum((v - mean) ** 2 for v in grey) / len(grey)
+    assert len(set(grey)) > 5 and var > 10, "the screenshot is blank"
+
+
 def assert_renders(index: Path, tmp_path: Path) -> None:
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is absent: headless rendering not checked")
@@ -59,11 +70,7 @@ def assert_renders(index: Path, tmp_path: Path) -> None:
     subprocess.run([str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu",
                     "--disable-background-networking", f"--screenshot={shot}", "--window-size=1200,3000",
                     index.resolve().as_uri()], check=True, capture_output=True, timeout=120)
-    w, h, bpp, px = png_pixels(shot.read_bytes())
-    grey = px[::bpp][:: max(1, w * h // 200_000)]
-    mean = sum(grey) / len(grey)
-    var = sum((v - mean) ** 2 for v in grey) / len(grey)
-    assert len(set(grey)) > 5 and var > 10, "the screenshot is blank"
+    assert_not_blank(shot.read_bytes())
 
 
 def test_png_reader_on_a_tiny_image():
@@ -87,9 +94,8 @@ def test_report_renders_in_chromium(tiny_project, tmp_path):
     assert_renders(index, tmp_path)
 
 
-@pytest.mark.slow  # the session's demo warehouse: one nightly run
-def test_demo_report_renders_in_chromium(demo_warehouse, tmp_path):
-    """The report of night 1 of the session's demo city, as `sara report` writes it, renders."""
+def demo_report(demo_warehouse: Path, tmp_path: Path) -> Path:
+    """The report of night 1 of the session's demo city, as `sara report` writes it."""
     from transforms.config import load_settings
     from transforms.warehouse.db import connect
 
@@ -97,7 +103,83 @@ def test_demo_report_renders_in_chromium(demo_warehouse, tmp_path):
     shutil.copy(settings.warehouse_path, tmp_path / "sara.duckdb")
     con = connect(tmp_path / "sara.duckdb", read_only=True)
     try:
-        index = build_report(con, settings, out_dir=tmp_path / "report")
+        return build_report(con, settings, out_dir=tmp_path / "report")
     finally:
         con.close()
-    assert_renders(index, tmp_path)
+
+
+@pytest.mark.slow  # the session's demo warehouse: one nightly run
+def test_demo_report_renders_in_chromium(demo_warehouse, tmp_path):
+    assert_renders(demo_report(demo_warehouse, tmp_path), tmp_path)
+
+
+@pytest.mark.slow
+def test_demo_report_is_under_5_mb(demo_warehouse, tmp_path):
+    """Maps ship the default slice with simplified, rounded geometry: the whole page stays small."""
+    size = demo_report(demo_warehouse, tmp_path).stat().st_size
+    assert size < 5_000_000, f"the demo report is {size:,} bytes"
+
+
+@pytest.mark.slow
+def test_demo_report_maps_in_a_browser(demo_warehouse, tmp_path):
+    """Open the demo report in Chromium: each map has cells and the agency's beats or streets; untick a layer
+    and it goes; click a hot cell and read its popup; no console error, no request outside the file, and a
+    screenshot of the map that is not blank."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is absent: the maps are not driven in a browser")
+    from playwright.sync_api import sync_playwright
+
+    index = demo_report(demo_warehouse, tmp_path)
+    errors: list[str] = []
+    requests: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("request", lambda r: requests.append(r.url))
+            page.goto(index.resolve().as_uri())
+            maps = page.locator("#map .sara-map")
+            assert maps.count() == 3   # metro calls, metro incidents, county calls
+            first = maps.first
+            first.scroll_into_view_if_needed()
+            assert first.locator("path.sara-cell").count() >= 50
+            assert first.locator("path.sara-beat").count() == 16
+            assert first.locator("path.sara-street").count() >= 1
+            assert 1 <= first.locator(".sara-label").count() <= 5   # the hottest places, named
+            # a point answers a click: a repeat location nothing covers (not under a control)
+            n_repeat = first.locator("path.sara-repeat").count()
+            assert n_repeat > 0
+            free = page.evaluate("""sel => [...document.querySelectorAll(sel)].findIndex(e => {
+                const r = e.getBoundingClientRect();
+                return document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2) === e; })""",
+                                 f"#{first.get_attribute('id')} path.sara-repeat")
+            assert free >= 0
+            first.locator("path.sara-repeat").nth(free).click()
+            assert "repeat window" in first.locator(".leaflet-popup-content").inner_text()
+            first.locator(".leaflet-popup-close-button").click()
+            # untick a layer: its markers go; tick it again: they come back
+            box = first.locator(".leaflet-control-layers").get_by_text("Repeat locations")
+            box.click()
+            assert first.locator("path.sara-repeat").count() == 0
+            # zoom to the top cell from the list under the map, then click the cell itself
+            page.locator("#map .sara-top button").first.click()
+            cell = first.locator('path.sara-cell[data-rank="1"]')
+            assert cell.get_attribute("data-bin") in ("1", "2", "3")
+            cell.click()
+            popup = first.locator(".leaflet-popup-content")
+            text = popup.inner_text().lower()
+            for words in ("gi* z", "hot spot", "by window", "community", "officer", "block"):
+                assert words in text, (words, text)
+            box.click()
+            assert first.locator("path.sara-repeat").count() == n_repeat
+            shot = first.screenshot()
+        finally:
+            browser.close()
+    (tmp_path / "map.png").write_bytes(shot)
+    assert_not_blank(shot)
+    assert not errors, errors
+    outside = [u for u in requests if not u.startswith(("file://", "data:"))]
+    assert not outside, outside
+    assert [u for u in requests if u.startswith("file://")] == [index.resolve().as_uri()]

@@ -1,8 +1,8 @@
 """The scanning report: one self-contained HTML page for the weekly meeting.
 
 `build_report(con, settings, as_of=None, out_dir=None)` reads the warehouse (read-only queries) and writes
-`out_dir/index.html`: inline CSS, inline SVG charts and maps, no scripts, no network references, so
-it opens offline and prints. Each agency's own as_of comes from marts.periods (the page is named after the
+`out_dir/index.html`: inline CSS, inline SVG charts, interactive maps with Leaflet inlined (webmap.py), no
+network references, so it opens offline and prints. Each agency's own as_of comes from marts.periods (the page is named after the
 latest). Every section is built on its own; a mart that is empty or partial for an agency shows why
 (marts.mart_status), and a missing table or column (or any other error) turns that section into a short
 note, never a crash. `report_dir(settings, as_of)` is where it goes by default
@@ -14,8 +14,9 @@ note, never a crash. `report_dir(settings, as_of)` is where it goes by default
     counts.py    CompStat per district and response times (minutes, agency-wide medians of the calls)
     coverage.py  what the data covers (as_of, periods, outages) and the outage weeks of the trend charts
     places.py    hot spot map, repeat locations, emerging hot spots, near repeats, demand split
+    webmap.py    the interactive hot spot maps (+ webmap.js, vendor/leaflet/)
     reads.py     read-only queries and what a section requires of the warehouse
-    svg.py       the chart kit (line chart, map, Lorenz curve, hour-of-week grid, share bar)
+    svg.py       the chart kit (line chart, Lorenz curve, hour-of-week grid, share bar)
     markup.py    escaping, number formatting, words, the change rule, HTML tables
 """
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from transforms.outputs.report.markup import MISSING, Missing, esc, fmt_value, html_table, pct, what_words
-from transforms.outputs.report.reads import Ctx, fetch, nearest, pick, qcols, qtable, require, table_columns
+from transforms.outputs.report.reads import Ctx, fetch, pick, qcols, qtable, require, table_columns
 from transforms.outputs.report.summary import place_names
-from transforms.outputs.report.svg import hotspot_map, lorenz_chart, share_bar
+from transforms.outputs.report.svg import lorenz_chart, share_bar
+from transforms.outputs.report.webmap import hot_choice, map_section
 
 REPEAT_HEADERS = {"rank": "Rank", "place": "Place", "n_repeat_window": "Countable events",
                   "n_repeat_window_all": "All events", "cum_share_events": "Share of events, cumulative",
@@ -35,46 +36,13 @@ def no_call_cells(c: Ctx, agency: str) -> str:
 
 
 def _hot_choice(c: Ctx, table: str, agency: str, origin_pref: Sequence[str]) -> tuple[str, int] | None:
-    avail = fetch(c.con, f"""SELECT DISTINCT origin, window_days FROM {qtable(table)}
-                             WHERE agency = ? AND unit_type = 'grid' AND dataset = 'calls'
-                               AND category_group = 'all'""", [agency])
-    origin = pick(sorted({r["origin"] for r in avail}), origin_pref)
-    if origin is None:
-        return None
-    window = nearest(sorted({int(r["window_days"]) for r in avail if r["origin"] == origin}), 28)
-    return (str(origin), int(window)) if window is not None else None
+    """(origin, window) of the calls' grid hot spots of `table` (see webmap.hot_choice)."""
+    return hot_choice(c, table, agency, list(origin_pref), "calls", 28)
 
 
 def section_map(c: Ctx) -> str:
-    from shapely import wkb
-
-    require(c.con, "marts.hotspots", ["agency", "unit_type", "dataset", "category_group", "origin",
-                                    "window_days", "gi_bin", "geom"])
-    agencies = [r["agency"] for r in fetch(c.con, "SELECT DISTINCT agency FROM marts.hotspots ORDER BY 1")]
-    if not agencies:
-        raise Missing("marts.hotspots has no rows")
-    boundaries = {}
-    if table_columns(c.con, "meta.agency_areas"):
-        for r in fetch(c.con, "SELECT agency, ST_AsWKB(geom) AS g FROM meta.agency_areas WHERE geom IS NOT NULL"):
-            boundaries[r["agency"]] = wkb.loads(bytes(r["g"]))
-    out = []
-    for ag in agencies:
-        choice = _hot_choice(c, "marts.hotspots", ag, [c.origin, "all"])
-        if choice is None:
-            out.append(f'<p class="na">Not available for {esc(c.name(ag))}: {esc(no_call_cells(c, ag))}.</p>')
-            continue
-        origin, window = choice
-        rows = fetch(c.con, """SELECT ST_AsWKB(geom) AS g, gi_bin, n FROM marts.hotspots
-                               WHERE agency = ? AND unit_type = 'grid' AND dataset = 'calls'
-                                 AND category_group = 'all' AND origin = ? AND window_days = ?
-                                 AND geom IS NOT NULL""", [ag, origin, window])
-        cells = [(wkb.loads(bytes(r["g"])), r["gi_bin"]) for r in rows]
-        n_hot = sum(1 for r in rows if (r["gi_bin"] or 0) > 0)
-        n_hot_empty = sum(1 for r in rows if (r["gi_bin"] or 0) > 0 and not r["n"])
-        sub = (f"calls, all categories, {origin} origin, last {window} days to {c.as_of.isoformat()}; "
-               f"{len(cells):,} cells, {n_hot:,} hot, {n_hot_empty:,} of them with no call of their own")
-        out.append(hotspot_map(cells, boundaries.get(ag), c.name(ag), sub))
-    return f'<div class="charts">{"".join(out)}</div>'
+    """The interactive hot spot maps: one per agency and dataset, Leaflet inlined (webmap.py)."""
+    return map_section(c)
 
 
 def section_repeat(c: Ctx) -> str:

@@ -1,16 +1,15 @@
-"""The report's chart kit: inline SVG line charts, hot spot maps, Lorenz curves, hour-of-week grids, share bars.
+"""The report's chart kit: inline SVG line charts, Lorenz curves, hour-of-week grids, share bars (the hot spot
+maps are interactive: webmap.py).
 
 Each function returns one `<svg>` element (with a `<title>` and an aria-label, so a screen reader names it);
-nothing here reads the warehouse. Map geometries are shapely objects in the agency's analysis CRS (metres).
+nothing here reads the warehouse.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
-from transforms.outputs.palette import GI_BIN_COLOURS, GI_BIN_SHORT_LABELS
-from transforms.outputs.report.markup import Missing, esc, fmt_value
+from transforms.outputs.report.markup import esc, fmt_value
 
 SERIES_COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
 DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
@@ -97,67 +96,6 @@ def line_chart(series: dict[str, list[float | None]], x_labels: list[str], title
         parts.append(f'<rect x="{lx:.1f}" y="{ly - 7}" width="10" height="3" fill="{colour}"/>'
                      f'<text x="{lx + 13:.1f}" y="{ly - 3}" font-size="9">{esc(name[:fit])}</text>')
     return _svg(kind, w, h, "".join(parts), title)
-
-
-def _geom_path(geom, tx: Callable[[float, float], tuple[float, float]]) -> str:
-    """SVG path data of a (multi)polygon's rings, through the map transform `tx`."""
-    polys = list(geom.geoms) if hasattr(geom, "geoms") else [geom]
-    d = []
-    for p in polys:
-        if p.geom_type != "Polygon" or p.is_empty:
-            continue
-        for ring in [p.exterior, *p.interiors]:
-            coords = list(ring.coords)
-            if len(coords) < 3:
-                continue
-            pts = [tx(x, y) for x, y, *_ in coords]
-            d.append("M" + "L".join(f"{x:.1f} {y:.1f}" for x, y in pts) + "Z")
-    return "".join(d)
-
-
-def hotspot_map(cells: list[tuple[object, int]], boundary, title: str, subtitle: str, w: int = 640) -> str:
-    """Cells (shapely geometry, gi_bin) as paths coloured by gi_bin, the boundary on top, a legend."""
-    geoms = [g for g, _ in cells if g is not None and not g.is_empty]
-    if boundary is not None and not boundary.is_empty:
-        geoms.append(boundary)
-    if not geoms:
-        raise Missing("no geometry to draw")
-    bx = [g.bounds for g in geoms]
-    x0, y0 = min(b[0] for b in bx), min(b[1] for b in bx)
-    x1, y1 = max(b[2] for b in bx), max(b[3] for b in bx)
-    top, legend_h, pad = 40, 34, 8
-    span_x, span_y = max(x1 - x0, 1e-9), max(y1 - y0, 1e-9)
-    scale = (w - 2 * pad) / span_x
-    map_h = span_y * scale
-    if map_h > 720:
-        scale = 720 / span_y
-        map_h = 720
-    h = top + map_h + legend_h + pad
-
-    def tx(x: float, y: float) -> tuple[float, float]:
-        return pad + (x - x0) * scale, top + (y1 - y) * scale
-
-    parts = [f'<text x="{pad}" y="16" font-size="14" font-weight="bold">{esc(title)}</text>',
-             f'<text x="{pad}" y="32" font-size="11" fill="#444">{esc(subtitle)}</text>']
-    for g, b in sorted(cells, key=lambda c: abs(int(c[1] or 0))):
-        if g is None or g.is_empty:
-            continue
-        b = max(-3, min(3, int(b or 0)))
-        d = _geom_path(g, tx)
-        if d:
-            stroke = ' stroke="#fff" stroke-width="0.3"' if b else ""
-            parts.append(f'<path d="{d}" fill="{GI_BIN_COLOURS[b]}"{stroke} data-gi="{b}"/>')
-    if boundary is not None and not boundary.is_empty:
-        parts.append(f'<path d="{_geom_path(boundary, tx)}" fill="none" stroke="#222" stroke-width="1.4" '
-                     f'fill-rule="evenodd" data-role="boundary"/>')
-    ly = top + map_h + 10
-    box = (w - 2 * pad) / 7
-    for i, b in enumerate(range(-3, 4)):
-        lx = pad + i * box
-        parts.append(f'<rect x="{lx:.1f}" y="{ly:.1f}" width="14" height="10" fill="{GI_BIN_COLOURS[b]}" '
-                     f'stroke="#999" stroke-width="0.5"/><text x="{lx + 18:.1f}" y="{ly + 9:.1f}" '
-                     f'font-size="10">{esc(GI_BIN_SHORT_LABELS[b])}</text>')
-    return _svg("map", w, h, "".join(parts), f"{title}: {subtitle}")
 
 
 def lorenz_chart(points: list[tuple[float, float]], title: str, share80: float | None,
