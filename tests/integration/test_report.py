@@ -256,10 +256,11 @@ def _render(tiny_project, tmp_path, change=None) -> str:
 
 
 def _visible(html: str) -> str:
-    """The page's text as a reader sees it (no tags, no attributes, no CSS)."""
+    """The page's text as a reader sees it (no tags, no attributes, no CSS, no script: the map's data and code)."""
     import re
 
     html = re.sub(r"<style>.*?</style>", "", html, flags=re.S)
+    html = re.sub(r"<script\b[^>]*>.*?</script>", "", html, flags=re.S)
     return re.sub(r"<[^>]+>", " ", html)
 
 
