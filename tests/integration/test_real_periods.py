@@ -119,10 +119,23 @@ def test_the_real_report_names_a_reason_for_everything_missing(real, tmp_path):
     _, con, _ = real
     settings = load_settings(PROJECT / "config" / "sara.toml")
     text = build_report(con, settings, out_dir=tmp_path / "report").read_text(encoding="utf-8")
-    notes = [html_lib.unescape(n) for n in re.findall(r'<p class="na">(.*?)</p>', text, flags=re.S)]
+    summary = text.split('<section id="summary">', 1)[1].split("</section>", 1)[0]
+    rest = text.replace(summary, "")
+    notes = [html_lib.unescape(n) for n in re.findall(r'<p class="na">(.*?)</p>', rest, flags=re.S)]
     assert notes, "the real feeds leave some parts empty (e.g. response times without on-scene times)"
     for note in notes:
         assert re.match(r"(Not available|Not applicable|Partly available) for [^:]+: \S", note), note
+    # the first screen's notes sit in the agency's own box: the reason, or the comparison the data cannot make
+    for note in (html_lib.unescape(n) for n in re.findall(r'<p class="na">(.*?)</p>', summary, flags=re.S)):
+        assert re.match(r"((Not available|Not applicable|Partly available): \S|[^:]+: no comparison \(|No|None)",
+                        note), note
     assert " yet." not in text and "Not available yet" not in text
     assert any("no calls (CAD) feed" in n for n in notes)  # Chicago, Vancouver and New Haven
     assert any(n.startswith("Not available for San Francisco Police Department: no call counts") for n in notes)
+    # the first screen of an agency without a calls feed takes its places from its recorded crimes
+    for agency in ("Vancouver", "Chicago"):
+        box = summary.split(f"<h3>{agency} Police Department", 1)[1].split('<div class="agency">', 1)[0]
+        for title in ("Hottest places now (99% Gi* hot spots, recorded crimes)",
+                      "Top repeat addresses (recorded crimes, all categories)"):
+            assert f"<h4>{title}</h4><ul><li>" in box, (agency, title)
+    assert "-1 day" not in summary  # a source complete past the as-of date (the lag) is not "short" of it

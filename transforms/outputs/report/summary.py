@@ -90,19 +90,33 @@ def place_names(c: Ctx, agency: str, cells: Sequence[str]) -> dict[str, str]:
     return {r["unit_id"]: r["place"] for r in rows}
 
 
-def new_hot_spots(c: Ctx, agency: str) -> list[str]:
+def main_dataset(c: Ctx, agency: str) -> str:
+    """The dataset the first screen's places come from: calls when the agency has a calls feed, else incidents
+    (an RMS-only agency gets its hot spots and repeat places from its recorded crimes)."""
+    if not table_columns(c.con, "marts.coverage"):
+        return "calls"
+    have = {r["dataset"] for r in fetch(c.con, "SELECT DISTINCT dataset FROM marts.coverage WHERE agency = ?",
+                                         [agency])}
+    return "calls" if "calls" in have or not have else "incidents"
+
+
+NOUN = {"calls": "call", "incidents": "recorded crime"}
+DATASET_WORDS = {"calls": "calls", "incidents": "recorded crimes"}
+
+
+def new_hot_spots(c: Ctx, agency: str, dataset: str = "calls") -> list[str]:
     table = "marts.emerging_hotspot_rows"
     if not table_columns(c.con, table):
         return []
-    avail = fetch(c.con, f"SELECT DISTINCT origin FROM {qtable(table)} WHERE agency = ? AND dataset = 'calls' "
-                         "AND category_group = 'all'", [agency])
+    avail = fetch(c.con, f"SELECT DISTINCT origin FROM {qtable(table)} WHERE agency = ? AND dataset = ? "
+                         "AND category_group = 'all'", [agency, dataset])
     origin = pick(sorted(r["origin"] for r in avail), [c.origin, "all"])
     rank = " ".join(f"WHEN ? THEN {i}" for i in range(len(NEW_PATTERNS)))
     rows = fetch(c.con, f"""SELECT * FROM {qtable(table)}
-                            WHERE agency = ? AND dataset = 'calls' AND category_group = 'all' AND origin = ?
+                            WHERE agency = ? AND dataset = ? AND category_group = 'all' AND origin = ?
                               AND pattern IN ({", ".join("?" * len(NEW_PATTERNS))})
                             ORDER BY CASE pattern {rank} END, n_last_step DESC NULLS LAST, n DESC, unit_id
-                            LIMIT ?""", [agency, origin, *NEW_PATTERNS, *NEW_PATTERNS, TOP])
+                            LIMIT ?""", [agency, dataset, origin, *NEW_PATTERNS, *NEW_PATTERNS, TOP])
     names = place_names(c, agency, [r["unit_id"] for r in rows])
     out = []
     for r in rows:
@@ -111,28 +125,28 @@ def new_hot_spots(c: Ctx, agency: str) -> list[str]:
         span = (f"the last {plural(int(r['n_steps']), step)}" if not is_missing(r.get("n_steps"))
                 else "the space-time cube")
         last = "" if is_missing(r.get("n_last_step")) else f", {int(r['n_last_step']):,} in the last {step}"
-        out.append(f"{r['pattern']} at {where}: {plural(int(r.get('n') or 0), 'call')} in {span}{last}.")
+        out.append(f"{r['pattern']} at {where}: {plural(int(r.get('n') or 0), NOUN[dataset])} in {span}{last}.")
     return out
 
 
-def hot_now(c: Ctx, agency: str) -> list[str]:
-    """The TOP hottest grid cells of the default slice (Gi* 99% hot, with calls of their own), by z, named."""
+def hot_now(c: Ctx, agency: str, dataset: str = "calls") -> list[str]:
+    """The TOP hottest grid cells of the default slice (Gi* 99% hot, with events of their own), by z, named."""
     stats = "marts.hotspot_stats" if table_columns(c.con, "marts.hotspot_stats") else "marts.hotspots"
     if not table_columns(c.con, stats):
         return []
     sl = default_slice(c.settings)
     avail = fetch(c.con, f"SELECT DISTINCT origin, window_days FROM {qtable(stats)} WHERE agency = ? "
-                         "AND unit_type = 'grid' AND dataset = 'calls' AND category_group = ?",
-                  [agency, sl.category_group])
+                         "AND unit_type = 'grid' AND dataset = ? AND category_group = ?",
+                  [agency, dataset, sl.category_group])
     origin = pick(sorted({r["origin"] for r in avail}), [sl.origin, "all"])
     window = nearest(sorted({int(r["window_days"]) for r in avail if r["origin"] == origin}), sl.window_days)
     if origin is None or window is None:
         return []
     rows = fetch(c.con, f"""SELECT unit_id, n, z FROM {qtable(stats)}
-                            WHERE agency = ? AND unit_type = 'grid' AND dataset = 'calls' AND category_group = ?
+                            WHERE agency = ? AND unit_type = 'grid' AND dataset = ? AND category_group = ?
                               AND origin = ? AND window_days = ? AND gi_bin = 3 AND n > 0
                             ORDER BY z DESC, n DESC, unit_id LIMIT ?""",
-                 [agency, sl.category_group, origin, window, TOP])
+                 [agency, dataset, sl.category_group, origin, window, TOP])
     names = place_names(c, agency, [r["unit_id"] for r in rows])
     kind = {"all": "", "community": "community ", "officer": "officer-initiated ", "unknown": ""}.get(str(origin), "")
     group = "" if sl.category_group == "all" else f" ({sl.category_group})"
@@ -143,27 +157,27 @@ def hot_now(c: Ctx, agency: str) -> list[str]:
         if name in seen:  # two cells named after the same block
             name = f"{name} (grid cell {r['unit_id']})"
         seen.add(name)
-        out.append(f"{name}: {plural(int(r['n']), kind + 'call')}{group} in the last {window} days.")
+        out.append(f"{name}: {plural(int(r['n']), kind + NOUN[dataset])}{group} in the last {window} days.")
     return out
 
 
-def repeat_addresses(c: Ctx, agency: str) -> list[str]:
+def repeat_addresses(c: Ctx, agency: str, dataset: str = "calls") -> list[str]:
     cols = table_columns(c.con, "marts.repeat_location_rows")
     if not cols:
         return []
     avail = fetch(c.con, "SELECT DISTINCT origin FROM marts.repeat_location_rows WHERE agency = ? "
-                         "AND dataset = 'calls' AND category_group = 'all'", [agency])
+                         "AND dataset = ? AND category_group = 'all'", [agency, dataset])
     origin = pick(sorted(r["origin"] for r in avail), [c.origin, "all"])
     label = "coalesce(location_label, address_block, location_key)" if "location_label" in cols \
         else "coalesce(address_block, location_key)"
     block = "address_block" if "address_block" in cols else "NULL"
     rows = fetch(c.con, f"""SELECT {label} AS place, {block} AS block, n_repeat_window AS n
                             FROM marts.repeat_location_rows
-                            WHERE agency = ? AND dataset = 'calls' AND category_group = 'all' AND origin = ?
-                            ORDER BY rank, n_repeat_window DESC LIMIT ?""", [agency, origin, TOP])
+                            WHERE agency = ? AND dataset = ? AND category_group = 'all' AND origin = ?
+                            ORDER BY rank, n_repeat_window DESC LIMIT ?""", [agency, dataset, origin, TOP])
     days = c.settings.sara.analysis.repeat_window_days
     return [f"{r['place']}" + (f" ({r['block']})" if r["block"] and r["block"] != r["place"] else "")
-            + f": {plural(int(r['n'] or 0), 'call')} in the last {days} days." for r in rows]
+            + f": {plural(int(r['n'] or 0), NOUN[dataset])} in the last {days} days." for r in rows]
 
 
 def problems(c: Ctx, agency: str) -> list[str]:
@@ -185,7 +199,8 @@ def feed_health(c: Ctx, agency: str, as_of: date) -> list[str]:
         what = f"{what_words(r['dataset'], 'all').split(',')[0]} ({r['source']})"
         last = r["last_complete_day"]
         behind = (as_of - last).days if last is not None else None
-        text = f"{what}: complete to {last}" + (f", {behind} days short of the as-of date" if behind else "")
+        short = f", {plural(behind, 'day')} short of the as-of date" if behind is not None and behind > 0 else ""
+        text = f"{what}: complete to {last}{short}"
         if daily:
             n = fetch(c.con, """SELECT count(*) AS n FROM marts.coverage_daily WHERE agency = ? AND source = ?
                                 AND is_outage AND local_date BETWEEN ? AND ?""",
@@ -228,11 +243,15 @@ def section_summary(c: Ctx) -> str:
             why = _no_comparison(c, ag, period) if have else "Not available: marts.compstat is not in the warehouse."
             parts.append(_part(title, lambda a=ag, p=period, h=have: increases(c, a, p) if h else [],
                                why or "No increase against last year."))
-        parts.append(_part("New and emerging hot spots (calls, all categories)", lambda a=ag: new_hot_spots(c, a),
+        ds = main_dataset(c, ag)
+        words = DATASET_WORDS[ds]
+        parts.append(_part(f"New and emerging hot spots ({words}, all categories)",
+                           lambda a=ag, d=ds: new_hot_spots(c, a, d),
                            _reason(c, "emerging_hotspots", ag, "None this week.")))
-        parts.append(_part("Hottest places now (99% Gi* hot spots)", lambda a=ag: hot_now(c, a),
-                           _reason(c, "hotspots", ag, "No 99% hot spot with calls of its own.")))
-        parts.append(_part("Top repeat addresses (calls, all categories)", lambda a=ag: repeat_addresses(c, a),
+        parts.append(_part(f"Hottest places now (99% Gi* hot spots, {words})", lambda a=ag, d=ds: hot_now(c, a, d),
+                           _reason(c, "hotspots", ag, f"No 99% hot spot with {words} of its own.")))
+        parts.append(_part(f"Top repeat addresses ({words}, all categories)",
+                           lambda a=ag, d=ds: repeat_addresses(c, a, d),
                            _reason(c, "repeat_locations", ag, "No repeat addresses.")))
         parts.append(_part("Tracked problems", lambda a=ag: problems(c, a),
                            _reason(c, "problem_assessment", ag, "No tracked problem.")))
