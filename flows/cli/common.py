@@ -68,10 +68,16 @@ def warehouse_errors(settings: Settings, code: int = 1) -> Iterator[None]:
 
 
 def quiet_prefect(verbose: bool) -> None:
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
+    """Log levels of a command: --verbose always shows INFO; without it, WARNING unless the environment already
+    sets PREFECT_LOGGING_LEVEL / DASK_LOGGING__DISTRIBUTED (a scheduler's own choice)."""
+    if verbose:
+        os.environ["PREFECT_LOGGING_LEVEL"] = "INFO"
+        os.environ["DASK_LOGGING__DISTRIBUTED"] = "info"
+    else:
+        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+        # the Dask scheduler and workers (sara run --executor dask) log every connection at INFO
+        os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
     logging.getLogger("sara").setLevel(logging.INFO if verbose else logging.WARNING)
-    # the Dask scheduler and workers (sara run --executor dask) log every connection at INFO
-    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "info" if verbose else "warning")
 
 
 def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence], limit: int = 200) -> None:

@@ -44,7 +44,8 @@ def cli_server_env(home: Path) -> Iterator[dict]:
     If the server does not come up, runs fall back to their own temporary servers: slower, same behaviour."""
     base = {**os.environ, "PREFECT_HOME": str(home), "COLUMNS": "200", "PYTHONUNBUFFERED": "1",
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_UI_ENABLED": "false"}
-    for k in ("PREFECT_API_URL", "SARA_CONFIG"):
+    # nothing the test process itself set leaks into the runs (an in-process CLI test sets the log levels)
+    for k in ("PREFECT_API_URL", "SARA_CONFIG", "PREFECT_LOGGING_LEVEL", "DASK_LOGGING__DISTRIBUTED"):
         base.pop(k, None)
     port = free_port()
     log = open(home / "server.log", "w")
