@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from transforms.config import CALL_TIMES, INCIDENT_TIMES, Settings, SourceConfig, TimestampSpec
 from transforms.warehouse.dst import (
+    FIRST_YEAR,
     day_offset_sql,
     day_offsets_sql,
     dst_code_sql,
@@ -214,8 +215,9 @@ def build_stage_sql(src: SourceConfig, raw_columns: list[str], settings: Setting
     timed: list[str] = []    # the second step: each local reading converted to UTC once
     staged: list[str] = []   # the third step: each time in UTC, its sentinel flag and its DST code
     # one offset list per zone of a local reading (transforms.warehouse.dst), over the local dates from a day
-    # before the time floor to a day after the future tolerance: times outside it are converted by ICU
-    first_day = settings.sara.time.floor - timedelta(days=1)
+    # before the time floor (1900 at the earliest) to a day after the future tolerance: times outside it are
+    # converted by ICU
+    first_day = max(settings.sara.time.floor, date(FIRST_YEAR, 1, 1)) - timedelta(days=1)
     n_days = ((load_time + timedelta(hours=settings.sara.time.future_tolerance_hours)).date() - first_day).days + 2
     p_first = p(first_day)
     zones: dict[str, str] = {}  # zone -> the name of its one-row offset list `_tzd<i>`
