@@ -28,7 +28,7 @@ TS_FMT = "%m/%d/%Y %I:%M:%S %p"
 T0 = 1_672_531_200  # 2023-01-01 00:00:00, read as local wall time
 DAYS = 730
 CHUNK = 1_000_000
-MAX_RATIO = 3.0
+MAX_RATIO = 2.0
 MAX_RSS_MB = 4096
 
 # code, call_type, call_category, origin (40 codes)

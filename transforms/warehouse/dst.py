@@ -19,6 +19,14 @@ The exact test is DuckDB's own conversion (ICU): a gap time does not survive loc
 overlap time has an earlier instant that shows the same wall time. It runs only on the local dates within a
 day of a change of UTC offset (from Python's tz database, with a day's margin on each side), so ordinary
 rows cost one date lookup.
+
+The conversion itself reads no zone per row (`day_offsets_sql`, `local_to_utc_sql`): a list built once per
+load gives, for each local date from the time floor to the future tolerance, the UTC offset DuckDB's ICU
+reads that date with, when that offset holds all day (ICU reads the date's first and last microsecond with
+it) and the date is not a transition date; a time on such a date is its wall-clock time minus the offset,
+and its DST code is 0. Every other time (on a transition date, outside the list's dates) is converted by
+ICU itself, as before. So each time gets exactly the instant and the code the documented rule gives it.
+The offset only changes on transition dates, so a finer (hourly) table would serve no other rows.
 """
 
 from __future__ import annotations
@@ -46,6 +54,38 @@ def transition_dates(zone: str) -> tuple[date, ...]:
             out.update(d + timedelta(days=k) for k in (-1, 0, 1, 2))
         prev, d = off, n
     return tuple(sorted(out))
+
+
+DAY_US = 86_400_000_000
+
+
+def day_offsets_sql(zone: str, dates: str | None, first: str, n_days: str) -> str:
+    """SQL for the offset list of one zone: one row, `_offs` (BIGINT[]): element k+1 is the UTC offset
+    (wall clock minus UTC, microseconds) of the local date `first` + k days, for k < `n_days`, or NULL when
+    ICU reads the date's last microsecond with another offset than its first, or the date is one of the
+    transition `dates` (DATE[]; None for a zone without changes). All arguments are bound SQL values."""
+    last = "(_d + INTERVAL 1 DAY - INTERVAL 1 MICROSECOND)"
+    off_first = f"(epoch_us(_d) - epoch_us(timezone({zone}, _d)))"
+    # try(): a date at the end of the calendar has no last microsecond to read; it is left to ICU
+    off_last = f"try(epoch_us({last}) - epoch_us(timezone({zone}, {last})))"
+    plain = f" AND NOT (CAST(_d AS DATE) = ANY({dates}))" if dates else ""
+    return (f"SELECT list(CASE WHEN {off_last} = {off_first}{plain} THEN {off_first} END ORDER BY _d) AS _offs "
+            f"FROM (SELECT CAST({first} AS TIMESTAMP) + to_days(CAST(_k AS INTEGER)) AS _d "
+            f"FROM range({n_days}) AS _r(_k))")
+
+
+def day_offset_sql(local: str, offs: str, first: str) -> str:
+    """SQL for the offset of a local TIMESTAMP from the list `offs` that starts at the bound date `first`;
+    NULL when the list has none for its date."""
+    return (f"CASE WHEN {local} >= CAST({first} AS TIMESTAMP) THEN "
+            f"{offs}[(epoch_us({local}) - epoch_us(CAST({first} AS TIMESTAMP))) // {DAY_US} + 1] END")
+
+
+def local_to_utc_sql(local: str, zone: str, offset: str) -> str:
+    """SQL for a local TIMESTAMP read in `zone` as TIMESTAMPTZ by the documented rule: wall clock minus the
+    date's `offset` (from `day_offset_sql`) when there is one, else by ICU (`timezone(zone, local)`)."""
+    return (f"CASE WHEN {offset} IS NOT NULL THEN make_timestamptz(epoch_us({local}) - {offset}) "
+            f"ELSE timezone({zone}, {local}) END")
 
 
 def dst_code_sql(local: str, instant: str, zone: str, dates: str) -> str:

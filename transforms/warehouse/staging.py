@@ -16,7 +16,14 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from transforms.config import CALL_TIMES, INCIDENT_TIMES, Settings, SourceConfig, TimestampSpec
-from transforms.warehouse.dst import dst_code_sql, transition_dates
+from transforms.warehouse.dst import (
+    FIRST_YEAR,
+    day_offset_sql,
+    day_offsets_sql,
+    dst_code_sql,
+    local_to_utc_sql,
+    transition_dates,
+)
 from transforms.warehouse.readers import TYPED_TS_FORMAT
 from transforms.warehouse.sqlutil import Params, qident, raw_column_name
 
@@ -105,24 +112,30 @@ class _TimeCols:
     """The select items of one time in the three steps of staging (see `build_stage_sql`)."""
 
     read: list[str]     # the text `_txt_t` and its readings `_l_t` (local) / `_i_t` (instant)
-    temp: list[str]     # names of the columns that the last step drops (readings, `_u_t`)
-    timed: list[str]    # `_u_t`: the local reading converted from its zone to UTC, once
+    temp: list[str]     # names of the columns that the last step drops (readings, `_o_t`, `_u_t`)
+    timed: list[str]    # `_o_t`: the offset of the local reading's date from its zone's offset list (NULL
+                        # when the list has none); `_u_t`: the local reading converted to UTC, once
     staged: list[str]   # the UTC value `t`, the sentinel flag `_sen_t` and the DST code `_dst_t`
 
 
-def _ts_columns(t: str, ts: _TimeSql, p: Params, sentinels: list[date]) -> _TimeCols:
+def _ts_columns(t: str, ts: _TimeSql, p: Params, sentinels: list[date], offs: str, first: str) -> _TimeCols:
     """Staging of one time. An instant is kept exactly; a local reading is converted from its zone to UTC
     once. A sentinel date (the local date, or for an instant its date in UTC or in the zone) makes the time
     null and `_sen_t` true. `_dst_t` is the DST code of a value read from local text (transforms.warehouse.dst),
-    NULL otherwise."""
+    NULL otherwise. The local reading is converted with the offset of its date from the offset list of its
+    zone (the one-row relation `offs`, dst.day_offsets_sql, starting at the bound date `first`) when the
+    list has one, by ICU otherwise."""
     readings = {f"_l_{t}": ts.local, f"_i_{t}": ts.instant}
     readings = {name: sql for name, sql in readings.items() if sql is not None}
     read = [f"{ts.raw_text} AS _txt_{t}", *(f"{sql} AS {name}" for name, sql in readings.items())]
     # NOTE: DST rule (ICU, tested): a local time in the spring-forward gap is read with the offset in force
     # before the gap (2019-03-10 02:30 America/Los_Angeles -> 10:30 UTC, i.e. 03:30 PDT); a time in the
     # autumn overlap takes the later, standard-time reading (2019-11-03 01:30 -> 09:30 UTC).
-    timed = [f"timezone({p(ts.zone)}, _l_{t}) AS _u_{t}"] if ts.local is not None else []
-    temp = [*readings, *(f"_u_{t}" for _ in timed)]
+    timed = []
+    if ts.local is not None:
+        offset = day_offset_sql(f"_l_{t}", f"{offs}._offs", first)
+        timed = [f"{offset} AS _o_{t}", f"{local_to_utc_sql(f'_l_{t}', p(ts.zone), offset)} AS _u_{t}"]
+    temp = [*readings, *([f"_o_{t}", f"_u_{t}"] if timed else [])]
     from_local = f"_u_{t}"
     sen = ", ".join(p(d) for d in sentinels)
     sen_local = f"CAST(_l_{t} AS DATE) IN ({sen})" if sentinels and ts.local is not None else None
@@ -143,7 +156,8 @@ def _ts_columns(t: str, ts: _TimeSql, p: Params, sentinels: list[date]) -> _Time
                              *([f"NOT coalesce({is_sen}, false)"] if is_sen else [])])
         dates = transition_dates(ts.zone)
         code = (dst_code_sql(f"_l_{t}", f"_u_{t}", p(ts.zone), f"{p(list(dates))}::DATE[]") if dates else "0")
-        dst = f"CASE WHEN {used} THEN {code} END"
+        # a date with an offset in the list is not a transition date: its code is 0
+        dst = f"CASE WHEN {used} THEN CASE WHEN _o_{t} IS NOT NULL THEN 0 ELSE {code} END END"
     if is_sen is None:
         staged = [f"{value} AS {t}", f"false AS _sen_{t}"]
     else:
@@ -200,6 +214,13 @@ def build_stage_sql(src: SourceConfig, raw_columns: list[str], settings: Setting
     temp: list[str] = []     # the readings and local instants, dropped by the last step
     timed: list[str] = []    # the second step: each local reading converted to UTC once
     staged: list[str] = []   # the third step: each time in UTC, its sentinel flag and its DST code
+    # one offset list per zone of a local reading (transforms.warehouse.dst), over the local dates from a day
+    # before the time floor (1900 at the earliest) to a day after the future tolerance: times outside it are
+    # converted by ICU
+    first_day = max(settings.sara.time.floor, date(FIRST_YEAR, 1, 1)) - timedelta(days=1)
+    n_days = ((load_time + timedelta(hours=settings.sara.time.future_tolerance_hours)).date() - first_day).days + 2
+    p_first = p(first_day)
+    zones: dict[str, str] = {}  # zone -> the name of its one-row offset list `_tzd<i>`
     for t in times:
         spec = src.timestamps.get(t)
         if spec is None:
@@ -208,7 +229,9 @@ def build_stage_sql(src: SourceConfig, raw_columns: list[str], settings: Setting
             sel.append(f"false AS _sen_{t}")
             sel.append(f"CAST(NULL AS INTEGER) AS _dst_{t}")
             continue
-        cols = _ts_columns(t, _ts_sql(spec, src, p), p, src.sentinel_dates)
+        ts = _ts_sql(spec, src, p)
+        offs = zones.setdefault(ts.zone, f"_tzd{len(zones)}") if ts.local is not None else ""
+        cols = _ts_columns(t, ts, p, src.sentinel_dates, offs, p_first)
         sel.extend(cols.read)
         temp.extend(cols.temp)
         timed.extend(cols.timed)
@@ -310,9 +333,14 @@ def build_stage_sql(src: SourceConfig, raw_columns: list[str], settings: Setting
     )
     version = f"coalesce(updated_at, {p(extract_at)}::TIMESTAMPTZ)"
     exclude_temp = f" EXCLUDE ({', '.join(temp)})" if temp else ""
+    lists = []
+    for zone, name in zones.items():
+        dates = transition_dates(zone)
+        bound = f"{p(list(dates))}::DATE[]" if dates else None
+        lists.append(f"({day_offsets_sql(p(zone), bound, p_first, p(n_days))}) AS {name}")
     sql = f"""
     WITH read AS ({sql_stage}),
-    timed AS (SELECT *{''.join(', ' + c for c in timed)} FROM read),
+    timed AS (SELECT read.*{''.join(', ' + c for c in timed)} FROM read{''.join(', ' + x for x in lists)}),
     staged AS (SELECT *{exclude_temp}{''.join(', ' + c for c in staged)} FROM timed)
     SELECT * EXCLUDE ({", ".join(f"_txt_{t}, _sen_{t}" for t in times)}),
            {q_reason} AS _q_reason, {event_at} AS event_at, {precision} AS time_precision,
