@@ -47,6 +47,8 @@ RUN_COLUMNS: dict[str, set[str]] = {
     "meta.audit_results": {"run_id", "checked_at"},
     "meta.schema_info": {"applied_at"},
     "meta.landing_unmatched": {"run_id", "modified_at"},
+    "meta.mart_status": {"run_id", "built_at"},
+    "marts.periods": {"newest_extract_at"},  # the files' modification times when the extract gives none
     "core.calls": {"version_at"},
     "core.incidents": {"version_at"},
 }
