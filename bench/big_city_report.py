@@ -24,6 +24,9 @@ def _night_table(nights: list[dict]) -> None:
         print(f"  {name:32}" + "".join(cells))
     print(f"  {'whole night':32}" + "".join(
         f" {sum(s[1] for s in n['steps']):>7.2f} {sum(s[2] for s in n['steps']):>6.2f} {'':>6}" for n in nights))
+    for step in dict.fromkeys(k for n in nights for k in n.get("mart_steps", {})):
+        print(f"    {'marts: ' + step:30}" + "".join(
+            f" {n.get('mart_steps', {}).get(step, 0.0):>7.2f} {'':>14}" for n in nights))
     print(f"  {'peak RSS MB':32}" + "".join(f" {n['rss_mb']:>22,.0f}" for n in nights))
     print(f"  {'warehouse file MB':32}" + "".join(f" {n['bytes'] / 1e6:>22,.0f}" for n in nights))
 

@@ -38,7 +38,8 @@ def make_incidents(world: bi.World, seed: int, start: int, n: int, t0: int, days
                    status_shift: int = 0) -> tuple[pl.DataFrame, int]:
     """Incidents start..start+n over `days` days from t0 (local wall time), at the city's blocks (most) or a
     one-off house number. status_shift moves each row's status on (a re-delivery). Returns the rows and
-    how many have an unusable occurred time (0.02 % empty: quarantined)."""
+    how many have no usable time: 0.02 % have both times empty and are quarantined (a row with only its
+    occurred time empty is kept: its event time is the reported time)."""
     rng = np.random.default_rng([seed, 11, start])
     occurred = t0 + rng.integers(0, days * 86400, n)
     reported = occurred + rng.exponential(3 * 3600, n).astype(np.int64)
@@ -61,7 +62,7 @@ def make_incidents(world: bi.World, seed: int, start: int, n: int, t0: int, days
     df = df.select(
         col("incident_number").cast(pl.Utf8),
         pl.when(~col("bad")).then(pl.from_epoch("occurred", time_unit="s").dt.strftime(TS_FMT)).alias("occurred"),
-        pl.from_epoch("reported", time_unit="s").dt.strftime(TS_FMT).alias("reported"),
+        pl.when(~col("bad")).then(pl.from_epoch("reported", time_unit="s").dt.strftime(TS_FMT)).alias("reported"),
         "offense", pl.format("{} {}", "house", "street").alias("address"), "lat", "lon", "status",
     )
     return df, int(bad.sum())
