@@ -177,8 +177,10 @@ def facts(con) -> dict:
     out = {"loads": con.execute(
         """SELECT source, count(*), sum(rows_read), sum(rows_loaded), sum(rows_duplicate), sum(rows_quarantined),
                   string_agg(DISTINCT status, ',') FROM meta.loads GROUP BY source ORDER BY source""").fetchall()}
+    from transforms.warehouse.sqlutil import qident
+
     for t in ("calls", "incidents"):
-        n, h = con.execute(f"SELECT count(*), sum(hash(c)::HUGEINT) FROM core.{t} c").fetchone()
+        n, h = con.execute(f"SELECT count(*), sum(hash(c)::HUGEINT) FROM core.{qident(t)} c").fetchone()
         out[t] = (int(n), int(h or 0))
     out["quarantine"] = dict(con.execute("SELECT source, count(*) FROM core.quarantine GROUP BY 1").fetchall())
     out["repeat_share"] = con.execute(
