@@ -101,9 +101,15 @@ def zipf_p(n: int, a: float, rng: np.random.Generator) -> np.ndarray:
 
 
 class World:
-    """The fixed city: streets, 20,000 blocks with 10 house numbers each, 3,000 intersections, weights."""
+    """The fixed city: streets, 20,000 blocks with 10 house numbers each, 3,000 intersections, weights.
 
-    def __init__(self, seed: int):
+    one_off: the share of calls sent to an address no other call has (a house number of its own on one of
+    the 200 streets, from the call's index: unique up to 20M calls). 0 (the default, this script's own runs):
+    every call goes to the 200,000 block addresses or the 3,000 intersections, as before. bench/big_city.py
+    sets it so that about 40 % of calls are at an address with another call (a long tail of one-off places)."""
+
+    def __init__(self, seed: int, one_off: float = 0.0):
+        self.one_off = one_off
         rng = np.random.default_rng([seed, 0])
         words = [w.replace("_", " ") for w in STREET_WORDS]
         named = [f"{w} {SUFFIXES[i % len(SUFFIXES)]}" for i, w in enumerate(words)]
@@ -148,6 +154,15 @@ def make_chunk(world: World, seed: int, start: int, n: int) -> tuple[pl.DataFram
     xi = rng.integers(0, len(world.inter), n)
     lon = np.where(inter, world.inter_ll[xi, 0], world.block_ll[blk, 0] + slot * 1e-4)
     lat = np.where(inter, world.inter_ll[xi, 1], world.block_ll[blk, 1] + slot * 5e-5)
+    if world.one_off:  # drawn from their own generator: the rows above stay as they were
+        orng = np.random.default_rng([seed, 2, start])
+        one = orng.random(n) < world.one_off
+        k = (np.arange(start, start + n, dtype=np.int64) * 7_368_787) % 20_000_000  # a bijection of 0..20M
+        ostreet, onum = k % len(world.streets), 10_000 + k // len(world.streets)  # above any block's numbers
+        blk = np.where(one, ostreet * 100 + onum // 1000 % 100, blk)  # a block of that street, for the point
+        lon = np.where(one, world.block_ll[blk, 0] + onum % 1000 * 1e-6, lon)
+        lat = np.where(one, world.block_ll[blk, 1] + onum % 997 * 1e-6, lat)
+        inter &= ~one
     g = rng.random(n)
     lon[g < 0.005], lat[g < 0.005] = 0.0, 0.0  # (0, 0) placeholder
     nogeo = (g >= 0.005) & (g < 0.008)  # not geocoded: empty
@@ -166,7 +181,8 @@ def make_chunk(world: World, seed: int, start: int, n: int) -> tuple[pl.DataFram
         "call_type": pl.Series([c[0] for c in CALL_TYPES]).gather(rng.choice(len(CALL_TYPES), n, p=world.type_p)),
         "priority": prio,
         "disposition": pl.Series([d[0] for d in DISPOSITIONS]).gather(rng.choice(len(DISPOSITIONS), n, p=world.disp_p)),
-        "house": blk % 100 * 100 + world.house[blk, slot],
+        "house": (np.where(one, onum, blk % 100 * 100 + world.house[blk, slot]) if world.one_off
+                  else blk % 100 * 100 + world.house[blk, slot]),
         "street": world.streets.gather(blk // 100),
         "inter": inter,
         "x": world.inter.gather(xi),

@@ -1,0 +1,111 @@
+"""The printed report and the judged checks of bench/big_city.py (kept apart to keep each file short)."""
+
+from __future__ import annotations
+
+import incidents as bin_
+import ingest as bi
+
+TARGET_NIGHT_S = 180.0
+TARGET_RSS_MB = 6 * 1024
+PUBLISH_STEPS = ("settle after load (target 4)", "checkpoint", "publish")
+
+
+def _night_table(nights: list[dict]) -> None:
+    names = list(dict.fromkeys(s[0] for n in nights for s in n["steps"]))
+    heads = ["history"] + [f"night {i}" for i in range(1, len(nights))]
+    print(f"  {'step':32}" + "".join(f" {h:>23}" for h in heads))
+    print(f"  {'':32}" + "".join(f" {'wall s  cpu s  share':>23}" for _ in heads))
+    for name in names:
+        cells = []
+        for n in nights:
+            row = next((s for s in n["steps"] if s[0] == name), None)
+            total = sum(s[1] for s in n["steps"])
+            cells.append(f" {row[1]:>7.2f} {row[2]:>6.2f} {row[1] / total:>6.1%}" if row else f" {'':>22}-")
+        print(f"  {name:32}" + "".join(cells))
+    print(f"  {'whole night':32}" + "".join(
+        f" {sum(s[1] for s in n['steps']):>7.2f} {sum(s[2] for s in n['steps']):>6.2f} {'':>6}" for n in nights))
+    for step in dict.fromkeys(k for n in nights for k in n.get("mart_steps", {})):
+        print(f"    {'marts: ' + step:30}" + "".join(
+            f" {n.get('mart_steps', {}).get(step, 0.0):>7.2f} {'':>14}" for n in nights))
+    print(f"  {'peak RSS MB':32}" + "".join(f" {n['rss_mb']:>22,.0f}" for n in nights))
+    print(f"  {'warehouse file MB':32}" + "".join(f" {n['bytes'] / 1e6:>22,.0f}" for n in nights))
+
+
+def publish_cost(night: dict) -> float:
+    """Seconds of the settle (if any), the night's CHECKPOINT + close and publish."""
+    return sum(s[1] for s in night["steps"] if s[0] in PUBLISH_STEPS)
+
+
+def report(d: dict, r: dict, args) -> bool:
+    """Print the figures and the checks. Returns True when everything that is judged passed."""
+    base = r["baseline"]
+    print(f"\n{d['calls']:,} calls + {d['incs']:,} incidents of history ({d['hist_bytes'] / 1e6:,.0f} MB of calls); "
+          f"{len(d['days'])} days of {d['n_new_c']:,} + {d['n_upd_c']:,} calls and {d['n_new_i']:,} + "
+          f"{d['n_upd_i']:,} incidents (new + re-delivered); memory_limit {r['mem']}; started {r['start']}; "
+          f"load average {r['load0']} at the start, {r['load1']} at the end")
+    print(f"baseline (read_csv of the calls history into a table): {base['wall']:.2f} s wall, {base['cpu']:.2f} s "
+          f"CPU, {base['rss_mb']:,.0f} MB")
+    for v, nights in r["nights"].items():
+        print(f"\n[{v}] per step (share = of that night's wall):")
+        _night_table(nights)
+        first = nights[0]
+        fw = sum(s[1] for s in first["steps"])
+        print(f"  first night {fw:.1f} s = {fw / base['wall']:.1f}x the baseline; its settle + checkpoint + "
+              f"publish {publish_cost(first):.1f} s; repeat-address share of calls {first['repeat_share']:.1%}")
+    print("\ntarget 4, seconds of settle + checkpoint + publish:   history   night 1   night 2   night 3   nights 1-3")
+    for v, nights in r["nights"].items():
+        costs = [publish_cost(n) for n in nights]
+        print(f"  {v:50} " + "".join(f"{c:>9.2f} " for c in costs) + f"{sum(costs[1:]):>11.2f}")
+
+    settled = r["nights"]["settled"]
+    checks: dict[str, bool] = {}
+    exp = {bi.SOURCE: d["calls"] - d["q_calls"], bin_.SOURCE: d["incs"] - d["q_incs"]}
+    quar = {bi.SOURCE: d["q_calls"], bin_.SOURCE: d["q_incs"]}
+    for day in d["days"]:
+        exp[bi.SOURCE] += d["n_new_c"] - day["q_calls"]
+        exp[bin_.SOURCE] += d["n_new_i"] - day["q_incs"]
+        quar[bi.SOURCE] += day["q_calls"]
+        quar[bin_.SOURCE] += day["q_incs"]
+    for v, nights in r["nights"].items():
+        last = nights[-1]
+        checks[f"[{v}] every file loaded (no failed, skipped or waiting load)"] = all(
+            s in ("raw", "loaded") for n in nights for s in n["status"])
+        checks[f"[{v}] no error audit failed"] = not any(n["audit_errors"] for n in nights)
+        for source, files, read, loaded, dup, q, status in last["loads"]:
+            checks[f"[{v}] {source}: {files} loads, rows_read {read:,} = loaded {loaded:,} + duplicate {dup:,} + "
+                   f"quarantined {q:,}, status {status}"] = (
+                read == loaded + dup + q and files == 1 + len(d["days"]) and status == "loaded")
+            checks[f"[{v}] {source}: quarantined == {quar[source]:,} bad times written"] = (
+                q == quar[source] == last["quarantine"].get(source, 0))
+        checks[f"[{v}] core.calls {last['calls'][0]:,} == {exp[bi.SOURCE]:,} (re-deliveries replace)"] = (
+            last["calls"][0] == exp[bi.SOURCE])
+        checks[f"[{v}] core.incidents {last['incidents'][0]:,} == {exp[bin_.SOURCE]:,}"] = last["incidents"][0] == exp[bin_.SOURCE]
+        empty = sorted(k for k, (n, _) in last["marts"].items() if n == 0)
+        checks[f"[{v}] marts: {len(last['marts'])} tables, empty: {', '.join(empty) or 'none'}"] = (
+            len(last["marts"]) > 0 and len(empty) <= len(last["marts"]) // 4)
+        for t in ("calls", "incidents"):
+            checks[f"[{v}] incremental == rebuild: core.{t} rows and checksum"] = last[t] == r["rebuild"][t]
+    if len(r["nights"]) == 2:
+        a, b = (r["nights"][v][-1] for v in r["nights"])
+        checks["settled == as is: core tables and every mart table's digest"] = (
+            a["calls"] == b["calls"] and a["incidents"] == b["incidents"] and a["marts"] == b["marts"])
+
+    steady = settled[-1]
+    sw = sum(s[1] for s in steady["steps"])
+    targets = {
+        f"steady-state night (night {len(settled) - 1}) {sw:.1f} s < {TARGET_NIGHT_S:.0f} s": sw < TARGET_NIGHT_S,
+        f"peak RSS of every night {max(n['rss_mb'] for n in settled):,.0f} MB < {TARGET_RSS_MB:,} MB":
+            max(n["rss_mb"] for n in settled) < TARGET_RSS_MB,
+    }
+    if len(r["nights"]) == 2:
+        before, after = (sum(publish_cost(n) for n in r["nights"][v][1:]) for v in r["nights"])
+        targets[f"target 4: nights 1-3 publish cost {after:.1f} s with the settle vs {before:.1f} s without"] = (
+            after < before)
+    print()
+    for name, ok in checks.items():
+        print(f"{'PASS' if ok else 'FAIL'}  {name}")
+    for name, ok in targets.items():
+        print(f"{'PASS' if ok else 'info' if args.quick else 'FAIL'}  {name}")
+    passed = all(checks.values()) and (args.quick or all(targets.values()))
+    print("\nPASS" if passed else "\nFAIL")
+    return passed
