@@ -127,6 +127,8 @@ def iter_decompressed(path: Path, codec: str | None, chunk: int = CHUNK) -> Iter
                                     f"deliver one level of compression")
                 first = False
                 yield data
+    # NotImplementedError is raised, not left unfinished: zipfile raises it for a compression method it cannot
+    # read, and that file fails with a clear reason like any other corrupt stream
     except (EOFError, zlib.error, zipfile.BadZipFile, OSError, pa.ArrowInvalid, RuntimeError,
             NotImplementedError) as exc:
         if isinstance(exc, LoadError):
