@@ -3,13 +3,21 @@ emerging hot spot classes, the Knox near-repeat table and the demand split of th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from transforms.outputs.report.markup import MISSING, Missing, esc, fmt_value, html_table, pct, what_words
-from transforms.outputs.report.reads import Ctx, fetch, pick, qcols, qtable, require, table_columns
+from transforms.outputs.report.reads import (
+    Ctx,
+    agency_datasets,
+    fetch,
+    hot_choice,
+    pick,
+    qcols,
+    qtable,
+    require,
+    table_columns,
+)
 from transforms.outputs.report.summary import place_names
 from transforms.outputs.report.svg import lorenz_chart, share_bar
-from transforms.outputs.report.webmap import hot_choice, map_section
+from transforms.outputs.report.webmap import map_section
 
 REPEAT_HEADERS = {"rank": "Rank", "place": "Place", "n_repeat_window": "Countable events",
                   "n_repeat_window_all": "All events", "cum_share_events": "Share of events, cumulative",
@@ -28,16 +36,10 @@ def knox_shaded(ratio: object, p: object) -> bool:
 
 def no_call_cells(c: Ctx, agency: str) -> str:
     """Why an agency has no grid hot spots of calls to show: no calls feed, or none in the marts."""
-    calls = fetch(c.con, "SELECT count(*) AS n FROM marts.coverage WHERE agency = ? AND dataset = 'calls'",
-                  [agency]) if table_columns(c.con, "marts.coverage") else [{"n": 1}]
-    if not calls[0]["n"]:
+    have = agency_datasets(c, agency)
+    if have is not None and "calls" not in have:
         return "this part is made from calls for service, and the agency has no calls (CAD) feed"
     return "no grid hot spots of calls (every category) in marts.hotspots for its windows"
-
-
-def _hot_choice(c: Ctx, table: str, agency: str, origin_pref: Sequence[str]) -> tuple[str, int] | None:
-    """(origin, window) of the calls' grid hot spots of `table` (see webmap.hot_choice)."""
-    return hot_choice(c, table, agency, list(origin_pref), "calls", 28)
 
 
 def section_map(c: Ctx) -> str:
@@ -187,7 +189,7 @@ def section_demand(c: Ctx) -> str:
         raise Missing(f"{stats} has no rows")
     out = []
     for ag in agencies:
-        choice = _hot_choice(c, stats, ag, ["all"])
+        choice = hot_choice(c, stats, ag, ["all"], "calls", 28)
         if choice is None or choice[0] != "all":
             out.append(f'<p class="na">Not available for {esc(c.name(ag))}: {esc(no_call_cells(c, ag))}.</p>')
             continue

@@ -113,3 +113,26 @@ def pick(available: Sequence[object], preferred: Sequence[object]) -> object | N
 def nearest(available: Sequence[int], target: int) -> int | None:
     """The available value closest to target (the smaller one on a tie)."""
     return min(available, key=lambda w: (abs(w - target), w)) if available else None
+
+
+def hot_choice(c: Ctx, table: str, agency: str, origin_pref: Sequence[str], dataset: str = "calls",
+               window: int = 28, group: str = "all") -> tuple[str, int] | None:
+    """(origin, window_days) of the grid hot spots of `table` to show for an agency, dataset and category group:
+    the first of origin_pref it has (else its first origin) and its window nearest to `window`; None when it has
+    none."""
+    avail = fetch(c.con, f"""SELECT DISTINCT origin, window_days FROM {qtable(table)}
+                             WHERE agency = ? AND unit_type = 'grid' AND dataset = ?
+                               AND category_group = ?""", [agency, dataset, group])
+    origin = pick(sorted({r["origin"] for r in avail}), origin_pref)
+    if origin is None:
+        return None
+    w = nearest(sorted({int(r["window_days"]) for r in avail if r["origin"] == origin}), window)
+    return (str(origin), int(w)) if w is not None else None
+
+
+def agency_datasets(c: Ctx, agency: str) -> set[str] | None:
+    """The datasets (calls, incidents) the agency has data for (marts.coverage); None without that mart."""
+    if not table_columns(c.con, "marts.coverage"):
+        return None
+    return {r["dataset"] for r in fetch(c.con, "SELECT DISTINCT dataset FROM marts.coverage WHERE agency = ?",
+                                        [agency])}

@@ -22,7 +22,16 @@ from transforms.outputs.report.markup import (
     not_available,
     what_words,
 )
-from transforms.outputs.report.reads import STATE_WORDS, Ctx, fetch, nearest, pick, qtable, table_columns
+from transforms.outputs.report.reads import (
+    STATE_WORDS,
+    Ctx,
+    agency_datasets,
+    fetch,
+    hot_choice,
+    pick,
+    qtable,
+    table_columns,
+)
 from transforms.outputs.slice import default_slice
 
 TOP = 3  # sentences per part
@@ -93,11 +102,8 @@ def place_names(c: Ctx, agency: str, cells: Sequence[str]) -> dict[str, str]:
 def main_dataset(c: Ctx, agency: str) -> str:
     """The dataset the first screen's places come from: calls when the agency has a calls feed, else incidents
     (an RMS-only agency gets its hot spots and repeat places from its recorded crimes)."""
-    if not table_columns(c.con, "marts.coverage"):
-        return "calls"
-    have = {r["dataset"] for r in fetch(c.con, "SELECT DISTINCT dataset FROM marts.coverage WHERE agency = ?",
-                                         [agency])}
-    return "calls" if "calls" in have or not have else "incidents"
+    have = agency_datasets(c, agency)
+    return "calls" if not have or "calls" in have else "incidents"
 
 
 NOUN = {"calls": "call", "incidents": "recorded crime"}
@@ -135,13 +141,10 @@ def hot_now(c: Ctx, agency: str, dataset: str = "calls") -> list[str]:
     if not table_columns(c.con, stats):
         return []
     sl = default_slice(c.settings)
-    avail = fetch(c.con, f"SELECT DISTINCT origin, window_days FROM {qtable(stats)} WHERE agency = ? "
-                         "AND unit_type = 'grid' AND dataset = ? AND category_group = ?",
-                  [agency, dataset, sl.category_group])
-    origin = pick(sorted({r["origin"] for r in avail}), [sl.origin, "all"])
-    window = nearest(sorted({int(r["window_days"]) for r in avail if r["origin"] == origin}), sl.window_days)
-    if origin is None or window is None:
+    choice = hot_choice(c, stats, agency, [sl.origin, "all"], dataset, sl.window_days, sl.category_group)
+    if choice is None:
         return []
+    origin, window = choice
     rows = fetch(c.con, f"""SELECT unit_id, n, z FROM {qtable(stats)}
                             WHERE agency = ? AND unit_type = 'grid' AND dataset = ? AND category_group = ?
                               AND origin = ? AND window_days = ? AND gi_bin = 3 AND n > 0

@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 
 from transforms.outputs.palette import GI_BIN_COLOURS, GI_BIN_LABELS
 from transforms.outputs.report.markup import Missing, esc
-from transforms.outputs.report.reads import Ctx, fetch, nearest, pick, qcols, qtable, require, table_columns
+from transforms.outputs.report.reads import Ctx, fetch, hot_choice, pick, qcols, require, table_columns
 from transforms.outputs.slice import default_slice
 
 LEAFLET_VERSION = "1.9.4"
@@ -177,20 +177,6 @@ def _context(c: Ctx, agency: str, crs: str) -> dict:
 
 
 # -------------------------------------------------------------------------------------------- one map's data
-
-def hot_choice(c: Ctx, table: str, agency: str, origin_pref: list[str], dataset: str = "calls",
-               window: int = 28) -> tuple[str, int] | None:
-    """(origin, window_days) of the grid hot spots of `table` to show for an agency and dataset: the first of
-    origin_pref it has (else its first origin) and its window nearest to `window`; None when it has none."""
-    avail = fetch(c.con, f"""SELECT DISTINCT origin, window_days FROM {qtable(table)}
-                             WHERE agency = ? AND unit_type = 'grid' AND dataset = ?
-                               AND category_group = 'all'""", [agency, dataset])
-    origin = pick(sorted({r["origin"] for r in avail}), origin_pref)
-    if origin is None:
-        return None
-    w = nearest(sorted({int(r["window_days"]) for r in avail if r["origin"] == origin}), window)
-    return (str(origin), int(w)) if w is not None else None
-
 
 def _has(c: Ctx, table: str, cols: list[str]) -> bool:
     have = table_columns(c.con, table)
