@@ -30,6 +30,10 @@ from transforms.warehouse.geocode.names import base_name, normalize_street, pars
         ("ST JOHN ST", "SAINT JOHN ST"),
         ("Mt Carmel Ave", "MOUNT CARMEL AVE"),
         ("FT HALE RD", "FORT HALE RD"),
+        ("SO GENESEE ST", "S GENESEE ST"),
+        # NOTE: New Haven addresses put the directional before the suffix
+        ("CHURCH SOUTH ST", "CHURCH ST S"),
+        ("E SOUTH ST", "E SOUTH ST"),
         # unchanged
         ("POND LILY", "POND LILY"),
         ("PARK", "PARK"),

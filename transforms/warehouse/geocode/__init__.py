@@ -68,8 +68,13 @@ class _Result:
         if m.status == "ok":
             self.x[i], self.y[i], self.prec[i] = m.x, m.y, m.precision_m
             self.method[i], self.source[i], self.status[i] = method, source, "ok"
+        elif self.status[i] and m.status not in self.status[i]:
+            self.status[i] = f"{self.status[i]}; {m.status}"  # every reason a method failed, in order
         else:
             self.status[i] = m.status
+
+    def fail(self, i, why: str) -> None:
+        self.put(i, Meeting(None, None, None, why), "", "")
 
 
 def _cross_pairs(loc: pl.DataFrame) -> pl.DataFrame:
@@ -83,7 +88,8 @@ def _intersections(loc: pl.DataFrame, res: _Result, streets: StreetIndex | None)
     kind = loc["kind"].to_numpy()
     todo = res.open() & (kind == "intersection")
     if streets is None:
-        res.status[todo] = "no streets layer: an intersection is placed only from history"
+        for i in np.flatnonzero(todo):
+            res.fail(int(i), "no streets layer: an intersection is placed only from history")
     else:
         cache: dict[tuple, Meeting] = {}
         for i in np.flatnonzero(todo):
@@ -101,7 +107,7 @@ def _intersections(loc: pl.DataFrame, res: _Result, streets: StreetIndex | None)
         s, a, b = street[i], c1[i], c2[i]
         key = (s, a, b)
         if key not in cache2:
-            cache2[key] = streets.between(s, a, b) if b else streets.meet(s, a)
+            cache2[key] = streets.between(s, a, b) if b else streets.corner(s, a)
         res.put(int(i), cache2[key], "intersection",
                 f"{streets.source}: cross streets {a}{' / ' + b if b else ''} on {s}")
 
@@ -122,7 +128,7 @@ def _interpolate(loc: pl.DataFrame, res: _Result, ranges: Ranges) -> None:
             res.method[i], res.status[i] = placed["method"][j], "ok"
             res.source[i] = f"ranges: {events.get(streets[j], 0)} located events on {streets[j]}"
         else:
-            res.status[i] = placed["status"][j]
+            res.fail(int(i), placed["status"][j])
 
 
 def _street_only(loc: pl.DataFrame, res: _Result, streets: StreetIndex | None, ranges: Ranges) -> None:
@@ -146,8 +152,6 @@ def _street_only(loc: pl.DataFrame, res: _Result, streets: StreetIndex | None, r
         res.put(int(i), m, "street", src)
         if m.status == "ok" and before:
             res.status[i] = f"ok (street only: {before})"
-        elif m.status != "ok" and before:
-            res.status[i] = before
 
 
 def geocode(todo: pl.DataFrame, located: pl.DataFrame, streets: StreetIndex | None = None,
@@ -185,9 +189,9 @@ def geocode(todo: pl.DataFrame, located: pl.DataFrame, streets: StreetIndex | No
 
     out = loc.select(cols).with_columns(
         pl.Series("x", res.x).fill_nan(None), pl.Series("y", res.y).fill_nan(None),
-        pl.Series("geocode_method", res.method, dtype=pl.Utf8),
+        pl.Series("geocode_method", res.method.tolist(), dtype=pl.Utf8),
         pl.Series("geocode_precision_m", res.prec).fill_nan(None),
-        pl.Series("geocode_source", res.source, dtype=pl.Utf8),
-        pl.Series("geocode_status", res.status, dtype=pl.Utf8).fill_null("not placed"))
+        pl.Series("geocode_source", res.source.tolist(), dtype=pl.Utf8),
+        pl.Series("geocode_status", res.status.tolist(), dtype=pl.Utf8).fill_null("not placed"))
     return t.select("key", *cols).join(out, on=cols, how="left", nulls_equal=True, maintain_order="left").select(
         "key", *OUT_SCHEMA)

@@ -4,7 +4,8 @@
   token before a trailing directional: AV/AVE/AVENUE -> AVE, transforms/stats/address.py STREET_SUFFIXES),
   directional words abbreviated at either end (WEST WATER -> W WATER, CHURCH SOUTH -> CHURCH S), ordinal
   words as numbers (FIRST -> 1ST, TWENTY FOURTH -> 24TH), and a leading ST/MT/FT spelt out (ST JOHN ST ->
-  SAINT JOHN ST). A lone word is never abbreviated: NORTH ST stays NORTH ST, PARK stays PARK.
+  SAINT JOHN ST; SO GENESEE ST -> S GENESEE ST), a directional word before the suffix moved after it
+  (CHURCH SOUTH ST -> CHURCH ST S). A lone word is never abbreviated: NORTH ST stays NORTH ST, PARK stays PARK.
 - `base_name(name)`: the normalized name less its suffix (W WATER ST -> W WATER), for feeds that write
   cross streets without suffixes (New Haven's `AMITY/POND LILY`).
 - `parse_location(text) -> Parsed` and `parse_frame(series)` (the same, on many texts at once). kind:
@@ -33,7 +34,8 @@ _ORD_WORDS = ["FIRST", "SECOND", "THIRD", "FOURTH", "FIFTH", "SIXTH", "SEVENTH",
               "EIGHTEENTH", "NINETEENTH"]
 _TENS = {"TWENTY": 20, "THIRTY": 30, "FORTY": 40}
 _TENS_ORD = {"TWENTIETH": 20, "THIRTIETH": 30, "FORTIETH": 40}
-_LEADING = {"ST": "SAINT", "MT": "MOUNT", "FT": "FORT"}
+_LEADING = {"ST": "SAINT", "MT": "MOUNT", "FT": "FORT",
+            "SO": "S"}  # NOTE: New Haven writes "SO GENESEE ST" for TIGER's "S Genesee St".
 _SUFFIX_STD = sorted(set(STREET_SUFFIXES.values()))
 # NOTE: New Haven's cross-street field writes "WELTON/INTERSECTION" and "FOUNTAIN/DEAD END": not streets.
 PSEUDO_STREETS = ("INTERSECTION", "DEAD END", "DEADEND", "END", "CITY LINE", "TOWN LINE")
@@ -86,6 +88,14 @@ def normalize_streets(names: pl.Series) -> pl.Series:
         tail=pl.when(dt).then(pl.lit(" ") + last).otherwise(pl.lit("")))
     df = df.with_columns(s=pl.when(n >= 2).then(pl.col("body") + " " + _std_suffix(pl.col("sfx"))
                                                + pl.col("tail")).otherwise(s))
+    # NOTE: New Haven's addresses write "CHURCH SOUTH ST" for TIGER's "Church St S": a directional word
+    # between the name and its suffix goes after the suffix.
+    df = df.with_columns(t=s.str.split(" ")).with_columns(n=t.list.len(), last=t.list.last())
+    mid = t.list.get(-2, null_on_oob=True)
+    named = (n >= 4) | ~t.list.first().is_in([*_DIRS, *_DIR_ABBR])  # not E SOUTH ST: that is SOUTH ST
+    df = df.with_columns(s=pl.when((n >= 3) & named & mid.is_in(list(_DIRS)) & last.is_in(_SUFFIX_STD))
+                         .then(t.list.slice(0, n - 2).list.join(" ") + " " + last + " " + mid.replace(_DIRS))
+                         .otherwise(s))
     # a leading directional word or ST/MT/FT, when more than a lone suffix follows it
     df = df.with_columns(t=s.str.split(" ")).with_columns(n=t.list.len(), first=t.list.first())
     df = df.with_columns(rest=t.list.slice(1, n - 1).list.join(" "))

@@ -124,7 +124,7 @@ class Ranges:
                 gap = np.where(bl, np.maximum(f.gap(nn), 50.0), f.gap(nn))
                 prec[r] = f.spread_m + np.abs(f.m_per_number) * gap
                 status[r] = "ok"
-        return pl.DataFrame({"x": x, "y": y, "precision_m": prec, "method": method, "status": status},
+        return pl.DataFrame({"x": x, "y": y, "precision_m": prec, "method": method.tolist(), "status": status.tolist()},
                             schema={"x": pl.Float64, "y": pl.Float64, "precision_m": pl.Float64,
                                     "method": pl.Utf8, "status": pl.Utf8}).with_columns(
             pl.col("x").fill_nan(None), pl.col("y").fill_nan(None), pl.col("precision_m").fill_nan(None))

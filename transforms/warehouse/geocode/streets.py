@@ -28,6 +28,9 @@ from transforms.warehouse.geocode.names import base_names, normalize_streets
 MEET_PRECISION_M = 15.0  # a crossing of two centrelines: about half a street's width from the corner
 CLUSTER_M = 60.0  # crossings closer than this are one intersection (dual carriageways, small jogs)
 SNAP_M = 12.0  # lines that stop this close to each other meet
+# An address known only by one corner of its block (New Haven's "WELTON/INTERSECTION"): the corner, within a
+# block's length. Measured on New Haven, 958 such incidents: error median 27 m, 90th percentile 119 m.
+ONE_CORNER_M = 120.0
 
 
 @dataclass(frozen=True)
@@ -148,6 +151,11 @@ class StreetIndex:
                 if line.geom_type == "LineString" else shapely.get_point(shapely.shortest_line(line, mid), 0)
             half = float(np.hypot(m1.x - m2.x, m1.y - m2.y)) / 2
         return Meeting(float(shapely.get_x(mid)), float(shapely.get_y(mid)), MEET_PRECISION_M + half, "ok")
+
+    def corner(self, street: str, a: str) -> Meeting:
+        """Where `street` meets cross street a, for an address known only by that corner of its block."""
+        m = self.meet(street, a)
+        return m if m.status != "ok" else Meeting(m.x, m.y, m.precision_m + ONE_CORNER_M, "ok")
 
     def centre(self, street: str) -> Meeting:
         """The point of the street nearest its centroid; precision: the street's length."""
