@@ -119,16 +119,18 @@ def _interpolate(loc: pl.DataFrame, res: _Result, ranges: Ranges) -> None:
         return
     sub = loc[idx].select("kind", "number", "street")
     placed = ranges.place(sub)
-    ok = placed["status"].to_numpy() == "ok"
-    events = {s: sum(f.n_events for f in fits) for s, fits in ranges.fits.items()}
-    streets = sub["street"].to_list()
-    for j, i in enumerate(idx):
-        if ok[j]:
-            res.x[i], res.y[i], res.prec[i] = placed["x"][j], placed["y"][j], placed["precision_m"][j]
-            res.method[i], res.status[i] = placed["method"][j], "ok"
-            res.source[i] = f"ranges: {events.get(streets[j], 0)} located events on {streets[j]}"
-        else:
-            res.fail(int(i), placed["status"][j])
+    events = pl.DataFrame({"street": list(ranges.fits), "ev": [sum(f.n_events for f in v) for v in ranges.fits.values()]},
+                          schema={"street": pl.Utf8, "ev": pl.Int64})
+    src = sub.join(events, on="street", how="left", maintain_order="left").select(
+        pl.format("ranges: {} located events on {}", pl.col("ev").fill_null(0), "street")).to_series()
+    ok = (placed["status"] == "ok").fill_null(False).to_numpy()
+    i = idx[ok]
+    res.x[i], res.y[i] = placed["x"].to_numpy()[ok], placed["y"].to_numpy()[ok]
+    res.prec[i] = placed["precision_m"].to_numpy()[ok]
+    res.method[i], res.status[i] = placed["method"].to_numpy()[ok], "ok"
+    res.source[i] = src.to_numpy()[ok]
+    for j in np.flatnonzero(~ok):  # the misses: their reasons joined to any earlier one
+        res.fail(int(idx[j]), placed["status"][int(j)])
 
 
 def _street_only(loc: pl.DataFrame, res: _Result, streets: StreetIndex | None, ranges: Ranges) -> None:
@@ -179,7 +181,7 @@ def geocode(todo: pl.DataFrame, located: pl.DataFrame, streets: StreetIndex | No
     i = hist["_i"].to_numpy()
     res.x[i], res.y[i], res.prec[i] = hist["hx"].to_numpy(), hist["hy"].to_numpy(), hist["h_precision_m"].to_numpy()
     res.method[i], res.status[i] = "history", "ok"
-    res.source[i] = [f"history: {n} located events" for n in hist["h_events"].to_list()]
+    res.source[i] = hist.select(pl.format("history: {} located events", "h_events")).to_series().to_numpy()
 
     _intersections(loc, res, streets)
     if ranges is None:
