@@ -159,3 +159,9 @@ def test_every_todo_row_comes_back_in_order():
     assert out["key"].to_list() == [3, 1, 2, 4]
     assert out["geocode_method"].to_list() == ["intersection", None, "intersection", None]
     assert out["geocode_status"][1] == "no usable address"
+
+
+def test_located_rows_without_finite_coordinates_are_not_history():
+    hist = _located([("123 PINE ST", 40.0, 5.0), ("123 PINE ST", float("nan"), 5.0), ("123 PINE ST", None, None)])
+    r = _one("123 PINE ST", hist)
+    assert (r["x"], r["y"], r["geocode_source"]) == (40.0, 5.0, "history: 1 located events")

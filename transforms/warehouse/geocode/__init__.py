@@ -175,7 +175,7 @@ def geocode(todo: pl.DataFrame, located: pl.DataFrame, streets: StreetIndex | No
     res = _Result(len(loc))
     res.status[:] = np.where(loc["kind"].to_numpy() == "unknown", "no usable address", None)
     located = located.select(pl.col("address").cast(pl.Utf8), pl.col("x").cast(pl.Float64),
-                             pl.col("y").cast(pl.Float64))
+                             pl.col("y").cast(pl.Float64)).filter(pl.col("x").is_finite() & pl.col("y").is_finite())
 
     hist = loc.select("key").with_row_index("_i").join(learn_history(located), on="key", how="inner")
     i = hist["_i"].to_numpy()

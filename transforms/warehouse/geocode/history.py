@@ -18,7 +18,7 @@ def learn_history(located: pl.DataFrame) -> pl.DataFrame:
     """key, hx, hy, h_events, h_precision_m: one row per normalized key with located events."""
     addr = located.select(pl.col("address").cast(pl.Utf8)).unique()
     keys = parse_frame(addr["address"]).select(address="text", key="key").drop_nulls("key")
-    ev = (located.filter(pl.col("x").is_not_null() & pl.col("y").is_not_null())
+    ev = (located.filter(pl.col("x").is_finite() & pl.col("y").is_finite())
           .join(keys, on="address", how="inner"))
     med = ev.group_by("key").agg(hx=pl.col("x").median(), hy=pl.col("y").median(), h_events=pl.len())
     spread = (ev.join(med, on="key").with_columns(d=((pl.col("x") - pl.col("hx")) ** 2
