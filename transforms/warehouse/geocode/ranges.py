@@ -136,7 +136,7 @@ def _numbered(located: pl.DataFrame) -> pl.DataFrame:
     parsed = parse_frame(addr["address"]).rename({"text": "address"})
     return (located.join(parsed, on="address", how="inner", nulls_equal=False)
             .filter(pl.col("kind").is_in(["address", "block"]) & pl.col("x").is_finite()
-                    & pl.col("y").is_not_null())
+                    & pl.col("y").is_finite())
             .select("street", "kind", n=pl.col("number").cast(pl.Float64)
                     + pl.when(pl.col("kind") == "block").then(50.0).otherwise(0.0), x="x", y="y"))
 
