@@ -26,7 +26,8 @@ def _load():
 
     nh = need_shared() / "new_haven"
     inc = gpd.read_file(nh / "incidents_2014_09.shp").set_crs("EPSG:4326", allow_override=True).to_crs(CRS)
-    idx = StreetIndex.from_frame(gpd.read_file(nh / "streets.shp").to_crs(CRS), "FULLNAME", "streets: streets.shp")
+    idx = StreetIndex.from_file(nh / "streets.shp", "FULLNAME", CRS)
+    assert idx.source == "streets: streets.shp" and len(idx.names) == 800  # 1,537 lines, 800 distinct names
     df = pl.DataFrame({"address": inc["street"].tolist(), "cross_streets": inc["intersecti"].tolist(),
                        "tx": inc.geometry.x.to_numpy(), "ty": inc.geometry.y.to_numpy()}).with_row_index("key")
     return df, idx

@@ -165,3 +165,14 @@ def test_located_rows_without_finite_coordinates_are_not_history():
     hist = _located([("123 PINE ST", 40.0, 5.0), ("123 PINE ST", float("nan"), 5.0), ("123 PINE ST", None, None)])
     r = _one("123 PINE ST", hist)
     assert (r["x"], r["y"], r["geocode_source"]) == (40.0, 5.0, "history: 1 located events")
+
+
+def test_crossings_closer_than_the_tolerance_are_one_intersection():
+    """A dual carriageway (two lines 30 m apart under one name) crosses MAIN twice, 30 m apart: one corner."""
+    lines = dict(LINES)
+    lines["Broad Street"] = [(480, -300), (480, 300)]
+    lines["Broad St "] = [(510, 300), (510, -300)]
+    r = _one("BROAD ST / MAIN ST", streets=_index(lines))
+    assert r["geocode_method"] == "intersection"
+    assert (r["x"], r["y"]) == (pytest.approx(495), pytest.approx(0))
+    assert r["geocode_precision_m"] == pytest.approx(15 + 15)  # corner precision + half the spread

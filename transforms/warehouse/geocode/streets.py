@@ -18,6 +18,7 @@ the crossing test decide).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -69,6 +70,17 @@ class StreetIndex:
         self.by_base: dict[str, list[int]] = {}
         for i, b in enumerate(bases):
             self.by_base.setdefault(b, []).append(i)
+        self._geom: dict[str | None, object] = {}  # name -> its geometry (or None), filled as asked
+
+    @classmethod
+    def from_file(cls, path, name_field: str, crs: str, layer: str | None = None) -> StreetIndex:
+        """From a line layer on disk (a shapefile without .prj is taken as lon/lat), reprojected to `crs`."""
+        import geopandas as gpd
+
+        g = gpd.read_file(path, layer=layer) if layer else gpd.read_file(path)
+        if g.crs is None:
+            g = g.set_crs("EPSG:4326")
+        return cls.from_frame(g.to_crs(crs), name_field, source=f"streets: {Path(path).name}")
 
     @classmethod
     def from_frame(cls, gdf, name_field: str, source: str | None = None) -> StreetIndex:
@@ -99,10 +111,11 @@ class StreetIndex:
 
     def geometry(self, street: str | None):
         """The merged centreline(s) of a name, or None when unmatched."""
-        ids = self.lookup(street)
-        if not ids:
-            return None
-        return self.geoms[ids[0]] if len(ids) == 1 else shapely.union_all(self.geoms[ids])
+        if street not in self._geom:
+            ids = self.lookup(street)
+            self._geom[street] = (None if not ids else self.geoms[ids[0]] if len(ids) == 1
+                                  else shapely.union_all(self.geoms[ids]))
+        return self._geom[street]
 
     def meet(self, a: str, b: str, cluster_m: float = CLUSTER_M, snap_m: float = SNAP_M) -> Meeting:
         """Where streets a and b (normalized names) meet; see the module docstring."""
