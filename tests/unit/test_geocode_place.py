@@ -108,6 +108,8 @@ def test_block_address_goes_to_its_blocks_middle_on_the_centreline():
     r = _one("400 BLOCK MAIN ST", _main_history(), _index())
     assert r["geocode_method"] == "block"
     assert r["x"] == pytest.approx(450, abs=1) and r["y"] == pytest.approx(0, abs=0.01)
+    r = _one("0 BLOCK MAIN ST", _main_history(), _index())  # the 0 block: its middle, 50, 50 numbers below 100
+    assert r["geocode_method"] == "block" and r["x"] == pytest.approx(50, abs=1)
     r = _one("17XX MAIN ST", _main_history(), _index())  # beyond the learned range 100-901 by 849 numbers
     assert r["geocode_method"] == "street"
     assert "outside the learned range 100-901 of MAIN ST" in r["geocode_status"]
