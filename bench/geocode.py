@@ -131,6 +131,8 @@ def bench_new_haven(checks: dict) -> dict:
     r_int = errors(placed, htx, hty)
     chain = geocode(hid.select("key", "address"), located, idx)
     r_chain = errors(chain, htx, hty)
+    chain_x = geocode(hid.select("key", "address", cross_streets="cross"), located, idx)
+    r_chain_x = errors(chain_x, htx, hty)
     r_hb = errors(street_centre_baseline(p["street"].to_list(), idx, None), htx, hty)
     fits = sum(len(v) for v in ranges.fits.values())
     print(f"  hidden half: {hidden.sum():,} incidents; ranges learned on {len(ranges.fits):,} streets ({fits:,} "
@@ -138,10 +140,12 @@ def bench_new_haven(checks: dict) -> dict:
           f"{sum(f.odd_side != 0 for v in ranges.fits.values() for f in v):,} pieces")
     print(line("interpolated on learned ranges", r_int))
     print(line("the whole chain (history first, then ranges...)", r_chain))
+    print(line("the chain, cross streets given too", r_chain_x))
     print(line("baseline: centre of the address's street", r_hb))
-    print("  chain methods: " + ", ".join(f"{m or 'not placed'} {c:,}" for m, c in
-                                          chain["geocode_method"].value_counts().sort("count", descending=True)
-                                          .iter_rows()))
+    for name, out in (("chain methods", chain), ("with cross streets", chain_x)):
+        print(f"  {name}: " + ", ".join(f"{m or 'not placed'} {c:,}" for m, c in
+                                        out["geocode_method"].value_counts().sort("count", descending=True)
+                                        .iter_rows()))
     checks[f"New Haven cross-street (corners) match rate >= {NH_FLOOR:.0%}"] = r_corner["rate"] >= NH_FLOOR
     checks["New Haven corners beat the street-centre baseline (median)"] = r_corner["median"] < rb["median"]
     checks["New Haven interpolation beats the street-centre baseline (median)"] = r_int["median"] < r_hb["median"]

@@ -178,3 +178,12 @@ def test_crossings_closer_than_the_tolerance_are_one_intersection():
     assert r["geocode_method"] == "intersection"
     assert (r["x"], r["y"]) == (pytest.approx(495), pytest.approx(0))
     assert r["geocode_precision_m"] == pytest.approx(15 + 15)  # corner precision + half the spread
+
+
+def test_learned_ranges_come_before_the_cross_street_corners():
+    """An address with both: the number on its learned range (metres) beats the block between two corners."""
+    r = _one("451 MAIN ST", _main_history(), _index(), cross="OAK/FIRST")
+    assert r["geocode_method"] == "interpolated" and r["x"] == pytest.approx(451, abs=1)
+    r = _one("5000 MAIN ST", _main_history(), _index(), cross="OAK/FIRST")  # beyond the range: the corners
+    assert r["geocode_method"] == "intersection" and r["x"] == pytest.approx(450)
+    assert r["geocode_status"] == "ok"

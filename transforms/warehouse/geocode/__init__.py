@@ -16,11 +16,13 @@ Geocoders are tried in order; the first that places a location wins:
    their median point, precision their spread (history.py).
 2. `intersection`: an intersection text (`A ST / B ST`, `A/B`, `A & B`, `A AND B`): where the two
    centrelines meet; two meetings farther apart than a tolerance are ambiguous and nothing is placed; no
-   meeting is unmatched (streets.py). An address with a cross-street pair (`cross_streets`, New Haven's
-   `AMITY/POND LILY`, the block's two corners) goes to the middle of its street between the two corners;
-   with one usable cross street (`WELTON/INTERSECTION`), to that corner.
+   meeting is unmatched (streets.py).
 3. `interpolated` / `block`: a house number, or a block's middle, on the street's number ranges learned
    from located history (ranges.py), offset to its parity's side when the history shows one.
+   Then `intersection` again for an address with a cross-street pair (`cross_streets`, New Haven's
+   `AMITY/POND LILY`: the two corners of its block) that no range placed: the middle of its street between
+   the two corners; with one usable cross street (`WELTON/INTERSECTION`), that corner. (After the ranges,
+   not before: on New Haven's hidden half, median error 5 m this way against 11 m the other way round.)
 4. `street`: a street name alone, or an address no range places: the point of the street nearest its
    centroid, precision the street's length (of the learned line when there is no streets layer).
 
@@ -96,8 +98,12 @@ def _intersections(loc: pl.DataFrame, res: _Result, streets: StreetIndex | None)
             a, b = loc["street"][int(i)], loc["street2"][int(i)]
             m = cache.get((a, b)) or cache.setdefault((a, b), streets.meet(a, b))
             res.put(int(i), m, "intersection", streets.source)
+
+
+def _cross_streets(loc: pl.DataFrame, res: _Result, streets: StreetIndex | None) -> None:
     if "c1" not in loc.columns:
         return
+    kind = loc["kind"].to_numpy()
     c1, c2, street = loc["c1"].to_list(), loc["c2"].to_list(), loc["street"].to_list()
     todo = res.open() & np.isin(kind, ["address", "block", "street"]) & loc["c1"].is_not_null().to_numpy()
     if streets is None:
@@ -187,6 +193,7 @@ def geocode(todo: pl.DataFrame, located: pl.DataFrame, streets: StreetIndex | No
     if ranges is None:
         ranges = learn_ranges(located, streets)
     _interpolate(loc, res, ranges)
+    _cross_streets(loc, res, streets)
     _street_only(loc, res, streets, ranges)
 
     out = loc.select(cols).with_columns(
