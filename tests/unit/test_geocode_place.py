@@ -112,7 +112,7 @@ def test_block_address_goes_to_its_blocks_middle_on_the_centreline():
     assert r["geocode_method"] == "block" and r["x"] == pytest.approx(50, abs=1)
     r = _one("17XX MAIN ST", _main_history(), _index())  # beyond the learned range 100-901 by 849 numbers
     assert r["geocode_method"] == "street"
-    assert "outside the learned range 100-901 of MAIN ST" in r["geocode_status"]
+    assert r["geocode_status"] == "ok (by street: number 1750 outside the learned range 100-901 of MAIN ST)"
 
 
 def test_precision_grows_away_from_known_numbers():
@@ -186,4 +186,11 @@ def test_learned_ranges_come_before_the_cross_street_corners():
     assert r["geocode_method"] == "interpolated" and r["x"] == pytest.approx(451, abs=1)
     r = _one("5000 MAIN ST", _main_history(), _index(), cross="OAK/FIRST")  # beyond the range: the corners
     assert r["geocode_method"] == "intersection" and r["x"] == pytest.approx(450)
-    assert r["geocode_status"] == "ok"
+    assert r["geocode_status"] == "ok (by intersection: number 5000 outside the learned range 100-901 of MAIN ST)"
+
+
+def test_a_miss_lists_every_reason_once():
+    r = _one("451 POND LILLY", _main_history(), _index(), cross="MAIN/OAK")
+    assert r["geocode_method"] is None and r["x"] is None
+    assert r["geocode_status"] == ("no number range learned for POND LILLY: no located address on it; "
+                                   "unmatched street: POND LILLY")

@@ -29,8 +29,8 @@ Geocoders are tried in order; the first that places a location wins:
 geocode_method is one of "history", "intersection", "interpolated", "block", "street", or null (not
 placed). geocode_precision_m is an honest radius in metres: its meaning per method is in each module.
 geocode_source says what was used ("history: 14 located events", "streets: FULLNAME", "ranges: 23 located
-events on WHALLEY AVE"). geocode_status is "ok" for a placed row (with the reason a better method failed,
-"ok (street only: no number range learned for ...)"), else why nothing was placed ("ambiguous
+events on WHALLEY AVE"). geocode_status is "ok" for a placed row (with the reasons better methods failed,
+"ok (by street: no number range learned for ...)"), else why nothing was placed ("ambiguous
 intersection: 2 crossings 1.4 km apart", "unmatched street: POND LILLY", "no number range learned for ...").
 
 Everything works on distinct (address, cross_streets) pairs: a 1M-row feed costs its distinct locations.
@@ -67,13 +67,15 @@ class _Result:
         return np.isnan(self.x)
 
     def put(self, i: int, m: Meeting, method: str, source: str) -> None:
-        if m.status == "ok":
+        before = self.status[i]
+        if m.status == "ok":  # placed: "ok", or "ok (by street: why the better methods failed)"
             self.x[i], self.y[i], self.prec[i] = m.x, m.y, m.precision_m
-            self.method[i], self.source[i], self.status[i] = method, source, "ok"
-        elif self.status[i] and m.status not in self.status[i]:
-            self.status[i] = f"{self.status[i]}; {m.status}"  # every reason a method failed, in order
-        else:
+            self.method[i], self.source[i] = method, source
+            self.status[i] = f"ok (by {method}: {before})" if before else "ok"
+        elif not before:
             self.status[i] = m.status
+        elif m.status not in before:
+            self.status[i] = f"{before}; {m.status}"  # every reason a method failed, in order
 
     def fail(self, i, why: str) -> None:
         self.put(i, Meeting(None, None, None, why), "", "")
@@ -156,10 +158,7 @@ def _street_only(loc: pl.DataFrame, res: _Result, streets: StreetIndex | None, r
                 cache[s] = (Meeting(None, None, None, f"unmatched street: {s} (no streets layer, no located "
                                                       "blocks on it)"), "")
         m, src = cache[s]
-        before = res.status[i]
         res.put(int(i), m, "street", src)
-        if m.status == "ok" and before:
-            res.status[i] = f"ok (street only: {before})"
 
 
 def geocode(todo: pl.DataFrame, located: pl.DataFrame, streets: StreetIndex | None = None,
