@@ -25,6 +25,7 @@ QUICK = {
     "knox.py": ["--quick"],  # reads ../shared/data
     "gi_star_permutations.py": ["--quick", "--strict"],
     "big_city.py": ["--quick", "--strict"],
+    "geocode.py": ["--quick", "--strict"],  # reads ../shared/data when present (skips those parts otherwise)
 }
 
 
