@@ -81,33 +81,22 @@ def score(
 
     Example:  sara crosswalk score sf_calls
     """
-    import polars as pl
-
     from transforms.warehouse.db import WarehouseCorrupt, open_published
-    from transforms.warehouse.natures import rule_lists, score_crosswalk
+    from transforms.warehouse.natures import score_source
 
     settings = settings_from(config)
     src = _calls_source(settings, source)
-    if not src.crosswalks.call_types:
-        raise fail(f"{source} has no call-type crosswalk (crosswalks.call_types)")
-    xw = pl.read_csv(settings.resolve(src.crosswalks.call_types), infer_schema=False)
-    if "nature_status" not in xw.columns:
-        raise fail(f"{src.crosswalks.call_types} has no nature_status column: nothing is reviewed")
-    xw = xw.filter(pl.col("nature_status").str.strip_chars().str.to_lowercase() == "reviewed").with_columns(
-        _key=pl.col("code").str.strip_chars().str.to_uppercase())
-    counts = pl.DataFrame(schema={"_key": pl.String, "n_calls": pl.Int64})
     try:
         if settings.warehouse_path.exists():
             with open_published(settings.warehouse_path) as con:
-                counts = con.execute("SELECT upper(trim(call_type_code)) AS _key, count(*) AS n_calls "
-                                     "FROM core.calls WHERE source = ? GROUP BY 1", [source]).pl()
-        xw = xw.join(counts, on="_key", how="left").with_columns(pl.col("n_calls").fill_null(0))
-        for name, local in (("general rules", False), (f"{source} list + general rules", True)):
-            s = score_crosswalk(xw, rule_lists(settings, source, local=local))
-            calls = (f"; of {s['calls']} calls: exact {s['exact_share_calls']:.1%}, same group "
-                     f"{s['group_share_calls']:.1%}") if s["calls"] else ""
-            console.print(f"{name}: of {s['codes']} reviewed codes, exact {s['exact_share_codes']:.1%}, same "
-                          f"group {s['group_share_codes']:.1%}, no suggestion {s['no_suggestion_codes']}{calls}",
-                          highlight=False)
+                scores = score_source(settings, src, con)
+        else:
+            scores = score_source(settings, src, None)
     except (ValueError, WarehouseCorrupt) as exc:
         raise fail(str(exc)) from None
+    for name, s in scores.items():
+        calls = (f"; of {s['calls']} calls: exact {s['exact_share_calls']:.1%}, same group "
+                 f"{s['group_share_calls']:.1%}") if s["calls"] else ""
+        console.print(f"{name}: of {s['codes']} reviewed codes, exact {s['exact_share_codes']:.1%}, same "
+                      f"group {s['group_share_codes']:.1%}, no suggestion {s['no_suggestion_codes']}{calls}",
+                      highlight=False)

@@ -176,3 +176,5 @@ def test_crosswalk_suggest_writes_suggestions_for_unreviewed_and_unlisted_codes(
     assert res.exit_code == 0 and (p.root / "config/crosswalks/cad_natures_suggested.csv").is_file(), res.output
     bad = CliRunner().invoke(app, ["crosswalk", "suggest", "nope", "--config", str(p.config)])
     assert bad.exit_code == 2 and "nope" in bad.output
+    score = CliRunner().invoke(app, ["crosswalk", "score", "cad", "--config", str(p.config)], env={"COLUMNS": "200"})
+    assert score.exit_code == 0 and "of 8 reviewed codes" in " ".join(score.output.split()), score.output

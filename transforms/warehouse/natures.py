@@ -191,3 +191,24 @@ def score_crosswalk(reviewed: pl.DataFrame, rules: list[Rule]) -> dict[str, floa
         hit = suggest(code, rules, abbr)
         pairs.append((hit.call_nature if hit else None, nature, int(n or 0)))
     return score(pairs, groups)
+
+
+def score_source(settings: Settings, src: SourceConfig, con: duckdb.DuckDBPyConnection | None
+                 ) -> dict[str, dict[str, float | int]]:
+    """The rules' agreement with the source's reviewed crosswalk rows, general rules alone and with the
+    source's own list first, weighted by its calls in `con`'s core.calls (when given)."""
+    if not src.crosswalks.call_types:
+        raise ValueError(f"{src.name} has no call-type crosswalk (crosswalks.call_types)")
+    path = settings.resolve(src.crosswalks.call_types)
+    xw = pl.read_csv(path, infer_schema=False)
+    if "nature_status" not in xw.columns or "call_nature" not in xw.columns:
+        raise ValueError(f"{path} has no call_nature / nature_status columns: nothing is reviewed")
+    xw = xw.filter(pl.col("nature_status").str.strip_chars().str.to_lowercase() == "reviewed").with_columns(
+        _key=pl.col("code").str.strip_chars().str.to_uppercase())
+    counts = pl.DataFrame(schema={"_key": pl.String, "n_calls": pl.Int64})
+    if con is not None:
+        counts = con.execute("SELECT upper(trim(call_type_code)) AS _key, count(*) AS n_calls FROM core.calls "
+                             "WHERE source = ? GROUP BY 1", [src.name]).pl()
+    xw = xw.join(counts, on="_key", how="left").with_columns(pl.col("n_calls").fill_null(0))
+    return {"general rules": score_crosswalk(xw, rule_lists(settings, src.name, local=False)),
+            f"{src.name} list + general rules": score_crosswalk(xw, rule_lists(settings, src.name, local=True))}
