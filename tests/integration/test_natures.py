@@ -72,6 +72,10 @@ def test_reviewed_rows_give_the_nature_and_model_suggested_ones_nothing(project)
     assert got["D"] == ("Unmapped", "unknown", "no nature")
     assert got["E"] == ("WELFARE_CHECK", "alternative", "taxonomy default")
     assert got["F"] == ("TRAFFIC_STOP", "police_required", "taxonomy default")
+    # counted and reported, as unmapped call types are (sara status)
+    from transforms.warehouse.status import unmapped_natures
+
+    assert sorted(unmapped_natures(con).rows) == [("cad", "NOPE", 1), ("cad", "PARTY", 1)]
 
 
 def test_weapon_or_violence_in_progress_is_never_alternative(project):
