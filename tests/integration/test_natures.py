@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from flows.cli import app
 from transforms.marts.demand import build_demand
 from transforms.warehouse import loader
-from transforms.warehouse.natures import TAXONOMY_VERSION
+from transforms.warehouse.natures import taxonomy_version
 
 HEADER = "id,unit,received,dispatched,onscene,cleared,type,disp,address,lon,lat,onview,updated,note\n"
 TYPES = ("code,call_type,call_category,origin,call_nature,nature_status\n"
@@ -145,11 +145,11 @@ def test_demand_counts_calls_and_the_alternative_share_by_local_hour(project):
     build_demand(con)
     rows = con.execute("SELECT call_nature, response_model, origin, hour_of_week, n_calls, taxonomy_version "
                        "FROM marts.demand ORDER BY 1, 2, 3, 4").fetchall()
-    assert rows == [("BURGLARY", "police_required", "community", 118, 1, TAXONOMY_VERSION),
-                    ("NOISE", "alternative", "community", 118, 2, TAXONOMY_VERSION),
-                    ("TRAFFIC_STOP", "police_required", "officer", 118, 1, TAXONOMY_VERSION),
-                    ("Unmapped", "unknown", "community", 118, 1, TAXONOMY_VERSION),
-                    ("WELFARE_CHECK", "police_required", "community", 119, 1, TAXONOMY_VERSION)]
+    assert rows == [("BURGLARY", "police_required", "community", 118, 1, taxonomy_version()),
+                    ("NOISE", "alternative", "community", 118, 2, taxonomy_version()),
+                    ("TRAFFIC_STOP", "police_required", "officer", 118, 1, taxonomy_version()),
+                    ("Unmapped", "unknown", "community", 118, 1, taxonomy_version()),
+                    ("WELFARE_CHECK", "police_required", "community", 119, 1, taxonomy_version())]
     by_hour = con.execute("SELECT hour, n_calls, n_alternative, n_unknown_model, share_alternative, "
                           "share_alternative_known FROM marts.demand_alternative_by_hour ORDER BY hour").fetchall()
     # 22h: 4 community calls (the officer's stop is not one), 2 alternative, 1 with no model; 23h: the welfare
@@ -182,3 +182,27 @@ def test_crosswalk_suggest_writes_suggestions_for_unreviewed_and_unlisted_codes(
     assert bad.exit_code == 2 and "nope" in bad.output
     score = CliRunner().invoke(app, ["crosswalk", "score", "cad", "--config", str(p.config)], env={"COLUMNS": "200"})
     assert score.exit_code == 0 and "of 8 reviewed codes" in " ".join(score.output.split()), score.output
+
+
+@pytest.mark.parametrize(("text", "vip", "priority", "flagged"), [
+    ("Person W/gun", False, None, True),
+    ("221 Person with Knife", False, 3, True),
+    ("Shots Fired", False, None, True),
+    ("Fight W/weapons", False, None, True),
+    ("Fight No Weapon", False, None, False),
+    ("FIGHT WITHOUT WEAPONS", False, None, False),
+    ("Gunther St noise", False, None, False),   # a weapon word only as a whole word
+    ("Disturbance IP", True, None, True),
+    ("Disturbance I/P", True, 4, True),
+    ("Disturbance", True, 1, True),             # priority level 1 on a nature that can be violent
+    ("Disturbance", True, 2, False),
+    ("Noise IP", False, 1, False),              # in progress, but the nature cannot be violent
+])
+def test_the_weapon_or_violence_rule(text, vip, priority, flagged):
+    from transforms.warehouse.db import SQL_DIR
+
+    con = duckdb.connect()
+    con.execute((SQL_DIR / "core" / "natures.sql").read_text(encoding="utf-8"))
+    got = con.execute("SELECT _sara_weapon_or_violence(?, ?, ?), _sara_response_model('alternative', "
+                      "_sara_weapon_or_violence(?, ?, ?))", [text, vip, priority] * 2).fetchone()
+    assert got == (flagged, "police_required" if flagged else "alternative")

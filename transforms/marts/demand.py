@@ -10,10 +10,10 @@ from __future__ import annotations
 import duckdb
 
 from transforms.marts.models import run_model
-from transforms.warehouse.natures import TAXONOMY_VERSION
+from transforms.warehouse.natures import taxonomy_version
 
 
 def build_demand(con: duckdb.DuckDBPyConnection) -> int:
     """marts.demand and its view; returns the number of marts.demand rows."""
-    run_model(con, "demand", taxonomy_version=TAXONOMY_VERSION)
+    run_model(con, "demand", taxonomy_version=taxonomy_version())
     return con.execute("SELECT count(*) FROM marts.demand").fetchone()[0]

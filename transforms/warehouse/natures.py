@@ -2,7 +2,7 @@
 nature columns of core.calls, and the suggester behind `sara crosswalk suggest`.
 
 - `taxonomy()` reads config/taxonomy/call_natures.csv and checks it: unique codes, a known response model,
-  one version string. TAXONOMY_VERSION is that string.
+  one version string, `taxonomy_version()`.
 - `load_natures` (called by enrich.load_crosswalks for a calls source) fills the session table _xw_natures
   of sql/core/natures.sql with the agency's response model per nature (the taxonomy's default, or its
   [agencies.<code>.response_models] override) and checks the call-type crosswalk's nature columns: a row
@@ -50,7 +50,9 @@ def taxonomy(path: Path | None = None) -> pl.DataFrame:
     return t.with_columns(pl.col("violent_in_progress_possible").str.to_lowercase().eq("true"))
 
 
-TAXONOMY_VERSION: str = taxonomy()["version"][0]
+def taxonomy_version() -> str:
+    """The taxonomy's version string (its `version` column), recorded on marts.demand."""
+    return taxonomy()["version"][0]
 
 
 def agency_models(settings: Settings, agency: str) -> pl.DataFrame:
