@@ -210,6 +210,15 @@ alter table core.incidents add column if not exists district_source varchar;
 alter table core.incidents add column if not exists beat_polygon varchar;
 alter table core.incidents add column if not exists district_polygon varchar;
 
+-- call nature and response model (config/taxonomy/README.md), added after the first release: appended; the
+-- next load of each calls source fills them on its earlier calls too (transforms/warehouse/natures.py)
+alter table core.calls add column if not exists call_nature varchar;
+alter table core.calls add column if not exists response_model varchar;
+alter table core.calls add column if not exists response_model_reason varchar;
+comment on column core.calls.call_nature is 'standard call nature (config/taxonomy/call_natures.csv, code) from the call-type crosswalk row of call_type_code marked reviewed; Unmapped when the code has no such row (none, or only a suggested one), Unknown when no call type was delivered; null on a call loaded before natures existed until its source loads again';
+comment on column core.calls.response_model is 'who could answer: police_required, co_response (police with a clinician or medic), alternative (a civilian or behavioural-health responder alone), administrative (no field response) or unknown (nature Unmapped or Unknown); the nature''s model for the agency, except that a call flagged for weapons or violence in progress is never alternative';
+comment on column core.calls.response_model_reason is 'why: taxonomy default, agency override ([agencies.<code>.response_models]), weapon or violence in progress (the type text names a weapon or shots, or a nature that can be violent says in progress or has priority level 1: an alternative nature made police_required), or no nature';
+
 -- The data dictionary. `sara docs` prints these as Markdown.
 comment on table meta.runs is 'One row per nightly flow run (run_id is the Prefect flow-run id). Times UTC.';
 comment on column meta.runs.run_id is 'Prefect flow-run id';

@@ -15,6 +15,7 @@
     sara problem new NAME     a commented template for a tracked problem
     sara assess NAME          a problem's assessment (WDD, WDQ, Poisson z, e-test) in plain language
     sara serve                register the scheduled deployments on a Prefect server and serve them
+    sara crosswalk suggest S  call natures proposed for source S's unreviewed codes, as a CSV to review
 
 One module per group of commands (nightly, warehouse, outputs, near_repeat, problem, report, serve), each a
 set of plain functions registered here; what they share (the --config option, the error printer, the table
@@ -27,6 +28,7 @@ import typer
 import typer.core
 from rich.markup import escape
 
+from flows.cli.crosswalk import score, suggest
 from flows.cli.near_repeat import near_repeat
 from flows.cli.nightly import demo, ingest, rebuild, run
 from flows.cli.outputs import export, publish
@@ -84,6 +86,12 @@ problem_app = typer.Typer(help="Tracked SARA problems (config/problems/<name>.ya
                           "Example:  sara problem new park_burglaries", no_args_is_help=True)
 problem_app.command("new")(problem_new)
 app.add_typer(problem_app, name="problem")
+crosswalk_app = typer.Typer(help="Call natures for a source's local call-type codes (config/taxonomy/README.md)."
+                            "\n\nExamples:  sara crosswalk suggest sf_calls  |  sara crosswalk score sf_calls",
+                            no_args_is_help=True)
+crosswalk_app.command("suggest")(suggest)
+crosswalk_app.command("score")(score)
+app.add_typer(crosswalk_app, name="crosswalk")
 
 
 def main() -> None:  # pragma: no cover

@@ -64,6 +64,7 @@ def _status_tables(settings: Settings, con) -> None:
     show("quarantine by reason", st.quarantine_by_reason(con))
     show("located share per source", st.located_share(con))
     show("unmapped codes (add them to config/crosswalks/)", st.unmapped_codes(con))
+    show("codes without a reviewed call nature (sara crosswalk suggest SOURCE)", st.unmapped_natures(con))
     show("beat and district: from the feed or the polygon layer", st.unit_sources(con))
     show("beat and district: feed value vs polygon, commonest differences", st.unit_disagreements(con))
     show("failed loads", st.failed_loads(con))

@@ -1,7 +1,7 @@
 -- _final (session view): one row per call of the load being normalized (_rec, already one row per call),
 -- enriched into the shape of core.calls. What is the same for every source lives here: the crosswalk lookups
--- (call type, initial call type, call category, origin, priority level, disposition category, void and
--- countable), the derived flags (self_initiated, is_countable), the intervals in seconds and their issues,
+-- (call type, initial call type, call category, call nature and response model (natures.sql), origin, priority
+-- level, disposition category, void and countable), the derived flags (self_initiated, is_countable), the intervals in seconds and their issues,
 -- the DST flags of the times, and the place (cleaned and block address, location key, coordinates, beat and
 -- district: from the feed, else from the polygon layer).
 -- Times are TIMESTAMPTZ in UTC, as staged. A crosswalk the source does not have is an empty table; the
@@ -146,12 +146,25 @@ enriched as (
     left join beats xb on xb._key = upper(f.beat)
     left join districts xd on xd._key = upper(f.district)
 ),
+natured as (
+    -- the call's nature (reviewed crosswalk rows only) and response model, by the rules of natures.sql
+    select e.*, m.response_model as _nature_model, m.model_from as _nature_model_from,
+           _sara_weapon_or_violence(concat_ws(' ', e.call_type_code, e.call_type, e.call_type_initial),
+                                    m.violent_in_progress_possible, e.priority_level) as _nature_flagged
+    from (select en.*, _sara_call_nature(getvariable('sara_has_call_types'), en.call_type_code, ctn.call_nature,
+                                         ctn.nature_status) as call_nature
+          from enriched en
+          left join call_types ctn on ctn._key = upper(en.call_type_code)) e
+    left join _xw_natures m on m.code = e.call_nature
+),
 flagged as (
     select
-        * exclude (_disp_countable),
+        * exclude (_disp_countable, _nature_model, _nature_model_from, _nature_flagged),
+        _sara_response_model(_nature_model, _nature_flagged) as response_model,
+        _sara_response_model_reason(_nature_model, _nature_model_from, _nature_flagged) as response_model_reason,
         case when origin = 'officer' then true when origin = 'community' then false end as self_initiated,
         not is_void and duplicate_of is null and linked_to is null and _disp_countable as is_countable
-    from enriched
+    from natured
 ),
 kinds as (
     -- queue_s starts at entered_at, else at received_at: that end's time, precision and DST code

@@ -6,7 +6,9 @@ create or replace temp table _xw_call_types (
     _key varchar,
     call_type varchar,
     call_category varchar,
-    origin varchar
+    origin varchar,
+    call_nature varchar,
+    nature_status varchar
 );
 
 create or replace temp table _xw_dispositions (

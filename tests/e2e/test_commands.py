@@ -220,6 +220,18 @@ def test_assess_prints_the_assessment_or_says_there_is_none(demo, env):
     assert "no assessment for problem 'no_such_problem'" in _flat(none.stderr) and "riverton_hotspot1" in none.stderr
 
 
+def test_crosswalk_suggest_lists_the_unmapped_demo_code_and_score_reads_the_reviewed_rows(demo, env, tmp_path):
+    proj, _ = demo
+    out = tmp_path / "natures.csv"
+    res = _sara(proj, env, "crosswalk", "suggest", "demo_metro_calls", "--config", CONFIG, "--out", str(out))
+    assert res.returncode == 0, _out(res)
+    # every demo code is reviewed except the planted unmapped one, which the warehouse's calls carry
+    (n,), = _db(proj, "SELECT count(*) FROM core.calls WHERE source = 'demo_metro_calls' AND call_type_code = 'XYZ9'")
+    assert out.read_text(encoding="utf-8").splitlines()[1:] == [f"XYZ9,XYZ9,,,no rule matched: review by hand,{n}"]
+    score = _sara(proj, env, "crosswalk", "score", "demo_metro_calls", "--config", CONFIG)
+    assert score.returncode == 0 and "of 35 reviewed codes" in _flat(score.stdout), _out(score)
+
+
 def test_publish_writes_csvs_without_exact_addresses(demo, env, tmp_path):
     from tests.support.leakscan import published_cells
 

@@ -52,6 +52,9 @@ class StreetLayer(Strict):
     layer: str | None = Field(default=None, description="layer of a multi-layer file")
 
 
+ResponseModel = Literal["police_required", "co_response", "alternative", "administrative"]
+
+
 class AgencyConfig(Strict):
     name: str = Field(description="the agency's name, as the report shows it")
     timezone: str = Field(description="IANA zone of the agency: local dates, months and hours of week")
@@ -68,6 +71,13 @@ class AgencyConfig(Strict):
     as_of: date | None = Field(default=None, description="fixed as-of date of this agency (beats [time] as_of "
                                                          "and the rule: last complete day of its data minus "
                                                          "data_lag_days)")
+    response_models: dict[str, ResponseModel] = Field(
+        default={}, description="call nature (config/taxonomy/call_natures.csv code) -> response model for this "
+                               "agency, overriding the taxonomy's default_response_model: police_required, "
+                               "co_response (police with a clinician or medic), alternative (a civilian or "
+                               "behavioural-health responder alone) or administrative (no field response); a "
+                               "call flagged for weapons or violence in progress is never alternative "
+                               "(config/taxonomy/README.md)")
 
     _zone = field_validator("timezone")(check_zone)
     _crs = field_validator("crs")(check_metric_crs)

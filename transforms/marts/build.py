@@ -36,6 +36,7 @@ from transforms.config import Settings
 from transforms.config.problems import load_problems
 from transforms.marts import (
     compstat,
+    demand,
     density,
     emerging_hotspots,
     hotspots,
@@ -105,6 +106,7 @@ def build_all(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date | 
         ("near_repeat", lambda: near_repeat.build_near_repeat(con, settings)),
         ("compstat", lambda: compstat.build_compstat(con)),
         ("response_times", lambda: compstat.build_response_times(con)),
+        ("demand", lambda: demand.build_demand(con)),
         ("problems", lambda: problems.build_problem_marts(con, settings, problem_list)),
         ("status", lambda: status.build_status(con, settings, problem_list)),
         ("comments", lambda: comment_marts(con)),

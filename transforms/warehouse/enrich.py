@@ -17,6 +17,7 @@ import polars as pl
 
 from transforms.config import Settings, SourceConfig
 from transforms.stats import address as addr
+from transforms.warehouse import natures
 from transforms.warehouse.db import SQL_DIR
 from transforms.warehouse.geo import locate_points
 from transforms.warehouse.sqlutil import qident, set_variables
@@ -25,15 +26,15 @@ CORE_SQL = SQL_DIR / "core"
 
 # crosswalk key in a source's YAML -> (table, columns it must have, columns it may have)
 CROSSWALKS: dict[str, tuple[str, list[str], list[str]]] = {
-    "call_types": ("_xw_call_types", ["call_type", "call_category"], ["origin"]),
+    "call_types": ("_xw_call_types", ["call_type", "call_category"], ["origin", "call_nature", "nature_status"]),
     "dispositions": ("_xw_dispositions", ["disposition_category"], ["countable", "void"]),
     "priorities": ("_xw_priorities", ["priority_level"], []),
     "offenses": ("_xw_offenses", ["offense", "offense_category", "crime_against", "severity_rank"], []),
     "beats": ("_xw_beats", ["beat"], []),
     "districts": ("_xw_districts", ["district"], []),
 }
-TEMP_TABLES = ("_xw_csv", *(table for table, _, _ in CROSSWALKS.values()), "_addr_lookup", "_loc_lookup",
-               "_offrows")
+TEMP_TABLES = ("_xw_csv", *(table for table, _, _ in CROSSWALKS.values()), "_xw_natures", "_addr_lookup",
+               "_loc_lookup", "_offrows")
 
 
 def run_core_sql(con: duckdb.DuckDBPyConnection, name: str) -> None:
@@ -65,6 +66,9 @@ def load_crosswalks(con: duckdb.DuckDBPyConnection, src: SourceConfig, settings:
             raise ValueError(f"{path}: code(s) {[d[0] for d in dups]} listed more than once")
         cols = ", ".join(qident(c) for c in ["_key", *required, *(c for c in optional if c in have)])
         con.execute(f"INSERT INTO {table} BY NAME SELECT {cols} FROM _xw_csv")
+    if src.kind == "calls":
+        natures.load_natures(con, settings, src, settings.resolve(configured["call_types"])
+                             if configured["call_types"] else None)
     return has
 
 

@@ -26,7 +26,7 @@ from datetime import datetime
 import duckdb
 
 from transforms.config import Settings, SourceConfig
-from transforms.warehouse import enrich
+from transforms.warehouse import enrich, natures
 from transforms.warehouse.sqlutil import Params, qident, qstr
 from transforms.warehouse.staging import build_stage_sql, needs_row_hash, raw_json_sql
 
@@ -118,6 +118,8 @@ def normalize_load(con: duckdb.DuckDBPyConnection, src: SourceConfig, settings: 
     )
     add_raw_columns(con, core, raw_cols)
     n_stale_rows, n_records = _merge(con, src, core, id_col, load_id)
+    if is_calls:  # calls loaded earlier take the natures of this load's crosswalk and taxonomy
+        natures.refresh_calls(con, src.name, has["call_types"])
     n_duplicate = n_exact_dup + n_superseded + n_stale_rows
     n_loaded = (n_stage + n_rejects) - n_quar - n_duplicate
     return NormalizeResult(

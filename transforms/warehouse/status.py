@@ -108,6 +108,15 @@ def unmapped_codes(con: duckdb.DuckDBPyConnection, n: int = 20) -> Rows:
            ORDER BY n DESC LIMIT ?""", [n])
 
 
+def unmapped_natures(con: duckdb.DuckDBPyConnection, n: int = 20) -> Rows:
+    """Call-type codes whose calls have no nature (no reviewed crosswalk row): `sara crosswalk suggest`."""
+    if not con.execute("SELECT count(*) FROM duckdb_columns() WHERE schema_name = 'core' AND table_name = 'calls' "
+                       "AND column_name = 'call_nature'").fetchone()[0]:
+        return Rows(["source", "code", "n"], [])
+    return _rows(con, """SELECT source, call_type_code AS code, count(*) AS n FROM core.calls
+           WHERE call_nature = 'Unmapped' GROUP BY ALL ORDER BY n DESC, code LIMIT ?""", [n])
+
+
 # beat and district of every core row, one row per (row, unit): the value, where it came from and the polygon tag
 _UNITS = """SELECT source, unit, value, src, polygon FROM (
         SELECT source, 'beat' AS unit, beat AS value, beat_source AS src, beat_polygon AS polygon FROM core.calls
