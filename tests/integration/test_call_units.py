@@ -100,3 +100,49 @@ def test_a_negative_unit_interval_is_null_and_named(project):
     ((seq, unit, busy, travel, on_scene, issue),) = _units(con, "C2")
     assert busy is None and on_scene is None and travel == 300
     assert issue == "busy_s<0,on_scene_s<0"
+
+
+def test_workload_and_occupancy_by_hand(project):
+    """Three calls received Friday 2024-03-01 at 22:00 local (hour of the week 4 x 24 + 22 = 118):
+    C1 with U1 (22:05-23:00, 55 min) and U2 (22:02-23:30, 88 min), C3 with one unit (22:10-22:40, 30 min) that
+    clears before C1's U2 does, C0 with no unit. Unit-hours (55 + 88 + 30) / 60 = 2.883; units busy in
+    22:00-23:00: 58 + 55 + 30 = 143 min = 2.383 units; in 23:00-24:00: U2's 30 min = 0.5."""
+    from datetime import date
+
+    from transforms.marts import build, workload
+
+    settings, con = project
+    text = HEADER + _row("C1", "U1", T.format("10:00"), T.format("10:05"), T.format("10:15"), T.format("11:00")) \
+        + _row("C1", "U2", T.format("10:00"), T.format("10:02"), T.format("10:20"), T.format("11:30")) \
+        + _row("C3", "U7", T.format("10:00"), T.format("10:10"), T.format("10:20"), T.format("10:40")) \
+        + _row("C0", "", T.format("10:00"))
+    _load(settings, con, "cad_20240302T020000.csv", text)
+    build.prepare(con, settings, as_of=date(2024, 3, 1))
+    workload.build_workload(con, settings, as_of=date(2024, 3, 1))
+    row = con.execute("SELECT sum(n_calls), sum(n_units), sum(n_units_timed), sum(unit_hours), "
+                      "sum(on_scene_unit_hours), min(slot), max(slot), min(unit_basis) FROM marts.workload "
+                      "WHERE window_days = 7").fetchone()
+    # on scene: U1 45 + U2 70 + U7 20 = 135 min = 2.25 h
+    assert row == (3, 3, 3, 2.883, 2.25, 118, 118, "unit rows")
+    occ = dict(((w, s), (n, c, b)) for w, s, n, c, b in con.execute(
+        "SELECT window_days, slot, n_hours, calls_per_hour, units_busy FROM marts.occupancy "
+        "WHERE district = '(all)' AND slot IN (117, 118, 119)").fetchall())
+    assert occ[(7, 118)] == (1, 3.0, 2.383) and occ[(7, 119)] == (1, 0.0, 0.5) and occ[(7, 117)] == (1, 0.0, 0.0)
+    # 28 days hold four Fridays: both rates are per occurrence of the hour
+    assert occ[(28, 118)] == (4, 0.75, round(143 / 60 / 4, 3))
+
+
+def test_a_feed_with_one_row_per_call_counts_one_unit_and_says_so(tiny_project):
+    from datetime import date
+
+    from transforms.marts import build, workload
+
+    p = tiny_project({"cad": cad_yaml(grain="record")})
+    settings, con = p.settings, p.connect()
+    _load(settings, con, "cad_20240302T020000.csv",
+          HEADER + _row("R1", "U1", T.format("10:00"), T.format("10:05"), T.format("10:15"), T.format("11:00")))
+    build.prepare(con, settings, as_of=date(2024, 3, 1))
+    workload.build_workload(con, settings, as_of=date(2024, 3, 1))
+    assert con.execute("SELECT n_calls, n_units, unit_hours, unit_basis FROM marts.workload "
+                       "WHERE window_days = 7").fetchall() == [(1, 1, round(55 / 60, 3), "call level (one unit assumed)")]
+    assert con.execute("SELECT count(*) FROM core.call_units").fetchone() == (0,)
