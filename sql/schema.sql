@@ -199,6 +199,25 @@ create table if not exists core.offenses (
     load_id varchar not null
 );
 
+create table if not exists core.call_units (
+    call_id varchar not null,
+    source varchar not null,
+    agency varchar not null,
+    unit_seq integer not null,
+    unit_id varchar,
+    assigned_at timestamptz,
+    dispatched_at timestamptz,
+    enroute_at timestamptz,
+    onscene_at timestamptz,
+    cleared_at timestamptz,
+    busy_s double,
+    travel_s double,
+    on_scene_s double,
+    interval_issue varchar,
+    load_id varchar not null,
+    source_row bigint
+);
+
 -- beat and district provenance, added after the first release: appended, so old and new files have the same
 -- column order
 alter table core.calls add column if not exists beat_source varchar;
@@ -338,7 +357,7 @@ comment on column core.calls.is_countable is 'false for a duplicate, cancelled o
 comment on column core.calls.duplicate_of is 'the call id this call duplicates';
 comment on column core.calls.linked_to is 'the call id this call is linked to';
 comment on column core.calls.is_void is 'the feed marks the record deleted or void; kept for audit, left out of every mart';
-comment on column core.calls.n_responding_units is 'responding unit rows collapsed into this call (unit-grain feeds)';
+comment on column core.calls.n_responding_units is 'responding units of the call (unit-grain feeds: its rows that name a unit or carry a unit time, 0 when none was sent; see core.call_units); 1 for a feed with one row per call';
 comment on column core.calls.juvenile_flag is 'the feed''s juvenile-involved flag, where it has one';
 comment on column core.calls.address is 'address as cleaned (upper case, suffixes normalised)';
 comment on column core.calls.address_block is 'block address, e.g. 1700 BLOCK JERROLD AVE, or A ST / B ST for an intersection';
@@ -406,3 +425,21 @@ comment on column core.offenses.offense_category is 'offence category from the c
 comment on column core.offenses.crime_against is 'NIBRS crime against';
 comment on column core.offenses.severity_rank is 'hierarchy rank, 1 most serious (UCR order)';
 comment on column core.offenses.load_id is 'the load of this version';
+
+comment on table core.call_units is 'One row per responding unit per call, for feeds delivered one row per unit (event_grain: unit); the version of the call in core.calls. Feeds with one row per call have no rows here.';
+comment on column core.call_units.call_id is 'the call (core.calls)';
+comment on column core.call_units.source is 'source name';
+comment on column core.call_units.agency is 'agency code';
+comment on column core.call_units.unit_seq is 'the unit''s order in the call, 1-based: by assignment time, then file order';
+comment on column core.call_units.unit_id is 'the unit''s id as delivered (null when the feed does not map unit_id)';
+comment on column core.call_units.assigned_at is 'when the unit was first assigned, UTC: dispatched_at, else en route, else on scene (an on-view unit has no dispatch)';
+comment on column core.call_units.dispatched_at is 'the unit''s dispatch time, UTC';
+comment on column core.call_units.enroute_at is 'the unit''s en route time, UTC';
+comment on column core.call_units.onscene_at is 'the unit''s arrival on scene, UTC';
+comment on column core.call_units.cleared_at is 'the unit''s clear time, UTC';
+comment on column core.call_units.busy_s is 'time the unit was committed to the call, seconds: assigned_at to cleared_at (unit-hours = sum / 3600); null when either end is missing or not an exact time';
+comment on column core.call_units.travel_s is 'seconds from the unit''s dispatch to its arrival on scene';
+comment on column core.call_units.on_scene_s is 'seconds from the unit''s arrival on scene to its clear time';
+comment on column core.call_units.interval_issue is 'why an interval is null or was read by the DST rule: <interval>:date_only, :unknown_time, :dst_change, <interval><0 (as core.calls.interval_issue)';
+comment on column core.call_units.load_id is 'the load of this version of the call';
+comment on column core.call_units.source_row is 'data row number of the unit''s row in that file';

@@ -201,6 +201,7 @@ CALL_FIELDS = {
     "premise": "a premise / common place name",
     "duplicate_of": "the id of the call this one duplicates",
     "linked_to": "the id of a call this one is linked to",
+    "unit_id": "the responding unit (event_grain: unit): each unit's times are kept in core.call_units",
     "juvenile_flag": "a juvenile-involved flag",
     "beat": "the feed's own beat (or sector); a polygon layer tags the point where it is empty",
     "district": "the feed's own district; a polygon layer tags the point where it is empty",

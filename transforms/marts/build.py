@@ -48,6 +48,7 @@ from transforms.marts import (
     study_area,
     temporal_profile,
     units,
+    workload,
 )
 from transforms.marts.dimensions import build_dimensions, write_config_dimensions
 from transforms.marts.periods import PERIOD_MARTS, agency_ends, build_periods
@@ -107,6 +108,7 @@ def build_all(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date | 
         ("compstat", lambda: compstat.build_compstat(con)),
         ("response_times", lambda: compstat.build_response_times(con)),
         ("demand", lambda: demand.build_demand(con)),
+        ("workload", lambda: workload.build_workload(con, settings)),
         ("problems", lambda: problems.build_problem_marts(con, settings, problem_list)),
         ("status", lambda: status.build_status(con, settings, problem_list)),
         ("comments", lambda: comment_marts(con)),

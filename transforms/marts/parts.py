@@ -82,6 +82,9 @@ def marts_partition(settings: Settings, agency: str, build: Path, parts: Path) -
         copy_into(con, "b", "core.offenses",
                    f"(source, incident_id) IN (SELECT (source, incident_id) FROM b.core.incidents WHERE {since})",
                    [agency, first])
+        copy_into(con, "b", "core.call_units",
+                   f"(source, call_id) IN (SELECT (source, call_id) FROM b.core.calls WHERE {since})",
+                   [agency, first])
         for table in ("meta.loads", "meta.runs"):
             copy_into(con, "b", table)
         if relation_exists(con, "marts", "event_units", "b"):  # kept between nights: incremental per agency too

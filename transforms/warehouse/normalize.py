@@ -8,7 +8,8 @@ Steps, all in DuckDB SQL except two lookups computed on DISTINCT values in Pytho
 2. split    unusable rows -> core.quarantine with a reason
 3. dedupe   exact duplicate rows (only when the source says `dedupe: true`)
 4. version  rows of one record in one extract: the newest version wins, earlier ones are superseded
-5. grain    unit rows -> one call (first dispatch, first arrival, last clear; other fields from the last row);
+5. grain    unit rows -> one call (first dispatch, first arrival, last clear; other fields from the last row),
+            each unit kept in core.call_units (sql/core/call_units.sql);
             offence rows -> one incident, classified by its most serious offence (sql/core/offense_rows.sql)
 6. enrich   the same for every source (enrich.py, sql/core/calls.sql and incidents.sql): crosswalks,
             origin, intervals, address block, location key, coordinates, beat/district
@@ -103,6 +104,10 @@ def normalize_load(con: duckdb.DuckDBPyConnection, src: SourceConfig, settings: 
 
     # 5. enrich: lookups on distinct values, then the view `_final` that the INSERT reads
     enrich.define_final(con, src, settings, load_id, has)
+    if is_calls and src.event_grain == "unit":
+        # _final_units: every responding unit of the load's calls
+        con.execute(f"CREATE OR REPLACE TEMP VIEW _unit_rows AS SELECT * FROM _ok2 WHERE {unit_row_rule(src)}")
+        enrich.run_core_sql(con, "call_units")
     raw_cols = [c for c in _col_list(con, "_rec") if c.startswith("raw_")]
 
     # 6. write: quarantine, new raw_* columns, merge
@@ -158,6 +163,16 @@ def _cols(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
     return set(_col_list(con, table))
 
 
+def unit_row_rule(src: SourceConfig) -> str:
+    """Which rows of a unit-grain feed are responding units (sql/core/call_units.sql): when the feed maps
+    unit_id, the rows that name a unit or carry a unit time (a call no unit went to has one row with neither);
+    otherwise every row."""
+    if "unit_id" not in src.columns:
+        return "true"
+    return ("unit_id IS NOT NULL OR dispatched_at IS NOT NULL OR enroute_at IS NOT NULL OR onscene_at IS NOT NULL "
+            "OR cleared_at IS NOT NULL")
+
+
 def _grain_calls(con: duckdb.DuckDBPyConnection, src: SourceConfig) -> None:
     """One row per call. Unit-grain feeds: every row of the call's newest version is a responding unit, and
     the unit times give first entry, first dispatch, first en route, first arrival and last clear. Every
@@ -178,7 +193,7 @@ def _grain_calls(con: duckdb.DuckDBPyConnection, src: SourceConfig) -> None:
             key = f"{t} - to_seconds(greatest(coalesce(_dst_{t}, 0), 0))"
             special[t] = f"arg_{agg}({t}, {key})"
             special[f"_dst_{t}"] = f"arg_{agg}_null(_dst_{t}, {key})"
-        skip = {"_dup_rank", "_q_reason", "_row_hash"}
+        skip = {"_dup_rank", "_q_reason", "_row_hash", "unit_id"}
         parts = []
         for c in _col_list(con, "_ok2"):
             if c in skip or c.startswith("_txt_"):
@@ -187,7 +202,8 @@ def _grain_calls(con: duckdb.DuckDBPyConnection, src: SourceConfig) -> None:
             parts.append(f"{expr} AS {qident(c)}")
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE _rec AS
-                SELECT {", ".join(parts)}, count(*) AS n_responding_units, count(*) AS _nrows
+                SELECT {", ".join(parts)}, count(*) FILTER (WHERE {unit_row_rule(src)}) AS n_responding_units,
+                       count(*) AS _nrows
                 FROM _ok2 GROUP BY record_id"""
         )
     else:
@@ -239,6 +255,7 @@ def _merge(con: duckdb.DuckDBPyConnection, src: SourceConfig, core: str, id_col:
             [src.name, src.timezone],
         )
         _delete_offenses_orphans(con, src, core)
+        _delete_unit_orphans(con, src)
     else:
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE _stale AS
@@ -260,6 +277,12 @@ def _merge(con: duckdb.DuckDBPyConnection, src: SourceConfig, core: str, id_col:
                    (SELECT record_id FROM _rec WHERE true {not_stale})""",
                 [src.name],
             )
+        elif src.event_grain == "unit":
+            con.execute(
+                f"""DELETE FROM core.call_units WHERE source = ? AND call_id IN
+                   (SELECT record_id FROM _rec WHERE true {not_stale})""",
+                [src.name],
+            )
     stale_rows, n_stale = con.execute(
         "SELECT coalesce(sum(r._nrows), 0), count(*) FROM _rec r WHERE r.record_id IN (SELECT record_id FROM _stale)"
     ).fetchone()
@@ -277,7 +300,17 @@ def _merge(con: duckdb.DuckDBPyConnection, src: SourceConfig, core: str, id_col:
                FROM _offrows o WHERE o.record_id NOT IN (SELECT record_id FROM _stale)""",
             [src.name, load_id],
         )
+    elif src.event_grain == "unit":
+        con.execute("INSERT INTO core.call_units BY NAME SELECT * FROM _final_units "
+                    "WHERE call_id NOT IN (SELECT record_id FROM _stale)")
     return int(stale_rows), int(n)
+
+
+def _delete_unit_orphans(con: duckdb.DuckDBPyConnection, src: SourceConfig) -> None:
+    """Units of calls no longer in core.calls (a replaced day dropped them)."""
+    if src.kind == "calls" and src.event_grain == "unit":
+        con.execute("DELETE FROM core.call_units WHERE source = ? AND call_id NOT IN "
+                    "(SELECT call_id FROM core.calls WHERE source = ?)", [src.name, src.name])
 
 
 def _delete_offenses_orphans(con: duckdb.DuckDBPyConnection, src: SourceConfig, core: str) -> None:

@@ -35,7 +35,13 @@ CORE_KEYS = {
     "core.calls": ("source", "call_id"),
     "core.incidents": ("source", "incident_id"),
     "core.offenses": ("source", "incident_id", "offense_seq"),
+    "core.call_units": ("source", "call_id", "unit_seq"),
 }
+
+
+# the core tables that hang off a source's records, by (kind, event grain)
+CHILD_TABLES = {("incidents", "offense"): ("core.offenses",), ("incidents", "record"): ("core.offenses",),
+                ("calls", "unit"): ("core.call_units",)}
 
 
 def parts_root(published: Path, run_id: str) -> Path:
@@ -118,6 +124,8 @@ def ingest_partition(settings: Settings, source: str, published: Path, parts: Pa
             copy_into(con, "pub", core, "source = ?", [source])
             if src.kind == "incidents":
                 copy_into(con, "pub", "core.offenses", "source = ?", [source])
+            elif src.event_grain == "unit":
+                copy_into(con, "pub", "core.call_units", "source = ?", [source])
             if relation_exists(con, "raw", source, "pub"):  # raw rows of loads not normalized yet (a failed night)
                 con.execute(f"CREATE TABLE raw.{qident(source)} AS SELECT * FROM pub.raw.{qident(source)} "
                             "WHERE _load_id IN (SELECT load_id FROM pub.meta.loads WHERE status = 'raw')")
@@ -145,7 +153,7 @@ def ingest_partition(settings: Settings, source: str, published: Path, parts: Pa
                 files[f"raw.{source}"] = _part(
                     con, f"SELECT * FROM raw.{qident(source)} WHERE _load_id IN (SELECT load_id FROM _touched)",
                     out_dir / f"raw.{source}.parquet")
-            for table in (core, "core.offenses") if src.kind == "incidents" else (core,):
+            for table in (core, *CHILD_TABLES.get((src.kind, src.event_grain), ())):
                 key = ", ".join(CORE_KEYS[table])
                 files[table] = _part(
                     con, f"SELECT * FROM {table} WHERE load_id IN (SELECT load_id FROM _touched)",

@@ -239,7 +239,7 @@ def build_stage_sql(src: SourceConfig, raw_columns: list[str], settings: Setting
         parsed_checks.append(t)
 
     fields = [
-        "call_type_code", "call_type_initial", "priority", "disposition", "duplicate_of", "linked_to",
+        "call_type_code", "call_type_initial", "priority", "disposition", "duplicate_of", "linked_to", "unit_id",
     ] if is_calls else ["offense_code", "offense", "offense_seq"]
     for f in [*fields, "address", "premise", "beat", "district"]:
         if f in src.columns:
