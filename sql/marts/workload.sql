@@ -15,8 +15,8 @@ calls as (
 final as (
     select agency, window_days, call_nature, response_model, call_category, origin, district, slot, unit_basis,
            count(*) as n_calls,
-           sum(n_units) as n_units,
-           sum(n_units_timed) as n_units_timed,
+           cast(sum(n_units) as bigint) as n_units,
+           cast(sum(n_units_timed) as bigint) as n_units_timed,
            round(sum(busy_s) / 3600.0, 3) as unit_hours,
            round(sum(on_scene_s) / 3600.0, 3) as on_scene_unit_hours,
            round(sum(n_units) / count(*), 3) as units_per_call,
