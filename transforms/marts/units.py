@@ -293,8 +293,8 @@ def write_units(con: duckdb.DuckDBPyConnection, settings: Settings, unit_sets: d
         ag = settings.sara.agencies[code]
         have = set(sets["h3"].unit_id)
         extra = [r[0] for r in con.execute(
-            "SELECT DISTINCT unit_id FROM marts.event_units WHERE agency = ? AND unit_type = 'h3'", [code]).fetchall()
-            if r[0] not in have]
+            "SELECT DISTINCT unit_id FROM marts.event_units WHERE agency = ? AND unit_type = 'h3' "
+            "AND unit_id IS NOT NULL", [code]).fetchall() if r[0] not in have]
         for name, u in sets.items():
             if name == "h3" and extra:
                 u = h3_units_from_cells(sorted(have | set(extra)), ag.crs)
