@@ -63,6 +63,8 @@ def _status_tables(settings: Settings, con) -> None:
     show("rows per table", st.table_sizes(con))
     show("quarantine by reason", st.quarantine_by_reason(con))
     show("located share per source", st.located_share(con))
+    show("how events were placed: share per geocode method (feed: the feed's own point)", st.located_by_method(con))
+    show("placeholder points (not locations: left out of hot spots)", st.placeholder_points(con))
     show("unmapped codes (add them to config/crosswalks/)", st.unmapped_codes(con))
     show("beat and district: from the feed or the polygon layer", st.unit_sources(con))
     show("beat and district: feed value vs polygon, commonest differences", st.unit_disagreements(con))

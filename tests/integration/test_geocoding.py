@@ -219,3 +219,37 @@ def test_a_planted_pile_up_is_a_placeholder_and_a_busy_mall_is_not(tiny_project)
     p.config.write_text(p.config.read_text().replace("[analysis]", "[analysis]\nkeep_placeholders = true"))
     marts.build_all(con, p.load_settings())
     assert _units(con, "P7")["grid"] == ("3_3", None)
+
+
+def test_status_report_and_gis_layers_say_how_events_were_placed(tiny_project, monkeypatch):
+    from datetime import date
+
+    from transforms.outputs.gis.layers import slice_layers
+    from transforms.outputs.report.coverage import placeholders, placement
+    from transforms.outputs.report.reads import Ctx
+    from transforms.outputs.slice import Slice
+    from transforms.warehouse import status as st
+
+    con, settings = _load(_project(tiny_project, CAD + GEOCODE_ON), NIGHT, known_places, monkeypatch)
+    marts.build_all(con, settings)
+    # sara status: located share by method, per source
+    by = {r[3]: r[4:] for r in st.located_by_method(con).rows}
+    assert by == {"feed": (2, 28.6, None), "history": (1, 14.3, 20.0), "street": (1, 14.3, 2000.0),
+                  "unlocated": (3, 42.9, None)}
+    assert st.placeholder_points(con).rows == []
+    # the report's data-quality lines
+    c = Ctx(con, settings, date(2024, 3, 31))
+    html = placement(c)
+    assert "history (the address located before)" in html and "street centroid only" in html
+    assert "2,000 m" in html and "43%" in html
+    assert "No placeholder points" in placeholders(c)
+    # the GIS layers of events carry method and precision
+    layers, _ = slice_layers(con, {"city": "EPSG:32610"}, Slice(28, "all", "all"))
+    rep = next(la.frame for la in layers if la.stem == "repeat_locations_calls")
+    got = {r.location_key: (r.geocode_method, r.geocode_precision_m) for r in rep.itertuples()}
+    assert got["MAIN ST"] == ("street", 2000.0)
+    assert got["100 MAIN ST"][0] in ("feed", "history") and got["100 MAIN ST"][1] == 20.0
+    near = [la.frame for la in layers if la.stem.startswith("near_repeats_")]
+    assert near and all({"geocode_method", "geocode_precision_m"} <= set(f.columns) for f in near)
+    s1 = near[0][near[0]["event_id"] == "S1"]
+    assert list(s1["geocode_method"]) == ["street"] and list(s1["geocode_precision_m"]) == [2000.0]
