@@ -200,7 +200,7 @@ class AnalysisConfig(Strict):
                                       "the agency's median events per point (sql/marts/placeholder_points.sql)")
     placeholder_min_addresses: int = Field(
         default=20, ge=2, description="placeholder rule: ... and at least this many distinct addresses, and 10 x "
-                                      "the 99.9th percentile of distinct addresses per point")
+                                      "the median distinct addresses per point")
 
     @field_validator("category_groups")
     def _groups(cls, v):
