@@ -253,3 +253,22 @@ def test_status_report_and_gis_layers_say_how_events_were_placed(tiny_project, m
     assert near and all({"geocode_method", "geocode_precision_m"} <= set(f.columns) for f in near)
     s1 = near[0][near[0]["event_id"] == "S1"]
     assert list(s1["geocode_method"]) == ["street"] and list(s1["geocode_precision_m"]) == [2000.0]
+
+
+def test_an_older_warehouse_gets_the_columns_and_its_located_rows_become_feed(tiny_project):
+    from transforms.warehouse import db as wh
+
+    con, _ = _load(_project(tiny_project, CAD), NIGHT)
+    # the file as a release before the geocode columns made it
+    for t in ("core.calls", "core.incidents"):
+        for c in ("geocode_method", "geocode_precision_m", "geocode_source", "geocode_status"):
+            con.execute(f"ALTER TABLE {t} DROP COLUMN {c}")
+    con.execute("DELETE FROM meta.schema_info")
+    wh.apply_schema(con)
+    rows = {r[0]: r[1:] for r in con.execute("SELECT call_id, geocode_method, geocode_source FROM core.calls"
+                                             ).fetchall()}
+    assert rows["F1"] == rows["F2"] == ("feed", "cad")
+    assert all(rows[k] == (None, None) for k in ("H1", "S1", "U1", "O1", "N1"))
+    comments = dict(con.execute("SELECT column_name, comment FROM duckdb_columns() WHERE table_name = 'calls' "
+                                "AND column_name LIKE 'geocode_%'").fetchall())
+    assert len(comments) == 4 and all(comments.values())
