@@ -65,6 +65,7 @@ def _status_tables(settings: Settings, con) -> None:
     show("located share per source", st.located_share(con))
     show("how events were placed: share per geocode method (feed: the feed's own point)", st.located_by_method(con))
     show("placeholder points (not locations: left out of hot spots)", st.placeholder_points(con))
+    show("events left out of a unit type: imprecise for it, or on a placeholder", st.left_out_of_units(con))
     show("unmapped codes (add them to config/crosswalks/)", st.unmapped_codes(con))
     show("beat and district: from the feed or the polygon layer", st.unit_sources(con))
     show("beat and district: feed value vs polygon, commonest differences", st.unit_disagreements(con))

@@ -237,6 +237,7 @@ def test_status_report_and_gis_layers_say_how_events_were_placed(tiny_project, m
     assert by == {"feed": (2, 28.6, None), "history": (1, 14.3, 20.0), "street": (1, 14.3, 2000.0),
                   "unlocated": (3, 42.9, None)}
     assert st.placeholder_points(con).rows == []
+    assert st.left_out_of_units(con).rows == [("city", "grid", "imprecise", 1), ("city", "h3", "imprecise", 1)]
     # the report's data-quality lines
     c = Ctx(con, settings, date(2024, 3, 31))
     html = placement(c)

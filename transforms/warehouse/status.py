@@ -2,7 +2,8 @@
 column names and rows (Rows), or the values the command needs.
 
     `sara status`    last_runs, agency_periods, coverage, empty_marts, table_sizes, quarantine_by_reason,
-                     located_share, located_by_method, placeholder_points, unmapped_codes, unit_sources, unit_disagreements, failed_loads, held_files,
+                     located_share, located_by_method, placeholder_points, left_out_of_units,
+                     unmapped_codes, unit_sources, unit_disagreements, failed_loads, held_files,
                      unmatched_last_run (the failed runs that were never published are in
                      runs.jsonl: transforms.warehouse.runs.failed_runs)
     `sara demo`      table_sizes, events_per_agency, quarantine_reasons, last_audits
@@ -108,6 +109,15 @@ def located_by_method(con: duckdb.DuckDBPyConnection) -> Rows:
     return _rows(con, """SELECT agency, dataset, source, method, n_events AS events, round(100 * share, 1) AS pct,
                                 round(median_precision_m) AS median_precision_m
                          FROM marts.coverage_geocode ORDER BY agency, dataset, source, n_events DESC""")
+
+
+def left_out_of_units(con: duckdb.DuckDBPyConnection) -> Rows:
+    """Events in no unit of a type, and why: imprecise (precision above the unit type's limit) or placeholder
+    (marts.event_units.left_out)."""
+    if not _has(con, "marts", "event_units"):
+        return Rows(["agency", "unit_type"], [])
+    return _rows(con, """SELECT agency, unit_type, left_out AS reason, count(*) AS events FROM marts.event_units
+                         WHERE left_out IS NOT NULL GROUP BY ALL ORDER BY agency, unit_type, reason""")
 
 
 def placeholder_points(con: duckdb.DuckDBPyConnection, n: int = 10) -> Rows:
