@@ -212,6 +212,9 @@ def test_a_planted_pile_up_is_a_placeholder_and_a_busy_mall_is_not(tiny_project)
     grid = con.execute("SELECT sum(n) FROM marts.hotspot_count_rows WHERE unit_type = 'grid' AND "
                        "category_group = 'all' AND origin = 'all' AND window_days = 28").fetchone()[0]
     assert grid == 5700
+    # the geocoder does not learn from a placeholder: the station's 300 addresses are not in its history
+    history = geocoding.located_history(con, "city")
+    assert history.height == 5700 and history.filter(pl.col("address").str.ends_with("OAK ST")).is_empty()
     # coverage says what share of the events sit on placeholders
     cov = dict(con.execute("SELECT method, share FROM marts.coverage_geocode").fetchall())
     assert cov == {"feed": 0.95, "placeholder": 0.05}

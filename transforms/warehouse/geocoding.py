@@ -105,7 +105,8 @@ def place_unlocated(con: duckdb.DuckDBPyConnection, table: str, src: SourceConfi
     missing = [c for c in OUTPUT_COLUMNS if c not in res.columns]
     if missing:
         raise ValueError(f"geocoder returned no column(s) {missing} (columns: {res.columns})")
-    res = todo.select("key").join(res.select(OUTPUT_COLUMNS).unique("key", keep="first"), on="key", how="left")
+    res = todo.select("key").join(res.select(OUTPUT_COLUMNS).with_columns(pl.col("key").cast(pl.Utf8))
+                                  .unique("key", keep="first"), on="key", how="left")
     placed = res.filter(pl.col("x").is_not_null() & pl.col("y").is_not_null()
                         & pl.col("geocode_method").is_not_null())
     loc = _locate(placed, src, settings)
