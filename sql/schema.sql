@@ -238,6 +238,31 @@ comment on column core.calls.call_nature is 'standard call nature (config/taxono
 comment on column core.calls.response_model is 'who could answer: police_required, co_response (police with a clinician or medic), alternative (a civilian or behavioural-health responder alone), administrative (no field response) or unknown (nature Unmapped or Unknown); the nature''s model for the agency, except that a call flagged for weapons or violence in progress is never alternative';
 comment on column core.calls.response_model_reason is 'why: taxonomy default, agency override ([agencies.<code>.response_models]), weapon or violence in progress (the type text names a weapon or shots, or a nature that can be violent says in progress or has priority level 1: an alternative nature made police_required), or no nature';
 
+-- geocoding (sara issue 19), added after the first release: appended, so old and new files have the same column
+-- order. A warehouse made before them gets the columns here, and its located rows become 'feed' (the only way a
+-- row was located then); unlocated rows keep null. One block, with its comments, so it moves as one.
+alter table core.calls add column if not exists geocode_method varchar;
+alter table core.calls add column if not exists geocode_precision_m double;
+alter table core.calls add column if not exists geocode_source varchar;
+alter table core.calls add column if not exists geocode_status varchar;
+alter table core.incidents add column if not exists geocode_method varchar;
+alter table core.incidents add column if not exists geocode_precision_m double;
+alter table core.incidents add column if not exists geocode_source varchar;
+alter table core.incidents add column if not exists geocode_status varchar;
+update core.calls set geocode_method = 'feed', geocode_source = source
+where is_located and geocode_method is null;
+update core.incidents set geocode_method = 'feed', geocode_source = source
+where is_located and geocode_method is null;
+comment on column core.calls.geocode_method is 'how the point was found: feed (the feed''s own coordinates), history (the same address located before in this agency''s data), intersection, interpolated (house number on a learned range), block (middle of a learned block), street (the street''s centroid); null when unlocated';
+comment on column core.calls.geocode_precision_m is 'an honest radius of the point, metres: null for feed points unless the source sets geocode.feed_precision_m; a geocoded point always has one. An event enters a spatial unit only when this is at most the unit type''s limit ([analysis] max_precision_m)';
+comment on column core.calls.geocode_source is 'where the point comes from: the source name for feed points, else what the geocoder used (e.g. history, streets)';
+comment on column core.calls.geocode_status is 'the geocoder''s word on the row (sources with geocode.enabled only): why an address was not placed (e.g. ambiguous intersection: 2 crossings 1.4 km apart; unmatched street: POND LILLY; outside the agency area), the row then staying unlocated; what it matched when placed; null when the geocoder did not run on the row';
+comment on column core.incidents.geocode_status is 'the geocoder''s word on the row: why it was not placed, or what it matched (as core.calls)';
+comment on column core.incidents.geocode_method is 'how the point was found: feed, history, intersection, interpolated, block, street (as core.calls); null when unlocated';
+comment on column core.incidents.geocode_precision_m is 'an honest radius of the point, metres (as core.calls)';
+comment on column core.incidents.geocode_source is 'where the point comes from (as core.calls)';
+-- end of the geocoding block
+
 -- The data dictionary. `sara docs` prints these as Markdown.
 comment on table meta.runs is 'One row per nightly flow run (run_id is the Prefect flow-run id). Times UTC.';
 comment on column meta.runs.run_id is 'Prefect flow-run id';
@@ -367,7 +392,7 @@ comment on column core.calls.lat is 'latitude, WGS84 (EPSG:4326)';
 comment on column core.calls.x is 'easting in the agency analysis CRS, metres';
 comment on column core.calls.y is 'northing in the agency analysis CRS, metres';
 comment on column core.calls.is_located is 'true when the point is usable and inside the agency area';
-comment on column core.calls.location_issue is 'missing, zero (0,0), unparseable, out_of_area, swapped_repaired (lat/lon swapped, fixed)';
+comment on column core.calls.location_issue is 'missing, zero (0,0), unparseable, out_of_area, swapped_repaired (lat/lon swapped, fixed), as delivered; a point that is not a location (a station, a centroid, a geocoder default) is flagged placeholder in marts.events, from marts.placeholder_points over the agency''s whole history, not here';
 comment on column core.calls.beat is 'the beat: the feed''s own value (columns.beat, renamed by crosswalks.beats), else the beat polygon containing the point (polygons.beat); see beat_source';
 comment on column core.calls.district is 'the district: the feed''s own value (columns.district, renamed by crosswalks.districts), else the district polygon containing the point (polygons.district); see district_source';
 comment on column core.calls.beat_source is 'where beat comes from: feed (the feed''s own column), polygon (the configured layer; the feed has no value or no beat column) or null (neither)';
@@ -404,7 +429,7 @@ comment on column core.incidents.lat is 'latitude, WGS84';
 comment on column core.incidents.x is 'easting in the agency analysis CRS, metres';
 comment on column core.incidents.y is 'northing in the agency analysis CRS, metres';
 comment on column core.incidents.is_located is 'true when the point is usable and inside the agency area';
-comment on column core.incidents.location_issue is 'missing, zero, unparseable, out_of_area, swapped_repaired';
+comment on column core.incidents.location_issue is 'missing, zero, unparseable, out_of_area, swapped_repaired, as delivered (placeholder points: marts.events, as core.calls)';
 comment on column core.incidents.beat is 'the beat: the feed''s own value (columns.beat, renamed by crosswalks.beats), else the beat polygon containing the point (polygons.beat); see beat_source';
 comment on column core.incidents.district is 'the district: the feed''s own value (columns.district, renamed by crosswalks.districts), else the district polygon containing the point (polygons.district); see district_source';
 comment on column core.incidents.beat_source is 'where beat comes from: feed (the feed''s own column), polygon (the configured layer; the feed has no value or no beat column) or null (neither)';

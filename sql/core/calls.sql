@@ -27,7 +27,8 @@
 -- DST codes (transforms/warehouse/dst.py): 0 ordinary local reading, +s in a spring-forward gap of s seconds,
 -- -s in an autumn overlap of s seconds, NULL not read from local text. time_issue gets dst_gap_<time> /
 -- dst_overlap_<time> for each time in a gap or overlap.
--- Variables: sara_source, sara_agency, sara_load_id (varchar); sara_location_round_m (double: the grid an
+-- Variables: sara_source, sara_agency, sara_load_id (varchar); sara_feed_precision_m (double or null: the
+-- precision a feed point is given, geocode.feed_precision_m); sara_location_round_m (double: the grid an
 -- XY location key is rounded to); sara_has_call_types, sara_has_dispositions, sara_has_priorities (boolean);
 -- sara_date_only_times (varchar: comma-separated names of the times whose precision is date_only).
 create or replace temp macro _sara_before_change(x, code) as (
@@ -130,6 +131,13 @@ enriched as (
         l.lon, l.lat, l.x, l.y,
         coalesce(l.is_located, false) as is_located,
         l.location_issue,
+        -- a located point here is the feed's own: method feed, precision as the source declares it (null:
+        -- taken as exact); the geocoding hook (transforms/warehouse/geocoding.py) fills these for the rows it
+        -- places after the merge
+        case when l.is_located then 'feed' end as geocode_method,
+        case when l.is_located then cast(getvariable('sara_feed_precision_m') as double) end
+            as geocode_precision_m,
+        case when l.is_located then getvariable('sara_source') end as geocode_source,
         case when f.beat is not null then 'feed' when l.beat is not null then 'polygon' end as beat_source,
         case when f.district is not null then 'feed' when l.district is not null then 'polygon' end
             as district_source,

@@ -5,7 +5,8 @@
 -- Times are TIMESTAMPTZ in UTC, as staged. Every column of _rec is passed through (raw_* among them); the
 -- merge inserts the columns core.incidents has. time_issue gets dst_gap_<time> / dst_overlap_<time> for each
 -- time read from local text that falls in a DST gap or overlap (its _dst_<time> code, see sql/core/calls.sql).
--- Variables: sara_source, sara_agency, sara_load_id (varchar); sara_location_round_m (double: the grid an
+-- Variables: sara_source, sara_agency, sara_load_id (varchar); sara_feed_precision_m (double or null: the
+-- precision a feed point is given, geocode.feed_precision_m); sara_location_round_m (double: the grid an
 -- XY location key is rounded to).
 create or replace temp macro _sara_dst_issue(code, name) as (
     case when code > 0 then 'dst_gap_' || name when code < 0 then 'dst_overlap_' || name end
@@ -51,6 +52,13 @@ enriched as (
         l.lon, l.lat, l.x, l.y,
         coalesce(l.is_located, false) as is_located,
         l.location_issue,
+        -- a located point here is the feed's own: method feed, precision as the source declares it (null:
+        -- taken as exact); the geocoding hook (transforms/warehouse/geocoding.py) fills these for the rows it
+        -- places after the merge
+        case when l.is_located then 'feed' end as geocode_method,
+        case when l.is_located then cast(getvariable('sara_feed_precision_m') as double) end
+            as geocode_precision_m,
+        case when l.is_located then getvariable('sara_source') end as geocode_source,
         case when f.beat is not null then 'feed' when l.beat is not null then 'polygon' end as beat_source,
         case when f.district is not null then 'feed' when l.district is not null then 'polygon' end
             as district_source,

@@ -33,6 +33,7 @@ from transforms.config.sources import (
     CoordinateSpec,
     CrosswalkSpec,
     ExtractAtSpec,
+    GeocodeSpec,
     OriginSpec,
     PolygonLayer,
     SourceConfig,
@@ -44,7 +45,7 @@ from transforms.config.sources import (
 __all__ = [
     "CALL_FIELDS", "CALL_TIMES", "DEFAULT_GROUPS", "IDENT_RE", "INCIDENT_FIELDS", "INCIDENT_TIMES",
     "AgencyConfig", "AnalysisConfig", "Condition", "ConfigError", "CoordinateSpec", "CrosswalkSpec",
-    "ExtractAtSpec", "OriginSpec", "PolygonLayer", "SaraConfig", "ScheduleConfig", "Settings", "SourceConfig",
+    "ExtractAtSpec", "GeocodeSpec", "OriginSpec", "PolygonLayer", "SaraConfig", "ScheduleConfig", "Settings", "SourceConfig",
     "Strict", "StreetLayer", "TimeConfig", "TimestampSpec", "UnitLayer", "VoidSpec", "WarehouseConfig",
     "check_paths", "find_project_dir", "load_named_yaml", "load_settings", "load_source",
     "merge_groups",

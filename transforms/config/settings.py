@@ -195,6 +195,22 @@ class AnalysisConfig(Strict):
     knox_time_bands: list[float] = Field(default=[0, 7, 14, 21], description="Knox time band edges, days")
     knox_perms: int = Field(default=99, ge=9, description="Knox Monte Carlo permutations")
     knox_groups: list[str] = Field(default=["burglary"], description="category groups the Knox test runs on")
+    max_precision_m: dict[str, float] = Field(
+        default={}, description="unit type (grid, h3, street, or a unit_layers name) -> the largest "
+                                "geocode_precision_m an event may have to enter it, metres. Default rule: grid "
+                                "cell_size_m, h3 the hexagon's mean edge length, street snap_tolerance_m, a polygon "
+                                "layer half the square root of its median unit area (a typical unit's radius). A "
+                                "point without a precision (the feed's own) enters every unit; one too imprecise "
+                                "is left out of that unit type and counted (marts.event_units.left_out)")
+    keep_placeholders: bool = Field(
+        default=False, description="keep placeholder points (location_issue placeholder: a station, centroid or "
+                                   "geocoder default) in the spatial units and hot spots; default left out")
+    placeholder_min_events: int = Field(
+        default=50, ge=2, description="placeholder rule: an exact point needs at least this many events, and 10 x "
+                                      "the agency's median events per point (sql/marts/placeholder_points.sql)")
+    placeholder_min_addresses: int = Field(
+        default=20, ge=2, description="placeholder rule: ... and at least this many distinct addresses, and 10 x "
+                                      "the median distinct addresses per point")
 
     @field_validator("category_groups")
     def _groups(cls, v):
@@ -234,6 +250,16 @@ class SaraConfig(Strict):
         if len(set(v)) != len(v):
             raise ValueError("a source is listed twice")
         return v
+
+    @model_validator(mode="after")
+    def _precision_units(self) -> SaraConfig:
+        known = {"grid", "h3", "street"} | {u for a in self.agencies.values() for u in a.unit_layers}
+        for unit, limit in self.analysis.max_precision_m.items():
+            if unit not in known:
+                raise ValueError(f"analysis.max_precision_m: {unit!r} is no unit type ({', '.join(sorted(known))})")
+            if not limit > 0:
+                raise ValueError(f"analysis.max_precision_m.{unit} must be > 0 metres, not {limit}")
+        return self
 
 
 class Settings:

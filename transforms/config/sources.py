@@ -177,6 +177,20 @@ class PolygonLayer(Strict):
     layer: str | None = Field(default=None, description="layer of a multi-layer file")
 
 
+class GeocodeSpec(Strict):
+    """Offline geocoding of the source's unlocated rows (README "Geocoding"). Off by default, so an existing
+    project's nights do not change until an analyst turns it on and reviews what it places."""
+
+    enabled: bool = Field(
+        default=False, description="place the rows that have an address but no usable point, from the agency's "
+                                   "own located history and streets layer (never an online service); each placed "
+                                   "row records geocode_method, geocode_precision_m and geocode_source")
+    feed_precision_m: float | None = Field(
+        default=None, gt=0, description="the radius, metres, the feed's own points are given in "
+                                        "geocode_precision_m (e.g. 75 for block-level points); default null: the "
+                                        "feed's points are taken as exact and enter every spatial unit")
+
+
 class CrosswalkSpec(Strict):
     call_types: str | None = Field(default=None, description="CSV: code, call_type, call_category[, origin]")
     dispositions: str | None = Field(
@@ -288,6 +302,8 @@ class SourceConfig(Strict):
     unknown_time: list[list[Condition]] = Field(
         default=[], description="any rule whose conditions all hold marks the time of day unknown"
     )
+    geocode: GeocodeSpec = Field(default=GeocodeSpec(), description="offline geocoding of rows with an address "
+                                                                    "and no usable point")
     polygons: dict[Literal["beat", "district"], PolygonLayer] = Field(
         default={}, description="beat / district: a polygon layer that tags located points")
     drop_columns: list[ColumnName] = Field(default=[], description="source columns not kept as `raw_*` in core")

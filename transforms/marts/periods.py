@@ -9,6 +9,8 @@
                         outage days (no events, or far below typical: transforms.stats.coverage)
 - marts.coverage        per agency x dataset x source: first / last event, last complete day, days covered,
                         volume, time precision mix, located share, outage days
+- marts.placeholder_points, marts.coverage_geocode   points that are not locations (sql/marts/placeholder_points.sql)
+                        and how each source's events were placed (located share by geocode method)
 
 `agency_ends` gives every mart its agencies' as_of dates; `covered_dates` the local dates a comparison may use.
 """
@@ -29,7 +31,7 @@ from transforms.stats.coverage import outage_days
 from transforms.warehouse.sqlutil import relation_exists
 
 # the marts this step makes; a scaled-out night makes them once, on the whole build file, before the fan-out
-PERIOD_MARTS = ("periods", "coverage_daily", "coverage")
+PERIOD_MARTS = ("periods", "coverage_daily", "coverage", "placeholder_points", "coverage_geocode")
 
 COVERAGE_DAILY = Mart(
     "coverage_daily",
@@ -65,6 +67,10 @@ def build_periods(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: dat
                   data_lag_days=settings.sara.time.data_lag_days, **clock)
         _coverage_daily(con, clock)
         run_model(con, "coverage")
+        an = settings.sara.analysis
+        run_model(con, "placeholder_points", min_events=an.placeholder_min_events,
+                  min_addresses=an.placeholder_min_addresses)
+        run_model(con, "coverage_geocode")
     finally:
         con.execute("DROP TABLE IF EXISTS temp.coverage_days")
 

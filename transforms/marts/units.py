@@ -9,6 +9,11 @@ every configured unit type:
 - polygons  the agency's `unit_layers` (beats, districts), by point in polygon;
 - street    segments of the agency's centreline layer; an event snaps to its nearest segment within
             `snap_tolerance_m`, and an event farther away stays unsnapped (counted as such).
+
+An event enters a unit type only when its point is good enough for it (`unit_precision_limits`): a
+geocode_precision_m above the unit type's limit leaves it out of that type (`left_out` 'imprecise'), and a
+placeholder point (marts.placeholder_points) leaves it out of every type unless `keep_placeholders`
+(`left_out` 'placeholder'). A 250 m grid does not take a point known only within 2 km; a district layer may.
 """
 
 from __future__ import annotations
@@ -176,7 +181,29 @@ def unit_signature(settings: Settings) -> str:
     reassigns every event)."""
     an = settings.sara.analysis
     return json.dumps([str(settings.project_dir), an.cell_size_m, an.h3_resolution, an.snap_tolerance_m,
-                       {k: a.model_dump() for k, a in settings.sara.agencies.items()}], sort_keys=True, default=str)
+                       {k: a.model_dump() for k, a in settings.sara.agencies.items()},
+                       an.max_precision_m, an.keep_placeholders], sort_keys=True, default=str)
+
+
+def unit_precision_limits(settings: Settings, code: str, sets: dict[str, UnitSet]) -> dict[str, float]:
+    """Unit type -> the largest geocode_precision_m an event may have to enter it, metres.
+
+    The default rule: a point may be off by at most the size of the units it is counted in, so
+    - grid: cell_size_m (a 250 m grid does not take a point known within 2 km);
+    - h3: the hexagon's mean edge length at h3_resolution (its centre-to-corner distance);
+    - street: snap_tolerance_m (the distance a point may lie from its segment anyway);
+    - a polygon layer: half the square root of its median unit area, the radius of a typical unit (a 1 km beat
+      takes points within 500 m, a 5 km district points within 2.5 km).
+    [analysis] max_precision_m overrides any of them by unit type name."""
+    an = settings.sara.analysis
+    limits = {"grid": float(an.cell_size_m),
+              "h3": float(h3.average_hexagon_edge_length(an.h3_resolution, unit="m")),
+              "street": float(an.snap_tolerance_m)}
+    for name in settings.sara.agencies[code].unit_layers:
+        areas = sets[name].area_m2 if name in sets else np.zeros(0)
+        limits[name] = float(np.sqrt(np.median(areas)) / 2) if len(areas) else 0.0
+    limits.update({k: float(v) for k, v in an.max_precision_m.items()})
+    return limits
 
 
 def _layer_files(settings: Settings) -> list[Path]:
@@ -241,13 +268,18 @@ UNITS = Mart("units", "agency VARCHAR, unit_type VARCHAR, unit_id VARCHAR, ix IN
                 "segment",
     })
 EVENT_UNITS = Mart("event_units", "dataset VARCHAR, source VARCHAR, event_id VARCHAR, agency VARCHAR, "
-                   "unit_type VARCHAR, unit_id VARCHAR, load_id VARCHAR",
+                   "unit_type VARCHAR, unit_id VARCHAR, load_id VARCHAR, left_out VARCHAR",
                    "one row per located event and unit type: the unit it falls in (street: the nearest segment "
-                   "within snap_tolerance_m, null when farther); kept incrementally by load_id",
+                   "within snap_tolerance_m, null when farther; null with left_out when its point is too "
+                   "imprecise for the unit type or a placeholder); kept incrementally by load_id",
     column_comments={
         "unit_id": "the unit the event falls in (street: the nearest segment within snap_tolerance_m; null "
-                   "when farther)",
+                   "when farther, or when left_out says why not)",
         "load_id": "the load of the event's version that was assigned (reassigned when it changes)",
+        "left_out": "why the event is in no unit of this type: imprecise (geocode_precision_m above the unit "
+                    "type's limit: [analysis] max_precision_m, else the default rule in transforms/marts/units.py) "
+                    "or placeholder (its point is in marts.placeholder_points; kept with [analysis] "
+                    "keep_placeholders); null when assigned, or outside every unit / unsnapped",
     })
 
 
@@ -261,8 +293,8 @@ def write_units(con: duckdb.DuckDBPyConnection, settings: Settings, unit_sets: d
         ag = settings.sara.agencies[code]
         have = set(sets["h3"].unit_id)
         extra = [r[0] for r in con.execute(
-            "SELECT DISTINCT unit_id FROM marts.event_units WHERE agency = ? AND unit_type = 'h3'", [code]).fetchall()
-            if r[0] not in have]
+            "SELECT DISTINCT unit_id FROM marts.event_units WHERE agency = ? AND unit_type = 'h3' "
+            "AND unit_id IS NOT NULL", [code]).fetchall() if r[0] not in have]
         for name, u in sets.items():
             if name == "h3" and extra:
                 u = h3_units_from_cells(sorted(have | set(extra)), ag.crs)
@@ -279,10 +311,19 @@ def _assign(ev: pl.DataFrame, code: str, settings: Settings, sets: dict[str, Uni
     an = settings.sara.analysis
     x, y = ev["x"].to_numpy().astype(float), ev["y"].to_numpy().astype(float)
     base = ev.select("dataset", "source", "event_id", "load_id")
+    limits = unit_precision_limits(settings, code, sets)
+    precision = ev["geocode_precision_m"].cast(pl.Float64).fill_null(0.0).to_numpy()
+    placeholder = (ev["location_issue"] == "placeholder").fill_null(False).to_numpy() & (not an.keep_placeholders)
 
     def tagged(unit_type: str, unit_id) -> pl.DataFrame:
-        ids = pl.Series("unit_id", text_array(unit_id))
-        return base.with_columns(agency=pl.lit(code), unit_type=pl.lit(unit_type), unit_id=ids)
+        imprecise = precision > limits.get(unit_type, np.inf)
+        why = np.where(placeholder, "placeholder", np.where(imprecise, "imprecise", "")).astype(object)
+        why[why == ""] = None
+        ids = np.asarray(unit_id, dtype=object).copy()
+        ids[placeholder | imprecise] = None
+        return base.with_columns(agency=pl.lit(code), unit_type=pl.lit(unit_type),
+                                 unit_id=pl.Series("unit_id", text_array(ids)),
+                                 left_out=pl.Series("left_out", text_array(why)))
 
     g = sets["grid"]
     ix, iy = grid_cell_of(x, y, an.cell_size_m, g.origin)
@@ -317,12 +358,17 @@ def build_event_units(con: duckdb.DuckDBPyConnection, settings: Settings,
     """
     signature = unit_signature(settings)
     create_mart(con, EVENT_UNITS, replace=False)
+    if "left_out" not in {r[0] for r in con.execute("DESCRIBE marts.event_units").fetchall()}:
+        # a warehouse from before the precision rule: the column is added (the signature differs, so every event
+        # is assigned again below)
+        con.execute("ALTER TABLE marts.event_units ADD COLUMN left_out VARCHAR")
+        comment_columns(con, EVENT_UNITS.table, {"left_out": EVENT_UNITS.comments["left_out"]})
     create_build_info(con)
     old = con.execute("SELECT value FROM marts.build_info WHERE key = 'unit_signature'").fetchone()
     if old is None or old[0] != signature:
         con.execute("DELETE FROM marts.event_units")
         con.execute("INSERT OR REPLACE INTO marts.build_info VALUES ('unit_signature', ?)", [signature])
-    run_model(con, "event_units_prune")
+    run_model(con, "event_units_prune", keep_placeholders=settings.sara.analysis.keep_placeholders)
     frames = []
     n_new = 0
     for code, sets in unit_sets.items():

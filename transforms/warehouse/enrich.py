@@ -122,7 +122,8 @@ def define_final(con: duckdb.DuckDBPyConnection, src: SourceConfig, settings: Se
     address_lookup(con, "_rec")
     location_lookup(con, "_rec", src, settings)
     set_variables(con, sara_source=src.name, sara_agency=src.agency, sara_load_id=load_id,
-                  sara_location_round_m=float(settings.sara.location_round_m))
+                  sara_location_round_m=float(settings.sara.location_round_m),
+                  sara_feed_precision_m=src.geocode.feed_precision_m)
     if src.kind == "calls":
         set_variables(con, sara_has_call_types=has["call_types"], sara_has_dispositions=has["dispositions"],
                       sara_has_priorities=has["priorities"], **interval_variables(src))

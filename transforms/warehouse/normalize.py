@@ -14,6 +14,8 @@ Steps, all in DuckDB SQL except two lookups computed on DISTINCT values in Pytho
 6. enrich   the same for every source (enrich.py, sql/core/calls.sql and incidents.sql): crosswalks,
             origin, intervals, address block, location key, coordinates, beat/district
 7. merge    into core by update_mode; a version older than core's is stale and changes nothing
+8. geocode  (sources with geocode.enabled) the load's rows with an address and no point, placed offline from the
+            agency's own history and streets (geocoding.py); a row not placed keeps geocode_status as its reason
 
 Every row read is accounted for: rows_read = rows_loaded + rows_duplicate + rows_quarantined.
 """
@@ -27,7 +29,7 @@ from datetime import datetime
 import duckdb
 
 from transforms.config import Settings, SourceConfig
-from transforms.warehouse import enrich, natures
+from transforms.warehouse import enrich, geocoding, natures
 from transforms.warehouse.sqlutil import Params, qident, qstr
 from transforms.warehouse.staging import build_stage_sql, needs_row_hash, raw_json_sql
 
@@ -125,6 +127,8 @@ def normalize_load(con: duckdb.DuckDBPyConnection, src: SourceConfig, settings: 
     n_stale_rows, n_records = _merge(con, src, core, id_col, load_id)
     if is_calls:  # calls loaded earlier take the natures of this load's crosswalk and taxonomy
         natures.refresh_calls(con, src.name, has["call_types"])
+    if src.geocode.enabled:  # 7. place the load's unlocated rows with an address (geocoding.py)
+        geocoding.place_unlocated(con, core, src, settings, load_id)
     n_duplicate = n_exact_dup + n_superseded + n_stale_rows
     n_loaded = (n_stage + n_rejects) - n_quar - n_duplicate
     return NormalizeResult(

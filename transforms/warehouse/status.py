@@ -2,7 +2,8 @@
 column names and rows (Rows), or the values the command needs.
 
     `sara status`    last_runs, agency_periods, coverage, empty_marts, table_sizes, quarantine_by_reason,
-                     located_share, unmapped_codes, unit_sources, unit_disagreements, failed_loads, held_files,
+                     located_share, located_by_method, placeholder_points, left_out_of_units,
+                     unmapped_codes, unit_sources, unit_disagreements, failed_loads, held_files,
                      unmatched_last_run (the failed runs that were never published are in
                      runs.jsonl: transforms.warehouse.runs.failed_runs)
     `sara demo`      table_sizes, events_per_agency, quarantine_reasons, last_audits
@@ -97,6 +98,36 @@ def located_share(con: duckdb.DuckDBPyConnection) -> Rows:
            FROM (SELECT source, agency, is_located, location_issue FROM core.calls
                  UNION ALL SELECT source, agency, is_located, location_issue FROM core.incidents)
            GROUP BY ALL ORDER BY source""")
+
+
+def located_by_method(con: duckdb.DuckDBPyConnection) -> Rows:
+    """How each source's countable events were placed: share by geocode method (feed, history, intersection,
+    interpolated, block, street), at a placeholder point, or unlocated, with the median precision
+    (marts.coverage_geocode)."""
+    if not _has(con, "marts", "coverage_geocode"):
+        return Rows(["agency", "source"], [])
+    return _rows(con, """SELECT agency, dataset, source, method, n_events AS events, round(100 * share, 1) AS pct,
+                                round(median_precision_m) AS median_precision_m
+                         FROM marts.coverage_geocode ORDER BY agency, dataset, source, n_events DESC""")
+
+
+def left_out_of_units(con: duckdb.DuckDBPyConnection) -> Rows:
+    """Events in no unit of a type, and why: imprecise (precision above the unit type's limit) or placeholder
+    (marts.event_units.left_out)."""
+    if not _has(con, "marts", "event_units"):
+        return Rows(["agency", "unit_type"], [])
+    return _rows(con, """SELECT agency, unit_type, left_out AS reason, count(*) AS events FROM marts.event_units
+                         WHERE left_out IS NOT NULL GROUP BY ALL ORDER BY agency, unit_type, reason""")
+
+
+def placeholder_points(con: duckdb.DuckDBPyConnection, n: int = 10) -> Rows:
+    """Points that are not locations (a station, a centroid, a geocoder default): events and distinct addresses
+    on them and their share of the agency's located events (marts.placeholder_points)."""
+    if not _has(con, "marts", "placeholder_points"):
+        return Rows(["agency", "lon", "lat"], [])
+    return _rows(con, """SELECT agency, round(lon, 6) AS lon, round(lat, 6) AS lat, n_events AS events,
+                                n_addresses AS addresses, round(100 * share_of_events, 2) AS pct_of_located
+                         FROM marts.placeholder_points ORDER BY n_events DESC LIMIT ?""", [n])
 
 
 def unmapped_codes(con: duckdb.DuckDBPyConnection, n: int = 20) -> Rows:

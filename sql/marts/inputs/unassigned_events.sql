@@ -1,5 +1,6 @@
 -- Input of marts.event_units: one row per located event of one agency in marts.events that has no row in
--- marts.event_units yet (new, or reloaded since), with its coordinates (x, y analysis CRS; lon, lat WGS 84).
+-- marts.event_units yet (new, or reloaded since), with its coordinates (x, y analysis CRS; lon, lat WGS 84), its
+-- location_issue (placeholder: left out of the units unless keep_placeholders) and geocode_precision_m (metres).
 -- Variables: agency.
 with events as (
     select * from marts.events where agency = getvariable('agency') and is_located
@@ -8,7 +9,8 @@ assigned as (
     select dataset, source, event_id from marts.event_units
 ),
 final as (
-    select e.dataset, e.source, e.event_id, e.load_id, e.x, e.y, e.lat, e.lon
+    select e.dataset, e.source, e.event_id, e.load_id, e.x, e.y, e.lat, e.lon, e.location_issue,
+           e.geocode_precision_m
     from events e
     where not exists (
         select 1 from assigned u

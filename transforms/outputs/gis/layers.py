@@ -8,8 +8,8 @@ unit (or place, or event, or area) and one geometry type:
 | `hotspots_<unit>_<dataset>_<agency>` | polygon (grid, h3, beat, district ...), line (street) | every unit of the type |
 | `emerging_hotspots_<dataset>_<agency>` | polygon (grid cells) | every classified cell (the whole EHSA cube) |
 | `kde_<dataset>_<agency>` | polygon (grid cells) | every cell |
-| `repeat_locations_<dataset>_<agency>` | point | every located place with an event in the slice |
-| `near_repeats_<group>_<dataset>_<agency>` | point | every event of the Knox group (its label, chain) |
+| `repeat_locations_<dataset>_<agency>` | point | every located place with an event in the slice (+ geocode method, precision) |
+| `near_repeats_<group>_<dataset>_<agency>` | point | every event of the Knox group (its label, chain, geocode method, precision) |
 | `problem_areas_<agency>` | polygon | target, buffer and control of each tracked problem |
 
 A dataset that does not record the slice's origin (incidents have no community/officer split) shows origin
@@ -212,8 +212,18 @@ def _repeats(con, agency, ds, sl: Slice, crs, notes) -> list[Layer]:
     where = "agency = ? AND dataset = ? AND category_group = ? AND origin = ?"
     unlocated = con.execute(f"SELECT count(*) FROM marts.repeat_locations WHERE {where} AND geom IS NULL",
                             params).fetchone()[0]
-    g = _frame(con, f"SELECT * EXCLUDE (geom), ST_AsWKB(geom) AS _wkb FROM marts.repeat_locations WHERE {where} "
-               "ORDER BY rank, location_key", params, crs)
+    # how the place's points were found: the commonest geocode method of its located events (feed: the feed's own
+    # point) and the worst precision among them (metres; null: every point is the feed's own, taken as exact)
+    g = _frame(con, """SELECT r.* EXCLUDE (geom), m.geocode_method, m.geocode_precision_m, ST_AsWKB(r.geom) AS _wkb
+                        FROM marts.repeat_locations r
+                        LEFT JOIN (SELECT agency, dataset, location_key,
+                                          mode(coalesce(geocode_method, 'feed') ORDER BY coalesce(geocode_method, 'feed'))
+                                            AS geocode_method,
+                                          max(geocode_precision_m) AS geocode_precision_m
+                                   FROM marts.events WHERE is_located GROUP BY ALL) m
+                          USING (agency, dataset, location_key)
+                        WHERE r.agency = ? AND r.dataset = ? AND r.category_group = ? AND r.origin = ?
+                        ORDER BY r.rank, r.location_key""", params, crs)
     if unlocated:
         notes.append(f"repeat_locations_{ds}_{agency}: {unlocated} place(s) without a located event have no point "
                      "and are left out (they are in marts.repeat_locations)")
@@ -230,6 +240,7 @@ def _near_repeats(con, agency, ds, sl: Slice, crs, notes) -> list[Layer]:
     for group in groups:
         params = [agency, ds, group]
         g = _frame(con, """SELECT n.*, e.event_at, e.local_date, e.category, e.event_type, e.address_block,
+                                  e.geocode_method, e.geocode_precision_m, e.location_issue,
                                   CASE WHEN e.x IS NOT NULL THEN ST_AsWKB(ST_Point(e.x, e.y)) END AS _wkb
                            FROM marts.near_repeat_events n
                            LEFT JOIN marts.events e USING (agency, dataset, source, event_id)

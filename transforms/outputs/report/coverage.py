@@ -1,6 +1,7 @@
 """What the data covers, in the report: each agency's as_of and how it was chosen, each source's period, volume,
-outage days, time precision and located share (marts.periods, marts.coverage, marts.coverage_daily); and the
-outage weeks the trend charts mark."""
+outage days, time precision and located share (marts.periods, marts.coverage, marts.coverage_daily); the
+outage weeks the trend charts mark; and, for the data-quality section, how events were placed (share per geocode
+method, marts.coverage_geocode) and the placeholder points found (marts.placeholder_points)."""
 
 from __future__ import annotations
 
@@ -54,3 +55,40 @@ def outage_weeks(c: Ctx, agency: str, dataset: str, as_of: date, weeks: int) -> 
                "AND NOT is_outage AND local_date BETWEEN ? AND ?", [agency, dataset, start, as_of])}
     return [w for w in range(weeks)
             if any(start + timedelta(days=7 * w + i) not in covered for i in range(7))]
+
+
+METHOD_WORDS = {"feed": "the feed's own point", "history": "history (the address located before)",
+                "intersection": "intersection of two named streets", "interpolated": "house number on a learned range",
+                "block": "middle of a learned block", "street": "street centroid only",
+                "placeholder": "on a placeholder point (left out of hot spots)", "unlocated": "not located"}
+
+
+def placement(c: Ctx) -> str:
+    """How each source's events were placed: the share per geocode method, placeholder and unlocated, with the
+    median precision (marts.coverage_geocode)."""
+    require(c.con, "marts.coverage_geocode", ["agency", "dataset", "source", "method", "n_events", "share",
+                                              "median_precision_m"])
+    rows = fetch(c.con, "SELECT * FROM marts.coverage_geocode ORDER BY agency, dataset, source, n_events DESC")
+    if not rows:
+        raise Missing("marts.coverage_geocode has no rows")
+    return html_table([{
+        "Agency": c.name(r["agency"]), "Data": DATASET_WORDS.get(r["dataset"], r["dataset"]).capitalize(),
+        "Source": r["source"], "Placed by": METHOD_WORDS.get(r["method"], r["method"]), "Events": r["n_events"],
+        "Share": pct(r["share"]),
+        "Median precision": "exact (feed)" if r["median_precision_m"] is None and r["method"] == "feed"
+        else (f"{r['median_precision_m']:,.0f} m" if r["median_precision_m"] is not None else "")} for r in rows])
+
+
+def placeholders(c: Ctx) -> str:
+    """The points found to be placeholders (not locations), with the share of the agency's events each holds
+    (marts.placeholder_points)."""
+    require(c.con, "marts.placeholder_points", ["agency", "lon", "lat", "n_events", "n_addresses",
+                                                "share_of_events"])
+    rows = fetch(c.con, "SELECT * FROM marts.placeholder_points ORDER BY agency, n_events DESC LIMIT 20")
+    if not rows:
+        return ("<p>No placeholder points: no exact point carries far more events and addresses than any real "
+                "place.</p>")
+    return "<p>Left out of the hot spots and spatial units by default ([analysis] keep_placeholders).</p>" + \
+        html_table([{"Agency": c.name(r["agency"]), "Point (lon, lat)": f"{r['lon']:.5f}, {r['lat']:.5f}",
+                     "Events": r["n_events"], "Distinct addresses": r["n_addresses"],
+                     "Share of located events": f"{100 * r['share_of_events']:.1f}%"} for r in rows])

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from transforms.outputs.report.counts import section_compstat, section_response
-from transforms.outputs.report.coverage import outage_weeks, section_coverage
+from transforms.outputs.report.coverage import outage_weeks, placeholders, placement, section_coverage
 from transforms.outputs.report.markup import (
     Missing,
     esc,
@@ -199,6 +199,8 @@ def section_quality(c: Ctx) -> str:
 
     sub("Quarantined rows by reason", quarantine)
     sub("Unlocated share per source", unlocated)
+    sub("How events were placed (share per geocode method)", lambda: placement(c))
+    sub("Placeholder points", lambda: placeholders(c))
     sub("Unmapped codes (most frequent)", unmapped)
     return "".join(parts)
 
