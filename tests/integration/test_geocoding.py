@@ -276,3 +276,25 @@ def test_an_older_warehouse_gets_the_columns_and_its_located_rows_become_feed(ti
     comments = dict(con.execute("SELECT column_name, comment FROM duckdb_columns() WHERE table_name = 'calls' "
                                 "AND column_name LIKE 'geocode_%'").fetchall())
     assert len(comments) == 4 and all(comments.values())
+
+
+def test_the_shipped_geocoder_places_a_known_address_from_history_through_the_hook(tiny_project):
+    """No test geocoder: normalize calls transforms.warehouse.geocode.geocode. 100 MAIN ST was located by the
+    feed at three points 10 m apart, so a row of it without a point takes their median (history), with a
+    precision from their spread; an address never seen, with no streets layer, stays unlocated with a reason."""
+    p = _project(tiny_project, CAD + GEOCODE_ON)
+    con, _ = _load(p, [
+        "A1,2024-03-28 10:00,BURG,100 MAIN ST,550400,4180420",
+        "A2,2024-03-28 10:30,BURG,100 MAIN ST,550410,4180420",
+        "A3,2024-03-28 11:00,BURG,100 MAIN ST,550420,4180420",
+        "G1,2024-03-29 10:00,BURG,100 Main Street,,",
+        "G2,2024-03-29 11:00,BURG,7 NOWHERE LN,,",
+    ])
+    rows = {r[0]: r[1:] for r in con.execute(
+        "SELECT call_id, is_located, round(x), round(y), geocode_method, geocode_precision_m, geocode_status "
+        "FROM core.calls").fetchall()}
+    assert rows["A1"][:4] == (True, 550400, 4180420, "feed")
+    located, x, y, method, precision, status = rows["G1"]
+    assert (located, x, y, method) == (True, 550410, 4180420, "history")
+    assert 0 < precision <= 50
+    assert rows["G2"][0] is False and rows["G2"][3] is None and rows["G2"][5]
