@@ -298,7 +298,12 @@ def _demand(con, agency, sl: Slice, crs, notes) -> list[Layer]:
     w = nearest_window([int(x) for x in windows], sl.window_days)
     work = "workload" in marts and bool(_distinct(
         con, "SELECT 1 FROM marts.workload WHERE agency = ? AND window_days = ? LIMIT 1", [agency, w]))
-    labels = natures.taxonomy().select("code", "label").rows()
+    try:
+        labels = natures.taxonomy().select("code", "label").rows()
+    except (OSError, ValueError) as exc:  # the layer keeps the codes; top_label repeats them
+        labels = []
+        notes.append(f"demand_district_{agency}: the call-nature taxonomy could not be read ({exc}): top_label "
+                     "repeats the code")
     wl = ("SELECT district, sum(unit_hours) AS unit_hours FROM marts.workload WHERE agency = ? AND window_days = ? "
           "GROUP BY 1") if work else "SELECT CAST(NULL AS VARCHAR) AS district, CAST(NULL AS DOUBLE) AS unit_hours"
     g = _frame(con, f"""

@@ -48,10 +48,14 @@ UNIT_ROWS = "unit rows"
 
 @lru_cache(maxsize=1)
 def nature_labels() -> dict[str, str]:
-    """nature code -> its label (config/taxonomy/call_natures.csv)."""
+    """nature code -> its label (config/taxonomy/call_natures.csv); none when the taxonomy cannot be read (the
+    table then shows the codes)."""
     from transforms.warehouse.natures import taxonomy
 
-    t = taxonomy()
+    try:
+        t = taxonomy()
+    except (OSError, ValueError):
+        return {}
     return dict(zip(t["code"].to_list(), t["label"].to_list(), strict=True))
 
 

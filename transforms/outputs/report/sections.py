@@ -220,6 +220,8 @@ DROPPED = [
     "where the old chart plotted a call-weighted mean of the district medians, which is not a median.",
     "The raw columns of marts.problem_assessment (WDQ, E-test, weights): the page keeps the counts, WDD with "
     "its interval and the reading; sara assess prints the rest.",
+    "Demand and workload by district: the page shows each agency as a whole; marts.demand, marts.workload and "
+    "marts.occupancy keep the districts (sara query), and sara export writes a demand layer by district.",
     "Data coverage moves to the end of the page; its headline (each feed's last complete day, recent outages, "
     "incomplete marts) is on the first screen.",
 ]
