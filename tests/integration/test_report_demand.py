@@ -129,3 +129,15 @@ def test_alternative_bars_mark_small_hours_and_leave_empty_hours_without_a_bar()
     assert heights[2] == pytest.approx(2 * heights[3])  # 50% against 25%
     assert ">—<" in svg  # the hour with no call: a dash, not 0
     assert "40% of 5 community calls (fewer than 10: unreliable)" in svg
+
+
+def test_unit_basis_and_response_model_in_words():
+    from transforms.outputs.report.demand import _basis_sentence, _model_words
+
+    mixed = [{"unit_basis": "unit rows", "n": 1200}, {"unit_basis": "call level (one unit assumed)", "n": 30}]
+    assert _basis_sentence("X PD", mixed) == ("X PD's CAD feeds differ: 1,200 calls come with one row per unit, 30 "
+                                              "with one row per call (one unit assumed).")
+    # a nature whose calls were partly flagged for a weapon (never alternative): the commonest model, with its share
+    assert _model_words({"alternative": 3, "police_required": 1}) == "mostly alternative responder (75%)"
+    assert _model_words({"co_response": 5}) == "police with a clinician or medic"
+    assert _model_words({}) == "—"
