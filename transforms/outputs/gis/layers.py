@@ -11,6 +11,7 @@ unit (or place, or event, or area) and one geometry type:
 | `repeat_locations_<dataset>_<agency>` | point | every located place with an event in the slice (+ geocode method, precision) |
 | `near_repeats_<group>_<dataset>_<agency>` | point | every event of the Knox group (its label, chain, geocode method, precision) |
 | `problem_areas_<agency>` | polygon | target, buffer and control of each tracked problem |
+| `demand_district_<agency>` | polygon (district) | every district: calls, community calls, alternative share, top nature, unit-hours |
 
 A dataset that does not record the slice's origin (incidents have no community/officer split) shows origin
 `all`, as the report does; a group a dataset lacks gives no layer. Near repeats exist only for the Knox groups
@@ -32,7 +33,8 @@ import pandas as pd
 import shapely
 
 from transforms.outputs.gis import styles as st
-from transforms.outputs.slice import Slice
+from transforms.outputs.slice import Slice, nearest_window
+from transforms.warehouse import natures
 from transforms.warehouse.sqlutil import qident
 
 ESRI_FIELDS = {"GiZScore": "z", "GiPValue": "p", "Gi_Bin": "gi_bin", "NNeighbors": "n_neighbors"}
@@ -176,6 +178,7 @@ def slice_layers(con: duckdb.DuckDBPyConnection, agencies: dict[str, str], sl: S
             layers += _repeats(con, agency, ds, sl, crs, notes)
             layers += _near_repeats(con, agency, ds, sl, crs, notes)
         layers += _problems(con, agency, crs, notes)
+        layers += _demand(con, agency, sl, crs, notes)
     return [x for x in layers if _keep(x, notes)], notes
 
 
@@ -276,6 +279,75 @@ def _problems(con, agency, crs, notes) -> list[Layer]:
         return []
     return [Layer("problem_areas", agency, "Tracked problems: target, buffer and control areas, pre/post counts", g,
                   st.categories_style("area", st.PROBLEM_AREA_COLOURS, "Problem areas"))]
+
+
+def _demand(con, agency, sl: Slice, crs, notes) -> list[Layer]:
+    """Demand per district polygon over the window of marts.demand nearest to the slice's (every origin and
+    category: the slice's group and origin do not apply): calls, community calls, how many of them an
+    alternative responder could take and that share, the commonest nature, and unit-hours (marts.workload)."""
+    marts = set(_distinct(con, "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'marts'", []))
+    if "demand" not in marts:
+        return []
+    windows = _distinct(con, "SELECT DISTINCT window_days FROM marts.demand WHERE agency = ?", [agency])
+    if not windows:
+        return []
+    if not _distinct(con, "SELECT 1 FROM marts.units WHERE agency = ? AND unit_type = 'district' LIMIT 1", [agency]):
+        notes.append(f"demand_district_{agency}: the agency has no district layer (unit_layers.district): no demand "
+                     "layer")
+        return []
+    w = nearest_window([int(x) for x in windows], sl.window_days)
+    work = "workload" in marts and bool(_distinct(
+        con, "SELECT 1 FROM marts.workload WHERE agency = ? AND window_days = ? LIMIT 1", [agency, w]))
+    try:
+        labels = natures.taxonomy().select("code", "label").rows()
+    except (OSError, ValueError) as exc:  # the layer keeps the codes; top_label repeats them
+        labels = []
+        notes.append(f"demand_district_{agency}: the call-nature taxonomy could not be read ({exc}): top_label "
+                     "repeats the code")
+    wl = ("SELECT district, sum(unit_hours) AS unit_hours FROM marts.workload WHERE agency = ? AND window_days = ? "
+          "GROUP BY 1") if work else "SELECT CAST(NULL AS VARCHAR) AS district, CAST(NULL AS DOUBLE) AS unit_hours"
+    g = _frame(con, f"""
+        WITH d AS (SELECT district, call_nature, origin, response_model, n_calls, start_date, end_date
+                   FROM marts.demand WHERE agency = ? AND window_days = ?),
+        per AS (SELECT district, sum(n_calls) AS n_calls,
+                       coalesce(sum(n_calls) FILTER (WHERE origin = 'community'), 0) AS n_community,
+                       coalesce(sum(n_calls) FILTER (WHERE origin = 'community' AND response_model = 'alternative'),
+                                0) AS n_alternative
+                FROM d GROUP BY 1),
+        nat AS (SELECT district, call_nature, sum(n_calls) AS n FROM d GROUP BY ALL),
+        top AS (SELECT district, call_nature AS top_nature, n AS top_calls FROM nat
+                QUALIFY row_number() OVER (PARTITION BY district ORDER BY n DESC, call_nature) = 1),
+        wl AS ({wl}),
+        labels AS (SELECT * FROM (VALUES {", ".join(["(?, ?)"] * len(labels)) or "(NULL, NULL)"}) t(code, label))
+        SELECT u.agency, u.unit_type, u.unit_id, CAST(? AS INTEGER) AS window_days,
+               (SELECT min(start_date) FROM d) AS start_date, (SELECT max(end_date) FROM d) AS end_date,
+               CAST(coalesce(per.n_calls, 0) AS BIGINT) AS n_calls,
+               CAST(coalesce(per.n_community, 0) AS BIGINT) AS n_community,
+               CAST(coalesce(per.n_alternative, 0) AS BIGINT) AS n_alternative,
+               round(per.n_alternative / nullif(per.n_community, 0), 4) AS alt_share,
+               top.top_nature, coalesce(labels.label, top.top_nature) AS top_label,
+               CAST(top.top_calls AS BIGINT) AS top_calls,
+               CASE WHEN ? THEN round(coalesce(wl.unit_hours, 0), 3) END AS unit_hours,
+               ST_AsWKB(u.geom) AS _wkb
+        FROM marts.units u
+        LEFT JOIN per ON per.district = u.unit_id
+        LEFT JOIN top ON top.district = u.unit_id
+        LEFT JOIN wl ON wl.district = u.unit_id
+        LEFT JOIN labels ON labels.code = top.top_nature
+        WHERE u.agency = ? AND u.unit_type = 'district'
+        ORDER BY u.unit_id""", [agency, w, *([agency, w] if work else []), *[v for pair in labels for v in pair], w,
+                                work, agency], crs)
+    off = con.execute("SELECT coalesce(sum(n_calls), 0) FROM marts.demand d WHERE agency = ? AND window_days = ? "
+                      "AND district NOT IN (SELECT unit_id FROM marts.units WHERE agency = ? AND unit_type = 'district')",
+                      [agency, w, agency]).fetchone()[0]
+    if off:
+        notes.append(f"demand_district_{agency}: {off:,} call(s) of the {w}-day window have no district polygon "
+                     "((unassigned) or a district the layer does not have): not on the layer (they are in marts.demand)")
+    if not work:
+        notes.append(f"demand_district_{agency}: no marts.workload rows for the {w}-day window: unit_hours is empty")
+    return [Layer("demand_district", agency, f"Demand by district, calls for service, every origin, last {w} days: "
+                  "calls, community calls and the share an alternative responder could take, top nature, unit-hours",
+                  g, st.demand_style(g["n_calls"]))]
 
 
 CUBE_MARTS = ("hotspots", "hotspot_counts", "kde", "emerging_hotspots")

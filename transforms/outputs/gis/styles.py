@@ -10,6 +10,7 @@ renderer:
 - repeat locations: points graded by `n_repeat_window` (1, 2-4, 5-9, 10-24, 25 and more events);
 - near repeats: categories of `label` (originator, near_repeat, repeat, isolated);
 - problem areas: categories of `area` (target, buffer, control), half-transparent;
+- demand by district: five quantile classes of `n_calls` (ColorBrewer Blues), breaks taken from the layer;
 - unit layers of `--all`: outlines only.
 Polygons get fill symbols, street segments line symbols, points circle markers.
 """
@@ -73,6 +74,22 @@ def kde_style(values) -> Style:
     ranges = tuple((lo, hi, f"{lo:,.1f} - {hi:,.1f} per km²", KDE_COLOURS[min(i, 4)], 0.0)
                    for i, (lo, hi) in enumerate(zip(breaks, breaks[1:], strict=False)))
     return Style("graduated", "density_km2", ranges=ranges, description="kernel density, events per km², quantiles")
+
+
+def demand_style(values) -> Style:
+    """Five quantile classes of the layer's own call counts (one class when they are all equal)."""
+    import numpy as np
+
+    v = np.asarray([x for x in values if x == x and x is not None], dtype=float)
+    if not len(v):
+        return Style("single", description="calls per district (no values)")
+    breaks = sorted(set(np.quantile(v, [0, 0.2, 0.4, 0.6, 0.8, 1.0]).round(6)))
+    if len(breaks) == 1:
+        breaks = [breaks[0], breaks[0]]
+    colours = _BLUES[4::-1]  # light to dark
+    ranges = tuple((lo, hi, f"{lo:,.0f} - {hi:,.0f} calls", colours[min(i, 4)], 0.0)
+                   for i, (lo, hi) in enumerate(zip(breaks, breaks[1:], strict=False)))
+    return Style("graduated", "n_calls", ranges=ranges, description="calls per district, quantiles")
 
 
 def repeat_style(field: str, top: float) -> Style:

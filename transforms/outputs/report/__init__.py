@@ -14,6 +14,7 @@ note, never a crash. `report_dir(settings, as_of)` is where it goes by default
     counts.py    CompStat per district and response times (minutes, agency-wide medians of the calls)
     coverage.py  what the data covers (as_of, periods, outages) and the outage weeks of the trend charts
     places.py    hot spot map, repeat locations, emerging hot spots, near repeats, demand split
+    demand.py    demand and workload: top natures by calls and unit-hours, alternative share by hour, occupancy
     webmap.py    the interactive hot spot maps (+ webmap.js, vendor/leaflet/)
     reads.py     read-only queries and what a section requires of the warehouse
     svg.py       the chart kit (line chart, Lorenz curve, hour-of-week grid, share bar)

@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from transforms.outputs.report.counts import section_compstat, section_response
 from transforms.outputs.report.coverage import outage_weeks, placeholders, placement, section_coverage
+from transforms.outputs.report.demand import section_demand_workload
 from transforms.outputs.report.markup import (
     Missing,
     esc,
@@ -35,7 +36,7 @@ from transforms.outputs.report.svg import heat_grid, line_chart
 
 SECTION_IDS = [
     "summary", "compstat", "response-times", "hotspot-map", "trends", "repeat-locations", "emerging-hotspots",
-    "near-repeat", "hour-of-week", "demand-split", "problems", "coverage", "data-quality", "about",
+    "near-repeat", "hour-of-week", "demand-split", "demand-workload", "problems", "coverage", "data-quality", "about",
 ]
 
 
@@ -219,6 +220,8 @@ DROPPED = [
     "where the old chart plotted a call-weighted mean of the district medians, which is not a median.",
     "The raw columns of marts.problem_assessment (WDQ, E-test, weights): the page keeps the counts, WDD with "
     "its interval and the reading; sara assess prints the rest.",
+    "Demand and workload by district: the page shows each agency as a whole; marts.demand, marts.workload and "
+    "marts.occupancy keep the districts (sara query), and sara export writes a demand layer by district.",
     "Data coverage moves to the end of the page; its headline (each feed's last complete day, recent outages, "
     "incomplete marts) is on the first screen.",
 ]
@@ -259,6 +262,11 @@ SECTIONS: list[tuple[str, str, str, Callable[[Ctx], str]]] = [
     ("demand-split", "Who generates the calls in hot cells", "For the hottest cells: community-generated against "
      "officer-initiated calls. A cell where officers initiate the majority may reflect enforcement rather than "
      "public demand.", section_demand),
+    ("demand-workload", "Demand and workload", "Per agency, the default window: what the calls ask for (their "
+     "nature, every origin) and what they cost in unit-hours (assignment to clear, summed over units; cancelled "
+     "and duplicate calls count here, as their units' time was spent, but not among the calls); the share of "
+     "community calls an alternative responder could take, by hour of day; and calls received against units "
+     "busy over the hours of the week.", section_demand_workload),
     ("problems", "Tracked problems", "Each tracked problem's counts before and after its response date, and "
      "the weighted displacement difference (WDD; negative is good) with its 95% interval.", section_problems),
     ("coverage", "Data coverage", "What each agency's data covers: its as-of date (the last day every section "
