@@ -209,3 +209,25 @@ def test_every_hot_spot_layer_carries_the_officer_share(audit_city):
     for origin in ("all", "community"):  # the same share whatever the origin of the row
         share = rows[rows["origin"] == origin].set_index("unit_id")["officer_share"]
         assert {u: float(v) for u, v in share.items() if v == v} == pytest.approx(want)
+
+
+def test_the_report_summary_states_the_audit_in_one_sentence(audit_city, tmp_path):
+    import html
+    import re
+
+    from transforms.outputs.report import build_report
+
+    con, settings = audit_city
+    page = build_report(con, settings, out_dir=tmp_path / "report").read_text(encoding="utf-8")
+    text = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", page)))
+    r = _audit(con, "hot_cells", 28)  # the report's default window: the configured one nearest 28 days
+    top = _audit(con, "top_places", settings.sara.analysis.repeat_window_days)
+    assert (r["n_units"], r["n_not_hot_on_community"]) == (8, 4)
+    pct = lambda x: f"{100 * x:.0f}%"  # noqa: E731
+    sentence = (f"Of the 8 hot cells (99% Gi*, every origin) in the last 28 days, {pct(r['officer_share'])} of "
+                f"calls were officer-initiated and {pct(r['sensitive_share'])} were drug calls, traffic or "
+                f"pedestrian stops or warrants; 4 would not be hot on community calls alone; at the top 2 repeat "
+                f"places (last 365 days), {pct(top['officer_share'])} of calls were officer-initiated and "
+                f"{pct(top['sensitive_share'])} were drug calls, traffic or pedestrian stops or warrants.")
+    assert "Who drives the map (calls)" in text
+    assert sentence in text, text[text.find("Who drives"):][:600]
