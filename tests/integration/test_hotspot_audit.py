@@ -231,3 +231,25 @@ def test_the_report_summary_states_the_audit_in_one_sentence(audit_city, tmp_pat
                 f"{pct(top['sensitive_share'])} were drug calls, traffic or pedestrian stops or warrants.")
     assert "Who drives the map (calls)" in text
     assert sentence in text, text[text.find("Who drives"):][:600]
+
+
+def test_the_summary_says_when_there_is_no_hot_cell_or_no_origin(tiny_project, tmp_path):
+    import html
+    from datetime import date
+
+    from tests.support.report import fill_synthetic, report_warehouse
+    from transforms.outputs.report import build_report
+
+    settings, con = report_warehouse(tiny_project)
+    try:
+        fill_synthetic(con)
+        con.execute("UPDATE marts.hotspot_audit SET n_units = 0, n_events = 0, n_officer = 0, n_community = 0, "
+                    "officer_share = NULL, n_sensitive = 0, sensitive_share = NULL, n_not_hot_on_community = 0 "
+                    "WHERE scope = 'hot_cells'")
+        con.execute("UPDATE marts.hotspot_audit SET officer_share = NULL WHERE scope = 'top_places'")
+        text = html.unescape(build_report(con, settings, date(2026, 11, 20), tmp_path / "out")
+                             .read_text(encoding="utf-8"))
+    finally:
+        con.close()
+    assert ("No 99% hot cell of calls in the last 28 days; at the top 10 repeat places (last 365 days), the calls "
+            "record no community/officer origin.") in text
