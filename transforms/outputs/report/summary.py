@@ -207,9 +207,9 @@ def audit_sentence(c: Ctx, agency: str, dataset: str = "calls") -> list[str]:
                  else "in the enforcement-sensitive natures (" + ", ".join(sorted(codes)) + ")")
 
     def shares(r: dict) -> str:
-        if is_missing(r["officer_share"]):
-            return f"the {DATASET_WORDS[dataset]} record no community/officer origin"
-        text = f"{pct(r['officer_share'])} of {DATASET_WORDS[dataset]} were officer-initiated"
+        words = DATASET_WORDS[dataset]
+        text = (f"the {words} record no community/officer origin" if is_missing(r["officer_share"])
+                else f"{pct(r['officer_share'])} of {words} were officer-initiated")
         if not is_missing(r["sensitive_share"]):
             text += f" and {pct(r['sensitive_share'])} were {sensitive}"
         return text
