@@ -14,7 +14,9 @@ unit (or place, or event, or area) and one geometry type:
 
 Every hot-spot layer (and the `--all` hotspots tables) carries `officer_share`: the unit's officer-initiated share
 of its own events in the slice's window, dataset and category group, whatever origin the layer shows (null for a
-unit without events, or without the community/officer split). A dataset that does not record the slice's origin (incidents have no community/officer split) shows origin
+unit without events, or without the community/officer split).
+
+A dataset that does not record the slice's origin (incidents have no community/officer split) shows origin
 `all`, as the report does; a group a dataset lacks gives no layer. Near repeats exist only for the Knox groups
 (`knox_groups`): the slice's group when it is one of them, else every Knox group. Each case is a note the
 export prints and writes into its README.
