@@ -128,6 +128,30 @@ def test_demo_finds_planted_hotspots_and_emerging_pattern(demo_run):
         con.close()
 
 
+def test_demo_audit_finds_the_planted_officer_hot_spot(demo_run):
+    """The planted officer-initiated hot spot (manifest officer_hotspot, 80 % on-view traffic stops) is 99 % hot
+    on every origin and not on community calls alone, and marts.hotspot_audit counts it among the hot cells
+    that would stop being hot; the report's first screen says so."""
+    import json
+
+    from tests.support.demo_audit import officer_hotspot_windows
+    from transforms.warehouse.db import load_spatial
+
+    manifest = json.loads((RUN["project"] / "data/demo/manifest.json").read_text())
+    con = duckdb.connect(str(RUN["project"] / "data/demo/warehouse/sara.duckdb"), read_only=True)
+    load_spatial(con)
+    try:
+        rows = officer_hotspot_windows(con, manifest)
+    finally:
+        con.close()
+    found = [r for r in rows if r["bin_all"] == 3 and r["bin_community"] < 3]
+    assert 28 in [r["window_days"] for r in found], rows  # the report's window
+    for r in found:
+        assert r["audit_not_hot_on_community"] == r["not_hot_on_community"] >= 1, r
+    report = (RUN["project"] / "data/reports/demo/2026-11-20/index.html").read_text(encoding="utf-8")
+    assert "would not be hot on community calls alone" in report
+
+
 def test_demo_finds_planted_repeat_addresses_and_near_repeats(demo_run):
     import json
 

@@ -169,6 +169,10 @@ def test_report_with_every_mart(tiny_project, tmp_path):
     assert lz["polyline_points"][0] > 100
     assert "officer-initiated majority" in text
     assert "Down 30% with no displacement" in text
+    assert ("Of the 12 hot cells (99% Gi*, every origin) in the last 28 days, 41% of calls were officer-initiated "
+            "and 18% were drug calls, traffic or pedestrian stops or warrants; 3 would not be hot on community calls "
+            "alone; at the top 10 repeat places (last 365 days), 5% of calls were officer-initiated and 9% were drug "
+            "calls, traffic or pedestrian stops or warrants.") in html.unescape(text)
     assert "rgba(214,39,40" in text   # shaded Knox cells
     assert len(svgs(p, "share")) == 10
     assert len(svgs(p, "response")) == 1

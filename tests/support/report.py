@@ -86,6 +86,14 @@ def fill_synthetic(con) -> None:
                           sum(1000.0 / i) OVER (ORDER BY i) / sum(1000.0 / i) OVER () AS cum_share_events,
                           i / 300.0 AS cum_share_locations, 1000 / i >= 3 AS is_repeat
                    FROM range(1, 301) r(i)""")
+    con.execute("""CREATE TABLE marts.hotspot_audit AS SELECT * FROM (VALUES
+                   ('metro', 'calls', 'hot_cells', 28, 12, 200, 82, 118, 0, 0.41, 36, 0.18, 3,
+                    ['DRUGS', 'TRAFFIC_STOP', 'FIELD_INTERVIEW', 'WARRANT']),
+                   ('metro', 'calls', 'top_places', 365, 10, 500, 25, 475, 0, 0.05, 45, 0.09, NULL,
+                    ['DRUGS', 'TRAFFIC_STOP', 'FIELD_INTERVIEW', 'WARRANT']))
+                   t(agency, dataset, scope, window_days, n_units, n_events, n_officer, n_community,
+                     n_unknown_origin, officer_share, n_sensitive, sensitive_share, n_not_hot_on_community,
+                     sensitive_natures)""")
     con.execute("""CREATE TABLE marts.emerging_hotspot_rows AS SELECT * FROM (VALUES
                    ('metro', 'calls', 'all', 'community', 'g11_11', 'New Hot Spot', 9, 4, 'week', 16),
                    ('metro', 'calls', 'all', 'community', 'g0_0', 'No Pattern Detected', 0, 0, 'week', 16))

@@ -187,6 +187,13 @@ class AnalysisConfig(Strict):
     prediction_period_days: int = Field(default=28, ge=1, description="hotspot_accuracy: last vs this period")
     repeat_min_events: int = Field(default=3, ge=2, description="events that make a location a repeat location")
     repeat_window_days: int = Field(default=365, ge=1, description="window of repeat locations and hour of week")
+    enforcement_natures: list[str] = Field(
+        default=["DRUGS", "TRAFFIC_STOP", "FIELD_INTERVIEW", "WARRANT"],
+        description="enforcement-sensitive call natures (config/taxonomy/call_natures.csv codes: drugs, traffic "
+                    "stop, pedestrian stop, warrant): marts.hotspot_audit gives the share of the hot cells' and top "
+                    "places' calls in them")
+    audit_top_places: int = Field(default=10, ge=1, description="marts.hotspot_audit: the top repeat places "
+                                                                "audited (by rank, category group all, origin all)")
     near_repeat_distance_m: float = Field(default=200.0, gt=0, description="near-repeat labels: the distance "
                                                                            "band, metres")
     near_repeat_days: float = Field(default=14.0, gt=0, description="near-repeat labels: the time band, days")

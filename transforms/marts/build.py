@@ -12,6 +12,7 @@ The steps, each in its own module:
 - emerging_hotspots               Emerging Hot Spot Analysis on grid cells (emerging_hotspots.py)
 - kde, hotspot_accuracy           kernel density; last period's hot spots against this period (density.py)
 - repeat_locations                places that keep coming back (repeat_locations.py)
+- hotspot_audit                   who drives the map: officer share of hot cells and top places (audit.py)
 - concentration                   Gini and shares over units and places (place_concentration.py)
 - temporal_profile                hour-of-week profile (temporal_profile.py)
 - near_repeat                     Knox test and near-repeat labels (near_repeat.py)
@@ -35,6 +36,7 @@ import duckdb
 from transforms.config import Settings
 from transforms.config.problems import load_problems
 from transforms.marts import (
+    audit,
     compstat,
     demand,
     density,
@@ -102,6 +104,7 @@ def build_all(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date | 
         ("kde", lambda: density.build_kde(con, settings)),
         ("hotspot_accuracy", lambda: density.build_accuracy(con, settings)),
         ("repeat_locations", lambda: repeat_locations.build_repeat_locations(con, settings)),
+        ("hotspot_audit", lambda: audit.build_audit(con, settings)),
         ("concentration", lambda: place_concentration.build_concentration(con, settings)),
         ("temporal_profile", lambda: temporal_profile.build_temporal_profile(con, settings)),
         ("near_repeat", lambda: near_repeat.build_near_repeat(con, settings)),

@@ -50,6 +50,7 @@ MART_STATUS = Mart(
 PRODUCTS = {
     "coverage": "coverage",
     "hotspots": "hotspot_stats",
+    "hotspot_audit": "hotspot_audit",
     "emerging_hotspots": "emerging_hotspot_rows",
     "kde": "kde_rows",
     "hotspot_accuracy": "hotspot_accuracy",
@@ -62,14 +63,16 @@ PRODUCTS = {
     "response_times": "response_times",
     "problem_assessment": "problem_assessment",
 }
-LOCATED = {"hotspots", "emerging_hotspots", "kde", "hotspot_accuracy", "concentration", "near_repeat"}
+LOCATED = {"hotspots", "hotspot_audit", "emerging_hotspots", "kde", "hotspot_accuracy", "concentration",
+           "near_repeat"}
 KNOX_MIN_EVENTS = 3  # transforms/marts/near_repeat.py tests a group from three located events on
 
 
 def _window_days(settings: Settings, mart: str, as_of: date) -> tuple[str, date]:
     """The words for a mart's window and its first local date (it ends at as_of)."""
     an = settings.sara.analysis
-    days = {"hotspots": max(settings.sara.windows_days), "kde": max(an.kde_windows_days, default=1),
+    longest = max(settings.sara.windows_days)
+    days = {"hotspots": longest, "hotspot_audit": longest, "kde": max(an.kde_windows_days, default=1),
             "hotspot_accuracy": 2 * an.prediction_period_days}.get(mart, an.repeat_window_days)
     if mart == "emerging_hotspots":
         return f"{an.ehsa_steps} {an.ehsa_step}s", ehsa_first_day(settings, as_of)

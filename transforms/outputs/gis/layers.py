@@ -5,13 +5,17 @@ unit (or place, or event, or area) and one geometry type:
 
 | layer | geometry | rows |
 |---|---|---|
-| `hotspots_<unit>_<dataset>_<agency>` | polygon (grid, h3, beat, district ...), line (street) | every unit of the type |
+| `hotspots_<unit>_<dataset>_<agency>` | polygon (grid, h3, beat, district ...), line (street) | every unit of the type (+ officer_share) |
 | `emerging_hotspots_<dataset>_<agency>` | polygon (grid cells) | every classified cell (the whole EHSA cube) |
 | `kde_<dataset>_<agency>` | polygon (grid cells) | every cell |
 | `repeat_locations_<dataset>_<agency>` | point | every located place with an event in the slice (+ geocode method, precision) |
 | `near_repeats_<group>_<dataset>_<agency>` | point | every event of the Knox group (its label, chain, geocode method, precision) |
 | `problem_areas_<agency>` | polygon | target, buffer and control of each tracked problem |
 | `demand_district_<agency>` | polygon (district) | every district: calls, community calls, alternative share, top nature, unit-hours |
+
+Every hot-spot layer (and the `--all` hotspots tables) carries `officer_share`: the unit's officer-initiated share
+of its own events in the slice's window, dataset and category group, whatever origin the layer shows (null for a
+unit without events, or without the community/officer split).
 
 A dataset that does not record the slice's origin (incidents have no community/officer split) shows origin
 `all`, as the report does; a group a dataset lacks gives no layer. Near repeats exist only for the Knox groups
@@ -117,6 +121,26 @@ def _esri(g: pd.DataFrame) -> pd.DataFrame:
     return g.drop(columns=["gi_bin"])
 
 
+# each unit's officer-initiated share of its own events, per dataset x category group x window (whatever the
+# origin a layer shows): officer / all of marts.hotspot_count_rows; null for a unit without events, or whose
+# events have no known origin (a dataset without the community/officer split, such as incidents)
+OFFICER_SHARE = """
+    SELECT agency, unit_type, unit_id, dataset, category_group, window_days,
+           coalesce(sum(n) FILTER (WHERE origin = 'officer'), 0) / sum(n) FILTER (WHERE origin = 'all')
+               AS officer_share
+    FROM marts.hotspot_count_rows
+    GROUP BY ALL
+    HAVING sum(n) FILTER (WHERE origin IN ('officer', 'community')) > 0"""
+
+
+def _hotspot_sql(where: str, columns: str = "h.* EXCLUDE (geom), o.officer_share, ST_AsWKB(h.geom) AS _wkb",
+                 order: str = "h.unit_id") -> str:
+    """marts.hotspots rows with each unit's officer_share (OFFICER_SHARE), filtered by `where` (on h.)."""
+    return (f"SELECT {columns} FROM marts.hotspots h LEFT JOIN ({OFFICER_SHARE}) o "
+            "USING (agency, unit_type, unit_id, dataset, category_group, window_days) "
+            f"WHERE {where} ORDER BY {order}")
+
+
 def _distinct(con, sql: str, params: list) -> list:
     return [r[0] for r in con.execute(sql, params).fetchall()]
 
@@ -164,9 +188,9 @@ def slice_layers(con: duckdb.DuckDBPyConnection, agencies: dict[str, str], sl: S
             words = Slice(sl.window_days, sl.category_group, origin).words(ds)
             dims = [agency, ds, sl.category_group, origin]
             for unit in units:
-                g = _frame(con, "SELECT * EXCLUDE (geom), ST_AsWKB(geom) AS _wkb FROM marts.hotspots WHERE agency = ? "
-                           "AND dataset = ? AND category_group = ? AND origin = ? AND window_days = ? "
-                           "AND unit_type = ? ORDER BY unit_id", [*dims, sl.window_days, unit], crs)
+                g = _frame(con, _hotspot_sql("h.agency = ? AND h.dataset = ? AND h.category_group = ? "
+                                             "AND h.origin = ? AND h.window_days = ? AND h.unit_type = ?"),
+                           [*dims, sl.window_days, unit], crs)
                 layers.append(Layer(f"hotspots_{layer_token(unit)}_{ds}", agency,
                                     f"Hot spots (Gi*) by {unit}, {words}", _esri(g), st.gi_bin_style()))
             g = _frame(con, "SELECT * EXCLUDE (geom), ST_AsWKB(geom) AS _wkb FROM marts.kde WHERE agency = ? "
@@ -371,10 +395,14 @@ def cube_layers(con: duckdb.DuckDBPyConnection, agencies: dict[str, str]) -> tup
             per_unit = "unit_type" in cols
             for unit in units if per_unit else ["grid"]:
                 where = "agency = ?" + (" AND unit_type = ?" if per_unit else "")
-                df = _frame(con, f"SELECT {', '.join(qident(c) for c in cols)} FROM marts.{qident(mart)} "
-                            f"WHERE {where} ORDER BY ALL", [agency, unit] if per_unit else [agency], None)
-                if mart == "hotspots":
-                    df = _esri(df)
+                if mart == "hotspots":  # with each unit's officer share, as the slice layers
+                    df = _esri(_frame(con, _hotspot_sql(
+                        "h.agency = ? AND h.unit_type = ?",
+                        ", ".join([*(f"h.{qident(c)}" for c in cols), "o.officer_share"]), "ALL"),
+                        [agency, unit], None))
+                else:
+                    df = _frame(con, f"SELECT {', '.join(qident(c) for c in cols)} FROM marts.{qident(mart)} "
+                                f"WHERE {where} ORDER BY ALL", [agency, unit] if per_unit else [agency], None)
                 layers.append(Layer(f"{mart}_{layer_token(unit)}", agency,
                                     f"{mart}, every window, category group and origin, by {unit} (table)", df,
                                     join=f"unit_id = units_{layer_token(unit)}_{agency}.unit_id"))

@@ -38,7 +38,7 @@ TOP = 3  # sentences per part
 # the emerging hot-spot patterns the first screen names, most urgent first
 NEW_PATTERNS = ("New Hot Spot", "Intensifying Hot Spot", "Consecutive Hot Spot")
 MART_WORDS = {"coverage": "data coverage", "hotspots": "hot spots", "emerging_hotspots": "emerging hot spots",
-              "kde": "density", "hotspot_accuracy": "hot-spot accuracy", "repeat_locations": "repeat locations",
+              "hotspot_audit": "hot-spot audit", "kde": "density", "hotspot_accuracy": "hot-spot accuracy", "repeat_locations": "repeat locations",
               "concentration": "concentration", "temporal_profile": "hour of week", "near_repeat": "near repeats",
               "compstat": "CompStat", "compstat_top": "CompStat top lists", "response_times": "response times",
               "problem_assessment": "tracked problems", "category_groups": "category groups"}
@@ -183,6 +183,57 @@ def repeat_addresses(c: Ctx, agency: str, dataset: str = "calls") -> list[str]:
             + f": {plural(int(r['n'] or 0), NOUN[dataset])} in the last {days} days." for r in rows]
 
 
+DEFAULT_SENSITIVE = {"DRUGS", "TRAFFIC_STOP", "FIELD_INTERVIEW", "WARRANT"}
+
+
+def pct(share: float) -> str:
+    return f"{100 * share:.0f}%"
+
+
+def audit_sentence(c: Ctx, agency: str, dataset: str = "calls") -> list[str]:
+    """Who drives the map (marts.hotspot_audit), in one sentence: the hot cells of the default window and the
+    top repeat places, the share of their events that are officer-initiated and in the enforcement-sensitive
+    natures, and how many hot cells would not be hot on community calls alone."""
+    if not table_columns(c.con, "marts.hotspot_audit"):
+        return []
+    rows = {r["scope"]: r for r in fetch(c.con, """
+        SELECT * FROM marts.hotspot_audit WHERE agency = ? AND dataset = ?
+          AND (scope = 'top_places' OR window_days = ?)""", [agency, dataset, default_slice(c.settings).window_days])}
+    if not rows:
+        return []
+    hot, top = rows.get("hot_cells"), rows.get("top_places")
+    codes = set((hot or top)["sensitive_natures"] or [])
+    sensitive = ("drug calls, traffic or pedestrian stops or warrants" if codes == DEFAULT_SENSITIVE
+                 else "in the enforcement-sensitive natures (" + ", ".join(sorted(codes)) + ")")
+
+    def shares(r: dict) -> str:
+        words = DATASET_WORDS[dataset]
+        text = (f"the {words} record no community/officer origin" if is_missing(r["officer_share"])
+                else f"{pct(r['officer_share'])} of {words} were officer-initiated")
+        if not is_missing(r["sensitive_share"]):
+            text += f" and {pct(r['sensitive_share'])} were {sensitive}"
+        return text
+
+    parts = []
+    if hot is not None and hot["n_units"]:
+        part = (f"Of the {plural(int(hot['n_units']), 'hot cell')} (99% Gi*, every origin) in the last "
+                f"{hot['window_days']} days, {shares(hot)}")
+        if not is_missing(hot["n_not_hot_on_community"]):
+            n = int(hot["n_not_hot_on_community"])
+            part += (f"; {n:,} would not be hot on community calls alone" if n
+                     else "; every one is hot on community calls alone too")
+        parts.append(part)
+    elif hot is not None:
+        parts.append(f"No 99% hot cell of {DATASET_WORDS[dataset]} in the last {hot['window_days']} days")
+    if top is not None and top["n_units"] and top["n_events"]:
+        parts.append(f"at the top {plural(int(top['n_units']), 'repeat place')} (last {top['window_days']} days), "
+                     f"{shares(top)}")
+    if not parts:
+        return []
+    text = "; ".join(parts)
+    return [text[0].upper() + text[1:] + "."]
+
+
 def problems(c: Ctx, agency: str) -> list[str]:
     cols = table_columns(c.con, "marts.problem_assessment")
     if not cols or "sentence" not in cols:
@@ -256,6 +307,8 @@ def section_summary(c: Ctx) -> str:
         parts.append(_part(f"Top repeat addresses ({words}, all categories)",
                            lambda a=ag, d=ds: repeat_addresses(c, a, d),
                            _reason(c, "repeat_locations", ag, "No repeat addresses.")))
+        parts.append(_part(f"Who drives the map ({words})", lambda a=ag, d=ds: audit_sentence(c, a, d),
+                           _reason(c, "hotspot_audit", ag, "No hot-spot audit for this agency.")))
         parts.append(_part("Tracked problems", lambda a=ag: problems(c, a),
                            _reason(c, "problem_assessment", ag, "No tracked problem.")))
         parts.append(_part("Feed health", lambda a=ag, d=as_of: feed_health(c, a, d),
