@@ -54,6 +54,13 @@ def test_demand_section_on_the_demo(demo, tmp_path):
                                                   "'metro'").fetchall()], default_slice(settings).window_days)
     assert w == 28
     metro = _agency_block(section, "Riverton Police Department")
+    # the audit sentence of the first screen is repeated in the agency's block (issue 17, section 5)
+    from transforms.outputs.report.page import default_as_of
+    from transforms.outputs.report.reads import Ctx
+    from transforms.outputs.report.summary import audit_sentence
+
+    words = audit_sentence(Ctx(con, settings, default_as_of(con, settings)), "metro", "calls")
+    assert words and all(html.escape(w) in metro or w in metro for w in words), words
     # the top nature by calls, in the taxonomy's words, with its calls and the unit-hours of marts.workload
     top, n = con.execute("SELECT call_nature, sum(n_calls) AS n FROM marts.demand WHERE agency = 'metro' AND "
                          "window_days = ? GROUP BY 1 ORDER BY n DESC LIMIT 1", [w]).fetchone()

@@ -31,7 +31,7 @@ from transforms.outputs.report.places import (
     section_repeat,
 )
 from transforms.outputs.report.reads import Ctx, fetch, qtable, require, table_columns
-from transforms.outputs.report.summary import section_summary
+from transforms.outputs.report.summary import audit_sentence, section_summary
 from transforms.outputs.report.svg import heat_grid, line_chart
 
 SECTION_IDS = [
@@ -266,7 +266,8 @@ SECTIONS: list[tuple[str, str, str, Callable[[Ctx], str]]] = [
      "nature, every origin) and what they cost in unit-hours (assignment to clear, summed over units; cancelled "
      "and duplicate calls count here, as their units' time was spent, but not among the calls); the share of "
      "community calls an alternative responder could take, by hour of day; and calls received against units "
-     "busy over the hours of the week.", section_demand_workload),
+     "busy over the hours of the week.",
+     lambda c: section_demand_workload(c, extra_sentences=lambda c2, ag: audit_sentence(c2, ag, "calls"))),
     ("problems", "Tracked problems", "Each tracked problem's counts before and after its response date, and "
      "the weighted displacement difference (WDD; negative is good) with its 95% interval.", section_problems),
     ("coverage", "Data coverage", "What each agency's data covers: its as-of date (the last day every section "
