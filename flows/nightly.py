@@ -93,7 +93,10 @@ def run_checks() -> list[dict]:
 def build_marts() -> dict:
     """Rebuild every mart from core (dimensions, units, event-unit assignment, counts, statistics)."""
     st = current_night()
-    return marts.build_all(st.con, st.settings)
+    seconds: dict[str, float] = {}
+    counts = marts.build_all(st.con, st.settings, timings=seconds)
+    get_run_logger().info("mart step timings: %s", ", ".join(f"{k} {v:.2f}s" for k, v in seconds.items()))
+    return counts
 
 
 @task(name="write_report", cache_policy=NO_CACHE)
