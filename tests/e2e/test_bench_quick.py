@@ -25,6 +25,8 @@ QUICK = {
     "knox.py": ["--quick"],  # reads ../shared/data
     "gi_star_permutations.py": ["--quick", "--strict"],
     "big_city.py": ["--quick", "--strict"],
+    "demo_time.py": ["--quick", "--strict"],  # one `sara demo` of two nights at scale 0.05
+    "scaleout_costs.py": ["--quick", "--strict"],  # 2 agencies, nights 1-2, each local and on a 2-worker cluster
 }
 
 
