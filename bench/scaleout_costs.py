@@ -196,7 +196,9 @@ def main(argv: list[str] | None = None) -> int:
                 extra = ["--executor", "dask", "--dask-workers", str(a.workers)] if mode == "dask" else []
                 r = run_night(proj, env, extra)
                 nights[night][mode] = r
-                print(f"night {night} {mode}: {r['wall']:.1f} s, exit {r['rc']}", flush=True)
+                print(f"night {night} {mode}: {r['wall']:.1f} s, exit {r['rc']}; "  # a run cut short keeps these
+                      + "; ".join(f"{k}: " + ", ".join(f"{n} {v:.2f}" for n, v in d.items())
+                                  for k, d in r["logged"].items() if k != "mart step"), flush=True)
                 if r["rc"] not in (0, 3):
                     raise SystemExit(f"{mode} night {night} failed with exit {r['rc']}")
             same = bso._checksums(local / WAREHOUSE) == bso._checksums(dask / WAREHOUSE)
