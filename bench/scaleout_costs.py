@@ -23,7 +23,7 @@ Measured, each on its own:
 - the marts workers' copy-in and parts write (their seconds less their mart steps), as the flow logs them.
 Correctness: after each night both warehouses hold the same core and mart tables (bench/scaleout.py's checksums).
 
-The estimate for a 50-agency centre is in bench/RESULTS.md ("Scale-out costs"), from these figures.
+The estimate for a 50-agency centre is in bench/RESULTS_demo_and_scaleout.md, from these figures.
 """
 
 from __future__ import annotations
