@@ -10,8 +10,8 @@ published file), `apply_schema` + `write_agency_areas`, `load_with_retries` of e
 `normalize_pending` per source, `run_audits`, `marts.build_all`, then `CHECKPOINT` and `publish`. Not timed:
 the run record (meta.runs) and the report. Each night runs in its own spawned process (its peak RSS is its own).
 
-Target 4 (checkpoint after a big load): the history night is run twice, into two warehouses, once as the flow
-runs it and once with `settle_after_load` (below) before its publish; the three nights then run on both, so
+Target 4 (checkpoint after a big load): the history night is run twice, into two warehouses, once without a settle
+and once with the flow's settle (transforms/warehouse/settle.py) before its publish; the three nights then run on both, so
 the nights' checkpoint costs compare in the same run. The baseline is bench/ingest.py's bare DuckDB
 `read_csv` of the history file. Data: bench/ingest.py's generator (60 % of calls at a one-off address, so
 that about 40 % are at an address with other calls at full size) and bench/incidents.py. See bench/README.md.
@@ -61,31 +61,6 @@ def write_incident_delta(path: Path, world: bi.World, seed: int, hist_rows: int,
 # --- one night, in a spawned process -----------------------------------------------------------------------
 
 
-def settle_after_load(con, tables: list[str], max_rounds: int = 8) -> int:
-    """Target 4's candidate: checkpoint the big load, then make DuckDB merge the partly filled row groups the
-    parallel insert left, now, while the night's file is being built, rather than on the next nights'
-    checkpoints. DuckDB merges them only on a checkpoint that writes something, a bounded number per
-    checkpoint: so a one-row table is rewritten and checkpointed until the tables' row-group count stops
-    falling. Returns the checkpoints it took after the first."""
-
-    def groups() -> int:
-        return sum(con.execute("SELECT count(DISTINCT row_group_id) FROM pragma_storage_info(?)", [t]).fetchone()[0]
-                   for t in tables)
-
-    con.execute("CHECKPOINT")
-    n, rounds = groups(), 0
-    while rounds < max_rounds:
-        rounds += 1
-        con.execute("CREATE OR REPLACE TABLE meta.settle_tick AS SELECT ?::INT AS round", [rounds])
-        con.execute("CHECKPOINT")
-        m = groups()
-        if m >= n:
-            break
-        n = m
-    con.execute("DROP TABLE meta.settle_tick")
-    return rounds
-
-
 class Steps:
     """Wall, CPU and peak RSS (so far) of each step of a night, in order."""
 
@@ -108,6 +83,7 @@ def stage_night(project: str, published: str, files: list[tuple[str, str]], memo
     from transforms.warehouse import loader
     from transforms.warehouse.audits import run_audits
     from transforms.warehouse.geo import write_agency_areas
+    from transforms.warehouse.settle import settle as settle_after_load  # the flow's settle (target 4)
 
     settings = nd._settings(project)
     static_units(settings)  # config only (grid, H3 cover), cached per process: as the flow's worker has it
@@ -140,7 +116,7 @@ def stage_night(project: str, published: str, files: list[tuple[str, str]], memo
     out["marts"] = nd._mart_digests(con)
     st._t, st._c = time.perf_counter(), bi._cpu()  # the digests are the benchmark's, not the night's
     if settle:
-        out["settle_rounds"] = settle_after_load(con, [f"raw.{s}" for s in settings.sources])
+        out["settle_rounds"] = settle_after_load(con, [f"raw.{s}" for s in settings.sources]).rounds
         st.lap("settle after load (target 4)")
     con.execute("CHECKPOINT")
     con.close()

@@ -7,6 +7,7 @@
       ├─ normalize_source (per source)
       ├─ run_checks      (sql/checks/*.sql -> meta.audit_results)
       ├─ build_marts     (skipped when an error audit fails)
+      ├─ settle_build    (only after a big load: its row groups merged before the publish, not on later nights)
       ├─ publish_warehouse (atomic rename of the checkpointed build file; skipped when the night failed)
       └─ write_report
 
@@ -37,7 +38,7 @@ from transforms.config import load_settings
 from transforms.marts import build as marts
 from transforms.marts.study_area import study_area_warnings
 from transforms.warehouse import db as wh
-from transforms.warehouse import loader, runs
+from transforms.warehouse import loader, runs, settle
 from transforms.warehouse import parts as ingest_parts
 from transforms.warehouse.audits import run_audits
 from transforms.warehouse.geo import write_agency_areas
@@ -92,7 +93,10 @@ def run_checks() -> list[dict]:
 def build_marts() -> dict:
     """Rebuild every mart from core (dimensions, units, event-unit assignment, counts, statistics)."""
     st = current_night()
-    return marts.build_all(st.con, st.settings)
+    seconds: dict[str, float] = {}
+    counts = marts.build_all(st.con, st.settings, timings=seconds)
+    get_run_logger().info("mart step timings: %s", ", ".join(f"{k} {v:.2f}s" for k, v in seconds.items()))
+    return counts
 
 
 @task(name="write_report", cache_policy=NO_CACHE)
@@ -104,6 +108,15 @@ def write_report(published: str) -> str:
     with wh.open_published(Path(published)) as con:
         path = build_report(con, st.settings)
     return str(path)
+
+
+@task(name="settle_build", cache_policy=NO_CACHE)
+def settle_build() -> dict | None:
+    """After a big load (transforms/warehouse/settle.py: SETTLE_MIN_ROWS read from the night's files), merge the
+    partly filled row groups now, so that the next nights' checkpoints do not."""
+    st = current_night()
+    done = settle.settle_if_big(st.con, st.run_id, list(st.settings.sources))
+    return asdict(done) if done else None
 
 
 @task(name="publish_warehouse", retries=2, retry_delay_seconds=2, cache_policy=NO_CACHE)
@@ -181,6 +194,12 @@ def _night(night: runs.Night, state: RunState, log, with_marts: bool, dask: scal
         night.decide()
         night.doing = "recording the run"
         night.finish(state.con)
+        settled = None
+        if night.status != "failed":
+            night.doing = "settling a big load (merging its row groups)"
+            settled = settle_build()
+            if settled:
+                night.lap("settle after a big load")
         md = night.health_markdown()
         state.con.close()
         ingest_parts.remove_parts(parts)
@@ -205,7 +224,7 @@ def _night(night: runs.Night, state: RunState, log, with_marts: bool, dask: scal
         except Exception as exc:  # an artifact is a report: never fail a published night over it
             log.warning("could not create the run artifact: %s", exc)
         log.info("step timings: %s", ", ".join(f"{k} {v:.2f}s" for k, v in night.timer.laps.items()))
-        result = night.result(published, report_path, set_aside)
+        result = {**night.result(published, report_path, set_aside), "settled": settled}
         record = night.log_record(**({"rebuild": True, "set_aside": result["set_aside"]} if night.rebuild else {}))
         if night.status == "failed":
             logged = True

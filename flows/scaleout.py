@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from pathlib import Path
 
-from prefect import flow, task
+from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from flows.context import current_night, progress
@@ -34,6 +35,7 @@ class DaskCluster:
 
     def __init__(self, address: str | None, n_workers: int | None) -> None:
         self.cluster = None
+        t = time.perf_counter()
         if address is None:
             from distributed import LocalCluster
 
@@ -41,6 +43,7 @@ class DaskCluster:
                                         processes=True, dashboard_address=None, silence_logs=logging.WARNING)
             address = self.cluster.scheduler_address
         self.address = address
+        self.start_s = time.perf_counter() - t  # bench/scaleout_costs.py reads it from the log
 
     def runner(self):
         from prefect_dask import DaskTaskRunner
@@ -97,8 +100,17 @@ def merge_marts_task(manifests: list[dict]) -> dict:
 
 def ingest_all(settings: Settings, dask: DaskCluster, published: Path, parts: Path, run_id: str) -> dict:
     """Every source's manifest (or {"error": ...} for a source that failed as a whole), by source."""
-    return ingest_partitions.with_options(task_runner=dask.runner())(
+    t = time.perf_counter()
+    out = ingest_partitions.with_options(task_runner=dask.runner())(
         str(settings.config_path), list(settings.sources), str(published), str(parts), run_id)
+    _timings("ingest", cluster_start=dask.start_s, fan_out=time.perf_counter() - t,
+             **{f"worker {s}": m.get("seconds", 0.0) for s, m in out.items()})
+    return out
+
+
+def _timings(what: str, **seconds: float) -> None:
+    """One INFO line of the scaled-out night's fixed costs (bench/scaleout_costs.py parses it)."""
+    get_run_logger().info("scale-out %s timings: %s", what, ", ".join(f"{k} {v:.3f}s" for k, v in seconds.items()))
 
 
 def merge_source(source: str, manifest: dict) -> tuple[list[dict], list[dict]]:
@@ -106,7 +118,9 @@ def merge_source(source: str, manifest: dict) -> tuple[list[dict], list[dict]]:
     if "error" in manifest:
         raise RuntimeError(manifest["error"])
     progress("source", source=source, files=len(manifest["raw"]))
+    t = time.perf_counter()
     merge_ingest_task(manifest)
+    _timings(f"merge {source}", merge=time.perf_counter() - t)
     for r in manifest["raw"]:
         progress("file", source=source, path=r["path"], status=r["status"])
     return manifest["raw"], manifest["normalized"]
@@ -118,12 +132,21 @@ def build_marts(dask: DaskCluster, build: Path, parts: Path) -> dict:
     parts. Returns the row counts per mart and the as_of dates."""
     st = current_night()
     settings = st.settings
+    t = [time.perf_counter()]
     mart_parts.prepare_partitions(st.con, settings)
+    t.append(time.perf_counter())
     ingest_parts.checkpoint_and_close(st.con)
+    t.append(time.perf_counter())
     try:
         manifests = marts_partitions.with_options(task_runner=dask.runner())(
             str(settings.config_path), list(settings.sara.agencies), str(build), str(parts))
     finally:
         w = settings.sara.warehouse
         st.con = wh.connect(build, threads=w.threads, memory_limit=w.memory_limit)
-    return merge_marts_task(manifests)
+    t.append(time.perf_counter())
+    counts = merge_marts_task(manifests)
+    t.append(time.perf_counter())
+    _timings("marts", prepare=t[1] - t[0], hand_over=t[2] - t[1], fan_out=t[3] - t[2], merge=t[4] - t[3],
+             **{f"{k} {m['agency']}": v for m in manifests for k, v in (
+                 ("marts", sum(m["timings"].values())), ("copy and parts", m["seconds"] - sum(m["timings"].values())))})
+    return counts
