@@ -2,7 +2,7 @@
 
 Every incident there has a street address (`1605 WHALLEY AVE`), a cross-street pair (`AMITY/POND LILY`: the two
 corners of the address's block, written without suffixes) and a true point. Measured on 2026-12-06
-(bench/geocode.py, bench/RESULTS.md): from the cross streets alone, 90.3 % of the 3,293 incidents placed on
+(bench/geocode.py, bench/RESULTS_geocode.md): from the cross streets alone, 90.3 % of the 3,293 incidents placed on
 their block (median error 33 m, p90 119 m) against the centre of the address's street (median 293 m). The
 floors below sit under those figures, so the test fails on a real loss, not on noise:
 - match rate from the cross streets >= 85 %;
