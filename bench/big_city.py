@@ -3,6 +3,7 @@
     .venv/bin/python bench/big_city.py                           # 10,000,000 calls + 1,000,000 incidents
     .venv/bin/python bench/big_city.py --calls 2000000 --incidents 200000
     .venv/bin/python bench/big_city.py --quick                   # CI smoke run: correctness only
+    .venv/bin/python bench/big_city.py --calls 1000000 --incidents 100000 --no-compare --marts-at 500000
 
 Every night runs the work of flows/nightly.py's steps through the same transforms calls the flow makes (not
 the Prefect flow itself, so that each step has its own wall, CPU and peak RSS): `start_build` (copy of the
@@ -13,7 +14,12 @@ the run record (meta.runs) and the report. Each night runs in its own spawned pr
 Target 4 (checkpoint after a big load): the history night is run twice, into two warehouses, once without a settle
 and once with the flow's settle (transforms/warehouse/settle.py) before its publish; the three nights then run on both, so
 the nights' checkpoint costs compare in the same run. The baseline is bench/ingest.py's bare DuckDB
-`read_csv` of the history file. Data: bench/ingest.py's generator (60 % of calls at a one-off address, so
+`read_csv` of the history file.
+
+Target 2 (marts that cost what changed): `--marts-at N` first runs the same history and nights at N calls (and
+N / 10 incidents) in the same run, then prints the marts' wall and CPU of the steady night at both sizes and
+their ratio. After the nights, every mart is built again from scratch (kept aggregates dropped) on a copy of
+the last published night, and every mart table's digest must equal the incremental night's. Data: bench/ingest.py's generator (60 % of calls at a one-off address, so
 that about 40 % are at an address with other calls at full size) and bench/incidents.py. See bench/README.md.
 """
 
@@ -148,6 +154,27 @@ def stage_rebuild(project: str, db: str, files: list[tuple[str, str]], memory_li
     return out
 
 
+def stage_marts_rebuild(project: str, published: str, memory_limit: str | None, as_of: str) -> dict:
+    """Every mart from scratch (marts dropped, the kept aggregates too) on a copy of the published night: the
+    digests incremental marts must equal, and the seconds of that full build."""
+    from transforms.marts import build as marts
+    from transforms.warehouse import db as wh
+
+    settings = nd._settings(project)
+    copy = Path(published).with_name("marts_rebuild.duckdb")
+    shutil.copyfile(published, copy)
+    con = wh.connect(copy, memory_limit=memory_limit)
+    try:
+        con.execute("DROP SCHEMA marts CASCADE")
+        t, c = time.perf_counter(), bi._cpu()
+        marts.build_all(con, settings, as_of=date.fromisoformat(as_of))
+        out = {"wall": time.perf_counter() - t, "cpu": bi._cpu() - c, "marts": nd._mart_digests(con)}
+    finally:
+        con.close()
+        copy.unlink()
+    return out
+
+
 def facts(con) -> dict:
     """Per source: meta.loads sums; core.calls and core.incidents counts and checksums; repeat-address share."""
     out = {"loads": con.execute(
@@ -173,7 +200,7 @@ def steps_line(night: dict) -> str:
     return ", ".join(f"{n} {w:.1f}/{c:.1f}" for n, w, c, _ in night["steps"]) + f"; peak {night['rss_mb']:,.0f} MB"
 
 
-def generate(root: Path, world: bi.World, calls: int, incs: int, seed: int) -> dict:
+def generate(root: Path, world: bi.World, calls: int, incs: int, seed: int, n_nights: int = N_NIGHTS) -> dict:
     """The history and the three days of each source, with the extract times (mtimes) a night would see."""
     x = root / "extracts"
     d: dict = {"calls": calls, "incs": incs, "days": []}
@@ -187,7 +214,7 @@ def generate(root: Path, world: bi.World, calls: int, incs: int, seed: int) -> d
     n_new_c, n_new_i = max(1, round(calls / bi.DAYS)), max(1, round(incs / bi.DAYS))
     d["n_upd_c"], d["n_upd_i"] = max(1, round(0.01 * n_new_c)), max(1, round(0.01 * n_new_i))
     d["n_new_c"], d["n_new_i"] = n_new_c, n_new_i
-    for i in range(N_NIGHTS):
+    for i in range(n_nights):
         pc, pi = x / bi.SOURCE / f"day{i + 1}.csv", x / bin_.SOURCE / f"day{i + 1}.csv"
         _, qc = nd.write_delta(pc, world, seed, calls, calls + i * n_new_c, n_new_c, d["n_upd_c"], day=i)
         _, qi = write_incident_delta(pi, world, seed, incs, incs + i * n_new_i, n_new_i, d["n_upd_i"], day=i)
@@ -195,6 +222,24 @@ def generate(root: Path, world: bi.World, calls: int, incs: int, seed: int) -> d
             nd.set_extract_time(p, HIST_END + (i + 1) * DAY + 12 * 3600)
         d["days"].append({"files": [(bi.SOURCE, str(pc)), (bin_.SOURCE, str(pi))], "q_calls": qc, "q_incs": qi})
     return d
+
+
+def run_nights(root: Path, d: dict, pub: Path, mem: str | None, settle: bool, label: str) -> list[dict]:
+    """The history night and the nights of `d` into the warehouse `pub`, each printed as it ends."""
+    hist_as_of = (date(2023, 1, 1) + timedelta(days=bi.DAYS - 1)).isoformat()
+    t = time.perf_counter()
+    nights = [bi.run_child(stage_night, str(root), str(pub), d["history"], mem, hist_as_of, settle)]
+    print(f"[{label}] first night (history) {time.perf_counter() - t:.1f} s: {steps_line(nights[0])}", flush=True)
+    for i, day in enumerate(d["days"]):
+        t = time.perf_counter()
+        nights.append(bi.run_child(stage_night, str(root), str(pub), day["files"], mem, last_as_of(i)))
+        print(f"[{label}] night {i + 1} {time.perf_counter() - t:.1f} s: {steps_line(nights[-1])}", flush=True)
+    return nights
+
+
+def last_as_of(i: int) -> str:
+    """The as_of of night i + 1 (0-based i): the day of its delta."""
+    return (date(2023, 1, 1) + timedelta(days=bi.DAYS + i)).isoformat()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -209,6 +254,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--memory-limit", default="4GB",
                     help="DuckDB memory_limit of every night (default 4GB; 'none': DuckDB's default)")
     ap.add_argument("--seed", type=int, default=20240601)
+    ap.add_argument("--nights", type=int, default=N_NIGHTS, help=f"nights after the history (default {N_NIGHTS})")
+    ap.add_argument("--marts-at", type=int, metavar="N",
+                    help="target 2: first run the history and nights at N calls (N / 10 incidents) and compare "
+                         "the steady night's marts with this run's")
     args = ap.parse_args(argv)
     calls = args.calls or (50_000 if args.quick else 10_000_000)
     incs = args.incidents or (20_000 if args.quick else 1_000_000)
@@ -221,26 +270,30 @@ def main(argv: list[str] | None = None) -> int:
         world = bi.World(args.seed, one_off=ONE_OFF)
         nd.write_project(root)
         bin_.write_source(root)
-        d = generate(root, world, calls, incs, args.seed)
-        print(f"generated {calls:,} calls + {incs:,} incidents, {N_NIGHTS} days of "
+        d = generate(root, world, calls, incs, args.seed, args.nights)
+        print(f"generated {calls:,} calls + {incs:,} incidents, {len(d['days'])} days of "
               f"{d['n_new_c'] + d['n_upd_c']:,} + {d['n_new_i'] + d['n_upd_i']:,} rows in "
               f"{time.perf_counter() - t:.1f} s (load average {r['load0']})", flush=True)
         r["baseline"] = bi.run_child(bi.stage_baseline, d["history"][0][1], str(root / "baseline.duckdb"), mem)
         (root / "baseline.duckdb").unlink()
         print(f"baseline read_csv {r['baseline']['wall']:.1f} s", flush=True)
-        hist_as_of = (date(2023, 1, 1) + timedelta(days=bi.DAYS - 1)).isoformat()
+        if args.marts_at:
+            small = root / "small"
+            small.mkdir()
+            nd.write_project(small)
+            bin_.write_source(small)
+            ds = generate(small, world, args.marts_at, max(1, args.marts_at // 10), args.seed, args.nights)
+            pub = small / "warehouse" / "sara.duckdb"
+            r["small"] = {"calls": ds["calls"], "incs": ds["incs"],
+                          "nights": run_nights(small, ds, pub, mem, True, f"{ds['calls']:,} calls")}
+            shutil.rmtree(small, ignore_errors=True)
         r["nights"] = {}
         for v in variants:
             pub = root / "warehouse" / v.replace(" ", "_") / "sara.duckdb"
-            t = time.perf_counter()
-            nights = [bi.run_child(stage_night, str(root), str(pub), d["history"], mem, hist_as_of, v == "settled")]
-            print(f"[{v}] first night (history) {time.perf_counter() - t:.1f} s: {steps_line(nights[0])}", flush=True)
-            for i, day in enumerate(d["days"]):
-                as_of = (date(2023, 1, 1) + timedelta(days=bi.DAYS + i)).isoformat()
-                t = time.perf_counter()
-                nights.append(bi.run_child(stage_night, str(root), str(pub), day["files"], mem, as_of))
-                print(f"[{v}] night {i + 1} {time.perf_counter() - t:.1f} s: {steps_line(nights[-1])}", flush=True)
-            r["nights"][v] = nights
+            r["nights"][v] = run_nights(root, d, pub, mem, v == "settled", v)
+        t = time.perf_counter()
+        r["marts_rebuild"] = bi.run_child(stage_marts_rebuild, str(root), str(pub), mem, last_as_of(len(d["days"]) - 1))
+        print(f"marts from scratch on the last night {time.perf_counter() - t:.1f} s", flush=True)
         everything = d["history"] + [f for day in d["days"] for f in day["files"]]
         t = time.perf_counter()
         r["rebuild"] = bi.run_child(stage_rebuild, str(root), str(root / "rebuild.duckdb"), everything, mem)

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import math
+
 import incidents as bin_
 import ingest as bi
 
 TARGET_NIGHT_S = 180.0
 TARGET_RSS_MB = 6 * 1024
+def marts_cost(night: dict) -> tuple[float, float]:
+    """Wall and CPU seconds of a night's marts step."""
+    return next((w, c) for name, w, c, _ in night["steps"] if name == "marts")
+
+
 PUBLISH_STEPS = ("settle after load (target 4)", "checkpoint", "publish")
 
 
@@ -85,6 +92,11 @@ def report(d: dict, r: dict, args) -> bool:
             len(last["marts"]) > 0 and len(empty) <= len(last["marts"]) // 4)
         for t in ("calls", "incidents"):
             checks[f"[{v}] incremental == rebuild: core.{t} rows and checksum"] = last[t] == r["rebuild"][t]
+    mr = r["marts_rebuild"]
+    diff = sorted(k for k in set(mr["marts"]) | set(settled[-1]["marts"])
+                  if mr["marts"].get(k) != settled[-1]["marts"].get(k))
+    checks[f"[settled] incremental marts == marts from scratch ({mr['wall']:.1f} s wall, {mr['cpu']:.1f} s CPU): "
+           f"every mart table's digest (differ: {', '.join(diff) or 'none'})"] = not diff
     if len(r["nights"]) == 2:
         a, b = (r["nights"][v][-1] for v in r["nights"])
         checks["settled == as is: core tables and every mart table's digest"] = (
@@ -101,6 +113,20 @@ def report(d: dict, r: dict, args) -> bool:
         before, after = (sum(publish_cost(n) for n in r["nights"][v][1:]) for v in r["nights"])
         targets[f"target 4: nights 1-3 publish cost {after:.1f} s with the settle vs {before:.1f} s without"] = (
             after < before)
+    if r.get("small"):
+        sm = r["small"]
+        (w1, c1), (w2, c2) = marts_cost(sm["nights"][-1]), marts_cost(steady)
+        print(f"\ntarget 2, the steady night's marts (night {len(settled) - 1}), wall s / CPU s:")
+        print(f"  {sm['calls']:>12,} calls + {sm['incs']:,} incidents  {w1:8.2f} / {c1:.2f}")
+        print(f"  {d['calls']:>12,} calls + {d['incs']:,} incidents  {w2:8.2f} / {c2:.2f}")
+        print(f"  ratio {w2 / w1:.2f} wall, {c2 / c1:.2f} CPU at {d['calls'] / sm['calls']:.1f}x the calls")
+        print("  marts steps at the smaller size (wall s): " + ", ".join(
+            f"{k} {v:.2f}" for k, v in sm["nights"][-1].get("mart_steps", {}).items()))
+        # 10x the calls for at most 1.5x the cost is cost ~ calls^0.176 (log 1.5 / log 10); the same growth
+        # over this run's ratio of sizes is the bound judged here
+        bound = (d["calls"] / sm["calls"]) ** (math.log(1.5) / math.log(10))
+        targets[f"target 2: marts CPU ratio {c2 / c1:.2f} <= {bound:.2f} ({d['calls'] / sm['calls']:.1f}x the "
+                f"calls; 10x for 1.5x at the same growth)"] = c2 / c1 <= bound
     print()
     for name, ok in checks.items():
         print(f"{'PASS' if ok else 'FAIL'}  {name}")

@@ -4,70 +4,90 @@
 -- repeat_first_date (of the repeat window)}; an agency not listed has no rows), count_windows (every window
 -- length in days, ascending: the analysis windows and the repeat window), count_columns (a JSON structure
 -- naming one BIGINT column n_<days>d per count window, in that order), repeat_min_events.
--- repeat_first_utc (a UTC time a day before the earliest repeat_first_date, to skip old row groups of core.calls).
 -- Counts are of countable events (marts.events), except n_repeat_window_all: every non-void event in the repeat
 -- window, the calls that are not countable (cancelled, duplicate ...: core.calls.is_countable) included.
 -- first_seen / last_seen are UTC (event_at), first_seen_local / last_seen_local the same in the agency zone;
 -- days are local dates. marts.repeat_locations adds the point.
 -- location_label is what to show for the place: the label of marts.location_labels for a place without an
 -- address (its key is a rounded point), else the location_key itself (a premise, an address or a block).
+-- The counts come from marts.location_days (the per-day aggregate kept between nights,
+-- transforms/marts/location_days.py), fanned out to category groups and origins as marts.event_dims does, so the
+-- answer is the one the events give: the most frequent block address and point are the modes of the events
+-- (each aggregate row weighs its n), ties to the first in order (block address; point by x, then y).
 create or replace table marts.repeat_location_rows as
 with ranges as (
     select r.agency, r.as_of, r.first_date, r.repeat_first_date
     from (select unnest(cast(getvariable('ranges') as struct(agency varchar, as_of date, first_date date,
                                                              repeat_first_date date)[])) as r)
 ),
-events as (
-    select e.*, r.as_of, r.repeat_first_date
-    from marts.event_dims e
-    join ranges r on r.agency = e.agency and e.local_date between r.first_date and r.as_of
-    where e.location_key is not null
+origin_dims as (
+    select unnest(['all', 'community', 'officer', 'unknown']) as origin_dim
+),
+days as (
+    -- the aggregate's rows in the longest count window, one per category group and origin dimension they are in
+    select a.*, r.as_of, r.repeat_first_date, g.category_group, o.origin_dim
+    from marts.location_days a
+    join ranges r on r.agency = a.agency and a.local_date between r.first_date and r.as_of
+    join marts.category_groups g on g.dataset = a.dataset and (g.category = '*' or g.category = a.category)
+    join origin_dims o on o.origin_dim = 'all' or o.origin_dim = a.origin
 ),
 location_labels as (
     select agency, location_key, location_label from marts.location_labels
 ),
-not_countable as (
-    -- non-void calls left out of marts.events as not countable, fanned out as marts.event_dims does
-    select c.agency, 'calls' as dataset, g.category_group, o.origin_dim as origin, c.location_key
-    from core.calls c
-    join marts.agency_zones z using (agency)
-    join ranges r on r.agency = c.agency
-    join marts.category_groups g on g.dataset = 'calls' and (g.category = '*' or g.category = c.call_category)
-    join (select unnest(['all', 'community', 'officer', 'unknown']) as origin_dim) o
-      on o.origin_dim = 'all' or o.origin_dim = c.origin
-    where not c.is_countable and not c.is_void and c.location_key is not null
-      and c.event_at >= cast(getvariable('repeat_first_utc') as timestamptz)
-      and cast(timezone(z.timezone, c.event_at) as date)
-          between r.repeat_first_date and r.as_of
-),
-not_countable_counts as (
-    select agency, dataset, category_group, origin, location_key, count(*) as n_not_countable
-    from not_countable
+per_location as (
+    -- counts of countable events (the longest window; n_repeat_window: the repeat window), and the events that
+    -- are not countable (cancelled, duplicate ... calls) in the repeat window
+    select agency, dataset, category_group, origin_dim as origin, location_key,
+           list(struct_pack(a := cast(as_of - local_date as bigint), n := n)) filter (where is_countable)
+             as days_ago,
+           cast(coalesce(sum(n) filter (where is_countable and local_date >= repeat_first_date), 0) as bigint)
+             as n_repeat_window,
+           cast(coalesce(sum(n) filter (where not is_countable and local_date >= repeat_first_date), 0) as bigint)
+             as n_not_countable,
+           min(first_at) filter (where is_countable) as first_seen,
+           max(last_at) filter (where is_countable) as last_seen,
+           count(distinct local_date) filter (where is_countable) as distinct_days
+    from days
     group by all
 ),
-per_location as (
-    select agency, dataset, category_group, origin_dim as origin, location_key,
-           -- ties go to the smallest value, so the result does not depend on row order
-           mode(address_block order by address_block) as address_block,
-           mode(case when is_located then struct_pack(x := x, y := y, lon := lon, lat := lat) end
-                order by x, y) as pt,
-           list(cast(as_of - local_date as bigint)) as days_ago,
-           count(*) filter (where local_date >= repeat_first_date) as n_repeat_window,
-           min(event_at) as first_seen, max(event_at) as last_seen, count(distinct local_date) as distinct_days
-    from events
+blocks as (
+    select agency, dataset, category_group, origin_dim as origin, location_key, address_block, sum(n) as n
+    from days
+    where is_countable and address_block is not null
+    group by all
+),
+block_modes as (
+    select agency, dataset, category_group, origin, location_key,
+           first(address_block order by n desc, address_block) as address_block
+    from blocks
+    group by all
+),
+points as (
+    select agency, dataset, category_group, origin_dim as origin, location_key, x, y, lon, lat, sum(n) as n
+    from days
+    where is_countable and is_located
+    group by all
+),
+point_modes as (
+    select agency, dataset, category_group, origin, location_key,
+           first(struct_pack(x := x, y := y, lon := lon, lat := lat) order by n desc, x, y) as pt
+    from points
     group by all
 ),
 ranked as (
-    select *,
+    select p.*, b.address_block, pm.pt,
            rank() over w as rank,
-           sum(n_repeat_window) over (w rows unbounded preceding) /
-             sum(n_repeat_window) over (partition by agency, dataset, category_group, origin) as cum_share_events,
-           row_number() over w / count(*) over (partition by agency, dataset, category_group, origin)
+           sum(p.n_repeat_window) over (w rows unbounded preceding) /
+             sum(p.n_repeat_window) over (partition by p.agency, p.dataset, p.category_group, p.origin)
+             as cum_share_events,
+           row_number() over w / count(*) over (partition by p.agency, p.dataset, p.category_group, p.origin)
              as cum_share_locations
-    from per_location
-    where n_repeat_window > 0
-    window w as (partition by agency, dataset, category_group, origin
-                 order by n_repeat_window desc, location_key)
+    from per_location p
+    left join block_modes b using (agency, dataset, category_group, origin, location_key)
+    left join point_modes pm using (agency, dataset, category_group, origin, location_key)
+    where p.n_repeat_window > 0
+    window w as (partition by p.agency, p.dataset, p.category_group, p.origin
+                 order by p.n_repeat_window desc, p.location_key)
 ),
 windowed as (
     -- events per count window: the events fewer than w days before as_of (local dates as_of - w + 1 .. as_of)
@@ -75,7 +95,8 @@ windowed as (
            map_from_entries(list_zip(
                list_transform(cast(getvariable('count_windows') as bigint[]), lambda w: 'n_' || w || 'd'),
                list_transform(cast(getvariable('count_windows') as bigint[]),
-                              lambda w: cast(len(list_filter(days_ago, lambda a: a < w)) as bigint))
+                              lambda w: cast(coalesce(list_sum(list_transform(list_filter(days_ago, lambda d: d.a < w),
+                                                                         lambda d: d.n)), 0) as bigint))
            )) as window_counts
     from ranked
 ),
@@ -83,7 +104,7 @@ final as (
     select w.agency, w.dataset, w.category_group, w.origin, w.location_key, w.address_block,
            -- the counts become the columns n_<days>d, named by the count_columns structure
            unnest(from_json(to_json(w.window_counts), getvariable('count_columns'))),
-           w.n_repeat_window, w.n_repeat_window + coalesce(nc.n_not_countable, 0) as n_repeat_window_all,
+           w.n_repeat_window, w.n_repeat_window + w.n_not_countable as n_repeat_window_all,
            w.first_seen, w.last_seen, timezone(z.timezone, w.first_seen) as first_seen_local,
            timezone(z.timezone, w.last_seen) as last_seen_local,
            w.distinct_days, w.rank, w.cum_share_events, w.cum_share_locations,
@@ -93,9 +114,6 @@ final as (
     from windowed w
     left join marts.agency_zones z on z.agency = w.agency
     left join location_labels l on l.agency = w.agency and l.location_key = w.location_key
-    left join not_countable_counts nc
-      on nc.agency = w.agency and nc.dataset = w.dataset and nc.category_group = w.category_group
-     and nc.origin = w.origin and nc.location_key = w.location_key
 )
 select * from final;
 

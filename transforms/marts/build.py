@@ -11,7 +11,9 @@ The steps, each in its own module:
                                   (study_area.py)
 - emerging_hotspots               Emerging Hot Spot Analysis on grid cells (emerging_hotspots.py)
 - kde, hotspot_accuracy           kernel density; last period's hot spots against this period (density.py)
-- repeat_locations                places that keep coming back (repeat_locations.py)
+- location_days                   per-day counts per place, kept between nights: only the days a night
+                                  touched are rebuilt (location_days.py)
+- repeat_locations                places that keep coming back, from location_days (repeat_locations.py)
 - hotspot_audit                   who drives the map: officer share of hot cells and top places (audit.py)
 - concentration                   Gini and shares over units and places (place_concentration.py)
 - temporal_profile                hour-of-week profile (temporal_profile.py)
@@ -42,6 +44,7 @@ from transforms.marts import (
     density,
     emerging_hotspots,
     hotspots,
+    location_days,
     near_repeat,
     place_concentration,
     problems,
@@ -58,7 +61,8 @@ from transforms.marts.units import static_units
 from transforms.marts.write import comment_marts
 from transforms.warehouse.sqlutil import qident
 
-KEEP = {"event_units", "build_info"}  # kept between nights (incremental); everything else is rebuilt
+# kept between nights (incremental); everything else is rebuilt
+KEEP = {"event_units", "build_info", *location_days.TABLES}
 
 
 def drop_rebuilt(con: duckdb.DuckDBPyConnection, keep: tuple[str, ...] = ()) -> None:
@@ -103,6 +107,7 @@ def build_all(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date | 
         ("emerging_hotspots", lambda: emerging_hotspots.build_emerging(con, settings)),
         ("kde", lambda: density.build_kde(con, settings)),
         ("hotspot_accuracy", lambda: density.build_accuracy(con, settings)),
+        ("location_days", lambda: location_days.build_location_days(con)),
         ("repeat_locations", lambda: repeat_locations.build_repeat_locations(con, settings)),
         ("hotspot_audit", lambda: audit.build_audit(con, settings)),
         ("concentration", lambda: place_concentration.build_concentration(con, settings)),

@@ -5,12 +5,15 @@ One row per agency x location_key x dataset x category group x origin with an ev
 distinct days, rank, the 80/20 table, is_repeat (at least `repeat_min_events` events in the repeat window) and
 a label to show for the place (transforms/marts/location_labels.py: a place without an address is named after
 its nearest street).
+
+The counts are read from marts.location_days, the per-day aggregate kept between nights, so a night's cost
+is that of the days it touched plus one pass over the aggregate's rows in the longest window.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 
 import duckdb
 
@@ -29,17 +32,15 @@ def count_windows(settings: Settings) -> list[int]:
 
 def build_repeat_locations(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date | None = None) -> None:
     """marts.location_labels, marts.repeat_location_rows and the marts.repeat_locations view, each agency's
-    windows ending at its as_of (or at the date given)."""
+    windows ending at its as_of (or at the date given), from marts.location_days (build it first:
+    transforms/marts/location_days.py)."""
     an = settings.sara.analysis
     build_location_labels(con, settings)
     windows = count_windows(settings)
     ranges = [{"agency": a, "as_of": end, "first_date": end - timedelta(days=max(windows) - 1),
                "repeat_first_date": end - timedelta(days=an.repeat_window_days - 1)}
               for a, end in agency_ends(con, as_of).items()]
-    # a UTC time a day before the earliest repeat window, to skip old row groups of core.calls
-    first = min((r["repeat_first_date"] for r in ranges), default=date.today())
     run_model(con, "repeat_location_rows", ranges=ranges, count_windows=windows,
-              repeat_first_utc=datetime.combine(first - timedelta(days=1), time(), UTC),
               count_columns=json.dumps({f"n_{w}d": "BIGINT" for w in windows}),
               repeat_min_events=an.repeat_min_events)
     # one count column per window: its comment is made here, with the window's length

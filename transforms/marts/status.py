@@ -158,7 +158,7 @@ def _response_reason(con: duckdb.DuckDBPyConnection, agency: str, as_of: date) -
     """Why no call counts in the response times: the calls of its whole months, by the reason each was left
     out (marts.response_times_excluded), or that no whole month of calls ends by as_of."""
     rows = con.execute("SELECT reason, sum(n_calls), min(month), max(month) FROM marts.response_times_excluded "
-                       "WHERE agency = ? GROUP BY 1 ORDER BY 2 DESC", [agency]).fetchall() \
+                       "WHERE agency = ? GROUP BY 1 ORDER BY 2 DESC, 1", [agency]).fetchall() \
         if relation_exists(con, "marts", "response_times_excluded") else []
     if not rows:
         return (f"no whole month of calls inside the agency's period ending on or before its as_of {as_of} "

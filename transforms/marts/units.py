@@ -343,9 +343,10 @@ def create_build_info(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CREATE TABLE IF NOT EXISTS marts.build_info (key VARCHAR PRIMARY KEY, value VARCHAR)")
     con.execute("COMMENT ON TABLE marts.build_info IS 'what the marts kept between nights were built with; "
                 "key unit_signature: the settings the units and marts.event_units depend on (a change reassigns "
-                "every event)'")
-    comment_columns(con, "marts.build_info", {"key": "setting name (unit_signature)",
-                                              "value": "its value (unit_signature: a JSON list of the settings)"})
+                "every event); key location_days_signature: the agencies'' zones and the layout marts.location_days "
+                "was built with (a change rebuilds it)'")
+    comment_columns(con, "marts.build_info", {"key": "setting name (unit_signature, location_days_signature)",
+                                              "value": "its value (a JSON list or object of the settings)"})
 
 
 def build_event_units(con: duckdb.DuckDBPyConnection, settings: Settings,
