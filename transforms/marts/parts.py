@@ -25,7 +25,7 @@ import duckdb
 
 from transforms.config import Settings
 from transforms.marts import build as marts
-from transforms.marts import dimensions, problems, status, units
+from transforms.marts import dimensions, location_days, problems, status, units
 from transforms.marts.periods import PERIOD_MARTS, agency_ends
 from transforms.marts.write import comment_columns, comment_marts
 from transforms.warehouse import db as wh
@@ -35,14 +35,21 @@ from transforms.warehouse.sqlutil import qident, qstr, relation_columns, relatio
 
 def prepare_partitions(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     """The writer, before handing the build file over: marts.periods and the coverage marts for every agency,
-    from all of core (a partition holds only its horizon's rows, too few to find its period)."""
+    from all of core (a partition holds only its horizon's rows, too few to find its period); and the per-day
+    place aggregate kept between nights (marts.location_days, over all of core as a local night keeps it),
+    which each partition copies instead of building it from its horizon's rows."""
     marts.prepare(con, settings)
+    location_days.build_location_days(con)
 
 
-def _copy_mart(con: duckdb.DuckDBPyConnection, name: str, agency: str) -> None:
-    """marts.<name> of the attached build file, the agency's rows, with its comments."""
+def _copy_mart(con: duckdb.DuckDBPyConnection, name: str, agency: str | None) -> None:
+    """marts.<name> of the attached build file, the agency's rows (every row when agency is None), with its
+    comments."""
     t = f"marts.{qident(name)}"
-    con.execute(f"CREATE TABLE {t} AS SELECT * FROM b.{t} WHERE agency = ?", [agency])
+    if agency is None:
+        con.execute(f"CREATE TABLE {t} AS SELECT * FROM b.{t}")
+    else:
+        con.execute(f"CREATE TABLE {t} AS SELECT * FROM b.{t} WHERE agency = ?", [agency])
     comment = con.execute("SELECT comment FROM duckdb_tables() WHERE database_name = 'b' AND schema_name = 'marts' "
                           "AND table_name = ?", [name]).fetchone()
     if comment and comment[0]:
@@ -68,6 +75,8 @@ def marts_partition(settings: Settings, agency: str, build: Path, parts: Path) -
         con.execute("CREATE SCHEMA IF NOT EXISTS marts")
         for name in PERIOD_MARTS:
             _copy_mart(con, name, agency)
+        for name in location_days.TABLES:  # brought up to date by prepare_partitions; the loads are every agency's
+            _copy_mart(con, name, None if name == "location_day_loads" else agency)
         # only the rows the marts can read: this agency's, from a day before the marts' horizon on (none when
         # the agency has no as_of: its marts are empty)
         as_of = agency_ends(con).get(agency)
@@ -126,7 +135,7 @@ def marts_partition(settings: Settings, agency: str, build: Path, parts: Path) -
 
 # tables without an agency column: config-derived (the same in every part) or keyed by something unique to
 # one agency (a problem belongs to one agency)
-SAME_IN_EVERY_PART = {"category_groups"}
+SAME_IN_EVERY_PART = {"category_groups", "location_day_loads"}
 
 
 def merge_marts(con: duckdb.DuckDBPyConnection, settings: Settings, manifests: list[dict]) -> dict:
@@ -172,6 +181,10 @@ def merge_marts(con: duckdb.DuckDBPyConnection, settings: Settings, manifests: l
         if v["comment"]:
             con.execute(f"COMMENT ON VIEW marts.{qident(v['name'])} IS {qstr(v['comment'])}")
         comment_columns(con, f"marts.{qident(v['name'])}", v.get("column_comments", {}))
+    if relation_exists(con, "marts", "location_days"):  # the aggregate the parts copied is the whole file's
+        units.create_build_info(con)
+        con.execute("INSERT OR REPLACE INTO marts.build_info VALUES (?, ?)",
+                    [location_days.SIGNATURE_KEY, location_days.signature(con)])
     comment_marts(con)  # the views' columns, and the local-time columns naming every merged agency's zone
     status.record_status(con)
     return {"as_of": marts.as_of_words(agency_ends(con)), **marts.mart_row_counts(con)}
