@@ -76,7 +76,8 @@ def apply_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create or update the schema and the data dictionary; a no-op when schema.sql has not changed."""
     import hashlib
 
-    text = (SQL_DIR / "schema.sql").read_text(encoding="utf-8")
+    # sql/schema.sql, then the version history's tables and macros (kept apart: schema.sql is at the line limit)
+    text = "\n".join((SQL_DIR / f).read_text(encoding="utf-8") for f in ("schema.sql", "core/versions_schema.sql"))
     digest = hashlib.sha256(text.encode()).hexdigest()
     try:
         if con.execute("SELECT sha256 FROM meta.schema_info").fetchone() == (digest,):

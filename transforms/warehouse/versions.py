@@ -9,19 +9,19 @@ One row per distinct version of a record, written by normalize.py in the load's 
     identical        the same hash as the open version: nothing is added (a nightly full re-delivery, or an
                      extract-time-ordered feed re-sending unchanged records, costs no rows)
     late and older   a record the merge left alone because core holds a newer version (the stale rows): added as
-                     superseded at arrival (valid_to = core's version time, ended_load_id = its own load), unless
+                     superseded at arrival (valid_to = the next version's valid_from, ended_load_id = its own load), unless
                      a version of the record already has its hash (a re-delivered old version adds nothing)
     dropped          (replace_window) a record a replaced day no longer holds: its open version ends
 
-Trade-off: a version row keeps the record's keys, its times, the load, a 64-bit content hash of the canonical
-fields (HASHED below: every core column but the load fields, the call nature fields a later crosswalk refreshes
-and the raw_* columns) and, in full, only the fields a restatement needs (KEPT: category, disposition,
-countable, void, location key, point, time, beat, district). That is enough to tell that a record changed and
-how its figures moved, and to rebuild those fields as known on any past night (core.calls_as_known_at(ts)); a
-change in any other field (a unit time, an address spelling) shows as a new version whose kept fields are equal,
-and the old value itself is not kept. The full row of the current version stays in core.calls /
-core.incidents, exactly as before. A late older version is hashed as it was staged (the geocoder does not place
-stale rows).
+Trade-off: a version row keeps the record's keys, its times, the load, a 64-bit hash of the canonical fields
+(HASHED below: every core column but the load fields, the call nature fields a later crosswalk refreshes and
+the raw_* columns; plus the version time on a feed with an updated_at column, see hash_sql) and, in full, only
+the fields a restatement needs (KEPT: category, disposition, countable, void, location key, point, time, beat,
+district). That is enough to tell that a record changed and how its figures moved, and to rebuild those fields
+as known on any past night (core.calls_as_known_at(ts)); a change in any other field (a unit time, an address
+spelling, a status that is not void) shows as a new version whose kept fields are equal, and the old value
+itself is not kept. The full row of the current version stays in core.calls / core.incidents, exactly as
+before. A late older version is hashed as it was staged (the geocoder does not place stale rows).
 
 Existing warehouses: the first load of a source with current rows in core and no version rows seeds the history
 with one version per current record (valid_from = its version_at, else its load's loaded_at; load_id = the load
@@ -63,10 +63,13 @@ HASHED = {
 TABLES = {"calls": ("core.call_versions", "call_id"), "incidents": ("core.incident_versions", "incident_id")}
 
 
-def hash_sql(kind: str, alias: str, have: set[str] | None = None) -> str:
-    """The content hash of a core row (or a staged `_final` row, whose missing columns are null, as the merge
-    writes them): md5 of the hashed fields as text, lower 64 bits."""
-    fields = (f"{alias}.{qident(c)}" if have is None or c in have else "NULL" for c in HASHED[kind])
+def hash_sql(src: SourceConfig, alias: str, have: set[str] | None = None) -> str:
+    """The version hash of a core row (or a staged `_final` row, whose missing columns are null, as the merge
+    writes them): md5 of the hashed fields as text, lower 64 bits. A feed with its own version time (an
+    updated_at column) says a new time is a new version, whatever changed: version_at is hashed too. A feed
+    ordered by extract time re-sends unchanged records with a newer time: there the content alone counts."""
+    cols = (*HASHED[src.kind], *(("version_at",) if "updated_at" in src.timestamps else ()))
+    fields = (f"{alias}.{qident(c)}" if have is None or c in have else "NULL" for c in cols)
     return f"md5_number_lower(CAST(row({', '.join(fields)}) AS VARCHAR))"
 
 
@@ -84,7 +87,7 @@ def seed(con: duckdb.DuckDBPyConnection, src: SourceConfig) -> int:
     con.execute(
         f"""INSERT INTO {table}
             SELECT c.{id_col}, c.source, 1, coalesce(c.version_at, l.loaded_at, now()), NULL, c.load_id, NULL,
-                   {hash_sql(src.kind, 'c')}, {_kept(src.kind, 'c')}
+                   {hash_sql(src, 'c')}, {_kept(src.kind, 'c')}
             FROM {core} c LEFT JOIN meta.loads l ON l.load_id = c.load_id WHERE c.source = ?""",
         [src.name],
     )
@@ -102,7 +105,7 @@ def record(con: duckdb.DuckDBPyConnection, src: SourceConfig, load_id: str, load
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _vnew AS
             SELECT c.{id_col} AS rid, coalesce(c.version_at, CAST(? AS TIMESTAMPTZ)) AS valid_from,
-                   {hash_sql(kind, 'c')} AS h, {_kept(kind, 'c')}
+                   {hash_sql(src, 'c')} AS h, {_kept(kind, 'c')}
             FROM {core} c WHERE c.source = ? AND c.load_id = ?""",
         [load_time, src.name, load_id],
     )
@@ -128,7 +131,7 @@ def record(con: duckdb.DuckDBPyConnection, src: SourceConfig, load_id: str, load
     # late older versions: superseded at arrival (valid_to: the next version's valid_from), unless the record
     # already had a version with that content
     have = {r[0] for r in con.execute("DESCRIBE _final").fetchall()}
-    h = hash_sql(kind, "f", have)
+    h = hash_sql(src, "f", have)
     con.execute(
         f"""INSERT INTO {table}
             SELECT f.{id_col}, ?, (SELECT coalesce(max(a.version_seq), 0) FROM {table} a
@@ -154,3 +157,30 @@ def record(con: duckdb.DuckDBPyConnection, src: SourceConfig, load_id: str, load
     for t in ("_vnew", "_vchg"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
     return con.execute(f"SELECT count(*) FROM {table} WHERE source = ?", [src.name]).fetchone()[0] - before
+
+
+def known_at_instant(text: str) -> datetime:
+    """`sara query --as-known-at`: a date is the end of that day (UTC); a date and time is that instant (UTC
+    unless it carries an offset). ValueError names what was given."""
+    from datetime import UTC, date, time, timedelta
+
+    text = text.strip()
+    try:
+        if len(text) == 10:
+            d = date.fromisoformat(text)
+            return datetime.combine(d, time(), UTC) + timedelta(days=1) - timedelta(microseconds=1)
+        t = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"--as-known-at {text!r}: give a date (2026-11-18) or a date and time "
+                         "(2026-11-18T10:00:00, UTC unless an offset is given)") from None
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+def define_known_at(con: duckdb.DuckDBPyConnection, ts: datetime) -> None:
+    """Session views `calls` and `incidents`: the records as known at `ts` (core.calls_as_known_at /
+    core.incidents_as_known_at), with the fields the history keeps. Works on a read-only connection."""
+    con.execute("CREATE OR REPLACE TEMP TABLE _known_at (ts TIMESTAMPTZ)")
+    con.execute("INSERT INTO _known_at VALUES (?)", [ts])
+    for name in ("calls", "incidents"):
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {qident(name)} AS "
+                    f"SELECT * FROM core.{name}_as_known_at((SELECT ts FROM _known_at))")
