@@ -110,3 +110,44 @@ create or replace macro core.incidents_as_known_at(ts) as table
     left join (select l.load_id, coalesce(r.finished_at, l.loaded_at) as known_at
                from meta.loads l left join meta.runs r on r.run_id = l.run_id) e on e.load_id = v.ended_load_id
     where k.known_at <= cast(ts as timestamptz) and (e.known_at is null or e.known_at > cast(ts as timestamptz));
+-- what changed between consecutive current versions of a record (versions superseded at arrival never were
+-- current): one row per kind of change, with the old and new values and the load of the new version
+create or replace view core.version_changes as
+with v as (
+    select 'call' as record_kind, source, call_id as record_id, agency, version_seq, valid_from, load_id,
+           coalesce(call_category, '(none)') || ': ' || coalesce(call_type_code, '(none)') as what,
+           coalesce(disposition_category, '(none)') || ': ' || coalesce(disposition, '(none)') || ', countable '
+               || is_countable as disposition, is_void, location_key, x, y, event_at
+    from core.call_versions where ended_load_id is distinct from load_id
+    union all
+    select 'incident', source, incident_id, agency, version_seq, valid_from, load_id,
+           coalesce(offense_category, '(none)') || ': ' || coalesce(offense_code, '(none)'), null, is_void, location_key, x, y,
+           event_at
+    from core.incident_versions where ended_load_id is distinct from load_id),
+p as (
+    select *, lag(what) over w as what0, lag(disposition) over w as disposition0, lag(is_void) over w as void0,
+           lag(location_key) over w as location_key0, lag(x) over w as x0, lag(y) over w as y0,
+           lag(event_at) over w as event_at0, lag(version_seq) over w as seq0
+    from v window w as (partition by record_kind, source, record_id order by version_seq))
+select record_kind, source, record_id, agency, load_id, valid_from, change, old_value, new_value
+from p, lateral (values
+    ('reclassified', what0, what, what0 is distinct from what),
+    ('disposition', disposition0, disposition, disposition0 is distinct from disposition),
+    (case when is_void then 'voided or unfounded' else 'restored' end, cast(void0 as varchar), cast(is_void as varchar),
+     void0 is distinct from is_void),
+    ('relocated', location_key0 || ' (' || round(x0) || ', ' || round(y0) || ')',
+     location_key || ' (' || round(x) || ', ' || round(y) || ')',
+     location_key0 is distinct from location_key or x0 is distinct from x or y0 is distinct from y),
+    ('retimed', cast(event_at0 as varchar), cast(event_at as varchar), event_at0 is distinct from event_at)
+) c(change, old_value, new_value, changed)
+where seq0 is not null and changed;
+comment on view core.version_changes is 'One row per kind of change between consecutive current versions of a record (core.call_versions, core.incident_versions): reclassified (category or code), disposition (calls: disposition category, code or countable flag), voided or unfounded / restored, relocated (location key or point), retimed (event_at). Versions superseded at arrival were never current and are left out.';
+comment on column core.version_changes.record_kind is 'call or incident';
+comment on column core.version_changes.source is 'source name';
+comment on column core.version_changes.record_id is 'the call or incident id';
+comment on column core.version_changes.agency is 'agency code';
+comment on column core.version_changes.load_id is 'the load (meta.loads) that brought the new version';
+comment on column core.version_changes.valid_from is 'the new version''s valid_from, UTC';
+comment on column core.version_changes.change is 'reclassified, disposition, voided or unfounded, restored, relocated, retimed';
+comment on column core.version_changes.old_value is 'the value before, as text (category: code; location key (x, y); UTC time)';
+comment on column core.version_changes.new_value is 'the value after, as text';

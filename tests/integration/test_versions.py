@@ -89,6 +89,10 @@ def test_update_adds_one_version_identical_redelivery_none_and_void_one(tiny_pro
     f.load("20160505", B.replace(",\n", ",DELETED\n"))
     assert f.n_versions() == 5
     assert [v[1:3] for v in f.versions("B")] == [("BURGLARY", False), ("BURGLARY", True)]
+    # what changed, per kind, between consecutive current versions
+    assert f.con.execute("SELECT record_id, change, old_value, new_value FROM core.version_changes ORDER BY 1, 2"
+                         ).fetchall() == [("A", "reclassified", "Unmapped: THEFT", "Unmapped: ROBBERY"),
+                                          ("B", "voided or unfounded", "false", "true")]
     # core holds the current versions, as before
     assert f.con.execute("SELECT list(offense_code || ':' || is_void ORDER BY incident_id) FROM core.incidents"
                          ).fetchone()[0] == ["ROBBERY:false", "BURGLARY:true", "THEFT:false"]
@@ -107,6 +111,9 @@ def test_late_older_extract_is_superseded_at_arrival_and_changes_nothing_current
     assert f.current() == current
     assert f.n_versions() == n + 1
     assert f.versions("A")[-1] == (3, "BURGLARY", False, _utc(5), _utc(10), "20160505", "20160505")
+    # never current, so no change: A went from theft to robbery
+    assert f.con.execute("SELECT record_id, change, old_value, new_value FROM core.version_changes").fetchall() == \
+        [("A", "reclassified", "Unmapped: THEFT", "Unmapped: ROBBERY")]
     # ... and it was never the version known: as known now, A is the robbery
     known = f.con.execute("SELECT offense_code FROM core.incidents_as_known_at(now()) WHERE incident_id = 'A'"
                           ).fetchall()
@@ -214,7 +221,7 @@ def test_demo_each_planted_update_is_exactly_one_new_version(demo_nights):
 
     con = connect(demo_nights.warehouse, read_only=True)
     try:
-        n_updates = 0
+        n_updates = n_changed = 0
         for night in demo_nights.manifest["nights"]:
             for source, load_id in _night_loads(con, night).items():
                 table, id_col = (("core.incident_versions", "incident_id") if source.endswith("incidents")
@@ -232,7 +239,13 @@ def test_demo_each_planted_update_is_exactly_one_new_version(demo_nights):
                 new = night[source]["new_records"]
                 assert new - n_quarantined <= n_first <= new, (night["night"], source)
                 n_updates += len(planted)
+                # what core.version_changes says the load changed is about planted updates only
+                changed = {r[0] for r in con.execute(
+                    "SELECT record_id FROM core.version_changes WHERE load_id = ?", [load_id]).fetchall()}
+                assert changed <= set(planted), (night["night"], source)
+                n_changed += len(changed)
         assert n_updates > 20  # nights 2..6 plant updates in every feed
+        assert n_changed > 10  # and most change a disposition or a category
         # every version but the current one of a record has ended, and the current one is core's
         assert con.execute("""SELECT count(*) FROM core.call_versions v JOIN core.calls c USING (source, call_id)
                               WHERE v.ended_load_id IS NULL""").fetchone()[0] == \

@@ -23,6 +23,10 @@ spelling, a status that is not void) shows as a new version whose kept fields ar
 itself is not kept. The full row of the current version stays in core.calls / core.incidents, exactly as
 before. A late older version is hashed as it was staged (the geocoder does not place stale rows).
 
+As known at a time (core.calls_as_known_at, `sara query --as-known-at`): the versions whose load was published
+by then (its run's finish time in meta.runs). `sara rebuild` loads every file in one run, so after a rebuild every
+version is known from the rebuild on: the nights before it can no longer be replayed.
+
 Existing warehouses: the first load of a source with current rows in core and no version rows seeds the history
 with one version per current record (valid_from = its version_at, else its load's loaded_at; load_id = the load
 that brought it).
