@@ -51,6 +51,7 @@ def _print_failed_runs(settings: Settings) -> None:
 
 def _status_tables(settings: Settings, con) -> None:
     from transforms.warehouse import status as st
+    from transforms.warehouse.versions import changes_last_night
 
     def show(title: str, rows: st.Rows) -> None:
         print_table(title, rows.columns, rows.rows)
@@ -71,6 +72,7 @@ def _status_tables(settings: Settings, con) -> None:
     show("beat and district: from the feed or the polygon layer", st.unit_sources(con))
     show("beat and district: feed value vs polygon, commonest differences", st.unit_disagreements(con))
     show("failed loads", st.failed_loads(con))
+    show("records changed in the last night, by kind (core.version_changes)", changes_last_night(con))
     show("still being written (held; tried again next run)", st.held_files(con, settings.landing_dir))
     show("not picked up (matches no pattern), last run", st.unmatched_last_run(con))
 

@@ -329,3 +329,29 @@ def test_sara_query_as_known_at_shows_a_past_night(demo_nights):
     bad = CliRunner().invoke(app, ["query", "--config", str(demo_nights.config), "--as-known-at", "yesterday",
                                    "SELECT 1"])
     assert bad.exit_code != 0 and "give a date" in bad.output
+
+
+def test_sara_status_counts_the_last_nights_changes_by_kind(demo_nights):
+    from typer.testing import CliRunner
+
+    from flows.cli import app
+    from transforms.warehouse.db import connect
+    from transforms.warehouse.versions import changes_last_night
+
+    con = connect(demo_nights.warehouse, read_only=True)
+    try:
+        rows = changes_last_night(con).rows
+        night6 = demo_nights.manifest["nights"][-1]
+        planted = {i for source, entry in night6.items() if isinstance(entry, dict)
+                   for ids in entry.get("updated_by_first_night", {}).values() for i in ids}
+        changed = {r[0] for r in con.execute(
+            """SELECT record_id FROM core.version_changes v JOIN meta.loads l USING (load_id)
+               WHERE l.run_id = ?""", [demo_nights.published[-1]["run_id"]]).fetchall()}
+        assert rows and all(n > 0 for _, _, n in rows)
+        assert changed and changed <= planted
+        assert sum(n for _, _, n in rows) >= len(changed)  # a record can change in more than one way
+    finally:
+        con.close()
+    res = CliRunner().invoke(app, ["status", "--config", str(demo_nights.config)], env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    assert "records changed in the last night" in res.output

@@ -188,3 +188,20 @@ def define_known_at(con: duckdb.DuckDBPyConnection, ts: datetime) -> None:
     for name in ("calls", "incidents"):
         con.execute(f"CREATE OR REPLACE TEMP VIEW {qident(name)} AS "
                     f"SELECT * FROM core.{name}_as_known_at((SELECT ts FROM _known_at))")
+
+
+def changes_last_night(con: duckdb.DuckDBPyConnection):
+    """`sara status`: records changed by the loads of the last published night, per kind of change
+    (core.version_changes); no rows on a warehouse made before the history."""
+    from transforms.warehouse.sqlutil import relation_exists
+    from transforms.warehouse.status import Rows
+
+    if not relation_exists(con, "core", "version_changes"):
+        return Rows(["record_kind", "change", "records"], [])
+    cur = con.execute("""SELECT record_kind, change, count(DISTINCT (source, record_id)) AS records
+                         FROM core.version_changes WHERE load_id IN (
+                           SELECT load_id FROM meta.loads WHERE run_id = (
+                             SELECT run_id FROM meta.runs WHERE status IN ('ok', 'partial')
+                             ORDER BY started_at DESC LIMIT 1))
+                         GROUP BY ALL ORDER BY 1, 2""")
+    return Rows([d[0] for d in cur.description], cur.fetchall())
