@@ -51,6 +51,7 @@ def _print_failed_runs(settings: Settings) -> None:
 
 def _status_tables(settings: Settings, con) -> None:
     from transforms.warehouse import status as st
+    from transforms.warehouse.versions import changes_last_night
 
     def show(title: str, rows: st.Rows) -> None:
         print_table(title, rows.columns, rows.rows)
@@ -71,6 +72,7 @@ def _status_tables(settings: Settings, con) -> None:
     show("beat and district: from the feed or the polygon layer", st.unit_sources(con))
     show("beat and district: feed value vs polygon, commonest differences", st.unit_disagreements(con))
     show("failed loads", st.failed_loads(con))
+    show("records changed in the last night, by kind (core.version_changes)", changes_last_night(con))
     show("still being written (held; tried again next run)", st.held_files(con, settings.landing_dir))
     show("not picked up (matches no pattern), last run", st.unmatched_last_run(con))
 
@@ -78,16 +80,28 @@ def _status_tables(settings: Settings, con) -> None:
 def query(sql: str = typer.Argument(..., help='SQL, e.g. "SELECT call_category, count(*) FROM core.calls GROUP BY 1"'),
           csv: bool = typer.Option(False, "--csv", help="print CSV instead of a table"),
           limit: int = typer.Option(200, help="rows to print in table mode"),
+          as_known_at: str | None = typer.Option(
+              None, "--as-known-at", metavar="DATE",
+              help="also give views `calls` and `incidents`: the records as the warehouse knew them at the end of "
+                   "DATE (UTC), or at a date and time, from the version history (the fields it keeps)"),
           config: str | None = ConfigOpt) -> None:
     """Run SQL on the published warehouse (read-only, spatial extension loaded) and print the result.
 
     Examples:  sara query "SELECT agency, count(*) AS calls FROM core.calls GROUP BY 1"  |
-    sara query --csv "SELECT * FROM marts.hotspots LIMIT 100" > hotspots.csv
+    sara query --csv "SELECT * FROM marts.hotspots LIMIT 100" > hotspots.csv  |
+    sara query --as-known-at 2026-11-18 "SELECT call_category, count(*) FROM calls GROUP BY 1"
     """
     from transforms.warehouse.db import open_published
+    from transforms.warehouse.versions import define_known_at, known_at_instant
 
     settings = settings_from(config)
+    try:
+        known_at = known_at_instant(as_known_at) if as_known_at else None
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from None
     with warehouse_errors(settings), open_published(settings.warehouse_path) as con:
+        if known_at is not None:
+            define_known_at(con, known_at)
         rel = con.execute(sql)
         if rel.description is None:
             return

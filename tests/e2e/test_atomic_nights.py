@@ -61,6 +61,9 @@ TABLES = {
     "core.incidents": ((), ("incident_id",)),
     "core.offenses": ((), ("incident_id", "offense_seq")),
     "core.quarantine": ((), ("load_id", "source_row")),
+    # the version history is written in each load's transaction: a kill leaves it as consistent as core
+    "core.call_versions": ((), ("source", "call_id", "version_seq")),
+    "core.incident_versions": ((), ("source", "incident_id", "version_seq")),
     # run ids and load times differ between runs; the path is absolute, so only its file name is compared
     "meta.loads": (("run_id", "loaded_at", "path"), ("load_id",)),
     "marts.hotspot_stats": ((), ("agency", "unit_type", "unit_id", "dataset", "category_group", "origin",

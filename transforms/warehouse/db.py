@@ -73,10 +73,11 @@ def connect(path: Path | str, read_only: bool = False, threads: int | None = Non
 
 
 def apply_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create or update the schema and the data dictionary; a no-op when schema.sql has not changed."""
+    """Create or update the schema and the data dictionary; a no-op when neither file has changed."""
     import hashlib
 
-    text = (SQL_DIR / "schema.sql").read_text(encoding="utf-8")
+    # sql/schema.sql, then the version history's tables and macros (kept apart: schema.sql is at the line limit)
+    text = "\n".join((SQL_DIR / f).read_text(encoding="utf-8") for f in ("schema.sql", "core/versions_schema.sql"))
     digest = hashlib.sha256(text.encode()).hexdigest()
     try:
         if con.execute("SELECT sha256 FROM meta.schema_info").fetchone() == (digest,):
@@ -89,8 +90,8 @@ def apply_schema(con: duckdb.DuckDBPyConnection) -> None:
             con.execute(f"ALTER TABLE {qident(schema)}.{qident(table)} RENAME COLUMN {qident(old)} TO {qident(new)}")
     con.execute(text)
     con.execute("CREATE OR REPLACE TABLE meta.schema_info (sha256 VARCHAR, applied_at TIMESTAMPTZ)")
-    con.execute("COMMENT ON TABLE meta.schema_info IS 'the version of sql/schema.sql last applied to this file'")
-    con.execute("COMMENT ON COLUMN meta.schema_info.sha256 IS 'sha256 of sql/schema.sql'")
+    con.execute("COMMENT ON TABLE meta.schema_info IS 'the version of sql/schema.sql (with sql/core/versions_schema.sql) last applied to this file'")
+    con.execute("COMMENT ON COLUMN meta.schema_info.sha256 IS 'sha256 of sql/schema.sql followed by sql/core/versions_schema.sql'")
     con.execute("COMMENT ON COLUMN meta.schema_info.applied_at IS 'when it was applied, UTC'")
     con.execute("INSERT INTO meta.schema_info VALUES (?, now())", [digest])
 

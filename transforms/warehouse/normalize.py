@@ -16,6 +16,8 @@ Steps, all in DuckDB SQL except two lookups computed on DISTINCT values in Pytho
 7. merge    into core by update_mode; a version older than core's is stale and changes nothing
 8. geocode  (sources with geocode.enabled) the load's rows with an address and no point, placed offline from the
             agency's own history and streets (geocoding.py); a row not placed keeps geocode_status as its reason
+9. history  one row per distinct version in core.call_versions / core.incident_versions (versions.py), in the
+            same transaction
 
 Every row read is accounted for: rows_read = rows_loaded + rows_duplicate + rows_quarantined.
 """
@@ -29,7 +31,7 @@ from datetime import datetime
 import duckdb
 
 from transforms.config import Settings, SourceConfig
-from transforms.warehouse import enrich, geocoding, natures
+from transforms.warehouse import enrich, geocoding, natures, versions
 from transforms.warehouse.sqlutil import Params, qident, qstr
 from transforms.warehouse.staging import build_stage_sql, needs_row_hash, raw_json_sql
 
@@ -129,6 +131,7 @@ def normalize_load(con: duckdb.DuckDBPyConnection, src: SourceConfig, settings: 
         natures.refresh_calls(con, src.name, has["call_types"])
     if src.geocode.enabled:  # 7. place the load's unlocated rows with an address (geocoding.py)
         geocoding.place_unlocated(con, core, src, settings, load_id)
+    versions.record(con, src, load_id, load_time)  # 8. the version history (versions.py)
     n_duplicate = n_exact_dup + n_superseded + n_stale_rows
     n_loaded = (n_stage + n_rejects) - n_quar - n_duplicate
     return NormalizeResult(
@@ -152,7 +155,7 @@ def drop_temp(con: duckdb.DuckDBPyConnection) -> None:
             con.execute(f"DROP VIEW IF EXISTS {v}")
         except duckdb.CatalogException:
             pass
-    for t in ("_rec", "_ok", "_stg", *enrich.TEMP_TABLES, "_stale", "_days", "_newer_days"):
+    for t in ("_rec", "_ok", "_stg", *enrich.TEMP_TABLES, "_stale", "_days", "_newer_days", "_vnew", "_vchg"):
         try:
             con.execute(f"DROP TABLE IF EXISTS {t}")
         except duckdb.CatalogException:
@@ -234,7 +237,9 @@ def _grain_incidents(con: duckdb.DuckDBPyConnection) -> None:
 
 def _merge(con: duckdb.DuckDBPyConnection, src: SourceConfig, core: str, id_col: str,
            load_id: str) -> tuple[int, int]:
-    """Apply the load to core. Returns (raw rows not applied because stale, records written)."""
+    """Apply the load to core. Returns (raw rows not applied because stale, records written). A source with
+    current rows and no history yet first seeds its history from them (versions.seed)."""
+    versions.seed(con, src)
     if src.update_mode == "replace_window":
         # the extract replaces this source's rows on the local days it covers, except days where core
         # already holds a newer version (an older extract arriving late changes nothing newer)

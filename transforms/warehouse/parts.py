@@ -36,7 +36,12 @@ CORE_KEYS = {
     "core.incidents": ("source", "incident_id"),
     "core.offenses": ("source", "incident_id", "offense_seq"),
     "core.call_units": ("source", "call_id", "unit_seq"),
+    "core.call_versions": ("source", "call_id", "version_seq"),
+    "core.incident_versions": ("source", "incident_id", "version_seq"),
 }
+# the version history of a source's records (transforms/warehouse/versions.py): a part holds the versions its
+# loads added or ended (every row of the source when the published file had none: the history was seeded)
+VERSION_TABLES = {"calls": "core.call_versions", "incidents": "core.incident_versions"}
 
 
 # the core tables that hang off a source's records, by (kind, event grain)
@@ -126,6 +131,8 @@ def ingest_partition(settings: Settings, source: str, published: Path, parts: Pa
                 copy_into(con, "pub", "core.offenses", "source = ?", [source])
             elif src.event_grain == "unit":
                 copy_into(con, "pub", "core.call_units", "source = ?", [source])
+            if relation_exists(con, "core", VERSION_TABLES[src.kind].split(".")[1], "pub"):
+                copy_into(con, "pub", VERSION_TABLES[src.kind], "source = ?", [source])
             if relation_exists(con, "raw", source, "pub"):  # raw rows of loads not normalized yet (a failed night)
                 con.execute(f"CREATE TABLE raw.{qident(source)} AS SELECT * FROM pub.raw.{qident(source)} "
                             "WHERE _load_id IN (SELECT load_id FROM pub.meta.loads WHERE status = 'raw')")
@@ -163,6 +170,14 @@ def ingest_partition(settings: Settings, source: str, published: Path, parts: Pa
                     files[table]["n_deleted"] = write_part(
                         con, f"SELECT {key} FROM pub.{table} WHERE source = ? EXCEPT SELECT {key} FROM {table}",
                         out_dir / f"{table}.deleted.parquet", [source])
+            vt = VERSION_TABLES[src.kind]
+            seeded = not (has_pub and relation_exists(con, "core", vt.split(".")[1], "pub") and con.execute(
+                f"SELECT count(*) FROM pub.{vt} WHERE source = ?", [source]).fetchone()[0])
+            vpath = out_dir / f"{vt}.parquet"
+            files[vt] = {"path": str(vpath), "rows": write_part(
+                con, f"SELECT * FROM {vt} WHERE source = ?" + (
+                    "" if seeded else " AND (load_id IN (SELECT load_id FROM _touched) "
+                                      "OR ended_load_id IN (SELECT load_id FROM _touched))"), vpath, [source])}
         manifest.update(raw=raw_results, normalized=norm_results, seconds=round(time.perf_counter() - t0, 3))
         return manifest
     finally:

@@ -1,0 +1,207 @@
+"""Every version kept: core.call_versions and core.incident_versions (sara issue 18).
+
+One row per distinct version of a record, written by normalize.py in the load's own transaction, after the merge
+(and after the geocoder placed the load's rows, so a version holds the point core holds):
+
+    new or changed   a record the load wrote to core whose content hash differs from its open version: the open
+                     version ends (valid_to = the new version's valid_from, ended_load_id = this load) and the
+                     new one is added; a record with no open version just gets one
+    identical        the same hash as the open version: nothing is added (a nightly full re-delivery, or an
+                     extract-time-ordered feed re-sending unchanged records, costs no rows)
+    late and older   a record the merge left alone because core holds a newer version (the stale rows): added as
+                     superseded at arrival (valid_to = the next version's valid_from, ended_load_id = its own load), unless
+                     a version of the record already has its hash (a re-delivered old version adds nothing)
+    dropped          (replace_window) a record a replaced day no longer holds: its open version ends
+
+Trade-off: a version row keeps the record's keys, its times, the load, a 64-bit hash of the canonical fields
+(HASHED below: every core column but the load fields, the call nature fields a later crosswalk refreshes and
+the raw_* columns; plus the version time on a feed with an updated_at column, see hash_sql) and, in full, only
+the fields a restatement needs (KEPT: category, disposition, countable, void, location key, point, time, beat,
+district). That is enough to tell that a record changed and how its figures moved, and to rebuild those fields
+as known on any past night (core.calls_as_known_at(ts)); a change in any other field (a unit time, an address
+spelling, a status that is not void) shows as a new version whose kept fields are equal, and the old value
+itself is not kept. The full row of the current version stays in core.calls / core.incidents, exactly as
+before. A late older version is hashed as it was staged (the geocoder does not place stale rows).
+
+As known at a time (core.calls_as_known_at, `sara query --as-known-at`): the versions whose load was published
+by then (its run's finish time in meta.runs). `sara rebuild` loads every file in one run, so after a rebuild every
+version is known from the rebuild on: the nights before it can no longer be replayed.
+
+Existing warehouses: the first load of a source with current rows in core and no version rows seeds the history
+with one version per current record (valid_from = its version_at, else its load's loaded_at; load_id = the load
+that brought it).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import duckdb
+
+from transforms.config import SourceConfig
+from transforms.warehouse.sqlutil import qident
+
+KEPT = {
+    "calls": ("agency", "event_at", "call_type_code", "call_category", "priority_level", "disposition",
+              "disposition_category", "is_countable", "is_void", "location_key", "x", "y", "beat", "district"),
+    "incidents": ("agency", "event_at", "offense_code", "offense_category", "crime_against", "is_void",
+                  "location_key", "x", "y", "beat", "district"),
+}
+# the canonical fields whose hash tells versions apart: a fixed list, so a column added to core later does not
+# make every record look changed
+HASHED = {
+    "calls": ("agency", "received_at", "entered_at", "dispatched_at", "enroute_at", "onscene_at", "cleared_at",
+              "event_at", "time_precision", "time_issue", "intake_s", "queue_s", "travel_s", "response_s",
+              "on_scene_s", "interval_issue", "call_type_code", "call_type", "call_type_initial", "call_category",
+              "priority", "priority_level", "disposition", "disposition_category", "origin", "self_initiated",
+              "is_countable", "duplicate_of", "linked_to", "is_void", "n_responding_units", "juvenile_flag",
+              "address", "address_block", "location_key", "lon", "lat", "x", "y", "is_located", "location_issue",
+              "beat", "district", "beat_source", "district_source", "beat_polygon", "district_polygon",
+              "geocode_method", "geocode_precision_m", "geocode_source"),
+    "incidents": ("agency", "occurred_from", "occurred_to", "reported_at", "event_at", "time_precision",
+                  "time_issue", "offense_code", "offense", "offense_category", "crime_against", "n_offenses",
+                  "origin", "is_void", "juvenile_flag", "address", "address_block", "location_key", "lon", "lat",
+                  "x", "y", "is_located", "location_issue", "beat", "district", "beat_source", "district_source",
+                  "beat_polygon", "district_polygon", "geocode_method", "geocode_precision_m", "geocode_source"),
+}
+TABLES = {"calls": ("core.call_versions", "call_id"), "incidents": ("core.incident_versions", "incident_id")}
+
+
+def hash_sql(src: SourceConfig, alias: str, have: set[str] | None = None) -> str:
+    """The version hash of a core row (or a staged `_final` row, whose missing columns are null, as the merge
+    writes them): md5 of the hashed fields as text, lower 64 bits. A feed with its own version time (an
+    updated_at column) says a new time is a new version, whatever changed: version_at is hashed too. A feed
+    ordered by extract time re-sends unchanged records with a newer time: there the content alone counts."""
+    cols = (*HASHED[src.kind], *(("version_at",) if "updated_at" in src.timestamps else ()))
+    fields = (f"{alias}.{qident(c)}" if have is None or c in have else "NULL" for c in cols)
+    return f"md5_number_lower(CAST(row({', '.join(fields)}) AS VARCHAR))"
+
+
+def _kept(kind: str, alias: str, have: set[str] | None = None) -> str:
+    return ", ".join(f"{alias}.{qident(c)}" if have is None or c in have else "NULL" for c in KEPT[kind])
+
+
+def seed(con: duckdb.DuckDBPyConnection, src: SourceConfig) -> int:
+    """An existing warehouse's first load of a source: its current core rows become one version each.
+    Returns the versions seeded (0 when the source has history already or no rows)."""
+    table, id_col = TABLES[src.kind]
+    core = f"core.{src.kind}"
+    if con.execute(f"SELECT count(*) FROM {table} WHERE source = ?", [src.name]).fetchone()[0]:
+        return 0
+    con.execute(
+        f"""INSERT INTO {table}
+            SELECT c.{id_col}, c.source, 1, coalesce(c.version_at, l.loaded_at, now()), NULL, c.load_id, NULL,
+                   {hash_sql(src, 'c')}, {_kept(src.kind, 'c')}
+            FROM {core} c LEFT JOIN meta.loads l ON l.load_id = c.load_id WHERE c.source = ?""",
+        [src.name],
+    )
+    return con.execute(f"SELECT count(*) FROM {table} WHERE source = ?", [src.name]).fetchone()[0]
+
+
+def record(con: duckdb.DuckDBPyConnection, src: SourceConfig, load_id: str, load_time: datetime) -> int:
+    """Write the load's versions (see the module docstring). Needs the session's `_final` and `_stale` of the
+    merge. Returns the version rows added."""
+    kind = src.kind
+    table, id_col = TABLES[kind]
+    core = f"core.{kind}"
+    before = con.execute(f"SELECT count(*) FROM {table} WHERE source = ?", [src.name]).fetchone()[0]
+    # the records this load wrote, hashed as core now holds them, beside their open version
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _vnew AS
+            SELECT c.{id_col} AS rid, coalesce(c.version_at, CAST(? AS TIMESTAMPTZ)) AS valid_from,
+                   {hash_sql(src, 'c')} AS h, {_kept(kind, 'c')}
+            FROM {core} c WHERE c.source = ? AND c.load_id = ?""",
+        [load_time, src.name, load_id],
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _vchg AS
+            SELECT n.*, o.version_seq AS open_seq,
+                   (SELECT coalesce(max(a.version_seq), 0) FROM {table} a
+                    WHERE a.source = ? AND a.{id_col} = n.rid) AS last_seq
+            FROM _vnew n LEFT JOIN {table} o ON o.source = ? AND o.{id_col} = n.rid AND o.ended_load_id IS NULL
+            WHERE o.row_hash IS DISTINCT FROM n.h""",
+        [src.name, src.name],
+    )
+    con.execute(
+        f"""UPDATE {table} AS o SET valid_to = g.valid_from, ended_load_id = ?
+            FROM _vchg g WHERE o.source = ? AND o.{id_col} = g.rid AND o.version_seq = g.open_seq""",
+        [load_id, src.name],
+    )
+    con.execute(
+        f"""INSERT INTO {table}
+            SELECT rid, ?, last_seq + 1, valid_from, NULL, ?, NULL, h, {_kept(kind, 'g')} FROM _vchg g""",
+        [src.name, load_id],
+    )
+    # late older versions: superseded at arrival (valid_to: the next version's valid_from), unless the record
+    # already had a version with that content
+    have = {r[0] for r in con.execute("DESCRIBE _final").fetchall()}
+    h = hash_sql(src, "f", have)
+    con.execute(
+        f"""INSERT INTO {table}
+            SELECT f.{id_col}, ?, (SELECT coalesce(max(a.version_seq), 0) FROM {table} a
+                                   WHERE a.source = ? AND a.{id_col} = f.{id_col}) + 1,
+                   coalesce(f.version_at, CAST(? AS TIMESTAMPTZ)),
+                   coalesce((SELECT min(a.valid_from) FROM {table} a WHERE a.source = ? AND a.{id_col} = f.{id_col}
+                               AND a.valid_from > f.version_at), c.version_at, CAST(? AS TIMESTAMPTZ)),
+                   ?, ?, {h}, {_kept(kind, 'f', have)}
+            FROM _final f LEFT JOIN {core} c ON c.source = ? AND c.{id_col} = f.{id_col}
+            WHERE f.{id_col} IN (SELECT record_id FROM _stale)
+              AND NOT EXISTS (SELECT 1 FROM {table} a WHERE a.source = ? AND a.{id_col} = f.{id_col}
+                                AND a.row_hash = {h})""",
+        [src.name, src.name, load_time, src.name, load_time, load_id, load_id, src.name, src.name],
+    )
+    if src.update_mode == "replace_window":  # records a replaced day dropped: their open version ends
+        con.execute(
+            f"""UPDATE {table} SET valid_to = coalesce((SELECT max(version_at) FROM _final),
+                                                       CAST(? AS TIMESTAMPTZ)), ended_load_id = ?
+                WHERE source = ? AND ended_load_id IS NULL
+                  AND {id_col} NOT IN (SELECT {id_col} FROM {core} WHERE source = ?)""",
+            [load_time, load_id, src.name, src.name],
+        )
+    for t in ("_vnew", "_vchg"):
+        con.execute(f"DROP TABLE IF EXISTS {t}")
+    return con.execute(f"SELECT count(*) FROM {table} WHERE source = ?", [src.name]).fetchone()[0] - before
+
+
+def known_at_instant(text: str) -> datetime:
+    """`sara query --as-known-at`: a date is the end of that day (UTC); a date and time is that instant (UTC
+    unless it carries an offset). ValueError names what was given."""
+    from datetime import UTC, date, time, timedelta
+
+    text = text.strip()
+    try:
+        if len(text) == 10:
+            d = date.fromisoformat(text)
+            return datetime.combine(d, time(), UTC) + timedelta(days=1) - timedelta(microseconds=1)
+        t = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"--as-known-at {text!r}: give a date (2026-11-18) or a date and time "
+                         "(2026-11-18T10:00:00, UTC unless an offset is given)") from None
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+def define_known_at(con: duckdb.DuckDBPyConnection, ts: datetime) -> None:
+    """Session views `calls` and `incidents`: the records as known at `ts` (core.calls_as_known_at /
+    core.incidents_as_known_at), with the fields the history keeps. Works on a read-only connection."""
+    con.execute("CREATE OR REPLACE TEMP TABLE _known_at (ts TIMESTAMPTZ)")
+    con.execute("INSERT INTO _known_at VALUES (?)", [ts])
+    for name in ("calls", "incidents"):
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {qident(name)} AS "
+                    f"SELECT * FROM core.{name}_as_known_at((SELECT ts FROM _known_at))")
+
+
+def changes_last_night(con: duckdb.DuckDBPyConnection):
+    """`sara status`: records changed by the loads of the last published night, per kind of change
+    (core.version_changes); no rows on a warehouse made before the history."""
+    from transforms.warehouse.sqlutil import relation_exists
+    from transforms.warehouse.status import Rows
+
+    if not relation_exists(con, "core", "version_changes"):
+        return Rows(["record_kind", "change", "records"], [])
+    cur = con.execute("""SELECT record_kind, change, count(DISTINCT (source, record_id)) AS records
+                         FROM core.version_changes WHERE load_id IN (
+                           SELECT load_id FROM meta.loads WHERE run_id = (
+                             SELECT run_id FROM meta.runs WHERE status IN ('ok', 'partial')
+                             ORDER BY started_at DESC LIMIT 1))
+                         GROUP BY ALL ORDER BY 1, 2""")
+    return Rows([d[0] for d in cur.description], cur.fetchall())
