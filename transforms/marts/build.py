@@ -107,8 +107,9 @@ def build_all(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date | 
         ("emerging_hotspots", lambda: emerging_hotspots.build_emerging(con, settings)),
         ("kde", lambda: density.build_kde(con, settings)),
         ("hotspot_accuracy", lambda: density.build_accuracy(con, settings)),
-        # a scaled-out agency copies the aggregate the writer brought up to date (transforms/marts/parts.py)
-        ("location_days", (lambda: None) if prepared else (lambda: location_days.build_location_days(con))),
+        # a scaled-out agency copied the aggregate the writer brought up to date (transforms/marts/parts.py)
+        ("location_days", (lambda: None) if prepared and location_days.present(con)
+         else (lambda: location_days.build_location_days(con))),
         ("repeat_locations", lambda: repeat_locations.build_repeat_locations(con, settings)),
         ("hotspot_audit", lambda: audit.build_audit(con, settings)),
         ("concentration", lambda: place_concentration.build_concentration(con, settings)),

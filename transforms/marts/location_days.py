@@ -74,6 +74,11 @@ def _exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
                        "schema_name = 'marts' AND table_name = ?", [name]).fetchone()[0] > 0
 
 
+def present(con: duckdb.DuckDBPyConnection) -> bool:
+    """The kept tables are all there (a scaled-out agency part copies them from the build file)."""
+    return all(_exists(con, t) for t in TABLES)
+
+
 def build_location_days(con: duckdb.DuckDBPyConnection) -> dict:
     """Bring marts.location_days up to date with core: from scratch when it is missing or its signature
     changed, else only the days touched since. Returns {"rebuilt": bool, "days": touched days refilled}."""

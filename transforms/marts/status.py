@@ -61,8 +61,13 @@ PRODUCTS = {
     "compstat": "compstat",
     "compstat_top": "compstat_top",
     "response_times": "response_times",
+    "demand": "demand",
+    "workload": "workload",
+    "occupancy": "occupancy",
     "problem_assessment": "problem_assessment",
 }
+# product marts read from calls only: not applicable to an agency without a calls (CAD) feed
+CALLS_ONLY = {"response_times", "demand", "workload", "occupancy"}
 LOCATED = {"hotspots", "hotspot_audit", "emerging_hotspots", "kde", "hotspot_accuracy", "concentration",
            "near_repeat"}
 KNOX_MIN_EVENTS = 3  # transforms/marts/near_repeat.py tests a group from three located events on
@@ -72,7 +77,8 @@ def _window_days(settings: Settings, mart: str, as_of: date) -> tuple[str, date]
     """The words for a mart's window and its first local date (it ends at as_of)."""
     an = settings.sara.analysis
     longest = max(settings.sara.windows_days)
-    days = {"hotspots": longest, "hotspot_audit": longest, "kde": max(an.kde_windows_days, default=1),
+    days = {"hotspots": longest, "hotspot_audit": longest, "demand": longest, "workload": longest,
+            "occupancy": longest, "kde": max(an.kde_windows_days, default=1),
             "hotspot_accuracy": 2 * an.prediction_period_days}.get(mart, an.repeat_window_days)
     if mart == "emerging_hotspots":
         return f"{an.ehsa_steps} {an.ehsa_step}s", ehsa_first_day(settings, as_of)
@@ -128,6 +134,8 @@ def _empty_reason(f: _Facts, mart: str, agency: str) -> tuple[str, str]:
     where = f"the agency's {words} ({start} to {as_of})"
     if mart == "response_times":
         return "empty", _response_reason(f.con, agency, as_of)
+    if mart in CALLS_ONLY and f.count(agency, start, as_of, dataset="calls") == 0:
+        return "empty", f"no calls in {where}: {_span(p)}"
     if f.count(agency, start, as_of) == 0:
         return "empty", f"no events in {where}: {_span(p)}"
     if mart in LOCATED and f.count(agency, start, as_of, "n_located") == 0:
@@ -171,8 +179,8 @@ def _response_reason(con: duckdb.DuckDBPyConnection, agency: str, as_of: date) -
 
 def _not_applicable(settings: Settings, problems: list, mart: str, agency: str) -> str | None:
     """Why the mart has no input of its kind for the agency, if it has none."""
-    if mart == "response_times" and not any(src.agency == agency and src.kind == "calls"
-                                            for src in settings.sources.values()):
+    if mart in CALLS_ONLY and not any(src.agency == agency and src.kind == "calls"
+                                      for src in settings.sources.values()):
         return "the agency has no calls (CAD) feed"
     if mart == "problem_assessment" and not any(p.agency == agency for p in problems):
         return "no tracked problem for the agency"
