@@ -8,7 +8,7 @@ import typer
 import typer.core
 from rich.markup import escape
 
-from flows.cli.common import ConfigOpt, console, print_table, settings_from, warehouse_errors
+from flows.cli.common import ConfigOpt, console, fail, print_table, settings_from, warehouse_errors
 from transforms.config import Settings
 
 
@@ -101,7 +101,10 @@ def query(sql: str = typer.Argument(..., help='SQL, e.g. "SELECT call_category, 
         raise typer.BadParameter(str(e)) from None
     with warehouse_errors(settings), open_published(settings.warehouse_path) as con:
         if known_at is not None:
-            define_known_at(con, known_at)
+            try:
+                define_known_at(con, known_at)
+            except ValueError as e:
+                raise fail(str(e)) from None
         rel = con.execute(sql)
         if rel.description is None:
             return

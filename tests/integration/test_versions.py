@@ -355,3 +355,15 @@ def test_sara_status_counts_the_last_nights_changes_by_kind(demo_nights):
     res = CliRunner().invoke(app, ["status", "--config", str(demo_nights.config)], env={"COLUMNS": "200"})
     assert res.exit_code == 0, res.output
     assert "records changed in the last night" in res.output
+
+
+def test_as_known_at_on_a_warehouse_without_history_says_why():
+    """A warehouse an earlier sara wrote has no as-known-at macros: a clear error, not a DuckDB catalog error."""
+    import duckdb
+
+    from transforms.warehouse.versions import define_known_at
+
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA core")
+    with pytest.raises(ValueError, match="no version history yet"):
+        define_known_at(con, datetime(2026, 11, 18, tzinfo=UTC))

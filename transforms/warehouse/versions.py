@@ -182,7 +182,13 @@ def known_at_instant(text: str) -> datetime:
 
 def define_known_at(con: duckdb.DuckDBPyConnection, ts: datetime) -> None:
     """Session views `calls` and `incidents`: the records as known at `ts` (core.calls_as_known_at /
-    core.incidents_as_known_at), with the fields the history keeps. Works on a read-only connection."""
+    core.incidents_as_known_at), with the fields the history keeps. Works on a read-only connection. A warehouse
+    written before the history existed has no such macros: a ValueError says so."""
+    have = con.execute("SELECT count(*) FROM duckdb_functions() WHERE schema_name = 'core' "
+                       "AND function_name IN ('calls_as_known_at', 'incidents_as_known_at')").fetchone()[0]
+    if have < 2:
+        raise ValueError("this warehouse has no version history yet (it was written by an earlier version of "
+                         "sara): run `sara run` once, and the nights from then on can be queried --as-known-at")
     con.execute("CREATE OR REPLACE TEMP TABLE _known_at (ts TIMESTAMPTZ)")
     con.execute("INSERT INTO _known_at VALUES (?)", [ts])
     for name in ("calls", "incidents"):
