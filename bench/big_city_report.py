@@ -127,11 +127,4 @@ def report(d: dict, r: dict, args) -> bool:
         bound = (d["calls"] / sm["calls"]) ** (math.log(1.5) / math.log(10))
         targets[f"target 2: marts CPU ratio {c2 / c1:.2f} <= {bound:.2f} ({d['calls'] / sm['calls']:.1f}x the "
                 f"calls; 10x for 1.5x at the same growth)"] = c2 / c1 <= bound
-    print()
-    for name, ok in checks.items():
-        print(f"{'PASS' if ok else 'FAIL'}  {name}")
-    for name, ok in targets.items():
-        print(f"{'PASS' if ok else 'info' if args.quick else 'FAIL'}  {name}")
-    passed = all(checks.values()) and (args.quick or all(targets.values()))
-    print("\nPASS" if passed else "\nFAIL")
-    return passed
+    return bi.verdict(checks, targets, args.quick)

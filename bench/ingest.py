@@ -439,12 +439,18 @@ def report(rows: int, mb: float, n_bad: int, cnt: dict, base: dict, norm: dict, 
         f"ratio normalize/baseline (wall) <= {MAX_RATIO}": ratio <= MAX_RATIO,
         f"normalize peak RSS < {MAX_RSS_MB} MB": norm["rss_mb"] < MAX_RSS_MB,
     }
+    return verdict(checks, targets, args.quick)
+
+
+def verdict(checks: dict[str, bool], targets: dict[str, bool], quick: bool) -> bool:
+    """Print each correctness check and each target PASS/FAIL (a target is only `info` in a --quick run, whose
+    sizes are too small to judge it) and the overall verdict; return it."""
     print()
     for name, ok in checks.items():
         print(f"{'PASS' if ok else 'FAIL'}  {name}")
     for name, ok in targets.items():
-        print(f"{'PASS' if ok else 'info' if args.quick else 'FAIL'}  {name}")
-    passed = all(checks.values()) and (args.quick or all(targets.values()))
+        print(f"{'PASS' if ok else 'info' if quick else 'FAIL'}  {name}")
+    passed = all(checks.values()) and (quick or all(targets.values()))
     print("\nPASS" if passed else "\nFAIL")
     return passed
 
