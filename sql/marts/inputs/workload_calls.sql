@@ -19,7 +19,10 @@ calls as (
            coalesce(c.district, '(unassigned)') as district,
            cast(timezone(z.timezone, c.event_at) as date) as local_date,
            cast(timezone(z.timezone, c.event_at) as timestamp) as local_at,
-           z.timezone, c.dispatched_at, c.enroute_at, c.onscene_at, c.cleared_at, c.travel_s, c.on_scene_s,
+           z.timezone, c.dispatched_at, c.onscene_at, c.cleared_at, c.on_scene_s,
+           -- a call-level unit: dispatch to clear, or arrival to clear without a dispatch (on-view); null when
+           -- either end is missing (an interval is null then: sql/core/calls.sql), so it needs arrival and clear
+           case when c.dispatched_at is null then c.on_scene_s else c.travel_s + c.on_scene_s end as call_busy_s,
            r.as_of,
            list_contains(cast(getvariable('unit_sources') as varchar[]), c.source) as unit_grain
     from core.calls c
@@ -48,16 +51,11 @@ final as (
            case when c.unit_grain then 'unit rows' else 'call level (one unit assumed)' end as unit_basis,
            case when c.unit_grain then coalesce(u.n_units, 0) else 1 end as n_units,
            case when c.unit_grain then coalesce(u.n_units_timed, 0)
-                else cast(c.cleared_at is not null and coalesce(c.dispatched_at, c.onscene_at) is not null
-                          and (case when c.dispatched_at is null then c.on_scene_s
-                                    else c.travel_s + c.on_scene_s end) is not null as integer) end as n_units_timed,
-           case when c.unit_grain then u.busy_s
-                when c.dispatched_at is null then c.on_scene_s
-                else c.travel_s + c.on_scene_s end as busy_s,
+                else cast(c.call_busy_s is not null as integer) end as n_units_timed,
+           case when c.unit_grain then u.busy_s else c.call_busy_s end as busy_s,
            case when c.unit_grain then u.on_scene_s else c.on_scene_s end as on_scene_s,
            case when c.unit_grain then coalesce(u.intervals, [])
-                when (case when c.dispatched_at is null then c.on_scene_s else c.travel_s + c.on_scene_s end)
-                     is not null
+                when c.call_busy_s is not null
                 then [struct_pack(a := cast(timezone(c.timezone, coalesce(c.dispatched_at, c.onscene_at)) as timestamp),
                                   b := cast(timezone(c.timezone, c.cleared_at) as timestamp))]
                 else [] end as intervals
