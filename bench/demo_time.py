@@ -5,8 +5,9 @@
     .venv/bin/python bench/demo_time.py --quick        # CI smoke run: scale 0.05, two nights, one run
 
 Each run copies config/ and pyproject.toml into a fresh temporary folder and runs `python -m flows.cli demo
---verbose` there as a subprocess, with a PREFECT_HOME of its own and no PREFECT_API_URL (so the demo starts
-its own temporary Prefect API, as it does for a user). Every line the demo prints is stamped as it arrives:
+--verbose` there as a subprocess (the code of this checkout: its folder first on PYTHONPATH), with a
+PREFECT_HOME of its own and no PREFECT_API_URL (so the demo starts its own temporary Prefect API, as it does
+for a user). Every line the demo prints is stamped as it arrives:
 
 - before night 1: from the start of the process to the rule of night 1 (imports, generating the city,
   starting the Prefect API);
@@ -54,7 +55,7 @@ def import_baseline(tries: int = 3) -> float:
     best = float("inf")
     for _ in range(tries):
         t = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "import flows.nightly"], cwd=ROOT, check=True)
+        subprocess.run([sys.executable, "-c", "import flows.nightly"], cwd=ROOT, check=True)  # cwd: this checkout
         best = min(best, time.perf_counter() - t)
     return best
 
@@ -71,7 +72,9 @@ def one_run(nights: int, scale: float, keep: bool) -> dict:
     (work / "prefect").mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_") and k != "SARA_CONFIG"}
     env.update(PREFECT_HOME=str(work / "prefect"), PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1",
-               PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="90", COLUMNS="250")
+               PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="90", COLUMNS="250",
+               # the code of this checkout, not whichever checkout the environment's editable install names
+               PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p))
     cmd = [sys.executable, "-m", "flows.cli", "demo", "--verbose", "--nights", str(nights), "--scale", str(scale)]
     marks: list[tuple[str, float]] = []  # (phase that starts here, seconds since start)
     steps: dict[str, float] = {}

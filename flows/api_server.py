@@ -88,12 +88,17 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 def _configured() -> bool:
-    """An API is already there: PREFECT_API_URL, or a server registered in this process (the test harness)."""
-    from prefect.server.api.server import SubprocessASGIServer
+    """An API is already there: PREFECT_API_URL, or a server registered in this process (the test harness).
+
+    A harness in this process has imported Prefect's server module; when it is not imported there is no
+    harness, and importing it just to look (seconds of FastAPI and the server's models) is not done."""
     from prefect.settings import PREFECT_API_URL
 
-    harness = SubprocessASGIServer._instances.get(None)
-    return bool(PREFECT_API_URL.value()) or bool(harness is not None and harness.running)
+    if PREFECT_API_URL.value():
+        return True
+    server = sys.modules.get("prefect.server.api.server")
+    harness = server.SubprocessASGIServer._instances.get(None) if server is not None else None
+    return bool(harness is not None and harness.running)
 
 
 @contextmanager
@@ -134,7 +139,7 @@ def _drain() -> None:
     from prefect.utilities.asyncutils import run_coro_as_sync
 
     async def drain() -> None:
-        for step in (lambda: APILogWorker.instance().drain(), EventsWorker.drain_all):
+        for step in (APILogWorker.drain_all, EventsWorker.drain_all):
             try:
                 result = step()
                 if inspect.isawaitable(result):

@@ -27,7 +27,9 @@ event_dims as (
     select * from marts.event_dims where category_group = 'all' and origin_dim = 'all'
 ),
 call_natures as (
-    select source, call_id, call_nature from core.calls
+    -- dataset as a column, so that the join below is on equalities only (a hash join; "s.dataset = 'calls'"
+    -- in its ON clause made it a nested loop over every call)
+    select 'calls' as dataset, source, call_id, call_nature from core.calls
 ),
 sensitive as (
     select unnest(cast(getvariable('sensitive_natures') as varchar[])) as call_nature
@@ -84,7 +86,7 @@ scoped_events as (
 natured as (
     select s.*, n.call_nature, n.call_nature in (select call_nature from sensitive) as is_sensitive
     from scoped_events s
-    left join call_natures n on s.dataset = 'calls' and n.source = s.source and n.call_id = s.event_id
+    left join call_natures n on n.dataset = s.dataset and n.source = s.source and n.call_id = s.event_id
 ),
 event_counts as (
     select scope, agency, dataset, window_days,

@@ -5,7 +5,8 @@
 - The progress callback is set by the caller around the flow call (flows.context.reporting_progress), and
   neither it nor the night's connection outlives the call.
 - Under a Prefect test harness, or with PREFECT_API_URL set, the CLI starts no API server of its own
-  (flows.api_server.owned_api).
+  (flows.api_server.owned_api). Its own server is the only one: a flow run's logs reach it, and neither the
+  look for a harness nor the drain at exit imports Prefect's server or starts Prefect's temporary one.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -113,3 +116,40 @@ def test_no_server_of_its_own_when_an_api_is_configured(prefect_harness):
         assert url is None and children() == before
     with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:9/api"}), owned_api() as url:
         assert url is None and children() == before
+
+
+_ONE_SERVER = """
+import sys
+from prefect import flow, get_run_logger
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+from prefect.logging.handlers import APILogWorker
+from flows.api_server import owned_api
+
+@flow
+def hello():
+    get_run_logger().info("hello from the owned server test")
+
+with owned_api() as url:
+    state = hello(return_state=True)
+    APILogWorker.drain_all()  # the logs go in batches: send the last one now
+    with get_client(sync_client=True) as client:
+        logs = client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[state.state_details.flow_run_id])))
+    print("url", url is not None)
+    print("logs", sum("hello from the owned server test" in log.message for log in logs))
+print("server module", "prefect.server.api.server" in sys.modules)
+"""
+
+
+def test_the_owned_server_is_the_only_one(tmp_path):
+    """A flow run under owned_api logs to that server; the process never imports Prefect's server (the harness
+    check looks at sys.modules) and its exit starts no temporary server of Prefect's to drain the logs."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(PREFECT_HOME=str(tmp_path), PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1",
+               PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="90")
+    out = subprocess.run([sys.executable, "-c", _ONE_SERVER], cwd=Path(__file__).resolve().parents[2], env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "url True" in out.stdout and "logs 1" in out.stdout
+    assert "server module False" in out.stdout
+    assert "temporary server" not in out.stderr + out.stdout
