@@ -3,7 +3,9 @@
 -- month that ends on or before its as_of (marts.periods): never a month after as_of, never a partial month.
 -- The kept response-time marts lose the months outside it (the period moved, an agency left); the months of
 -- the window not in marts.response_months (new in the window, or touched by the night) are left in the
--- temporary table response_month_todo (agency, month) for sql/marts/response_time_calls.sql.
+-- temporary table response_month_todo (agency, month) for sql/marts/response_time_calls.sql, with the UTC days
+-- (days since 1970-01-01) that can hold their calls (response_month_days: a day wider on each side, as a zone is
+-- less than a day off UTC), so that only those calls need their local month computed.
 create or replace temp table response_month_window as
 with horizon as (
     select agency, min(first_date) as first_date from marts.horizon group by agency
@@ -44,3 +46,12 @@ create or replace temp table response_month_todo as
 select agency, month from response_month_window
 except
 select agency, month from marts.response_months;
+
+create or replace temp table response_month_days as
+with bounds as (
+    select agency, cast(epoch(cast(month as timestamp)) as bigint) // 86400 - 1 as first_day,
+           cast(epoch(cast(month as timestamp) + interval 1 month) as bigint) // 86400 + 1 as last_day
+    from response_month_todo
+)
+select distinct agency, unnest(range(first_day, last_day + 1)) as utc_day
+from bounds;

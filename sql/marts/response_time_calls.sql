@@ -8,12 +8,20 @@
 -- call counts. Variables: first_utc, last_utc (UTC bounds a day wider than the months to compute, so core's row
 -- groups outside them are skipped; the exact bound is the local month).
 create or replace temp view response_time_calls as
-with in_months as (
-    select c.*, cast(date_trunc('month', timezone(z.timezone, c.event_at)) as date) as month
+with near as (
+    -- the calls on the UTC days around the months to compute (response_month_days): a cheap filter before the
+    -- local month, which needs the zone's rules for every call
+    select c.*
     from core.calls c
-    join marts.agency_zones z using (agency)
+    semi join response_month_days d
+        on d.agency = c.agency and d.utc_day = cast(epoch(c.event_at) as bigint) // 86400
     where c.event_at between cast(getvariable('first_utc') as timestamptz)
                          and cast(getvariable('last_utc') as timestamptz)
+),
+in_months as (
+    select c.*, cast(date_trunc('month', timezone(z.timezone, c.event_at)) as date) as month
+    from near c
+    join marts.agency_zones z using (agency)
 ),
 todo as (
     select c.*

@@ -90,7 +90,7 @@ def fill(con: duckdb.DuckDBPyConnection) -> int:
         return int(n)
     finally:
         con.execute("DROP VIEW IF EXISTS temp.response_time_calls")
-        for t in ("response_month_window", "response_month_todo"):
+        for t in ("response_month_window", "response_month_todo", "response_month_days"):
             con.execute(f"DROP TABLE IF EXISTS temp.{qident(t)}")
 
 
