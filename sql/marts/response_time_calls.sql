@@ -1,53 +1,35 @@
 -- response_time_calls (a temporary view, the input of marts.response_times and marts.response_times_excluded):
--- one row per call of core.calls in the agency's whole local months, with its local month (agency zone) and the
--- first reason that leaves it out of the response times, in this order: void, not_countable, officer_initiated,
--- unknown_origin (any origin other than community/officer), cancelled, unknown_time (the call's time of day is
--- unknown), date_only_time (the call's received time, or its on-scene time, is a date without a time of day:
--- response_s is null, never 0 s), no_onscene_time; null when the call counts.
--- The months: from the first month that starts on or after both the agency's first date in marts.horizon and
--- the first day of its calls (marts.coverage) to the last month that ends on or before its as_of
--- (marts.periods): never a month after as_of, never a partial month.
+-- one row per call of core.calls in the months to compute (temporary table response_month_todo, made by
+-- sql/marts/response_month_todo.sql: whole local months of the agency's period not kept from an earlier night),
+-- with its local month (agency zone) and the first reason that leaves it out of the response times, in this
+-- order: void, not_countable, officer_initiated, unknown_origin (any origin other than community/officer),
+-- cancelled, unknown_time (the call's time of day is unknown), date_only_time (the call's received time, or its
+-- on-scene time, is a date without a time of day: response_s is null, never 0 s), no_onscene_time; null when the
+-- call counts. Variables: first_utc, last_utc (UTC bounds a day wider than the months to compute, so core's row
+-- groups outside them are skipped; the exact bound is the local month).
 create or replace temp view response_time_calls as
-with calls as (
-    select * from core.calls
+with near as (
+    -- the calls on the UTC days around the months to compute (response_month_days): a cheap filter before the
+    -- local month, which needs the zone's rules for every call
+    select c.*
+    from core.calls c
+    semi join response_month_days d
+        on d.agency = c.agency and d.utc_day = cast(epoch(c.event_at) as bigint) // 86400
+    where c.event_at between cast(getvariable('first_utc') as timestamptz)
+                         and cast(getvariable('last_utc') as timestamptz)
 ),
-zones as (
-    select * from marts.agency_zones
+in_months as (
+    select c.*, cast(date_trunc('month', timezone(z.timezone, c.event_at)) as date) as month
+    from near c
+    join marts.agency_zones z using (agency)
 ),
-horizon as (
-    select agency, min(first_date) as first_date from marts.horizon group by agency
-),
-calls_first_days as (
-    select agency, min(first_day) as first_day from marts.coverage where dataset = 'calls' group by agency
-),
-as_of as (
-    select agency, as_of from marts.periods where as_of is not null
-),
-months as (
-    -- the first whole local month from both the horizon and the calls' first day on; the last month ending on
-    -- or before as_of
-    select h.agency,
-           cast(case when day(greatest(h.first_date, f.first_day)) = 1 then greatest(h.first_date, f.first_day)
-                     else date_trunc('month', greatest(h.first_date, f.first_day)) + interval 1 month
-                end as date) as first_month,
-           cast(case when day(a.as_of + 1) = 1 then date_trunc('month', a.as_of)
-                     else date_trunc('month', a.as_of) - interval 1 month
-                end as date) as last_month
-    from horizon h
-    join calls_first_days f using (agency)
-    join as_of a using (agency)
-),
-in_horizon as (
-    select c.*, z.timezone
-    from calls c
-    join zones z using (agency)
-    join months m using (agency)
-    -- a UTC bound a day early lets the scan skip old row groups; the exact bound is the local month
-    where c.event_at >= (select min(first_date) from marts.horizon) - interval 1 day
-      and date_trunc('month', timezone(z.timezone, c.event_at)) between m.first_month and m.last_month
+todo as (
+    select c.*
+    from in_months c
+    semi join response_month_todo t using (agency, month)
 ),
 final as (
-    select c.*, cast(date_trunc('month', timezone(c.timezone, c.event_at)) as date) as month,
+    select c.*,
            case when c.is_void then 'void'
                 when not c.is_countable then 'not_countable'
                 when c.origin = 'officer' then 'officer_initiated'
@@ -61,6 +43,6 @@ final as (
                     then 'date_only_time'
                 when c.response_s is null then 'no_onscene_time'
            end as reason
-    from in_horizon c
+    from todo c
 )
 select * from final;

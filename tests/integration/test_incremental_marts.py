@@ -1,9 +1,11 @@
 """Incremental marts equal a rebuild: the aggregates kept between nights (marts.location_days and its side
-tables, marts.event_units) are updated only for what a night touched, and every mart table must then be the
-same as when it is built from scratch (the kept tables dropped) on the same core.
+tables, marts.event_units, the response-time marts per month) are updated only for what a night touched, and
+every mart table must then be the same as when it is built from scratch (the kept tables dropped) on the same
+core.
 
 Two cases: Test City's CAD feed with hand-made nights (a call moved to another day and place, a call voided, a
-call cancelled, a new call, a late older extract that changes nothing), and the demo's nights 2..6 through the
+call cancelled, a new call, an old month's response time updated, a late older extract that changes nothing, the
+period's first month leaving, as_of moving a month on), and the demo's nights 2..6 through the
 nightly flow (updates of earlier calls and incidents, new days, a late stale extract on night 6).
 """
 
@@ -17,6 +19,7 @@ import pytest
 
 from tests.support.loads import load
 from transforms.marts import build as marts
+from transforms.marts import response_months
 from transforms.warehouse import db as wh
 from transforms.warehouse.sqlutil import qident
 
@@ -25,10 +28,12 @@ MAIN, OAK, ELM = ("100 MAIN ST", -122.4100, 37.7800), ("200 OAK ST", -122.4300, 
     ("300 ELM ST", -122.4200, 37.7600)
 
 
-def row(call_id: str, received: str, updated: str, place: tuple, kind: str = "BURG", disp: str = "RPT") -> str:
+def row(call_id: str, received: str, updated: str, place: tuple, kind: str = "BURG", disp: str = "RPT",
+        onscene: str = "") -> str:
+    """One unit row; `onscene` in the feed's 12-hour format gives the call a response time."""
     address, lon, lat = place
     onview = "Y" if kind == "TS" else "N"
-    return f"{call_id},{received},,,,{updated},{kind},{disp},{address},{lon},{lat},{onview}"
+    return f"{call_id},{received},,{onscene},,{updated},{kind},{disp},{address},{lon},{lat},{onview}"
 
 
 NIGHTS = {
@@ -39,6 +44,9 @@ NIGHTS = {
         row("D", "2024-02-29 09:00", "2024-02-29 12:00", OAK),
         row("E", "2024-02-27 08:00", "2024-02-27 12:00", ELM, kind="TS"),
         row("G", "2023-12-01 08:00", "2023-12-01 12:00", ELM),
+        # response times in old months: J (December) 8 minutes, K (January) 12 minutes
+        row("J", "2023-12-05 10:00", "2023-12-05 12:00", ELM, onscene="12/05/2023 10:08:00 AM"),
+        row("K", "2024-01-10 10:00", "2024-01-10 12:00", OAK, onscene="01/10/2024 10:12:00 AM"),
     ],
     "cad_20240303T020000.csv": [
         # A moves to another day (and out of the 7-day window) and another place; B is voided; C cancelled
@@ -46,6 +54,8 @@ NIGHTS = {
         row("B", "2024-03-01 11:00", "2024-03-02 12:00", MAIN, disp="VOID"),
         row("C", "2024-02-28 09:00", "2024-03-02 12:00", OAK, disp="CAN"),
         row("F", "2024-03-02 09:00", "2024-03-02 12:00", MAIN),
+        # K's first unit is now on scene at 10:20 (an old month's response time changes: January again)
+        row("K", "2024-01-10 10:00", "2024-03-02 12:00", OAK, onscene="01/10/2024 10:20:00 AM"),
     ],
     "cad_20240302T120000.csv": [
         # a late extract with older versions: core keeps the newer ones, so nothing may change
@@ -53,7 +63,8 @@ NIGHTS = {
         row("D", "2024-01-15 09:00", "2024-02-29 11:00", ELM),
     ],
     "cad_20240304T020000.csv": [
-        # G, long before every window, moves into the 7-day window
+        # G, long before every window, moves into the 7-day window (the calls' first day is then J's, December
+        # 5: December is no longer a whole month of the agency's period and leaves the response times)
         row("G", "2024-03-02 20:00", "2024-03-03 12:00", MAIN),
         row("H", "2024-03-02 21:00", "2024-03-03 12:00", ELM, kind="TS"),
     ],
@@ -97,20 +108,26 @@ def differences(a: dict, b: dict) -> list[str]:
     return out
 
 
-def test_hand_made_nights_equal_a_rebuild(tiny_project, tmp_path):
+def test_hand_made_nights_equal_a_rebuild(tiny_project, tmp_path, monkeypatch):
+    nights = []  # what each build of the response-time months did (the incremental builds and the rebuilds)
+    real = response_months.build_response_months
+    monkeypatch.setattr(response_months, "build_response_months",
+                        lambda con, synced=False: nights.append(real(con, synced=synced)) or nights[-1])
     proj = tiny_project(crosswalks=None)
     settings = proj.settings
     con = proj.connect("inc.duckdb")
     as_of = date(2024, 3, 2)
     landing = settings.source_landing("cad")
     landing.mkdir(parents=True, exist_ok=True)
-    touched = []
+    touched, response = [], []
     for night, (name, rows) in enumerate(NIGHTS.items(), start=1):
         path = landing / name
         path.write_text("\n".join([HEADER, *rows]) + "\n")
         assert load(con, settings, path, run=f"r{night}").status == "loaded"
         marts.build_all(con, settings, as_of=as_of)
         touched.append(con.execute("SELECT count(*) FROM marts.location_day_events").fetchone()[0])
+        response.append(con.execute("SELECT CAST(month AS VARCHAR), n_calls, response_s_median FROM "
+                                    "marts.response_times_agency ORDER BY month").fetchall())
         con.execute("CHECKPOINT")
         got = mart_sums(con)
         want = rebuilt_sums(proj.root / "inc.duckdb", tmp_path / "re.duckdb", settings, as_of)
@@ -124,7 +141,30 @@ def test_hand_made_nights_equal_a_rebuild(tiny_project, tmp_path):
     all_n = con.execute("SELECT sum(n_repeat_window_all - n_repeat_window) FROM marts.repeat_location_rows "
                         "WHERE category_group = 'all' AND origin = 'all'").fetchone()[0]
     assert all_n == 1  # C, cancelled
-    assert touched[-1] == 7  # A, C, D, E, F, G, H: B is void
+    assert touched[-1] == 9  # A, C, D, E, F, G, H, J, K: B is void
+    # response times, by hand: the counted calls (community, countable, with an on-scene time) are J and K; the
+    # months are the whole local months from the calls' first day (G's December 1, then J's December 5) to
+    # February (as_of March 2)
+    assert response == [[("2023-12-01", 1, 480.0), ("2024-01-01", 1, 720.0)],
+                        [("2023-12-01", 1, 480.0), ("2024-01-01", 1, 1200.0)],  # K: 20 minutes
+                        [("2023-12-01", 1, 480.0), ("2024-01-01", 1, 1200.0)],  # the stale extract changes none
+                        [("2024-01-01", 1, 1200.0)]]  # December left the period
+    # only the months a night touched were computed: night 1 all three; night 2 January (K) and February (A, C;
+    # March, touched by B and F, is outside the period); night 3 January (the late older version of D, dated
+    # January 15, is a version of that month: computed again, unchanged); night 4 none (G left December, which
+    # left the period, and H is in March)
+    incremental = nights[0::2]
+    assert incremental[0]["rebuilt"] and [n["computed"] for n in incremental] == [3, 2, 1, 0], incremental
+    assert all(n["rebuilt"] for n in nights[1::2])
+    # as_of moves on a month: March enters the period and is the only month computed; still equal to a rebuild
+    as_of = date(2024, 3, 31)
+    marts.build_all(con, settings, as_of=as_of)
+    assert nights[-1]["computed"] == 1 and not nights[-1]["rebuilt"]
+    con.execute("CHECKPOINT")
+    assert differences(mart_sums(con), rebuilt_sums(proj.root / "inc.duckdb", tmp_path / "re.duckdb", settings,
+                                                     as_of)) == []
+    assert con.execute("SELECT CAST(month AS VARCHAR) FROM marts.response_months ORDER BY 1").fetchall() == [
+        ("2024-01-01",), ("2024-02-01",), ("2024-03-01",)]
 
 
 @pytest.mark.slow

@@ -18,7 +18,8 @@ The steps, each in its own module:
 - concentration                   Gini and shares over units and places (place_concentration.py)
 - temporal_profile                hour-of-week profile (temporal_profile.py)
 - near_repeat                     Knox test and near-repeat labels (near_repeat.py)
-- compstat, response_times        CompStat counts and top lists; response times (compstat.py)
+- compstat, response_times        CompStat counts and top lists; response times, kept per month: only the
+                                  months a night touched are computed (compstat.py, response_months.py)
 - problems                        SARA problem assessments (problems.py)
 - status                          why a mart is empty, per agency: marts.mart_status, meta.mart_status
                                   (status.py)
@@ -49,6 +50,7 @@ from transforms.marts import (
     place_concentration,
     problems,
     repeat_locations,
+    response_months,
     status,
     study_area,
     temporal_profile,
@@ -62,7 +64,7 @@ from transforms.marts.write import comment_marts
 from transforms.warehouse.sqlutil import qident
 
 # kept between nights (incremental); everything else is rebuilt
-KEEP = {"event_units", "build_info", *location_days.TABLES}
+KEEP = {"event_units", "build_info", *location_days.TABLES, *response_months.TABLES}
 
 
 def drop_rebuilt(con: duckdb.DuckDBPyConnection, keep: tuple[str, ...] = ()) -> None:
@@ -116,7 +118,9 @@ def build_all(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date | 
         ("temporal_profile", lambda: temporal_profile.build_temporal_profile(con, settings)),
         ("near_repeat", lambda: near_repeat.build_near_repeat(con, settings)),
         ("compstat", lambda: compstat.build_compstat(con)),
-        ("response_times", lambda: compstat.build_response_times(con)),
+        # kept per month; a scaled-out agency copied tables the writer synced (transforms/marts/parts.py)
+        ("response_times", lambda: compstat.build_response_times(
+            con, synced=prepared and response_months.present(con))),
         ("demand", lambda: demand.build_demand(con)),
         ("workload", lambda: workload.build_workload(con, settings)),
         ("problems", lambda: problems.build_problem_marts(con, settings, problem_list)),

@@ -46,8 +46,10 @@ marts.response_times_agency
     medians (calls of 100, 200 and 900 s in one district and 300 s in another: median 250 s; the call-weighted
     mean of the district medians, 200 and 300, is 225 s).
 
-The set logic is in sql/marts/compstat.sql, compstat_top/*.sql, response_time_calls.sql, response_times.sql,
-response_times_agency.sql and response_times_excluded.sql.
+The response-time marts are kept between nights per agency x month: a night computes only the months whose
+calls it changed and the months new in the agency's period (transforms/marts/response_months.py).
+The set logic is in sql/marts/compstat.sql, compstat_top/*.sql, response_month*.sql, response_time_calls.sql,
+response_times.sql, response_times_agency.sql and response_times_excluded.sql.
 """
 
 from __future__ import annotations
@@ -58,8 +60,9 @@ import duckdb
 import numpy as np
 import polars as pl
 
+from transforms.marts import response_months
 from transforms.marts.dimensions import last_year, periods
-from transforms.marts.models import read_model, run_model
+from transforms.marts.models import read_model
 from transforms.marts.periods import agency_ends
 from transforms.marts.write import Mart, write_mart
 from transforms.stats.wdd import poisson_z
@@ -167,16 +170,11 @@ def _build_top(con: duckdb.DuckDBPyConnection, growth_ends: dict[str, date], end
     write_mart(con, COMPSTAT_TOP, top)
 
 
-def build_response_times(con: duckdb.DuckDBPyConnection) -> int:
-    """marts.response_times, marts.response_times_agency and marts.response_times_excluded from core.calls, in whole local months inside each
-    agency's period (marts.horizon, marts.coverage, marts.periods); returns the number of marts.response_times
-    rows."""
-    con.execute("CREATE SCHEMA IF NOT EXISTS marts")
-    run_model(con, "response_time_calls")
-    try:
-        run_model(con, "response_times")
-        run_model(con, "response_times_agency")
-        run_model(con, "response_times_excluded")
-    finally:
-        con.execute("DROP VIEW IF EXISTS temp.response_time_calls")
+def build_response_times(con: duckdb.DuckDBPyConnection, synced: bool = False) -> int:
+    """marts.response_times, marts.response_times_agency and marts.response_times_excluded from core.calls, in
+    whole local months inside each agency's period (marts.horizon, marts.coverage, marts.periods), kept between
+    nights: only the months a night touched or that entered the period are computed (response_months.py;
+    synced=True: the touched months were already deleted by a scale-out writer). Returns the number of
+    marts.response_times rows."""
+    response_months.build_response_months(con, synced=synced)
     return con.execute("SELECT count(*) FROM marts.response_times").fetchone()[0]

@@ -25,7 +25,7 @@ import duckdb
 
 from transforms.config import Settings
 from transforms.marts import build as marts
-from transforms.marts import dimensions, location_days, problems, status, units
+from transforms.marts import dimensions, location_days, problems, response_months, status, units
 from transforms.marts.periods import PERIOD_MARTS, agency_ends
 from transforms.marts.write import comment_columns, comment_marts
 from transforms.warehouse import db as wh
@@ -37,9 +37,12 @@ def prepare_partitions(con: duckdb.DuckDBPyConnection, settings: Settings) -> No
     """The writer, before handing the build file over: marts.periods and the coverage marts for every agency,
     from all of core (a partition holds only its horizon's rows, too few to find its period); and the per-day
     place aggregate kept between nights (marts.location_days, over all of core as a local night keeps it),
-    which each partition copies instead of building it from its horizon's rows."""
+    which each partition copies instead of building it from its horizon's rows; and the response-time months
+    kept between nights less the months this night touched (a partition has no version history), which each
+    partition copies and completes."""
     marts.prepare(con, settings)
     location_days.build_location_days(con)
+    response_months.sync(con)
 
 
 def _copy_mart(con: duckdb.DuckDBPyConnection, name: str, agency: str | None) -> None:
@@ -77,6 +80,8 @@ def marts_partition(settings: Settings, agency: str, build: Path, parts: Path) -
             _copy_mart(con, name, agency)
         for name in location_days.TABLES:  # brought up to date by prepare_partitions; the loads are every agency's
             _copy_mart(con, name, None if name == "location_day_loads" else agency)
+        for name in response_months.TABLES:  # synced by prepare_partitions: the part computes its missing months
+            _copy_mart(con, name, None if name == "response_month_loads" else agency)
         # only the rows the marts can read: this agency's, from a day before the marts' horizon on (none when
         # the agency has no as_of: its marts are empty)
         as_of = agency_ends(con).get(agency)
@@ -135,7 +140,7 @@ def marts_partition(settings: Settings, agency: str, build: Path, parts: Path) -
 
 # tables without an agency column: config-derived (the same in every part) or keyed by something unique to
 # one agency (a problem belongs to one agency)
-SAME_IN_EVERY_PART = {"category_groups", "location_day_loads"}
+SAME_IN_EVERY_PART = {"category_groups", "location_day_loads", "response_month_loads"}
 
 
 def merge_marts(con: duckdb.DuckDBPyConnection, settings: Settings, manifests: list[dict]) -> dict:
@@ -185,6 +190,10 @@ def merge_marts(con: duckdb.DuckDBPyConnection, settings: Settings, manifests: l
         units.create_build_info(con)
         con.execute("INSERT OR REPLACE INTO marts.build_info VALUES (?, ?)",
                     [location_days.SIGNATURE_KEY, location_days.signature(con)])
+    if response_months.present(con):  # the months the parts kept and completed are the whole file's
+        units.create_build_info(con)
+        con.execute("INSERT OR REPLACE INTO marts.build_info VALUES (?, ?)",
+                    [response_months.SIGNATURE_KEY, response_months.signature(con)])
     comment_marts(con)  # the views' columns, and the local-time columns naming every merged agency's zone
     status.record_status(con)
     return {"as_of": marts.as_of_words(agency_ends(con)), **marts.mart_row_counts(con)}
