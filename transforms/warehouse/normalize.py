@@ -319,7 +319,7 @@ def insert_unordered(con: duckdb.DuckDBPyConnection, sql: str) -> None:
     """Run an INSERT whose rows may land in any physical order. With insertion order preserved, DuckDB runs an
     INSERT whose SELECT has a hash join (the lookups of `_final`) as one single-threaded pipeline: joins,
     expressions and the column writes on one core. Without it the pipeline runs on every thread (measured at
-    1M calls: the busiest thread 4.7-4.9 CPU s instead of 6.6-7.2, and 9.4 CPU s in all instead of 11-12).
+    1M calls: the busiest thread 4.7-5.0 CPU s instead of 6.6-7.3, and 9.4-9.9 in all instead of 11-13).
     The rows are the same; only their order in the file differs, which no reader relies on (a unit-grain
     load's rows come out of a GROUP BY, in no set order, already)."""
     before = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]
