@@ -321,7 +321,9 @@ def insert_unordered(con: duckdb.DuckDBPyConnection, sql: str) -> None:
     expressions and the column writes on one core. Without it the pipeline runs on every thread (measured at
     1M calls: the busiest thread 4.7-5.0 CPU s instead of 6.6-7.3, and 9.4-9.9 in all instead of 11-13).
     The rows are the same; only their order in the file differs, which no reader relies on (a unit-grain
-    load's rows come out of a GROUP BY, in no set order, already)."""
+    load's rows come out of a GROUP BY, in no set order, already). The setting belongs to the database (every
+    cursor of it sees it while the INSERT runs; sara runs one statement at a time per warehouse) and is set back
+    at once, also on error: the CSV reader (readers.py) numbers a file's rows by insertion order."""
     before = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]
     con.execute("SET preserve_insertion_order = false")
     try:
