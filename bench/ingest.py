@@ -355,22 +355,24 @@ def stage_normalize(project: str, csv: str, db: str, memory_limit: str | None) -
     import transforms.warehouse.enrich as nz
     from transforms.config import load_settings
     from transforms.warehouse import db as warehouse
-    from transforms.warehouse import loader
+    from transforms.warehouse import loader, versions
 
     root = Path(project)
     settings = load_settings(root / "config" / "sara.toml", root)
     con = warehouse.connect(db, memory_limit=memory_limit)
     warehouse.apply_schema(con)
     tcon = TimedConnection(con)
-    py_steps: dict[str, float] = {}
-    for name in ("address_lookup", "location_lookup"):  # the two Python-side steps, timed whole
+    py_steps: dict[str, tuple[float, float]] = {}  # step -> (wall s, CPU s), each timed whole
+    # the two Python-side lookups, and the version history (core.call_versions), a step of normalize_load
+    for mod, name in ((nz, "address_lookup"), (nz, "location_lookup"), (versions, "record")):
 
-        def timed(*a, _f=getattr(nz, name), _n=name, **k):
-            t = time.perf_counter()
-            _f(*a, **k)
-            py_steps[_n] = time.perf_counter() - t
+        def timed(*a, _f=getattr(mod, name), _n=name, **k):
+            t, c = time.perf_counter(), _cpu()
+            out = _f(*a, **k)
+            py_steps[_n] = (time.perf_counter() - t, _cpu() - c)
+            return out
 
-        setattr(nz, name, timed)
+        setattr(mod, name, timed)
     rss0 = _peak_mb()
     t0, c0 = time.perf_counter(), _cpu()
     raw = loader.load_raw_file(tcon, settings, SOURCE, Path(csv), "bench")
@@ -417,6 +419,10 @@ def report(rows: int, mb: float, n_bad: int, cnt: dict, base: dict, norm: dict, 
           f"   (normalize child before work: {norm['rss0_mb']:,.0f} MB)")
     print(f"meta.loads: read {read:,} = loaded {loaded:,} + duplicate {dup:,} + quarantined {quar:,}; located "
           f"{norm['located']:.1%}, district tagged {norm['district']:.1%}, call type mapped {norm['mapped']:.1%}")
+    if "record" in norm["py_steps"]:  # information only: the target is judged on the whole normalize
+        hw, hc = norm["py_steps"]["record"]
+        print(f"of which the version history (core.call_versions): {hw:.2f} s wall, {hc:.2f} s CPU; without it the "
+              f"ratio would be {(norm['wall'] - hw) / base['wall']:.2f} wall / {(norm['cpu'] - hc) / base['cpu']:.2f} CPU")
     if norm["message"]:
         print(f"message: {norm['message']}")
     if args.profile:
@@ -424,8 +430,9 @@ def report(rows: int, mb: float, n_bad: int, cnt: dict, base: dict, norm: dict, 
             print(f"\nslowest statements, {title}:   wall s   cpu s   peak MB")
             for wall, cpu, peak, sql in sorted(log, reverse=True)[: 4 if title == "raw load" else 12]:
                 print(f"  {sql[:70]:70} {wall:7.2f} {cpu:7.2f} {peak:9,.0f}")
-        for name, wall in norm["py_steps"].items():
-            print(f"  {'[' + name + ': Python + its SQL]':70} {wall:7.2f}")
+        for name, (wall, cpu) in norm["py_steps"].items():
+            label = "[version history: versions.record, all its SQL]" if name == "record" else f"[{name}: Python + its SQL]"
+            print(f"  {label:70} {wall:7.2f} {cpu:7.2f}")
 
     checks = {
         "file read fully (count(*) == rows)": cnt["rows"] == rows and base["rows"] == rows,
