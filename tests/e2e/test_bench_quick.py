@@ -28,6 +28,7 @@ QUICK = {
     "geocode.py": ["--quick", "--strict"],  # reads ../shared/data when present (skips those parts otherwise)
     "demo_time.py": ["--quick", "--strict"],  # one `sara demo` of two nights at scale 0.05
     "scaleout_costs.py": ["--quick", "--strict"],  # 2 agencies, nights 1-2, each local and on a 2-worker cluster
+    "response_months.py": ["--quick"],  # 20,000 calls: kept months == every month computed again
 }
 
 
