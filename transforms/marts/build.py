@@ -19,6 +19,8 @@ The steps, each in its own module:
 - temporal_profile                hour-of-week profile (temporal_profile.py)
 - near_repeat                     Knox test and near-repeat labels (near_repeat.py)
 - compstat, response_times        CompStat counts and top lists; response times (compstat.py)
+- restatements                    past nights' published CompStat figures against now, the records that
+                                  moved them; tonight's figures kept (restatements.py)
 - problems                        SARA problem assessments (problems.py)
 - status                          why a mart is empty, per agency: marts.mart_status, meta.mart_status
                                   (status.py)
@@ -49,6 +51,7 @@ from transforms.marts import (
     place_concentration,
     problems,
     repeat_locations,
+    restatements,
     status,
     study_area,
     temporal_profile,
@@ -116,6 +119,9 @@ def build_all(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date | 
         ("temporal_profile", lambda: temporal_profile.build_temporal_profile(con, settings)),
         ("near_repeat", lambda: near_repeat.build_near_repeat(con, settings)),
         ("compstat", lambda: compstat.build_compstat(con)),
+        # against the figures past nights published; a scaled-out agency's part has no version history: the
+        # writer builds them after the merge (transforms/marts/parts.py)
+        ("restatements", (lambda: None) if prepared else (lambda: restatements.build_restatements(con))),
         ("response_times", lambda: compstat.build_response_times(con)),
         ("demand", lambda: demand.build_demand(con)),
         ("workload", lambda: workload.build_workload(con, settings)),
