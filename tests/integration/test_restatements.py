@@ -158,3 +158,33 @@ def test_hand_made_then_now_and_reasons(hand_made):
         assert night1
     finally:
         con.close()
+
+
+def _section(html: str, sid: str) -> str:
+    return html.split(f'<section id="{sid}">', 1)[1].split("</section>", 1)[0]
+
+
+def test_hand_made_report_says_what_was_restated_and_why(hand_made):
+    import re
+
+    from transforms.config import load_settings
+    from transforms.outputs.report import render_report
+
+    root, results = hand_made
+    settings = load_settings(root / "config" / "sara.toml", project_dir=root)
+    con = duckdb.connect(results[-1]["warehouse"], read_only=True)
+    try:
+        page = render_report(con, settings)
+    finally:
+        con.close()
+    text = re.sub(r"<[^>]+>", " ", _section(page, "restatements"))
+    text = re.sub(r"\s+", " ", text)
+    assert "the oldest night kept" in text  # the two nights are minutes apart, not a week
+    assert ("Calls for service, burglary, agency-wide, last 7 days: 7 → 5; 2 reclassified to Theft, "
+            "1 late report added, 1 retimed out of the period") in text
+    assert ("Calls for service, thefts, agency-wide, last 7 days: 7 → 8; 2 reclassified from Burglary, "
+            "1 voided or unfounded") in text
+    assert "Calls for service, burglary, agency-wide, last 28 days: 28 → 27" in text
+    # the records, once per change
+    assert "The records behind these changes (5)" in text
+    assert "B0308" in text and "Burglary → Theft" in text and "(not known) → 2024-03-07" in text
