@@ -25,8 +25,8 @@ REASON_WORDS = {
     # (reason, delta) -> words; {new} / {old} are the record's values now and then
     ("reclassified", -1): "reclassified to {new}", ("reclassified", 1): "reclassified from {old}",
     ("voided or unfounded", -1): "voided or unfounded", ("restored", 1): "restored (no longer void)",
-    ("disposition changed", -1): "no longer counted (disposition {new})",
-    ("disposition changed", 1): "counted again (disposition {new})",
+    ("disposition changed", -1): "disposition changed ({old} → {new})",
+    ("disposition changed", 1): "disposition changed ({old} → {new})",
     ("retimed", -1): "retimed out of the period", ("retimed", 1): "retimed into the period",
     ("relocated", -1): "relocated to {new}", ("relocated", 1): "relocated from {old}",
     ("late report added", 1): "late report added", ("removed by a replaced extract", -1): "removed by a replaced "
