@@ -129,7 +129,7 @@ select agency, unit_type, unit_id, dataset, category_group, period, period_start
        record_id, local_date, delta, reason,
        case reason when 'reclassified' then t_category
                    when 'disposition changed' then coalesce(t_disposition, '(none)')
-                       || case when t_countable then ' (counted)' else ' (not counted)' end
+                       || case when t_countable then ', counted' else ', not counted' end
                    when 'retimed' then cast(t_date as varchar)
                    when 'relocated' then coalesce(t_unit, '(unassigned)')
                    when 'voided or unfounded' then 'not void'
@@ -138,7 +138,7 @@ select agency, unit_type, unit_id, dataset, category_group, period, period_start
        end as old_value,
        case reason when 'reclassified' then n_category
                    when 'disposition changed' then coalesce(n_disposition, '(none)')
-                       || case when n_countable then ' (counted)' else ' (not counted)' end
+                       || case when n_countable then ', counted' else ', not counted' end
                    when 'retimed' then cast(n_date as varchar)
                    when 'relocated' then coalesce(n_unit, '(unassigned)')
                    when 'voided or unfounded' then 'void'

@@ -239,6 +239,6 @@ def test_demo_report_shows_the_restated_figures(demo_nights):
     assert "the oldest night kept" in text  # the demo's nights are minutes apart
     assert re.search(r"Calls for service, violent, agency-wide, last 7 days: \d+ → \d+; [^.]*1 reclassified from ",
                      text), text[:2000]
-    assert "voided or unfounded" in text and "disposition changed (" in text and "(not counted)" in text
+    assert "voided or unfounded" in text and "disposition changed (" in text and "CAN, not counted" in text
     for rid in demo_nights.planted:
         assert rid in text

@@ -118,7 +118,7 @@ def section_restatements(c: Ctx) -> str:
                          f"{esc(fmt_value(f['value_then']))} → {esc(fmt_value(f['value_now']))}"
                          f"{'; ' + esc(why) if why else ''}</li>")
         more = len(mine) - MAX_SENTENCES
-        out.append(f"<h3>{esc(c.name(ag))}, figures to {esc(str(as_of))}</h3><ul class=\"restated\">{''.join(items)}"
+        out.append(f"<h3>{esc(c.name(ag))}: the figures published then, to {esc(str(as_of))}</h3><ul class=\"restated\">{''.join(items)}"
                    + (f"<li>… and {more} more (marts.restatements)</li>" if more > 0 else "") + "</ul>")
     out.append(_records_table(shown))
     return "".join(out)
@@ -133,9 +133,11 @@ def _records_table(records: list[dict]) -> str:
     seen: dict[tuple, dict] = {}
     for r in records:
         k = (r["dataset"], r["source"], r["record_id"], r["reason"], r["old_value"], r["new_value"])
+        old, new = r["old_value"] or "(not known)", r["new_value"] or "(none)"
+        if r["reason"] == "relocated":
+            old, new = _unit(r["unit_type"], "", r["old_value"]), _unit(r["unit_type"], "", r["new_value"])
         seen.setdefault(k, {"Data": what_words(r["dataset"], "all").split(",")[0], "Record": r["record_id"],
-                            "Date": str(r["local_date"]), "What changed": r["reason"],
-                            "Before → after": f"{r['old_value'] or '(not known)'} → {r['new_value'] or '(none)'}"})
+                            "Date": str(r["local_date"]), "What changed": r["reason"], "Before → after": f"{old} → {new}"})
     rows = sorted(seen.values(), key=lambda x: (x["Data"], x["What changed"], x["Date"], x["Record"]))
     more = len(rows) - MAX_RECORDS
     return (f"<details><summary>The records behind these changes ({len(rows)})</summary>"
