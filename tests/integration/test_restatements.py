@@ -194,3 +194,40 @@ def test_hand_made_report_says_what_was_restated_and_why(hand_made):
     # the records, once per change
     assert "The records behind these changes (5)" in text
     assert "B0308" in text and "Burglary → Theft" in text and "(not known) → 2024-03-07" in text
+
+
+def _synthetic_section(tiny_project, tmp_path, change=None) -> str:
+    import re
+
+    from tests.support.report import fill_synthetic, report_warehouse
+    from transforms.outputs.report import build_report
+
+    settings, con = report_warehouse(tiny_project)
+    try:
+        fill_synthetic(con)
+        if change:
+            change(con)
+        index = build_report(con, settings, date(2026, 11, 20), tmp_path / "out")
+    finally:
+        con.close()
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", _section(index.read_text(encoding="utf-8"), "restatements")))
+
+
+def test_report_compares_with_the_night_a_week_before(tiny_project, tmp_path):
+    text = _synthetic_section(tiny_project, tmp_path)
+    assert "Compared with the figures published 2026-11-13 08:00 UTC (the night a week before this one)" in text
+    assert ("Calls for service, violent, district D1, last 28 days: 14 → 12; 1 reclassified to Traffic, "
+            "1 voided or unfounded") in text
+    assert "C-17" in text and "Violent Crime → Traffic" in text and "The records behind these changes (2)" in text
+
+
+def test_report_says_when_nothing_was_restated(tiny_project, tmp_path):
+    text = _synthetic_section(tiny_project, tmp_path, lambda con: con.execute("DELETE FROM marts.restatements"))
+    assert "Nothing restated: no CompStat figure (agency or district) published then differs by 1 or more" in text
+
+
+def test_report_says_when_no_earlier_night_is_kept(tiny_project, tmp_path):
+    text = _synthetic_section(tiny_project, tmp_path, lambda con: con.execute(
+        "DELETE FROM meta.published_compstat WHERE run_id = 'r_old'"))
+    assert ("No earlier night's figures are kept yet (figures are kept from 2026-11-21 08:00 UTC on): there is "
+            "nothing to compare with.") in text
