@@ -33,7 +33,7 @@ from __future__ import annotations
 import duckdb
 
 from transforms.marts.models import insert_model
-from transforms.marts.write import Mart, create_mart
+from transforms.marts.write import SHARED_COLUMNS, Mart, create_mart
 from transforms.warehouse.sqlutil import qstr, relation_exists
 
 NIGHTS = 8  # the published nights before tonight that marts.restatements looks back to
@@ -109,7 +109,6 @@ def ensure_published(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("COMMENT ON TABLE meta.published_compstat IS "
                 + qstr(f"The CompStat figures (marts.compstat) as each night published them, kept between nights "
                        f"(the last {KEEP_NIGHTS}): what marts.restatements compares the figures counted now with"))
-    from transforms.marts.write import SHARED_COLUMNS
     comments = {**{c: SHARED_COLUMNS[c] for c in ("agency", "dataset", "category_group")}, **FIGURE_COMMENTS,
                 **{c: text for c, (_, text) in PUBLISHED.items()}}
     for c, text in comments.items():
@@ -150,17 +149,13 @@ def build_restatements(con: duckdb.DuckDBPyConnection) -> int:
                    WHERE p.run_id = r.run_id AND p.published_at IS NULL AND r.finished_at IS NOT NULL""")
     nights = kept_nights(con, run_id)
     for night, published_at in nights:
-        run_model_insert(con, RESTATEMENT_RECORDS, "restatement_records", run_id=night, published_at=published_at)
+        insert_model(con, RESTATEMENT_RECORDS.table, RESTATEMENT_RECORDS.names, "restatement_records", run_id=night,
+                     published_at=published_at)
     if nights:
-        run_model_insert(con, RESTATEMENTS, "restatements", run_ids=[n for n, _ in nights])
+        insert_model(con, RESTATEMENTS.table, RESTATEMENTS.names, "restatements", run_ids=[n for n, _ in nights])
     if run_id is not None:
         publish_compstat(con, run_id)
     return con.execute("SELECT count(*) FROM marts.restatements").fetchone()[0]
-
-
-def run_model_insert(con: duckdb.DuckDBPyConnection, mart: Mart, model: str, **variables) -> None:
-    """Append the rows of the query in sql/marts/<model>.sql (variables bound) to the declared mart."""
-    insert_model(con, mart.table, mart.names, model, **variables)
 
 
 def publish_compstat(con: duckdb.DuckDBPyConnection, run_id: str) -> None:
