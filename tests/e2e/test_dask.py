@@ -31,6 +31,9 @@ RUN_COLUMNS = {
     "meta.audit_results": {"run_id", "checked_at"},
     "meta.mart_status": {"run_id", "built_at"},
     "meta.schema_info": {"applied_at"},
+    "meta.published_compstat": {"run_id", "published_at"},  # each night's figures, named by the night
+    "marts.restatements": {"run_id", "published_at"},
+    "marts.restatement_records": {"run_id"},
     "marts.build_info": {"value"},  # the unit signature names the project folder; checked on its own below
 }
 

@@ -116,3 +116,27 @@ def fill_synthetic(con) -> None:
     con.execute("""CREATE TABLE marts.coverage AS SELECT 'metro' AS agency, 'calls' AS dataset, 'cad' AS source,
                    DATE '2025-01-01' AS first_day, DATE '2026-11-20' AS last_complete_day, 3000 AS n_events,
                    0 AS n_outage_days, NULL::DATE AS first_outage_day, NULL::DATE AS last_outage_day""")
+    fill_restatements(con)
+
+
+def fill_restatements(con) -> None:
+    """Two kept nights eight days apart, and district D1's violent 28 days restated by two records since the older."""
+    from transforms.marts.restatements import RESTATEMENT_RECORDS, RESTATEMENTS, ensure_published
+    from transforms.marts.write import create_mart
+
+    ensure_published(con)
+    con.execute("""INSERT INTO meta.published_compstat VALUES
+                   ('metro', 'district', 'D1', 'calls', 'violent', '28d', DATE '2026-10-16', DATE '2026-11-12', 14,
+                    'r_old', TIMESTAMPTZ '2026-11-13 08:00:00+00'),
+                   ('metro', 'district', 'D1', 'calls', 'violent', '28d', DATE '2026-10-24', DATE '2026-11-20', 12,
+                    'r_new', TIMESTAMPTZ '2026-11-21 08:00:00+00')""")
+    create_mart(con, RESTATEMENTS)
+    create_mart(con, RESTATEMENT_RECORDS)
+    con.execute("""INSERT INTO marts.restatements VALUES ('r_old', TIMESTAMPTZ '2026-11-13 08:00:00+00', 'metro',
+                   'district', 'D1', 'calls', 'violent', '28d', DATE '2026-10-16', DATE '2026-11-12', 14, 12, -2, -2, 2,
+                   0)""")
+    con.execute("""INSERT INTO marts.restatement_records VALUES
+                   ('metro', 'district', 'D1', 'calls', 'violent', '28d', DATE '2026-10-16', DATE '2026-11-12', 'r_old',
+                    'cad', 'C-17', DATE '2026-11-02', -1, 'reclassified', 'Violent Crime', 'Traffic'),
+                   ('metro', 'district', 'D1', 'calls', 'violent', '28d', DATE '2026-10-16', DATE '2026-11-12', 'r_old',
+                    'cad', 'C-18', DATE '2026-11-03', -1, 'voided or unfounded', 'not void', 'void')""")

@@ -215,6 +215,10 @@ class AnalysisConfig(Strict):
     placeholder_min_events: int = Field(
         default=50, ge=2, description="placeholder rule: an exact point needs at least this many events, and 10 x "
                                       "the agency's median events per point (sql/marts/placeholder_points.sql)")
+    restated_min_change: int = Field(
+        default=1, ge=1, description="the report's \"Restated since last week's report\": a CompStat figure (agency "
+                                     "or district) is listed when its count now differs from the count published "
+                                     "a week before by at least this many events")
     placeholder_min_addresses: int = Field(
         default=20, ge=2, description="placeholder rule: ... and at least this many distinct addresses, and 10 x "
                                       "the median distinct addresses per point")

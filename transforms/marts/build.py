@@ -20,6 +20,8 @@ The steps, each in its own module:
 - near_repeat                     Knox test and near-repeat labels (near_repeat.py)
 - compstat, response_times        CompStat counts and top lists; response times, kept per month: only the
                                   months a night touched are computed (compstat.py, response_months.py)
+- restatements                    past nights' published CompStat figures against now, the records that
+                                  moved them; tonight's figures kept (restatements.py)
 - problems                        SARA problem assessments (problems.py)
 - status                          why a mart is empty, per agency: marts.mart_status, meta.mart_status
                                   (status.py)
@@ -51,6 +53,7 @@ from transforms.marts import (
     problems,
     repeat_locations,
     response_months,
+    restatements,
     status,
     study_area,
     temporal_profile,
@@ -118,6 +121,9 @@ def build_all(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date | 
         ("temporal_profile", lambda: temporal_profile.build_temporal_profile(con, settings)),
         ("near_repeat", lambda: near_repeat.build_near_repeat(con, settings)),
         ("compstat", lambda: compstat.build_compstat(con)),
+        # against the figures past nights published; a scaled-out agency's part has no version history: the
+        # writer builds them after the merge (transforms/marts/parts.py)
+        ("restatements", (lambda: None) if prepared else (lambda: restatements.build_restatements(con))),
         # kept per month; a scaled-out agency copied tables the writer synced (transforms/marts/parts.py)
         ("response_times", lambda: compstat.build_response_times(
             con, synced=prepared and response_months.present(con))),

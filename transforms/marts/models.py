@@ -48,3 +48,11 @@ def read_model(con: duckdb.DuckDBPyConnection, name: str, **variables: Any) -> p
     """The rows of the query in sql/marts/<name>.sql, its variables bound, as a Polars frame."""
     with _bound(con, variables):
         return con.execute(model_text(name)).pl()
+
+
+def insert_model(con: duckdb.DuckDBPyConnection, table: str, cols: list[str], name: str, **variables: Any) -> None:
+    """Append the rows of the query in sql/marts/<name>.sql, its variables bound, to `table` (already quoted),
+    column by column name."""
+    names = ", ".join(qident(c) for c in cols)
+    with _bound(con, variables):
+        con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM ({model_text(name).rstrip().rstrip(';')})")

@@ -25,7 +25,7 @@ import duckdb
 
 from transforms.config import Settings
 from transforms.marts import build as marts
-from transforms.marts import dimensions, location_days, problems, response_months, status, units
+from transforms.marts import dimensions, location_days, problems, response_months, restatements, status, units
 from transforms.marts.periods import PERIOD_MARTS, agency_ends
 from transforms.marts.write import comment_columns, comment_marts
 from transforms.warehouse import db as wh
@@ -194,6 +194,8 @@ def merge_marts(con: duckdb.DuckDBPyConnection, settings: Settings, manifests: l
         units.create_build_info(con)
         con.execute("INSERT OR REPLACE INTO marts.build_info VALUES (?, ?)",
                     [response_months.SIGNATURE_KEY, response_months.signature(con)])
+    # the parts have no version history: restatements (and tonight's published figures) on the whole file
+    restatements.build_restatements(con)
     comment_marts(con)  # the views' columns, and the local-time columns naming every merged agency's zone
     status.record_status(con)
     return {"as_of": marts.as_of_words(agency_ends(con)), **marts.mart_row_counts(con)}

@@ -36,6 +36,7 @@ from transforms.config import Settings
 from transforms.warehouse import db as wh
 from transforms.warehouse.landing import unmatched_files
 from transforms.warehouse.parts import remove_parts
+from transforms.warehouse.sqlutil import relation_exists
 
 # the per-source counts of a night (the health artifact, `sara run`'s table, meta.runs's totals)
 SOURCE_COUNTS = ("files", "skipped", "failed", "waiting", "read", "loaded", "duplicate", "quarantined")
@@ -212,6 +213,11 @@ class Night:
              totals["duplicate"], totals["quarantined"], len(self.failed_audits("error")),
              len(self.failed_audits("warn")), self.message or None, self.run_id],
         )
+        # the CompStat figures the marts build kept for this night (transforms/marts/restatements.py) are
+        # published when it is: their publication time is the run's
+        if relation_exists(con, "meta", "published_compstat"):
+            con.execute("UPDATE meta.published_compstat SET published_at = (SELECT finished_at FROM meta.runs "
+                        "WHERE run_id = $1) WHERE run_id = $1", [self.run_id])
 
     def health_markdown(self) -> str:
         """The `nightly-health` artifact: counts per source, held and unmatched files, audits, the seconds per

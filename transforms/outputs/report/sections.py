@@ -31,11 +31,12 @@ from transforms.outputs.report.places import (
     section_repeat,
 )
 from transforms.outputs.report.reads import Ctx, fetch, qtable, require, table_columns
+from transforms.outputs.report.restatements import section_restatements
 from transforms.outputs.report.summary import audit_sentence, section_summary
 from transforms.outputs.report.svg import heat_grid, line_chart
 
 SECTION_IDS = [
-    "summary", "compstat", "response-times", "hotspot-map", "trends", "repeat-locations", "emerging-hotspots",
+    "summary", "compstat", "restatements", "response-times", "hotspot-map", "trends", "repeat-locations", "emerging-hotspots",
     "near-repeat", "hour-of-week", "demand-split", "demand-workload", "problems", "coverage", "data-quality", "about",
 ]
 
@@ -242,6 +243,10 @@ SECTIONS: list[tuple[str, str, str, Callable[[Ctx], str]]] = [
     ("compstat", "CompStat by district", "Counts now against the same dates last year, each agency to its own "
      "as-of date: the agency totals, then each district. Where the data do not cover one of the two periods "
      "the change says \"no comparison\" and why.", section_compstat),
+    ("restatements", "Restated since last week's report", "Counts published a week ago (agency and district) "
+     "that are different now, counted over the same dates on today's data, and why: records reclassified, voided, "
+     "retimed, relocated or reported late. Police data change after the fact; this is where it shows.",
+     section_restatements),
     ("response-times", "Response times", "Minutes from the call to the first unit on scene, community calls, "
      "by priority, the latest whole month: the median (half the calls were faster) and the 90th percentile "
      "(nine calls in ten were faster), of the calls themselves.", section_response),
