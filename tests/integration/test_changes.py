@@ -1,0 +1,141 @@
+"""What the nights changed (marts.changes, marts.changes_summary): hand-made loads of one incidents feed with one
+change of each kind, the reclassified-share warning, and the demo's planted updates checked against the delivered
+files, read here on their own."""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+
+import polars as pl
+
+from tests.integration.test_versions import A, B, C, Feed
+from transforms.config.settings import VersionsConfig
+from transforms.marts.changes import build_changes, reclassified_warnings
+from transforms.marts.dimensions import write_config_dimensions
+
+D = "D,2016-04-24 10:00,ARSON,5 W MONROE ST,-87.6280,41.8806,\n"  # 10 days before the night of 4 May: late
+E = "E,2016-05-01 08:00,THEFT,5 W MONROE ST,-87.6280,41.8806,\n"  # 3 days before: not late (N = 7)
+
+
+def _versions(f: Feed, **keys) -> None:
+    f.settings.sara = f.settings.sara.model_copy(update={"versions": VersionsConfig(**keys)})
+
+
+def _build(f: Feed) -> list[tuple]:
+    write_config_dimensions(f.con, f.settings)
+    build_changes(f.con, f.settings)
+    return f.con.execute("SELECT record_id, kind, old_value, new_value, night_date::VARCHAR, event_date::VARCHAR, "
+                         "dataset, agency FROM marts.changes ORDER BY published_at, record_id, kind").fetchall()
+
+
+def test_one_change_of_each_kind_with_old_and_new_values_in_words(tiny_project, tmp_path):
+    f = Feed(tiny_project, tmp_path / "p")
+    f.load("20160503", A, B, C)  # the backfill: its records are never late arrivals
+    moved = C.replace("100 N STATE ST,-87.6277,41.8822", "1200 W MADISON ST,-87.6584,41.8815")
+    f.load("20160504", A.replace("THEFT", "ROBBERY"), B.replace(",\n", ",DELETED\n"), moved, D, E)
+    f.load("20160505", A.replace("10:00", "12:00").replace("THEFT", "ROBBERY"), B)
+    rows = _build(f)
+    by = {(r[0], r[1]): r for r in rows}
+    assert sorted(by) == [("A", "reclassified"), ("A", "retimed"), ("B", "restored"), ("B", "voided or unfounded"),
+                          ("C", "relocated"), ("D", "late arrival")]
+    assert by["A", "reclassified"][2:4] == ("Unmapped (THEFT)", "Unmapped (ROBBERY)")
+    # times in the agency's local time (Chicago), as the feed gave them
+    assert by["A", "retimed"][2:4] == ("2016-05-01 10:00", "2016-05-01 12:00")
+    assert by["B", "voided or unfounded"][2:4] == ("valid", "void, deleted or unfounded")
+    assert by["B", "restored"][2:4] == ("void, deleted or unfounded", "valid")
+    old, new = by["C", "relocated"][2:4]
+    assert "STATE" in old and "MADISON" in new and old.startswith("district ")
+    late = by["D", "late arrival"]
+    assert late[2] is None and "2016-04-24 10:00" in late[3] and "10 days before" in late[3]
+    # the load's night: its extract time (midnight in Chicago) as a local date; the event's local date
+    assert late[4:8] == ("2016-05-04", "2016-04-24", "incidents", "city")
+    assert by["A", "retimed"][4] == "2016-05-05"
+    # E (3 days back) is a new record but not late; nothing for records that did not change
+    assert not [r for r in rows if r[0] == "E"]
+    # every row names its load, and the load's run (null: these loads ran outside a nightly run)
+    assert f.con.execute("SELECT count(*) FROM marts.changes c JOIN meta.loads l USING (load_id)").fetchone()[0] \
+        == len(rows)
+    # a longer threshold: D is no longer late
+    _versions(f, late_arrival_days=10)
+    assert not [r for r in _build(f) if r[1] == "late arrival"]
+
+
+def _warned(tiny_project, root, n_records: int, n_reclassified: int) -> tuple[tuple, list[str]]:
+    f = Feed(tiny_project, root)
+    rows = [f"R{i},2016-05-01 10:00,THEFT,100 N STATE ST,-87.6277,41.8822,\n" for i in range(n_records)]
+    f.load("20160503", *rows)
+    f.load("20160504", *[r.replace("THEFT", "BURGLARY") for r in rows[:n_reclassified]])
+    _versions(f, reclassified_min_records=10)
+    _build(f)
+    summary = f.con.execute("SELECT records_loaded, records_reclassified, reclassified_share, is_warning "
+                            "FROM marts.changes_summary WHERE agency = 'city'").fetchone()
+    return summary, reclassified_warnings(f.con)
+
+
+def test_a_high_reclassified_share_warns_and_a_low_one_does_not(tiny_project, tmp_path):
+    # 4 of 20 reclassified (20 %, above the default 5 %): a warning
+    summary, warnings = _warned(tiny_project, tmp_path / "high", 20, 4)
+    assert summary == (20, 4, 0.2, True)
+    assert len(warnings) == 1 and warnings[0].startswith("city: 4 of 20 records") and "20.0%" in warnings[0]
+    # 1 of 40 (2.5 %): none
+    summary, warnings = _warned(tiny_project, tmp_path / "low", 40, 1)
+    assert summary == (40, 1, 0.025, False) and warnings == []
+    # too few records to say anything (min records 10): none, whatever the share
+    summary, warnings = _warned(tiny_project, tmp_path / "few", 5, 5)
+    assert summary == (5, 5, 1.0, False) and warnings == []
+
+
+# ------------------------------------------------------------------------------------------------ the demo
+
+def _delivered(path) -> dict[str, dict]:
+    """A delivered file's rows by record number (the newest LastUpdated row of a call), read without sara."""
+    if str(path).endswith(".parquet"):
+        return {str(r["IncidentNumber"]): r for r in pl.read_parquet(path).to_dicts()} \
+            if "IncidentNumber" in pl.read_parquet_schema(path) else {}
+    out: dict[str, dict] = {}
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        for row in csv.DictReader(fh):
+            key = row.get("CallNumber") or row.get("IncidentNumber") or next(iter(row.values()))
+            out[key] = row
+    return out
+
+
+def test_demo_every_planted_update_that_changed_a_kept_field_is_in_marts_changes(demo_nights):
+    from transforms.warehouse.db import connect
+
+    con = connect(demo_nights.warehouse, read_only=True)
+    try:
+        got = defaultdict(set)
+        for source, rid, kind, load_id in con.execute(
+                "SELECT source, record_id, kind, load_id FROM marts.changes").fetchall():
+            got[(source, rid, load_id)].add(kind)
+        n_checked = 0
+        for night in demo_nights.manifest["nights"][1:]:
+            for source, entry in night.items():
+                if not (isinstance(entry, dict) and "updated_by_first_night" in entry):
+                    continue
+                name = entry["file"].rsplit("/", 1)[-1]
+                load_id = con.execute("SELECT load_id FROM meta.loads WHERE source = ? AND path LIKE ?",
+                                      [source, f"%/{name}"]).fetchone()[0]
+                planted = {str(i) for ids in entry["updated_by_first_night"].values() for i in ids}
+                # the changes the history saw for these records in this load, kind by kind
+                changes = {r[0]: r[1:] for r in con.execute(
+                    "SELECT record_id, change, old_value, new_value FROM core.version_changes WHERE load_id = ?",
+                    [load_id]).fetchall()}
+                kinds = defaultdict(set)
+                for rid, change, _, _ in con.execute(
+                        "SELECT record_id, change, old_value, new_value FROM core.version_changes WHERE load_id = ?",
+                        [load_id]).fetchall():
+                    kinds[rid].add(change)
+                for rid in planted & set(kinds):
+                    assert got[(source, rid, load_id)] == kinds[rid], (night["night"], source, rid)
+                    n_checked += 1
+                # nothing in marts.changes for this load but planted updates and new late records
+                extra = {rid for (s, rid, lid), ks in got.items() if s == source and lid == load_id
+                         and rid not in planted and ks != {"late arrival"}}
+                assert not extra, (night["night"], source, sorted(extra)[:5])
+                del changes
+        assert n_checked > 10
+    finally:
+        con.close()
