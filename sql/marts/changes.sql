@@ -47,7 +47,13 @@ select *, lag(category) over w as category0, lag(code) over w as code0, lag(disp
        lag(district) over w as district0, lag(event_at) over w as event_at0
 from v window w as (partition by record_kind, source, record_id order by version_seq);
 
-create or replace temp macro pg_category(cat, code) as coalesce(cat, '(no category)') || ' (' || coalesce(code, 'no code') || ')';
+create or replace temp macro pg_category(cat, code) as
+    case when cat is null and code is null then 'no category'
+         else coalesce(cat, '(no category)') || ' (' || coalesce(code, 'no code') || ')' end;
+create or replace temp macro pg_disposition(cat, code, countable) as
+    case when cat is null and code is null then 'no disposition'
+         else coalesce(cat, '(no category)') || ' (' || coalesce(code, 'no code') || ')' end
+    || ', ' || case when countable then 'counted' else 'not counted' end;
 create or replace temp macro pg_place(district, beat, key) as
     'district ' || coalesce(district, '(none)') || ', beat ' || coalesce(beat, '(none)') || ': '
     || coalesce(key, '(no location)');
@@ -58,18 +64,14 @@ with changed as (
     select k.kind, k.load_id, p.record_kind, p.source, p.record_id, p.agency, p.event_at, z.timezone as zone,
            case k.kind
                when 'reclassified' then pg_category(p.category0, p.code0)
-               when 'disposition' then coalesce(p.disposition_category0, '(no category)') || ' ('
-                   || coalesce(p.disposition0, 'no code') || '), '
-                   || case when p.is_countable0 then 'counted' else 'not counted' end
+               when 'disposition' then pg_disposition(p.disposition_category0, p.disposition0, p.is_countable0)
                when 'relocated' then pg_place(p.district0, p.beat0, p.location_key0)
                when 'retimed' then pg_local(p.event_at0, z.timezone)
                else case when p.is_void0 then 'void, deleted or unfounded' else 'valid' end
            end as old_value,
            case k.kind
                when 'reclassified' then pg_category(p.category, p.code)
-               when 'disposition' then coalesce(p.disposition_category, '(no category)') || ' ('
-                   || coalesce(p.disposition, 'no code') || '), '
-                   || case when p.is_countable then 'counted' else 'not counted' end
+               when 'disposition' then pg_disposition(p.disposition_category, p.disposition, p.is_countable)
                when 'relocated' then pg_place(p.district, p.beat, p.location_key)
                when 'retimed' then pg_local(p.event_at, z.timezone)
                else case when p.is_void then 'void, deleted or unfounded' else 'valid' end
@@ -148,6 +150,7 @@ drop table if exists _chg_pairs;
 drop macro if exists temp.pg_category;
 drop macro if exists temp.pg_place;
 drop macro if exists temp.pg_local;
+drop macro if exists temp.pg_disposition;
 
 comment on table marts.changes is 'one row per record x kind of change x load, for the loads published within the last [versions] changes_days days (default 90) of the newest load (a horizon, so a big warehouse does not rescan its whole history every night): reclassified (category or code), disposition (calls: disposition category, code or countable flag), voided or unfounded, restored, relocated (location, beat or district), retimed (event time), from core.version_changes; and late arrival: a new record (its first version) of a load that is not its source''s first (the backfill), whose event''s local date is more than [versions] late_arrival_days (default 7) before the load''s night. Old and new values in words, times in the agency''s local time';
 comment on column marts.changes.run_id is 'the night (meta.runs.run_id) whose load changed the record; null for a load outside a run';
@@ -156,7 +159,7 @@ comment on column marts.changes.night_date is 'the load''s night: local date (ag
 comment on column marts.changes.dataset is 'calls (core.calls) or incidents (core.incidents)';
 comment on column marts.changes.record_id is 'call_id (calls) or incident_id (incidents) of the record in its source';
 comment on column marts.changes.kind is 'reclassified, disposition, voided or unfounded, restored, relocated, retimed, or late arrival';
-comment on column marts.changes.old_value is 'the value before, in words: category (code); disposition category (code), counted or not counted; valid or void, deleted or unfounded; district, beat: location; event time (local, agency zone). Null for a late arrival (a new record)';
+comment on column marts.changes.old_value is 'the value before, in words: category (code), or no category; disposition category (code), or no disposition, and counted or not counted (countable flag); valid or void, deleted or unfounded; district, beat: location; event time (local, agency zone). Null for a late arrival (a new record)';
 comment on column marts.changes.new_value is 'the value after, in the same words; a late arrival: its category (code), event time (local) and how many days before the load''s night it happened';
 comment on column marts.changes.load_id is 'the load (meta.loads.load_id) that brought the new version';
 comment on column marts.changes.event_date is 'local date (agency zone) of the record''s event time, as the new version has it';

@@ -88,54 +88,98 @@ def test_a_high_reclassified_share_warns_and_a_low_one_does_not(tiny_project, tm
 
 # ------------------------------------------------------------------------------------------------ the demo
 
-def _delivered(path) -> dict[str, dict]:
-    """A delivered file's rows by record number (the newest LastUpdated row of a call), read without sara."""
-    if str(path).endswith(".parquet"):
-        return {str(r["IncidentNumber"]): r for r in pl.read_parquet(path).to_dicts()} \
-            if "IncidentNumber" in pl.read_parquet_schema(path) else {}
-    out: dict[str, dict] = {}
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        for row in csv.DictReader(fh):
-            key = row.get("CallNumber") or row.get("IncidentNumber") or next(iter(row.values()))
-            out[key] = row
-    return out
+# the delivered calls files, read here with the csv module: record id, call type code and disposition columns
+CALL_FILES = {"demo_metro_calls": ("utf-8-sig", ",", "CallNumber", "FinalCallType", "Disposition"),
+              "demo_county_calls": ("cp1252", ";", "EventNo", "Nature", "Outcome")}
+
+
+def _codes(path, source: str) -> dict[str, tuple[str, str]]:
+    """record id -> (call type code, disposition code) as a delivered file gives them ('' when blank); every row of
+    a call (one per unit) carries the same."""
+    enc, sep, rid, typ, dispo = CALL_FILES[source]
+    out: dict[str, set] = defaultdict(set)
+    with open(path, encoding=enc, newline="") as fh:
+        for row in csv.DictReader(fh, delimiter=sep):
+            out[row[rid]].add((row[typ].strip(), row[dispo].strip()))
+    assert all(len(v) == 1 for v in out.values()), path
+    return {k: next(iter(v)) for k, v in out.items()}
 
 
 def test_demo_every_planted_update_that_changed_a_kept_field_is_in_marts_changes(demo_nights):
+    """For each calls feed and night 2..6: the planted updates whose call type or disposition code differs from
+    the file that delivered the record before are exactly the load's reclassified / disposition rows, with those
+    codes as old and new values; nothing else of the load is there but late arrivals."""
+    import re
+
     from transforms.warehouse.db import connect
 
     con = connect(demo_nights.warehouse, read_only=True)
     try:
-        got = defaultdict(set)
-        for source, rid, kind, load_id in con.execute(
-                "SELECT source, record_id, kind, load_id FROM marts.changes").fetchall():
-            got[(source, rid, load_id)].add(kind)
         n_checked = 0
-        for night in demo_nights.manifest["nights"][1:]:
-            for source, entry in night.items():
-                if not (isinstance(entry, dict) and "updated_by_first_night" in entry):
+        for source in CALL_FILES:
+            seen: dict[str, tuple[str, str]] = {}  # record -> its codes in the last file that delivered it
+            for night in demo_nights.manifest["nights"]:
+                entry = night[source]
+                delivered = _codes(demo_nights.city / entry["file"], source)
+                if night["night"] > 1:
+                    name = entry["file"].rsplit("/", 1)[-1]
+                    load_id = con.execute("SELECT load_id FROM meta.loads WHERE source = ? AND path LIKE ?",
+                                          [source, f"%/{name}"]).fetchone()[0]
+                    planted = {str(i) for ids in entry["updated_by_first_night"].values() for i in ids}
+                    expect = {}
+                    for rid in planted:
+                        (t0, d0), (t1, d1) = seen[rid], delivered[rid]
+                        if t0 != t1:
+                            expect[(rid, "reclassified")] = (t0, t1)
+                        if d0 != d1:
+                            expect[(rid, "disposition")] = (d0, d1)
+                    got = {}
+                    for rid, kind, old, new in con.execute(
+                            "SELECT record_id, kind, old_value, new_value FROM marts.changes WHERE load_id = ? "
+                            "AND kind <> 'late arrival'", [load_id]).fetchall():
+                        # "Category (CODE), counted" -> CODE; "no disposition, ..." -> ''
+                        got[(rid, kind)] = tuple((m.group(1) if (m := re.search(r"\(([^()]*)\)", v)) else "")
+                                                 for v in (old, new))
+                    assert got == expect, (source, night["night"])
+                    n_checked += len(expect)
+                seen.update(delivered)
+        assert n_checked >= 20  # the demo plants disposition updates every night in both feeds
+        # the late extract of night 6 (older versions) changes nothing
+        late = demo_nights.manifest["nights"][-1]["late_extract"]["file"].rsplit("/", 1)[-1]
+        assert con.execute("SELECT count(*) FROM marts.changes c JOIN meta.loads l USING (load_id) "
+                           "WHERE l.path LIKE ?", [f"%/{late}"]).fetchone()[0] == 0
+        # every row's run is the night that published its load
+        runs = [p["run_id"] for p in demo_nights.published]
+        assert {r[0] for r in con.execute("SELECT DISTINCT run_id FROM marts.changes").fetchall()} <= set(runs)
+    finally:
+        con.close()
+
+
+def test_demo_late_arrivals_are_new_records_dated_more_than_n_days_before_their_night(demo_nights):
+    """Checked against the delivered files: a record first delivered on night k >= 2 whose event (RMS
+    OccurredFromDT, CAD received time) is more than 7 local days before night k's extract date."""
+    from datetime import date
+
+    from transforms.warehouse.db import connect
+
+    con = connect(demo_nights.warehouse, read_only=True)
+    try:
+        got = {(s, r, d) for s, r, d in con.execute(
+            "SELECT source, record_id, night_date FROM marts.changes WHERE kind = 'late arrival'").fetchall()}
+        expect = set()
+        first_seen: set[str] = set()
+        for night in demo_nights.manifest["nights"]:
+            entry = night["demo_metro_incidents"]
+            df = pl.read_parquet(demo_nights.city / entry["file"])
+            run = date.fromisoformat(night["run_date"])
+            for rid, occurred, reported in df.group_by("IncidentNumber").agg(
+                    pl.col("OccurredFromDT").min(), pl.col("ReportedDT").min()).iter_rows():
+                if rid in first_seen:
                     continue
-                name = entry["file"].rsplit("/", 1)[-1]
-                load_id = con.execute("SELECT load_id FROM meta.loads WHERE source = ? AND path LIKE ?",
-                                      [source, f"%/{name}"]).fetchone()[0]
-                planted = {str(i) for ids in entry["updated_by_first_night"].values() for i in ids}
-                # the changes the history saw for these records in this load, kind by kind
-                changes = {r[0]: r[1:] for r in con.execute(
-                    "SELECT record_id, change, old_value, new_value FROM core.version_changes WHERE load_id = ?",
-                    [load_id]).fetchall()}
-                kinds = defaultdict(set)
-                for rid, change, _, _ in con.execute(
-                        "SELECT record_id, change, old_value, new_value FROM core.version_changes WHERE load_id = ?",
-                        [load_id]).fetchall():
-                    kinds[rid].add(change)
-                for rid in planted & set(kinds):
-                    assert got[(source, rid, load_id)] == kinds[rid], (night["night"], source, rid)
-                    n_checked += 1
-                # nothing in marts.changes for this load but planted updates and new late records
-                extra = {rid for (s, rid, lid), ks in got.items() if s == source and lid == load_id
-                         and rid not in planted and ks != {"late arrival"}}
-                assert not extra, (night["night"], source, sorted(extra)[:5])
-                del changes
-        assert n_checked > 10
+                first_seen.add(rid)
+                day = date.fromisoformat((occurred or reported)[:10])  # local time, the feed's own
+                if night["night"] > 1 and (run - day).days > 7:
+                    expect.add(("demo_metro_incidents", str(rid), run))
+        assert {g for g in got if g[0] == "demo_metro_incidents"} == expect
     finally:
         con.close()
