@@ -1,9 +1,10 @@
 -- marts.changes and marts.changes_summary (sara issue 18): what the nights changed, from the version history.
 -- Variables: changes_days (horizon: the loads published within this many days of the newest load),
 -- late_arrival_days, window_days (the reclassified share), warn_share, min_records.
--- The changed kinds come from core.version_changes (consecutive current versions); late arrivals are new records
--- (version 1) of a load that is not its source's first (the backfill), dated more than late_arrival_days before
--- the load's night (its extract time, else its load time, as a local date in the agency's zone).
+-- The changed kinds are core.version_changes' (consecutive current versions), on the changed records only; late
+-- arrivals are new records (version 1) of a load that is not its source's first (the backfill), dated more than
+-- late_arrival_days before the load's night (its extract time, else its load time, as a local date in the
+-- agency's zone).
 create or replace temp table _chg_loads as
 with l as (
     select l.load_id, l.source, l.run_id, l.extract_at, l.loaded_at,
@@ -19,33 +20,54 @@ select l.*, l.load_id in (select load_id from first_load) as is_first_load,
 from l
 where l.published_at >= (select max(published_at) from l) - to_days(cast(getvariable('changes_days') as integer));
 
-create or replace temp table _chg_kinds as
-select record_kind, source, record_id, load_id, change as kind
-from core.version_changes
-where load_id in (select load_id from _chg_loads);
+-- the records a load of the horizon gave a new current version (not their first): only their versions are read
+-- below, so the nightly cost follows the records that changed, not the whole history (core.version_changes
+-- compares every version of every record)
+create or replace temp table _chg_recs as
+select distinct 'call' as record_kind, source, call_id as record_id from core.call_versions
+where version_seq > 1 and ended_load_id is distinct from load_id and load_id in (select load_id from _chg_loads)
+union all
+select distinct 'incident', source, incident_id from core.incident_versions
+where version_seq > 1 and ended_load_id is distinct from load_id and load_id in (select load_id from _chg_loads);
 
--- the kept fields of each version that was current at some time, for the records that changed, with the
--- fields of the version current before it
+-- the kept fields of each version of those records that was current at some time (a version superseded at
+-- arrival never was), with the fields of the version current before it
 create or replace temp table _chg_pairs as
 with v as (
     select 'call' as record_kind, source, call_id as record_id, version_seq, load_id, agency, event_at,
            call_category as category, call_type_code as code, disposition, disposition_category, is_countable,
-           is_void, location_key, beat, district
+           is_void, location_key, x, y, beat, district
     from core.call_versions
     where ended_load_id is distinct from load_id
-      and (source, call_id) in (select (source, record_id) from _chg_kinds where record_kind = 'call')
+      and (source, call_id) in (select (source, record_id) from _chg_recs where record_kind = 'call')
     union all
     select 'incident', source, incident_id, version_seq, load_id, agency, event_at, offense_category, offense_code,
-           null, null, null, is_void, location_key, beat, district
+           null, null, null, is_void, location_key, x, y, beat, district
     from core.incident_versions
     where ended_load_id is distinct from load_id
-      and (source, incident_id) in (select (source, record_id) from _chg_kinds where record_kind = 'incident')
+      and (source, incident_id) in (select (source, record_id) from _chg_recs where record_kind = 'incident')
 )
-select *, lag(category) over w as category0, lag(code) over w as code0, lag(disposition) over w as disposition0,
-       lag(disposition_category) over w as disposition_category0, lag(is_countable) over w as is_countable0,
-       lag(is_void) over w as is_void0, lag(location_key) over w as location_key0, lag(beat) over w as beat0,
+select *, lag(version_seq) over w as seq0, lag(category) over w as category0, lag(code) over w as code0,
+       lag(disposition) over w as disposition0, lag(disposition_category) over w as disposition_category0,
+       lag(is_countable) over w as is_countable0, lag(is_void) over w as is_void0,
+       lag(location_key) over w as location_key0, lag(x) over w as x0, lag(y) over w as y0, lag(beat) over w as beat0,
        lag(district) over w as district0, lag(event_at) over w as event_at0
 from v window w as (partition by record_kind, source, record_id order by version_seq);
+
+-- the kinds of change of the horizon's loads, by the comparisons of core.version_changes (tested equal to it)
+create or replace temp table _chg_kinds as
+select p.record_kind, p.source, p.record_id, p.load_id, c.kind
+from _chg_pairs p, lateral (values
+    ('reclassified', p.category0 is distinct from p.category or p.code0 is distinct from p.code),
+    ('disposition', p.record_kind = 'call' and (p.disposition_category0 is distinct from p.disposition_category
+                    or p.disposition0 is distinct from p.disposition
+                    or p.is_countable0 is distinct from p.is_countable)),
+    (case when p.is_void then 'voided or unfounded' else 'restored' end, p.is_void0 is distinct from p.is_void),
+    ('relocated', p.location_key0 is distinct from p.location_key or p.x0 is distinct from p.x
+                  or p.y0 is distinct from p.y),
+    ('retimed', p.event_at0 is distinct from p.event_at)
+) c(kind, changed)
+where p.seq0 is not null and c.changed and p.load_id in (select load_id from _chg_loads);
 
 create or replace temp macro pg_category(cat, code) as
     case when cat is null and code is null then 'no category'
@@ -98,7 +120,11 @@ late as (
                                                                            where not is_first_load)) v
     join _chg_loads l on l.load_id = v.load_id
     left join marts.agency_zones z on z.agency = v.agency
-    where date_diff('day', cast(timezone(coalesce(z.timezone, 'UTC'), v.event_at) as date),
+    -- a cheap bound first (more than N local days back is more than N - 1 days back in UTC, whatever the
+    -- offsets), then the local dates
+    where v.event_at < coalesce(l.extract_at, l.loaded_at)
+                       - to_days(cast(getvariable('late_arrival_days') as integer) - 1)
+      and date_diff('day', cast(timezone(coalesce(z.timezone, 'UTC'), v.event_at) as date),
                     cast(timezone(coalesce(z.timezone, 'UTC'), coalesce(l.extract_at, l.loaded_at)) as date))
           > cast(getvariable('late_arrival_days') as integer)
 )
@@ -146,13 +172,14 @@ order by a.agency;
 
 drop table if exists _chg_loads;
 drop table if exists _chg_kinds;
+drop table if exists _chg_recs;
 drop table if exists _chg_pairs;
 drop macro if exists temp.pg_category;
 drop macro if exists temp.pg_place;
 drop macro if exists temp.pg_local;
 drop macro if exists temp.pg_disposition;
 
-comment on table marts.changes is 'one row per record x kind of change x load, for the loads published within the last [versions] changes_days days (default 90) of the newest load (a horizon, so a big warehouse does not rescan its whole history every night): reclassified (category or code), disposition (calls: disposition category, code or countable flag), voided or unfounded, restored, relocated (location, beat or district), retimed (event time), from core.version_changes; and late arrival: a new record (its first version) of a load that is not its source''s first (the backfill), whose event''s local date is more than [versions] late_arrival_days (default 7) before the load''s night. Old and new values in words, times in the agency''s local time';
+comment on table marts.changes is 'one row per record x kind of change x load, for the loads published within the last [versions] changes_days days (default 90) of the newest load (a horizon, so a big warehouse does not rescan its whole history every night): reclassified (category or code), disposition (calls: disposition category, code or countable flag), voided or unfounded, restored, relocated (location key or point; the values name the district and beat), retimed (event time), by the comparisons of core.version_changes; and late arrival: a new record (its first version) of a load that is not its source''s first (the backfill), whose event''s local date is more than [versions] late_arrival_days (default 7) before the load''s night. Old and new values in words, times in the agency''s local time';
 comment on column marts.changes.run_id is 'the night (meta.runs.run_id) whose load changed the record; null for a load outside a run';
 comment on column marts.changes.published_at is 'when the change was published: the run''s finish time, else the load time, UTC';
 comment on column marts.changes.night_date is 'the load''s night: local date (agency zone) of its extract time, else its load time';

@@ -62,6 +62,9 @@ def test_one_change_of_each_kind_with_old_and_new_values_in_words(tiny_project, 
     # every row names its load, and the load's run (null: these loads ran outside a nightly run)
     assert f.con.execute("SELECT count(*) FROM marts.changes c JOIN meta.loads l USING (load_id)").fetchone()[0] \
         == len(rows)
+    # the changed kinds are core.version_changes' (computed there over every version of every record)
+    assert {(r[0], r[1]) for r in rows if r[1] != "late arrival"} == set(f.con.execute(
+        "SELECT record_id, change FROM core.version_changes").fetchall())
     # a longer threshold: D is no longer late
     _versions(f, late_arrival_days=10)
     assert not [r for r in _build(f) if r[1] == "late arrival"]
@@ -194,6 +197,10 @@ def test_demo_every_planted_update_that_changed_a_kept_field_is_in_marts_changes
             assert got == expect, (source, k)
             n_checked += len(expect)
         assert n_checked >= 20  # the demo plants disposition updates every night in both feeds
+        # the changed kinds of every load are core.version_changes' (computed there over all of the history)
+        assert sorted(con.execute("SELECT source, record_id, kind, load_id FROM marts.changes "
+                                  "WHERE kind <> 'late arrival'").fetchall()) == \
+            sorted(con.execute("SELECT source, record_id, change, load_id FROM core.version_changes").fetchall())
         # the late extract of night 6 (older versions) changes nothing
         late = demo_nights.manifest["nights"][-1]["late_extract"]["file"].rsplit("/", 1)[-1]
         assert con.execute("SELECT count(*) FROM marts.changes c JOIN meta.loads l USING (load_id) "
