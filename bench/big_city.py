@@ -11,6 +11,12 @@ published file), `apply_schema` + `write_agency_areas`, `load_with_retries` of e
 `normalize_pending` per source, `run_audits`, `marts.build_all`, then `CHECKPOINT` and `publish`. Not timed:
 the run record (meta.runs) and the report. Each night runs in its own spawned process (its peak RSS is its own).
 
+Version history (sara issue 18): after each night, the rows and bytes of core.call_versions / core.incident_versions
+beside core.calls / core.incidents (bytes: the distinct storage blocks of the table's segments, DuckDB's
+pragma_storage_info, times the file's block size; a block shared with another table counts for both, so it is an
+upper bound), and the wall and CPU seconds of versions.record (the history step inside normalize), timed by
+wrapping it in the night's own process.
+
 Target 4 (checkpoint after a big load): the history night is run twice, into two warehouses, once without a settle
 and once with the flow's settle (transforms/warehouse/settle.py) before its publish; the three nights then run on both, so
 the nights' checkpoint costs compare in the same run. The baseline is bench/ingest.py's bare DuckDB
@@ -94,7 +100,7 @@ def stage_night(project: str, published: str, files: list[tuple[str, str]], memo
     settings = nd._settings(project)
     static_units(settings)  # config only (grid, H3 cover), cached per process: as the flow's worker has it
     pub, run_id = Path(published), f"bench-{as_of}"
-    out: dict = {"status": [], "message": ""}
+    out: dict = {"status": [], "message": "", "versions_s": time_versions()}
     st = Steps()
     build = wh.start_build(pub)
     st.lap("copy published to build")
@@ -132,7 +138,42 @@ def stage_night(project: str, published: str, files: list[tuple[str, str]], memo
     out["steps"], out["rss_mb"], out["bytes"] = st.rows, bi._peak_mb(), pub.stat().st_size
     con = wh.connect(pub, read_only=True)
     out.update(facts(con))
+    out["history"] = history_sizes(con)
     con.close()
+    return out
+
+
+def time_versions() -> list[float]:
+    """Wrap versions.record (called by normalize) in this process so that it adds its wall and CPU seconds to the
+    list returned: [wall, cpu]."""
+    from transforms.warehouse import versions
+
+    spent, record = [0.0, 0.0], versions.record
+
+    def timed(*a, **kw):
+        t, c = time.perf_counter(), bi._cpu()
+        try:
+            return record(*a, **kw)
+        finally:
+            spent[0] += time.perf_counter() - t
+            spent[1] += bi._cpu() - c
+
+    versions.record = timed
+    return spent
+
+
+def history_sizes(con) -> dict[str, tuple[int, int]]:
+    """core table -> (rows, bytes): the history tables and the current ones (module docstring)."""
+    block = con.execute("SELECT block_size FROM pragma_database_size()").fetchone()[0]
+    out = {}
+    for t in ("call_versions", "calls", "incident_versions", "incidents"):
+        rows = con.execute(f"SELECT count(*) FROM core.{t}").fetchone()[0]
+        blocks = con.execute(
+            f"""SELECT count(DISTINCT b) FROM (
+                  SELECT block_id AS b FROM pragma_storage_info('core.{t}') WHERE persistent AND block_id >= 0
+                  UNION ALL SELECT unnest(additional_block_ids) FROM pragma_storage_info('core.{t}')
+                  WHERE persistent)""").fetchone()[0]
+        out[t] = (int(rows), int(blocks) * int(block))
     return out
 
 

@@ -38,6 +38,26 @@ def _night_table(nights: list[dict]) -> None:
     print(f"  {'warehouse file MB':32}" + "".join(f" {n['bytes'] / 1e6:>22,.0f}" for n in nights))
 
 
+def history_table(nights: list[dict]) -> None:
+    """Issue 18: the history tables' rows and MB against core's after each night, and the versions step's time."""
+    heads = ["history"] + [f"night {i}" for i in range(1, len(nights))]
+    print("  version history after each night, rows / MB (blocks of the table's segments; an upper bound):")
+    print(f"  {'table':32}" + "".join(f" {h:>23}" for h in heads))
+    for t in ("call_versions", "calls", "incident_versions", "incidents"):
+        print(f"  {'core.' + t:32}" + "".join(
+            f" {n['history'][t][0]:>13,} {n['history'][t][1] / 1e6:>8.1f}" for n in nights))
+    for cur, hist in (("calls", "call_versions"), ("incidents", "incident_versions")):
+        print(f"  {hist + ' / ' + cur + ' bytes':32}" + "".join(
+            f" {n['history'][hist][1] / n['history'][cur][1]:>22.1%}" if n['history'][cur][1] else f" {'no data':>22}"
+            for n in nights))
+    print(f"  {'versions.record wall s  cpu s':32}" + "".join(
+        f" {n['versions_s'][0]:>7.2f} {n['versions_s'][1]:>6.2f} "
+        f"{n['versions_s'][0] / sum(s[1] for s in n['steps']):>6.1%}" for n in nights))
+    added = [sum(n["history"][t][0] - p["history"][t][0] for t in ("call_versions", "incident_versions"))
+             for p, n in zip(nights, nights[1:], strict=False)]
+    print(f"  {'versions rows added':32}" + f" {'':>22}-" + "".join(f" {a:>23,}" for a in added))
+
+
 def publish_cost(night: dict) -> float:
     """Seconds of the settle (if any), the night's CHECKPOINT + close and publish."""
     return sum(s[1] for s in night["steps"] if s[0] in PUBLISH_STEPS)
@@ -55,6 +75,7 @@ def report(d: dict, r: dict, args) -> bool:
     for v, nights in r["nights"].items():
         print(f"\n[{v}] per step (share = of that night's wall):")
         _night_table(nights)
+        history_table(nights)
         first = nights[0]
         fw = sum(s[1] for s in first["steps"])
         print(f"  first night {fw:.1f} s = {fw / base['wall']:.1f}x the baseline; its settle + checkpoint + "
@@ -92,6 +113,9 @@ def report(d: dict, r: dict, args) -> bool:
             len(last["marts"]) > 0 and len(empty) <= len(last["marts"]) // 4)
         for t in ("calls", "incidents"):
             checks[f"[{v}] incremental == rebuild: core.{t} rows and checksum"] = last[t] == r["rebuild"][t]
+        for cur, hist in (("calls", "call_versions"), ("incidents", "incident_versions")):
+            checks[f"[{v}] core.{hist} {last['history'][hist][0]:,} rows >= core.{cur} {last['history'][cur][0]:,} "
+                   "(every current record has its version)"] = last["history"][hist][0] >= last["history"][cur][0]
     mr = r["marts_rebuild"]
     diff = sorted(k for k in set(mr["marts"]) | set(settled[-1]["marts"])
                   if mr["marts"].get(k) != settled[-1]["marts"].get(k))

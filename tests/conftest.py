@@ -15,6 +15,8 @@ Fixtures:
     tiny_project      factory of throw-away "Test City" projects (tests/support/project.py)
     demo_city         the synthetic demo city at scale 0.05, generated once per session (read it, never
                       write into it; copy it with tests.support.project.demo_project)
+    demo_nights       every demo night published by a real nightly flow run, once per session, with what each
+                      night published (tests/support/demo_nights.py)
     demo_warehouse    a demo project with night 1 of demo_city published by a real nightly flow run, once
                       per session (copy the project before changing it)
     square_city       a hand-made 1 km square city loaded and with every mart built, per test
@@ -36,6 +38,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.demo_nights import demo_nights  # noqa: F401  (a session fixture)
 from tests.support.project import DEMO_SCALE, copy_real_config, demo_project, need_shared, write_project
 from tests.support.real import REAL_FILES, RealProject, RealRun, run_real_nightly
 

@@ -50,6 +50,7 @@ def _print_failed_runs(settings: Settings) -> None:
 
 
 def _status_tables(settings: Settings, con) -> None:
+    from transforms.marts.changes import reclassified_warnings
     from transforms.warehouse import status as st
     from transforms.warehouse.versions import changes_last_night
 
@@ -72,7 +73,10 @@ def _status_tables(settings: Settings, con) -> None:
     show("beat and district: from the feed or the polygon layer", st.unit_sources(con))
     show("beat and district: feed value vs polygon, commonest differences", st.unit_disagreements(con))
     show("failed loads", st.failed_loads(con))
-    show("records changed in the last night, by kind (core.version_changes)", changes_last_night(con))
+    show("records changed in the last night, by kind (marts.changes: reclassified, disposition, voided, relocated, "
+         "retimed, late arrival)", changes_last_night(con))
+    for line in reclassified_warnings(con):
+        console.print(f"[yellow]warning[/yellow] reclassified share: {escape(line)}", soft_wrap=True)
     show("still being written (held; tried again next run)", st.held_files(con, settings.landing_dir))
     show("not picked up (matches no pattern), last run", st.unmatched_last_run(con))
 

@@ -103,6 +103,28 @@ class TimeConfig(Strict):
                                                          "(demo, backfills); default: each agency's rule")
 
 
+class VersionsConfig(Strict):
+    late_arrival_days: int = Field(
+        default=7, ge=1, description="marts.changes: a new record whose event's local date is more than this many "
+                                     "days before its load's night is a late arrival (the source's first load, "
+                                     "its backfill, never is)")
+    changes_days: int = Field(
+        default=90, ge=1, description="marts.changes keeps the changes of the loads of this many days back from the "
+                                      "newest load, so a big warehouse does not rescan its whole history nightly")
+    reclassified_window_days: int = Field(
+        default=28, ge=1, description="marts.changes_summary: the reclassified share is over the records loaded or "
+                                      "reclassified by the loads of this many days back from the newest load")
+    reclassified_warn_share: float = Field(
+        default=0.05, gt=0, le=1, description="warn (report data quality, sara status) when an agency's share of "
+                                              "reclassified records over reclassified_window_days is above this. A "
+                                              "project choice, not a standard: a few percent of reports re-coded "
+                                              "after review is routine; above 5 % in four weeks usually means a "
+                                              "process problem (coding at intake, a crosswalk change) worth a look")
+    reclassified_min_records: int = Field(
+        default=50, ge=1, description="no warning on fewer records than this in the window: a share of a "
+                                      "handful says nothing")
+
+
 class ScheduleConfig(Strict):
     cron: str = Field(description="when the deployment runs, e.g. `30 2 * * *`")
     timezone: str = Field(default="UTC", description="IANA zone the cron is read in")
@@ -250,6 +272,9 @@ class SaraConfig(Strict):
     analysis: AnalysisConfig = Field(default=AnalysisConfig(), description="settings of the marts")
     problems_dir: str = Field(default="config/problems", description="folder of tracked SARA problems")
     allowed_roots: list[str] = Field(default=[], description="extra folders configured paths may point into")
+    versions: VersionsConfig = Field(default=VersionsConfig(),
+                                     description="what marts.changes counts as a late arrival, and when a "
+                                                 "reclassified share warns")
     publish: PublishPolicy = Field(default_factory=lambda: PublishPolicy(),
                                    description="what the public open-data extract may hold and how it is masked")
 

@@ -4,6 +4,8 @@ The steps, each in its own module:
 - dimensions         marts.agency_zones, category_groups (dimensions.py)
 - periods            each agency's as_of (marts.periods) and what its data covers (marts.coverage,
                      coverage_daily), from all of core (periods.py)
+- changes            what the nights changed: marts.changes, changes_summary, from the version history
+                     (changes.py); made with the periods on a scaled-out night
 - windows            marts.windows, horizon, events, the event_dims view, per agency (dimensions.py)
 - event_units, units which unit each located event falls in; every spatial unit (units.py)
 - hotspot_counts, hotspots        non-zero counts per unit; Getis-Ord Gi* (hotspots.py)
@@ -42,6 +44,7 @@ from transforms.config import Settings
 from transforms.config.problems import load_problems
 from transforms.marts import (
     audit,
+    changes,
     compstat,
     demand,
     density,
@@ -66,6 +69,8 @@ from transforms.marts.units import static_units
 from transforms.marts.write import comment_marts
 from transforms.warehouse.sqlutil import qident
 
+# made once on the whole build file before a scaled-out night's fan-out (prepare), copied into each agency's part
+WHOLE_FILE_MARTS = (*PERIOD_MARTS, *changes.TABLES)
 # kept between nights (incremental); everything else is rebuilt
 KEEP = {"event_units", "build_info", *location_days.TABLES, *response_months.TABLES}
 
@@ -84,25 +89,29 @@ def drop_rebuilt(con: duckdb.DuckDBPyConnection, keep: tuple[str, ...] = ()) -> 
 def prepare(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date | None = None,
             now: datetime | None = None) -> None:
     """The marts every later step reads its dates from: marts.agency_zones, category_groups, periods, coverage
-    and coverage_daily (from all of core). A scaled-out night makes them once on the whole build file."""
+    and coverage_daily (from all of core); and marts.changes, changes_summary (from all of the history). A
+    scaled-out night makes them once on the whole build file."""
     con.execute("CREATE SCHEMA IF NOT EXISTS marts")
     write_config_dimensions(con, settings)
     build_periods(con, settings, as_of, now)
+    changes.build_changes(con, settings)
 
 
 def build_all(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date | None = None,
               timings: dict | None = None, prepared: bool = False) -> dict:
     """Every mart, in dependency order, each agency's windows ending at its own as_of (marts.periods); a date
-    given as `as_of` ends every agency's. prepared=True: marts.periods and the coverage marts are already
-    there (a scaled-out agency, transforms/marts/parts.py). Returns row counts per mart table, with the as_of
-    dates (one date, or "agency date, ..." when they differ), and seconds per step in `timings`."""
+    given as `as_of` ends every agency's. prepared=True: marts.periods, the coverage marts, marts.changes and
+    changes_summary are already there (a scaled-out agency, transforms/marts/parts.py). Returns row counts per
+    mart table, with the as_of dates (one date, or "agency date, ..." when they differ), and seconds per step
+    in `timings`."""
     con.execute("CREATE SCHEMA IF NOT EXISTS marts")
-    drop_rebuilt(con, PERIOD_MARTS if prepared else ())
+    drop_rebuilt(con, WHOLE_FILE_MARTS if prepared else ())
     unit_sets = static_units(settings)
     problem_list = [p for p in load_problems(settings) if p.agency in settings.sara.agencies]
     steps = [
         ("dimensions", lambda: write_config_dimensions(con, settings)),
         ("periods", (lambda: None) if prepared else (lambda: build_periods(con, settings, as_of))),
+        ("changes", (lambda: None) if prepared else (lambda: changes.build_changes(con, settings))),
         ("windows", lambda: build_dimensions(con, settings, problem_list)),
         ("event_units", lambda: units.build_event_units(con, settings, unit_sets)),
         ("units", lambda: units.write_units(con, settings, unit_sets)),

@@ -1,7 +1,8 @@
 """Scale-out of one night, the marts side: each agency's marts in a worker process, one writer.
 
     prepare_partitions(con)    the writer, before the fan-out: each agency's as_of and coverage from all of
-                               core (marts.periods, coverage, coverage_daily: transforms.marts.build.prepare)
+                               core (marts.periods, coverage, coverage_daily: transforms.marts.build.prepare),
+                               and what the nights changed from all of the history (marts.changes, changes_summary)
     marts_partition(agency)    scratch <- the build file's rows of one agency (read-only ATTACH; the
                                writer has closed it), from its horizon on, with its periods and coverage;
                                build_all for that agency alone, every mart table written as
@@ -26,7 +27,7 @@ import duckdb
 from transforms.config import Settings
 from transforms.marts import build as marts
 from transforms.marts import dimensions, location_days, problems, response_months, restatements, status, units
-from transforms.marts.periods import PERIOD_MARTS, agency_ends
+from transforms.marts.periods import agency_ends
 from transforms.marts.write import comment_columns, comment_marts
 from transforms.warehouse import db as wh
 from transforms.warehouse.parts import copy_into, scratch, write_part
@@ -76,8 +77,9 @@ def marts_partition(settings: Settings, agency: str, build: Path, parts: Path) -
     try:
         con.execute(f"ATTACH {qstr(str(build))} AS b (READ_ONLY)")
         con.execute("CREATE SCHEMA IF NOT EXISTS marts")
-        for name in PERIOD_MARTS:
-            _copy_mart(con, name, agency)
+        for name in marts.WHOLE_FILE_MARTS:  # the periods, coverage and changes, made from the whole file
+            if relation_exists(con, "marts", name, "b"):
+                _copy_mart(con, name, agency)
         for name in location_days.TABLES:  # brought up to date by prepare_partitions; the loads are every agency's
             _copy_mart(con, name, None if name == "location_day_loads" else agency)
         for name in response_months.TABLES:  # synced by prepare_partitions: the part computes its missing months

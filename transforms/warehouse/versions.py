@@ -197,17 +197,22 @@ def define_known_at(con: duckdb.DuckDBPyConnection, ts: datetime) -> None:
 
 
 def changes_last_night(con: duckdb.DuckDBPyConnection):
-    """`sara status`: records changed by the loads of the last published night, per kind of change
-    (core.version_changes); no rows on a warehouse made before the history."""
+    """`sara status`: records changed by the loads of the last published night, per dataset and kind of change:
+    from marts.changes (with the late arrivals) when the marts have it, else from core.version_changes (no late
+    arrivals); no rows on a warehouse made before the history."""
     from transforms.warehouse.sqlutil import relation_exists
     from transforms.warehouse.status import Rows
 
-    if not relation_exists(con, "core", "version_changes"):
-        return Rows(["record_kind", "change", "records"], [])
-    cur = con.execute("""SELECT record_kind, change, count(DISTINCT (source, record_id)) AS records
-                         FROM core.version_changes WHERE load_id IN (
-                           SELECT load_id FROM meta.loads WHERE run_id = (
-                             SELECT run_id FROM meta.runs WHERE status IN ('ok', 'partial')
-                             ORDER BY started_at DESC LIMIT 1))
-                         GROUP BY ALL ORDER BY 1, 2""")
+    last_run = """SELECT run_id FROM meta.runs WHERE status IN ('ok', 'partial') ORDER BY started_at DESC LIMIT 1"""
+    if relation_exists(con, "marts", "changes"):
+        cur = con.execute(f"""SELECT dataset, kind AS change, count(DISTINCT (source, record_id)) AS records
+                              FROM marts.changes WHERE run_id = ({last_run}) GROUP BY ALL ORDER BY 1, 2""")
+    elif relation_exists(con, "core", "version_changes"):
+        cur = con.execute(f"""SELECT record_kind || 's' AS dataset, change,
+                                     count(DISTINCT (source, record_id)) AS records
+                              FROM core.version_changes WHERE load_id IN (
+                                SELECT load_id FROM meta.loads WHERE run_id = ({last_run}))
+                              GROUP BY ALL ORDER BY 1, 2""")
+    else:
+        return Rows(["dataset", "change", "records"], [])
     return Rows([d[0] for d in cur.description], cur.fetchall())

@@ -199,11 +199,36 @@ def section_quality(c: Ctx) -> str:
         return html_table(rows, headers={"dataset": "Data", "source": "Source", "code": "Code", "label": "Label",
                                          "rows": "Rows"}) if rows else "<p>No unmapped codes.</p>"
 
+    def reclassified() -> str:
+        require(c.con, "marts.changes_summary", ["agency", "records_loaded", "records_reclassified",
+                                                 "reclassified_share", "warn_share", "is_warning"])
+        rows = fetch(c.con, """SELECT agency, records_loaded, records_reclassified, late_arrivals,
+                                      reclassified_share, is_warning FROM marts.changes_summary ORDER BY agency""")
+        if not rows:
+            raise Missing("marts.changes_summary has no agency")
+        warn = [r for r in rows if r["is_warning"]]
+        share = fetch(c.con, "SELECT max(warn_share) AS w FROM marts.changes_summary")[0]["w"]
+        head = "".join(f'<p class="na">Warning: {esc(r["agency"])} had {r["records_reclassified"]:,} of '
+                       f'{r["records_loaded"]:,} recently loaded records reclassified ({pct(r["reclassified_share"])}, '
+                       f'above {pct(share)}). That is usually a process problem (coding at intake, a crosswalk '
+                       'change) worth a look.</p>' for r in warn)
+        how = (f'<p class="how">Records new or changed in the loads of the last weeks ([versions] '
+               f'reclassified_window_days), and the share whose category or code changed; a warning above '
+               f'{pct(share)} (a project choice, [versions] reclassified_warn_share). The records: marts.changes.</p>')
+        table = html_table([{**r, "is_warning": "yes" if r["is_warning"] else "no"} for r in rows],
+                           fmt=lambda k, v: pct(v) if k == "reclassified_share" else fmt_value(v),
+                           cell_class=lambda k, v, r: "flag" if k == "is_warning" and v == "yes" else "",
+                           headers={"agency": "Agency", "records_loaded": "Records loaded",
+                                    "records_reclassified": "Reclassified", "late_arrivals": "Late arrivals",
+                                    "reclassified_share": "Reclassified share", "is_warning": "Warning"})
+        return head + table + how
+
     sub("Quarantined rows by reason", quarantine)
     sub("Unlocated share per source", unlocated)
     sub("How events were placed (share per geocode method)", lambda: placement(c))
     sub("Placeholder points", lambda: placeholders(c))
     sub("Unmapped codes (most frequent)", unmapped)
+    sub("Reclassified records per agency", reclassified)
     return "".join(parts)
 
 
