@@ -208,15 +208,20 @@ def section_quality(c: Ctx) -> str:
             raise Missing("marts.changes_summary has no agency")
         warn = [r for r in rows if r["is_warning"]]
         share = fetch(c.con, "SELECT max(warn_share) AS w FROM marts.changes_summary")[0]["w"]
-        head = "".join(f'<p class="na">Warning: {esc(r["agency"])} had {r["records_reclassified"]:,} of '
-                       f'{r["records_loaded"]:,} recently loaded records reclassified ({pct(r["reclassified_share"])}, '
+
+        def share_words(v: object) -> str:  # a small share is not shown as 0%
+            return f"{float(v) * 100:.2f}%" if isinstance(v, float) and 0 < v < 0.01 else pct(v)
+
+        head = "".join(f'<p class="na">Warning: {esc(c.name(r["agency"]))} had {r["records_reclassified"]:,} of '
+                       f'{r["records_loaded"]:,} recently loaded records reclassified ({share_words(r["reclassified_share"])}, '
                        f'above {pct(share)}). That is usually a process problem (coding at intake, a crosswalk '
                        'change) worth a look.</p>' for r in warn)
-        how = (f'<p class="how">Records new or changed in the loads of the last weeks ([versions] '
-               f'reclassified_window_days), and the share whose category or code changed; a warning above '
+        how = (f'<p class="how">Records new or changed in the loads of the recent days ([versions] '
+               f'reclassified_window_days, 28 by default), and the share whose category or code changed; a warning above '
                f'{pct(share)} (a project choice, [versions] reclassified_warn_share). The records: marts.changes.</p>')
-        table = html_table([{**r, "is_warning": "yes" if r["is_warning"] else "no"} for r in rows],
-                           fmt=lambda k, v: pct(v) if k == "reclassified_share" else fmt_value(v),
+        table = html_table([{**r, "agency": c.name(r["agency"]), "is_warning": "yes" if r["is_warning"] else "no"}
+                            for r in rows],
+                           fmt=lambda k, v: share_words(v) if k == "reclassified_share" else fmt_value(v),
                            cell_class=lambda k, v, r: "flag" if k == "is_warning" and v == "yes" else "",
                            headers={"agency": "Agency", "records_loaded": "Records loaded",
                                     "records_reclassified": "Reclassified", "late_arrivals": "Late arrivals",
