@@ -8,17 +8,17 @@
 create or replace temp table _chg_loads as
 with l as (
     select l.load_id, l.source, l.run_id, l.extract_at, l.loaded_at,
-           coalesce(r.finished_at, l.loaded_at) as published_at
+           coalesce(r.started_at, l.loaded_at) as run_started_at
     from meta.loads l left join meta.runs r on r.run_id = l.run_id
 ),
 first_load as (
     select source, arg_min(load_id, loaded_at) as load_id from meta.loads where rows_loaded > 0 group by source
 )
 select l.*, l.load_id in (select load_id from first_load) as is_first_load,
-       l.published_at >= (select max(published_at) from l)
+       l.run_started_at >= (select max(run_started_at) from l)
            - to_days(cast(getvariable('window_days') as integer)) as in_window
 from l
-where l.published_at >= (select max(published_at) from l) - to_days(cast(getvariable('changes_days') as integer));
+where l.run_started_at >= (select max(run_started_at) from l) - to_days(cast(getvariable('changes_days') as integer));
 
 -- the records a load of the horizon gave a new current version (not their first): only their versions are read
 -- below, so the nightly cost follows the records that changed, not the whole history (core.version_changes
@@ -128,13 +128,13 @@ late as (
                     cast(timezone(coalesce(z.timezone, 'UTC'), coalesce(l.extract_at, l.loaded_at)) as date))
           > cast(getvariable('late_arrival_days') as integer)
 )
-select l.run_id, l.published_at,
+select l.run_id, l.run_started_at,
        cast(timezone(coalesce(c.zone, 'UTC'), coalesce(l.extract_at, l.loaded_at)) as date) as night_date,
        c.agency, c.record_kind || 's' as dataset, c.source, c.record_id, c.kind, c.old_value, c.new_value,
        c.load_id, cast(timezone(coalesce(c.zone, 'UTC'), c.event_at) as date) as event_date
 from (select * from changed union all select * from late) c
 join _chg_loads l on l.load_id = c.load_id
-order by l.published_at, c.agency, c.source, c.record_id, c.kind;
+order by l.run_started_at, c.agency, c.source, c.record_id, c.kind;
 
 -- per agency: the records the window's loads brought (a new record or a changed version) and those reclassified
 create or replace table marts.changes_summary as
@@ -181,7 +181,7 @@ drop macro if exists temp.pg_disposition;
 
 comment on table marts.changes is 'one row per record x kind of change x load, for the loads published within the last [versions] changes_days days (default 90) of the newest load (a horizon, so a big warehouse does not rescan its whole history every night): reclassified (category or code), disposition (calls: disposition category, code or countable flag), voided or unfounded, restored, relocated (location key or point; the values name the district and beat), retimed (event time), by the comparisons of core.version_changes; and late arrival: a new record (its first version) of a load that is not its source''s first (the backfill), whose event''s local date is more than [versions] late_arrival_days (default 7) before the load''s night. Old and new values in words, times in the agency''s local time';
 comment on column marts.changes.run_id is 'the night (meta.runs.run_id) whose load changed the record; null for a load outside a run';
-comment on column marts.changes.published_at is 'when the change was published: the run''s finish time, else the load time, UTC';
+comment on column marts.changes.run_started_at is 'when the night (meta.runs) that loaded the change started, else the load time, UTC: known while the night builds its marts (its finish time is not)';
 comment on column marts.changes.night_date is 'the load''s night: local date (agency zone) of its extract time, else its load time';
 comment on column marts.changes.dataset is 'calls (core.calls) or incidents (core.incidents)';
 comment on column marts.changes.record_id is 'call_id (calls) or incident_id (incidents) of the record in its source';

@@ -32,7 +32,7 @@ def _build(f: Feed) -> list[tuple]:
     write_config_dimensions(f.con, f.settings)
     build_changes(f.con, f.settings)
     return f.con.execute("SELECT record_id, kind, old_value, new_value, night_date::VARCHAR, event_date::VARCHAR, "
-                         "dataset, agency FROM marts.changes ORDER BY published_at, record_id, kind").fetchall()
+                         "dataset, agency FROM marts.changes ORDER BY run_started_at, record_id, kind").fetchall()
 
 
 def test_one_change_of_each_kind_with_old_and_new_values_in_words(tiny_project, tmp_path):
