@@ -142,13 +142,19 @@ def _facts(con) -> dict:
     return out
 
 
+# columns holding the clock of the run that built or loaded a row: two warehouses built by different runs differ
+# there by design, whatever their content
+RUN_CLOCK_COLUMNS = {"run_started_at", "published_at", "built_at"}
+
+
 def _mart_digests(con) -> dict[str, tuple[int, int]]:
-    """Rows and a content hash of every marts table (doubles rounded to 6 decimals, geometry left out)."""
+    """Rows and a content hash of every marts table (doubles rounded to 6 decimals; geometry and the run clock
+    columns left out)."""
     out = {}
     for (name,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'marts' "
                                "ORDER BY 1").fetchall():
         cols = [(c, t) for c, t, *_ in con.execute(f'DESCRIBE marts."{name}"').fetchall()
-                if t not in ("GEOMETRY", "BLOB")]
+                if t not in ("GEOMETRY", "BLOB") and c not in RUN_CLOCK_COLUMNS]
         expr = ", ".join(f'round("{c}", 6)' if t in ("DOUBLE", "FLOAT") else f'"{c}"' for c, t in cols)
         n, h = con.execute(f'SELECT count(*), sum(hash({expr})::HUGEINT) FROM marts."{name}"').fetchone()
         out[name] = (int(n), int(h or 0))

@@ -34,6 +34,7 @@ RUN_COLUMNS = {
     "meta.published_compstat": {"run_id", "published_at"},  # each night's figures, named by the night
     "marts.restatements": {"run_id", "published_at"},
     "marts.restatement_records": {"run_id"},
+    "marts.changes": {"run_id", "run_started_at"},  # each change names the night that loaded it
     "marts.build_info": {"value"},  # the unit signature names the project folder; checked on its own below
 }
 
