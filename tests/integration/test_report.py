@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.report import fill_synthetic, report_warehouse
+from tests.support.report import fill_synthetic, render_synthetic, report_warehouse
+from tests.support.report import section_html as _section
 from transforms.outputs.report import SECTION_IDS, build_report
 
 
@@ -178,10 +179,6 @@ def test_report_with_every_mart(tiny_project, tmp_path):
     assert len(svgs(p, "response")) == 1
 
 
-def _section(text: str, sid: str) -> str:
-    return text.split(f'<section id="{sid}">', 1)[1].split("</section>", 1)[0]
-
-
 def test_top_hot_cells_rank_by_z_show_n_and_mark_cells_with_no_event(tiny_project, tmp_path):
     """Gi* is a neighbourhood statistic: a cell with no call of its own can rank first. The top list ranks by z,
     shows each cell's own count and marks a 0 as neighbours only."""
@@ -247,18 +244,6 @@ def test_knox_shades_only_a_ratio_above_one_with_p_at_or_below_the_threshold(tin
 # ---------------------------------------------------------------------------------------------
 
 
-def _render(tiny_project, tmp_path, change=None) -> str:
-    settings, con = report_warehouse(tiny_project)
-    try:
-        fill_synthetic(con)
-        if change:
-            change(con)
-        index = build_report(con, settings, date(2026, 11, 20), tmp_path / "out")
-    finally:
-        con.close()
-    return index.read_text(encoding="utf-8")
-
-
 def _visible(html: str) -> str:
     """The page's text as a reader sees it (no tags, no attributes, no CSS, no script: the map's data and code)."""
     import re
@@ -269,7 +254,7 @@ def _visible(html: str) -> str:
 
 
 def test_first_screen_says_what_changed_in_sentences(tiny_project, tmp_path):
-    text = _render(tiny_project, tmp_path)
+    text = render_synthetic(tiny_project, tmp_path)
     assert text.index('<section id="summary">') < text.index('<section id="compstat">')
     part = _section(text, "summary")
     # the 28-day increase passes the rule; the week's (120 against 100, z 1.9) does not
@@ -288,7 +273,7 @@ def test_first_screen_says_what_changed_in_sentences(tiny_project, tmp_path):
 
 
 def test_no_column_names_thousands_separated_and_missing_is_not_zero(tiny_project, tmp_path):
-    text = _render(tiny_project, tmp_path)
+    text = render_synthetic(tiny_project, tmp_path)
     seen = _visible(text)
     for raw in ("unit_type", "category_group", "n_last_year", "poisson_z", "pct_change", "response_s_median",
                 "n_repeat_window", "cum_share_events", "address_block", "dataset"):
@@ -304,7 +289,7 @@ def test_no_column_names_thousands_separated_and_missing_is_not_zero(tiny_projec
 def test_compstat_agency_totals_first_then_districts_coloured_by_z_and_count(tiny_project, tmp_path):
     import re
 
-    cs = _section(_render(tiny_project, tmp_path), "compstat")
+    cs = _section(render_synthetic(tiny_project, tmp_path), "compstat")
     assert cs.index("Agency totals") < cs.index("District D1")
     assert "B1" not in cs                                   # beats stay in the mart
     # coloured: +100 (z 4.7, 500 events) up; -18 (z -3.6, 30 last year) down. Not coloured: +5 (z 4.47, 5 events)
@@ -344,7 +329,7 @@ def test_response_times_show_the_true_agency_median_in_minutes(tiny_project, tmp
                     "'cad' AS source, DATE '2024-01-01' AS first_day, DATE '2024-03-31' AS last_complete_day")
         build_response_times(con)
 
-    part = _section(_render(tiny_project, tmp_path, build), "response-times")
+    part = _section(render_synthetic(tiny_project, tmp_path, build), "response-times")
     # all five calls: 100, 200, 300, 400, 900 s -> median 300 s = 5.0 min; p90 at position 3.6: 400 + 0.6 * 500
     # = 700 s = 11.7 min. The call-weighted mean of the district medians, (3 * 200 + 2 * 350) / 5 = 260 s =
     # 4.3 min, is not it.
@@ -365,7 +350,7 @@ def test_first_screen_names_the_reason_a_part_is_not_available(tiny_project, tmp
                        ('emerging_hotspots', 'metro', NULL, 'empty', 'nothing classified: not enough covered steps '
                         || '(13 of 16)')) t(mart, agency, category_group, state, reason)""")
 
-    part = _section(_render(tiny_project, tmp_path, empty), "summary")
+    part = _section(render_synthetic(tiny_project, tmp_path, empty), "summary")
     assert "Not available: nothing classified: not enough covered steps (13 of 16)." in part
     assert "New Hot Spot" not in part
     assert "Incomplete: emerging hot spots (not available). The sections below say why." in part

@@ -16,6 +16,8 @@ from datetime import date, timedelta
 import duckdb
 import pytest
 
+from tests.support.report import section_html
+
 HEADER = "id,received,dispatched,onscene,cleared,updated,type,disp,address,lon,lat,onview"
 TYPES = ("code,call_type,call_category,origin\nBURG,Burglary,Burglary,community\nTHEFT,Theft,Theft,community\n"
          "TS,Traffic Stop,Traffic,officer\n")
@@ -166,10 +168,6 @@ def test_hand_made_then_now_and_reasons(hand_made):
         con.close()
 
 
-def _section(html: str, sid: str) -> str:
-    return html.split(f'<section id="{sid}">', 1)[1].split("</section>", 1)[0]
-
-
 def test_hand_made_report_says_what_was_restated_and_why(hand_made):
     import re
 
@@ -183,7 +181,7 @@ def test_hand_made_report_says_what_was_restated_and_why(hand_made):
         page = render_report(con, settings)
     finally:
         con.close()
-    text = re.sub(r"<[^>]+>", " ", _section(page, "restatements"))
+    text = re.sub(r"<[^>]+>", " ", section_html(page, "restatements"))
     text = re.sub(r"\s+", " ", text)
     assert "the oldest night kept" in text  # the two nights are minutes apart, not a week
     assert ("Calls for service, burglary, agency-wide, last 7 days: 7 → 5; 2 reclassified to Theft, "
@@ -199,18 +197,10 @@ def test_hand_made_report_says_what_was_restated_and_why(hand_made):
 def _synthetic_section(tiny_project, tmp_path, change=None) -> str:
     import re
 
-    from tests.support.report import fill_synthetic, report_warehouse
-    from transforms.outputs.report import build_report
+    from tests.support.report import render_synthetic
 
-    settings, con = report_warehouse(tiny_project)
-    try:
-        fill_synthetic(con)
-        if change:
-            change(con)
-        index = build_report(con, settings, date(2026, 11, 20), tmp_path / "out")
-    finally:
-        con.close()
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", _section(index.read_text(encoding="utf-8"), "restatements")))
+    text = section_html(render_synthetic(tiny_project, tmp_path, change), "restatements")
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", text))
 
 
 def test_report_compares_with_the_night_a_week_before(tiny_project, tmp_path):

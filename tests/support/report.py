@@ -17,6 +17,29 @@ def report_warehouse(tiny_project):
     return settings, p.connect(settings.warehouse_path)
 
 
+def render_synthetic(tiny_project, tmp_path, change=None) -> str:
+    """The report's HTML on the synthetic marts (fill_synthetic), after `change(con)` when given, as of
+    2026-11-20."""
+    from datetime import date
+
+    from transforms.outputs.report import build_report
+
+    settings, con = report_warehouse(tiny_project)
+    try:
+        fill_synthetic(con)
+        if change:
+            change(con)
+        index = build_report(con, settings, date(2026, 11, 20), tmp_path / "out")
+    finally:
+        con.close()
+    return index.read_text(encoding="utf-8")
+
+
+def section_html(text: str, sid: str) -> str:
+    """The inside of the page's <section id=sid>."""
+    return text.split(f'<section id="{sid}">', 1)[1].split("</section>", 1)[0]
+
+
 def fill_synthetic(con) -> None:
     """Every mart the report reads, small but complete, for agency 'metro' (a 12 x 12 grid of 100 m cells)."""
     import pandas as pd
