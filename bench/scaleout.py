@@ -140,13 +140,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'PASS' if agree else 'FAIL'}: the two runners publish the same {', '.join(COMPARED)}")
         return 1 if (a.strict and not agree) else 0
     finally:
-        if srv is not None:
-            os.killpg(srv.pid, signal.SIGKILL)
-            srv.wait(timeout=30)
-        if a.keep:
-            print(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        finish(srv, work, a.keep)
+
+
+def finish(srv, work, keep: bool) -> None:
+    """After a run: stop the Prefect API process group (srv, or None) and remove the work folder unless kept."""
+    if srv is not None:
+        os.killpg(srv.pid, signal.SIGKILL)
+        srv.wait(timeout=30)
+    if keep:
+        print(f"kept {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -32,7 +32,6 @@ import argparse
 import os
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -209,13 +208,7 @@ def main(argv: list[str] | None = None) -> int:
                 copies = scratch_copies(local, sources, work / "scratch")
         load1 = " / ".join(f"{x:.2f}" for x in os.getloadavg())
     finally:
-        if srv is not None:
-            os.killpg(srv.pid, signal.SIGKILL)
-            srv.wait(timeout=30)
-        if a.keep:
-            print(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+        bso.finish(srv, work, a.keep)
     report(nights, copies, cities, a, load0, load1)
     verdict = "PASS" if agree else "FAIL"
     print(f"{verdict}: the two runners publish the same {', '.join(bso.COMPARED)} after nights 1 and 2")
