@@ -205,10 +205,19 @@ def _synthetic_section(tiny_project, tmp_path, change=None) -> str:
 
 def test_report_compares_with_the_night_a_week_before(tiny_project, tmp_path):
     text = _synthetic_section(tiny_project, tmp_path)
-    assert "Compared with the figures published 2026-11-13 08:00 UTC (the night a week before this one)" in text
+    assert "Compared with the figures published 2026-11-13 00:00 PST (the night a week before this one)" in text
     assert ("Calls for service, violent, district D1, last 28 days: 14 → 12; 1 reclassified to Traffic, "
             "1 voided or unfounded") in text
     assert "C-17" in text and "Violent Crime → Traffic" in text and "The records behind these changes (2)" in text
+
+
+def test_reasons_are_counted_in_words():
+    from transforms.outputs.report.restatements import _counted
+
+    assert _counted(1, "late report added") == "1 late report added"
+    assert _counted(3, "late report added") == "3 late reports added"
+    assert _counted(2, "disposition changed (Handled → Cancelled)") == "2 dispositions changed (Handled → Cancelled)"
+    assert _counted(2, "reclassified to Theft") == "2 reclassified to Theft"
 
 
 def test_report_says_when_nothing_was_restated(tiny_project, tmp_path):
@@ -219,5 +228,5 @@ def test_report_says_when_nothing_was_restated(tiny_project, tmp_path):
 def test_report_says_when_no_earlier_night_is_kept(tiny_project, tmp_path):
     text = _synthetic_section(tiny_project, tmp_path, lambda con: con.execute(
         "DELETE FROM meta.published_compstat WHERE run_id = 'r_old'"))
-    assert ("No earlier night's figures are kept yet (figures are kept from 2026-11-21 08:00 UTC on): there is "
+    assert ("No earlier night's figures are kept yet (figures are kept from 2026-11-21 00:00 PST on): there is "
             "nothing to compare with.") in text

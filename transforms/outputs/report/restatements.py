@@ -14,7 +14,15 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 from transforms.marts.restatements import NIGHTS
-from transforms.outputs.report.markup import PERIOD_WORDS, Missing, esc, fmt_value, html_table, what_words
+from transforms.outputs.report.markup import (
+    PERIOD_WORDS,
+    Missing,
+    esc,
+    fmt_value,
+    html_table,
+    local_time,
+    what_words,
+)
 from transforms.outputs.report.reads import Ctx, fetch, require, table_columns
 
 MAX_SENTENCES = 40  # per agency; the rest are counted
@@ -34,6 +42,8 @@ REASON_WORDS = {
     ("moved to another agency", -1): "moved to another agency", ("moved to another agency", 1): "moved from another "
                                                                                                 "agency",
 }
+PLURAL = {"late report added": "late reports added", "disposition changed": "dispositions changed",
+          "removed by a replaced extract": "removed by a replaced extract"}  # the words' start, when n > 1
 
 
 def _unit(unit_type: str, unit_id: str, value: str | None = None) -> str:
@@ -51,8 +61,17 @@ def _reason(r: dict, unit_type: str) -> str:
     return words.format(old=old or "(none)", new=new or "(none)")
 
 
-def _day(ts: datetime) -> str:
-    return ts.strftime("%Y-%m-%d %H:%M UTC")
+def _counted(n: int, words: str) -> str:
+    """'1 late report added', '3 late reports added'."""
+    if n > 1:
+        words = next((plural + words[len(one):] for one, plural in PLURAL.items() if words.startswith(one)), words)
+    return f"{n} {words}"
+
+
+def _day(ts: datetime, c: Ctx | None = None) -> str:
+    """A publication time in the agencies' zone (UTC when they are in different zones)."""
+    zones = {a.timezone for a in c.settings.sara.agencies.values()} if c is not None else set()
+    return local_time(ts, zones.pop()) if len(zones) == 1 else ts.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def pick_night(nights: list[tuple]) -> tuple[tuple | None, bool]:
@@ -79,12 +98,12 @@ def section_restatements(c: Ctx) -> str:
     # the page's own night first, then the nights its marts looked back to (marts.restatements: the last 8)
     night, week = pick_night(nights[:1 + NIGHTS])
     if night is None:
-        since = f" (figures are kept from {_day(nights[0][1])} on)" if nights else ""
+        since = f" (figures are kept from {_day(nights[0][1], c)} on)" if nights else ""
         return (f"<p>No earlier night's figures are kept yet{esc(since)}: there is nothing to compare with. "
                 "From the next night on, this section says which published counts have changed since.</p>")
     run_id, published = night
     threshold = c.settings.sara.analysis.restated_min_change
-    head = (f"Compared with the figures published {_day(published)}"
+    head = (f"Compared with the figures published {_day(published, c)}"
             + (" (the night a week before this one)." if week else
                " (the oldest night kept: nights a week back are not kept yet)."))
     figures = fetch(c.con, """SELECT * FROM marts.restatements WHERE run_id = ? AND unit_type IN ('agency', 'district')
@@ -110,7 +129,7 @@ def section_restatements(c: Ctx) -> str:
             recs = by_fig.get(_key(f), [])
             shown += recs
             reasons = Counter(_reason(r, f["unit_type"]) for r in recs)
-            why = ", ".join(f"{n} {w}" for w, n in sorted(reasons.items(), key=lambda x: (-x[1], x[0])))
+            why = ", ".join(_counted(n, w) for w, n in sorted(reasons.items(), key=lambda x: (-x[1], x[0])))
             if f.get("unaccounted"):
                 why += (", " if why else "") + f"{fmt_value(f['unaccounted'])} from a change of configuration"
             items.append(f"<li>{esc(what_words(f['dataset'], f['category_group']))}, "
