@@ -121,6 +121,9 @@ CALL_FILES = {"demo_metro_calls": ("utf-8-sig", ",", "CallNumber", "FinalCallTyp
               "demo_county_calls": ("cp1252", ";", "EventNo", "Nature", "Outcome")}
 
 
+VOID_CODES = {"VOID"}  # config/crosswalks/demo_dispositions.csv: the one code with void = true
+
+
 def _codes(path, source: str) -> dict[str, tuple[str, str]]:
     """record id -> (call type code, disposition code) as a delivered file gives them ('' when blank); every row of
     a call (one per unit) carries the same."""
@@ -150,16 +153,31 @@ def _expected_call_changes(demo_nights) -> dict[tuple[str, int], dict[tuple[str,
                         expect[(rid, "reclassified")] = (t0, t1)
                     if d0 != d1:
                         expect[(rid, "disposition")] = (d0, d1)
+                    if (d0 in VOID_CODES) != (d1 in VOID_CODES):  # the void flag changed too (no code in words)
+                        expect[(rid, "voided or unfounded" if d1 in VOID_CODES else "restored")] = ("", "")
             seen.update(delivered)
     return out
 
 
 def _expected_late(demo_nights) -> set[tuple[str, str, object]]:
-    """(source, incident, night's run date): an incident first delivered on night k >= 2 whose event (RMS
-    OccurredFromDT, else ReportedDT: local times) is more than 7 days before night k's extract date."""
-    from datetime import date
+    """(source, record, night's run date): an incident first delivered on night k >= 2 whose event (RMS
+    OccurredFromDT, else ReportedDT: local times) is more than 7 days before night k's extract date; and a metro
+    call (CallReceivedDT, local) likewise. The county feed never delivers an old call for the first time."""
+    from datetime import date, datetime
 
     expect = set()
+    calls_seen: set[str] = set()
+    for night in demo_nights.manifest["nights"]:
+        run = date.fromisoformat(night["run_date"])
+        with open(demo_nights.city / night["demo_metro_calls"]["file"], encoding="utf-8-sig", newline="") as fh:
+            for row in csv.DictReader(fh):
+                rid, received = row["CallNumber"], row["CallReceivedDT"]
+                if rid in calls_seen or not received:
+                    continue
+                calls_seen.add(rid)
+                day = datetime.strptime(received, "%m/%d/%Y %I:%M:%S %p").date()
+                if night["night"] > 1 and (run - day).days > 7:
+                    expect.add(("demo_metro_calls", rid, run))
     first_seen: set[str] = set()
     for night in demo_nights.manifest["nights"]:
         df = pl.read_parquet(demo_nights.city / night["demo_metro_incidents"]["file"])
@@ -224,13 +242,13 @@ def test_demo_late_arrivals_are_new_records_dated_more_than_n_days_before_their_
     finally:
         con.close()
     expect = _expected_late(demo_nights)
-    assert {g for g in got if g[0] == "demo_metro_incidents"} == expect
-    assert expect  # the demo has at least one late report
+    assert got == expect
+    assert {s for s, _, _ in expect} == {"demo_metro_calls", "demo_metro_incidents"}  # late reports in both feeds
 
 
 def test_demo_sara_status_counts_the_last_nights_changes_by_kind(demo_nights):
     """The last night's records per kind (sara status) against the files: planted code changes of night 6 and
-    its late incidents."""
+    its late incidents and calls."""
     from collections import Counter
 
     from transforms.warehouse.db import connect
@@ -240,15 +258,15 @@ def test_demo_sara_status_counts_the_last_nights_changes_by_kind(demo_nights):
     expect = Counter(kind for (_, k), ex in _expected_call_changes(demo_nights).items() if k == last
                      for _, kind in ex)
     run_date = demo_nights.manifest["nights"][-1]["run_date"]
-    n_late = sum(1 for _, _, d in _expected_late(demo_nights) if str(d) == run_date)
+    late = Counter("calls" if s.endswith("_calls") else "incidents" for s, _, d in _expected_late(demo_nights)
+                   if str(d) == run_date)
     con = connect(demo_nights.warehouse, read_only=True)
     try:
         rows = changes_last_night(con).rows
     finally:
         con.close()
     want = {("calls", kind): n for kind, n in expect.items()}
-    if n_late:
-        want[("incidents", "late arrival")] = n_late
+    want.update({(d, "late arrival"): n for d, n in late.items()})
     assert {(d, kind): n for d, kind, n in rows} == want
     assert sum(expect.values()) > 0
     res = CliRunner().invoke(app, ["status", "--config", str(demo_nights.config)], env={"COLUMNS": "200"})

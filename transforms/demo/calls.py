@@ -11,6 +11,7 @@ import numpy as np
 from transforms.demo.codes import (
     CALL_TYPE_CODES,
     DISPOSITION_INDEX,
+    DISPOSITIONS,
     OFFICER_TYPES,
     RECLASSIFIED_AS,
     TYPE_INDEX,
@@ -146,6 +147,12 @@ class Calls:
         self.unit_dispatched, self.unit_enroute = u_dispatched, u_enroute
         self.unit_onscene, self.unit_cleared = u_onscene, u_cleared
         self._forced = np.zeros(n, bool)
+        # planted restatements (plant_restatements): a disposition entered over an earlier one, the night from
+        # which a call held back is first delivered (0: never held), and the calls a late correction touched
+        self.late_disposition = np.full(n, -1)
+        self.late_disposition_at = np.full(n, -1, np.int64)
+        self.held_until = np.zeros(n, int)
+        self.corrected = np.zeros(n, bool)
 
     # ---- make sure every night has updates to calls from each of the 3 days before
     def force_updates(self, rng, per_day: int) -> None:
@@ -171,11 +178,55 @@ class Calls:
         pick = np.sort(rng.choice(np.flatnonzero(eligible), min(m, int(eligible.sum())), replace=False))
         self.disposition_at[pick] = rng.integers(clock.late_instant + 1800, clock.run_instant[4] - 3600, len(pick))
 
+    def plant_restatements(self, rng, night: int, days: tuple[int, int], exclude: np.ndarray) -> list[dict]:
+        """Changes to calls of an earlier week that night `night` delivers, so that the figures published before
+        it are restated: two calls reclassified to assault (a disturbance, or else another community call, found
+        to be an assault), one voided, and one held back by the CAD export and first delivered that night (a late
+        report). The calls are community calls of days[0]..days[1] (day indexes), closed with a countable
+        disposition before night 1, without an RMS report and outside every planted pattern and `exclude`.
+        Returns one manifest entry per call (the number is filled in by the caller)."""
+        clock = self.clock
+        index = DISPOSITION_INDEX
+        countable = ~np.isin(self.disposition, [index["CAN"], index["DUP"], index["VOID"]])
+        is_dup_source = np.zeros(self.n, bool)
+        is_dup_source[self.duplicate_of[self.duplicate_of >= 0]] = True
+        eligible = ((self.day >= days[0]) & (self.day <= days[1]) & (self.raw.origin == Origin.BACKGROUND)
+                    & ~self.raw.on_view & ~self.reclassified & ~self.has_incident & countable & ~self._forced
+                    & ~is_dup_source & ~exclude & (self.disposition_at < clock.run_instant[1] - 3600))
+        violent = np.isin(self.initial_type, [TYPE_INDEX[t] for t in ("ASLT", "DV", "ROB", "SHOTS", "SEXOFF")])
+        lo, hi = clock.run_instant[night - 1] + 3600, clock.run_instant[night] - 3600
+        picked: list[dict] = []
+
+        def take(mask: np.ndarray, k: int, prefer: np.ndarray | None = None) -> np.ndarray:
+            cand = np.flatnonzero(mask & eligible)
+            order = rng.permutation(len(cand))
+            if prefer is not None:  # the preferred ones first, in random order
+                order = order[np.argsort(~prefer[cand[order]], kind="stable")]
+            got = cand[order[:k]]
+            eligible[got] = False
+            return np.sort(got)
+
+        for i in take(~violent, 2, prefer=self.initial_type == TYPE_INDEX["DIST"]):
+            self.final_type[i], self.reclassified[i] = TYPE_INDEX["ASLT"], True
+            self.reclassified_at[i] = rng.integers(lo, hi)
+            picked.append({"idx": int(i), "change": "reclassified", "from": CALL_TYPE_CODES[self.initial_type[i]],
+                           "to": "ASLT"})
+        for i in take(~violent, 1):
+            self.late_disposition[i], self.late_disposition_at[i] = index["VOID"], rng.integers(lo, hi)
+            picked.append({"idx": int(i), "change": "voided", "from": DISPOSITIONS[self.disposition[i]],
+                           "to": "VOID"})
+        for i in take(~violent, 1):
+            self.held_until[i] = night
+            picked.append({"idx": int(i), "change": "late report", "from": None, "to": None})
+        for entry in picked:
+            self.corrected[entry["idx"]] = True
+        return picked
+
     # ---- versions
     def last_updated(self, instant: int) -> np.ndarray:
         """Per call: the latest of its event times at or before instant (-1 if none)."""
         events = np.stack([self.raw.received, self.entered_at, self.disposition_at, self.reclassified_at,
-                           self.cancelled_at], 1)
+                           self.cancelled_at, self.late_disposition_at], 1)
         lu = np.where(events <= instant, events, -1).max(1)
         unit_events = np.stack([self.unit_dispatched, self.unit_enroute, self.unit_onscene,
                                 np.maximum(self.unit_cleared, -1)], 1)
@@ -184,14 +235,18 @@ class Calls:
 
     def delivered_by(self, night: int) -> np.ndarray:
         """Calls delivered by a night's regular extract: the backfill, then the previous day plus the
-        updated calls of the three days before."""
+        updated calls of the three days before; a call held back only from its night on, and the calls a late
+        correction touched (plant_restatements) on the night it was made."""
         clock = self.clock
         if night == 1:
-            return self.day <= clock.run_day[1] - 1
-        lu = self.last_updated(clock.run_instant[night])
-        run_day = clock.run_day[night]
-        return (self.day == run_day - 1) | ((self.day >= run_day - 4) & (self.day <= run_day - 2)
-                                            & (lu > clock.run_instant[night - 1]))
+            regular = self.day <= clock.run_day[1] - 1
+        else:
+            lu = self.last_updated(clock.run_instant[night])
+            run_day = clock.run_day[night]
+            regular = (self.day == run_day - 1) | ((self.day >= run_day - 4) & (self.day <= run_day - 2)
+                                                   & (lu > clock.run_instant[night - 1]))
+            regular |= self.corrected & (lu > clock.run_instant[night - 1])
+        return (regular & (self.held_until <= night)) | (self.held_until == night)
 
     def version_at(self, instant: int, selected: np.ndarray) -> CallVersion:
         """The version fields of the selected calls at an instant."""
@@ -199,5 +254,7 @@ class Calls:
         return CallVersion(
             idx=idx,
             final_type=np.where(self.reclassified_at[idx] <= instant, self.final_type[idx], self.initial_type[idx]),
-            disposition=np.where(self.disposition_at[idx] <= instant, self.disposition[idx], -1),
+            disposition=np.where((self.late_disposition_at[idx] >= 0) & (self.late_disposition_at[idx] <= instant),
+                                 self.late_disposition[idx],
+                                 np.where(self.disposition_at[idx] <= instant, self.disposition[idx], -1)),
             last_updated=self.last_updated(instant)[idx])

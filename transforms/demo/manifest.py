@@ -88,6 +88,7 @@ def build_manifest(city: DemoCity, layers: dict, night_entries: list[dict], volu
         "common_places": planted["common_places"],
         "near_repeat": planted["near_repeat"],
         "emerging": planted["emerging"],
+        "restated": planted["restated"],
         "problem": {
             "target_hotspot_id": 1, "center_lon": resp_lon, "center_lat": resp_lat, "radius_m": HOTSPOT_RADIUS_M,
             "response_date": RESPONSE_DATE.isoformat(), "excess_reduction": RESPONSE_REDUCTION,
@@ -124,7 +125,8 @@ def build_manifest(city: DemoCity, layers: dict, night_entries: list[dict], volu
                 "onscene_before_dispatch_rows": int(mcalls.onscene_before_dispatch.sum()),
                 "xyz9_calls": int((mcalls.initial_type == TYPE_INDEX["XYZ9"]).sum()),
                 "reclassified_calls": int((mcalls.final_type != mcalls.initial_type).sum()),
-                "void_calls": int((mcalls.disposition == DISPOSITION_INDEX["VOID"]).sum()),
+                "void_calls": int(((mcalls.disposition == DISPOSITION_INDEX["VOID"])
+                                   | (mcalls.late_disposition == DISPOSITION_INDEX["VOID"])).sum()),
                 "duplicate_calls": int((mcalls.disposition == DISPOSITION_INDEX["DUP"]).sum()),
                 "no_unit_calls": int((mcalls.n_units == 0).sum()),
             },

@@ -94,7 +94,7 @@ def _write_late_extract(city: DemoCity, base: Path, k: int, first_night: np.ndar
     clock, calls = city.clock, city.metro_calls
     late_update = calls.last_updated(clock.late_instant)
     cand = np.flatnonzero((calls.raw.received <= clock.late_instant) & (latest_update > late_update)
-                          & (first_night > 0) & (calls.day >= clock.run_day[1] - 4))
+                          & (first_night > 0) & (calls.day >= clock.run_day[1] - 4) & ~calls.corrected)
     stale = np.sort(rng_stream(city.seed, STREAM_LATE_EXTRACT).choice(cand, min(city.n_stale_calls, len(cand)),
                                                                       replace=False))
     selected = np.zeros(calls.n, bool)

@@ -47,6 +47,11 @@ def utc_to_naive(utc: np.ndarray) -> np.ndarray:
     return s.dt.epoch("s").to_numpy().astype(np.int64)
 
 
+def day_date(day: int) -> date:
+    """The local date of a day index (days counted from HISTORY_START)."""
+    return HISTORY_START + timedelta(days=day)
+
+
 def naive_epoch_s(d: date | datetime) -> int:
     """Naive local epoch seconds of a local date (its midnight) or a local datetime."""
     if isinstance(d, datetime):
