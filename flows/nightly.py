@@ -23,7 +23,7 @@ parameters, so nothing unserializable crosses Prefect's API.
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
@@ -90,11 +90,13 @@ def run_checks() -> list[dict]:
 
 
 @task(name="build_marts", cache_policy=NO_CACHE)
-def build_marts() -> dict:
-    """Rebuild every mart from core (dimensions, units, event-unit assignment, counts, statistics)."""
+def build_marts(as_of: date | None = None, figures_only: bool = False) -> dict:
+    """Rebuild every mart from core (dimensions, units, event-unit assignment, counts, statistics); or only the
+    figures the night publishes (figures_only: the windows and CompStat, transforms/marts/build.py)."""
     st = current_night()
     seconds: dict[str, float] = {}
-    counts = marts.build_all(st.con, st.settings, timings=seconds)
+    build = marts.build_figures if figures_only else marts.build_all
+    counts = build(st.con, st.settings, as_of=as_of, timings=seconds)
     get_run_logger().info("mart step timings: %s", ", ".join(f"{k} {v:.2f}s" for k, v in seconds.items()))
     return counts
 
@@ -129,11 +131,15 @@ EXECUTORS = ("local", "dask")
 
 @flow(name="nightly", log_prints=False)
 def nightly(config_path: str | None = None, with_marts: bool = True, executor: str = "local",
-            dask_address: str | None = None, dask_workers: int | None = None, rebuild: bool = False) -> dict:
+            dask_address: str | None = None, dask_workers: int | None = None, rebuild: bool = False,
+            as_of: date | None = None, figures_only: bool = False) -> dict:
     """Load whatever is new in data/landing/<source>/, normalize, audit, rebuild the marts, publish.
 
-    with_marts=False skips the marts (the demo builds them on its last night only; a published night
-    without them keeps the previous night's marts).
+    with_marts=False skips the marts (a published night without them keeps the previous night's marts).
+    figures_only=True builds only the figures a night publishes (the windows and CompStat, kept for the
+    restatements of later nights) and writes no report: the demo's nights before its last, which builds every
+    mart. as_of ends every agency's windows at that date instead of the configured one or the rule (the demo
+    runs each night as of the day before its run date).
 
     executor="dask" fans the work out on a Dask cluster (prefect-dask's DaskTaskRunner): one task per
     source for load + normalize and one per agency for the marts, each writing Parquet parts that this
@@ -148,6 +154,8 @@ def nightly(config_path: str | None = None, with_marts: bool = True, executor: s
         raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, not {executor!r}")
     if rebuild and executor != "local":
         raise ValueError("a rebuild runs with the local executor (the Dask workers start from the published file)")
+    if (as_of is not None or figures_only) and executor != "local":
+        raise ValueError("as_of and figures_only run with the local executor")
     log = get_run_logger()
     settings = load_settings(config_path)
     run_id = str(flow_run.id or f"local-{datetime.now(UTC):%Y%m%dT%H%M%S}")
@@ -156,13 +164,14 @@ def nightly(config_path: str | None = None, with_marts: bool = True, executor: s
         try:
             night = runs.Night(settings, run_id, "rebuild" if rebuild else "nightly")
             with night_context(RunState(settings, None, run_id)) as state:
-                return _night(night, state, log, with_marts, dask)
+                return _night(night, state, log, with_marts, dask, as_of, figures_only)
         finally:
             if dask is not None:
                 dask.close()
 
 
-def _night(night: runs.Night, state: RunState, log, with_marts: bool, dask: scaleout.DaskCluster | None) -> dict:
+def _night(night: runs.Night, state: RunState, log, with_marts: bool, dask: scaleout.DaskCluster | None,
+           as_of: date | None = None, figures_only: bool = False) -> dict:
     """The steps of one night, in order; any failure discards the build and is recorded in runs.jsonl."""
     settings, run_id = night.settings, night.run_id
     published = settings.warehouse_path
@@ -190,7 +199,7 @@ def _night(night: runs.Night, state: RunState, log, with_marts: bool, dask: scal
         night.audits = run_checks()
         night.lap("audits")
         if not night.failed_audits("error") and with_marts:
-            _marts(night, log, dask, build, parts)
+            _marts(night, log, dask, build, parts, as_of, figures_only)
         night.decide()
         night.doing = "recording the run"
         night.finish(state.con)
@@ -213,7 +222,7 @@ def _night(night: runs.Night, state: RunState, log, with_marts: bool, dask: scal
             publish_warehouse(str(build), str(published), str(set_aside) if set_aside else None)
         night.lap("publish")
         report_path = None
-        if night.status != "failed" and with_marts:
+        if night.status != "failed" and with_marts and not figures_only:
             try:
                 report_path = write_report(str(published))
             except Exception as exc:  # the night is published; a report failure is logged, not fatal
@@ -286,10 +295,12 @@ def _ingest(night: runs.Night, state: RunState, log, dask: scaleout.DaskCluster 
         progress("normalized", source=source)
 
 
-def _marts(night: runs.Night, log, dask: scaleout.DaskCluster | None, build: Path, parts: Path) -> None:
+def _marts(night: runs.Night, log, dask: scaleout.DaskCluster | None, build: Path, parts: Path,
+           as_of: date | None = None, figures_only: bool = False) -> None:
     night.doing = "building the marts"
     try:
-        night.mart_counts = build_marts() if dask is None else scaleout.build_marts(dask, build, parts)
+        night.mart_counts = (build_marts(as_of, figures_only) if dask is None
+                             else scaleout.build_marts(dask, build, parts))
         night.area_warnings = study_area_warnings(current_night().con)
         for w in night.area_warnings:
             log.warning("%s: %s", w["agency"], w["warning"])

@@ -22,13 +22,13 @@ from flows.cli.common import (
 from transforms.config import Settings, find_project_dir
 
 
-def _run_nightly(config_path: str, with_marts: bool = True, **scale) -> dict:
+def _run_nightly(config_path: str, **options) -> dict:
     from flows.api_server import owned_api
     from flows.context import reporting_progress
     from flows.nightly import nightly
 
     with owned_api(), progress_bars() as bars, reporting_progress(bars):
-        return nightly(config_path=config_path, with_marts=with_marts, **scale)
+        return nightly(config_path=config_path, **options)
 
 
 def _night_failed(settings: Settings, exc: Exception) -> typer.Exit:
@@ -172,7 +172,10 @@ def demo(nights: int = typer.Option(6, help="how many nights of extracts to run 
     """Build a deterministic synthetic city and run the nightly flow over several nights of its extracts.
 
     The city has a police department with CAD and RMS feeds and a sheriff's office with a CAD feed; one night
-    updates calls already loaded, one delivers a late older extract. The demo has its own config profile,
+    updates calls already loaded, one delivers a late older extract. Each night runs as of the day before its
+    run date and publishes its CompStat figures; the last night builds every mart and writes the report, whose
+    "Restated since" section shows how the first night's figures moved (two calls reclassified, one voided,
+    one late report: manifest.json, "restated"). The demo has its own config profile,
     landing folders and warehouse (data/demo/), and prints a summary.
 
     Examples:  sara demo  |  sara demo --nights 2 --scale 0.1   (a quick look)
@@ -204,8 +207,9 @@ def demo(nights: int = typer.Option(6, help="how many nights of extracts to run 
             chosen = all_nights[: max(1, min(nights, len(all_nights)))]
             result: dict = {}
             for night in chosen:
-                # the marts are rebuilt from scratch each night; the demo builds them on its last night only
-                result = _demo_night(settings, night, with_marts=night is chosen[-1])
+                # every mart on the last night only; the nights before publish their CompStat figures, so
+                # that the last night's report can say how they were restated since
+                result = _demo_night(settings, night, last=night is chosen[-1])
     _demo_summary(settings, time.perf_counter() - t0)
     if result and result.get("report"):
         console.print(f"scanning report: [bold]{escape(str(result['report']))}[/bold]")
@@ -221,15 +225,19 @@ def _generate_city(demo_dir: Path, scale: float) -> list:
     return nights
 
 
-def _demo_night(settings: Settings, night, with_marts: bool) -> dict:
-    """Deliver one night's extracts into the landing folders, then run the nightly flow."""
+def _demo_night(settings: Settings, night, last: bool) -> dict:
+    """Deliver one night's extracts into the landing folders, then run the nightly flow as of the day before
+    the night's run date: every mart on the last night, only the published figures on the nights before."""
+    from datetime import timedelta
+
     from transforms.warehouse.readers import copy_into_landing
 
     for source, path in night.files:
         copy_into_landing([path], settings.source_landing(source))
     console.rule(f"night {night.night}: run of {night.run_date}")
     try:
-        result = _run_nightly(str(settings.config_path), with_marts=with_marts)
+        result = _run_nightly(str(settings.config_path), as_of=night.run_date - timedelta(days=1),
+                              figures_only=not last)
     except Exception as exc:
         raise fail(f"night {night.night} failed: {exc}", 1) from None
     _print_run(result)

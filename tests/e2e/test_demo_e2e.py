@@ -275,3 +275,61 @@ def test_demo_problem_shows_planted_drop(demo_run, tmp_path):
     assert r.target_post < r.target_pre
     assert r.wdd < 0 and r.wdd_z < -1.96, r.to_dict()
     assert r.etest_p_drop < 0.05
+
+
+def test_demo_report_restates_night_ones_figures_with_the_planted_changes(demo_run):
+    """The demo's nights 1-5 publish their CompStat figures and night 6 changes four calls counted in night 1's week
+    (manifest "restated": two reclassified to assault, one voided, one first delivered late). The report's
+    "Restated since" section compares with night 1 and lists each planted call with its reason; the figures it
+    moves are checked against the delivered extracts, read here with the crosswalk, not through sara."""
+    import csv
+    import json
+    import re
+    from html import unescape
+
+    from tests.support.report import section_html
+
+    proj = RUN["project"]
+    manifest = json.loads((proj / "data/demo/manifest.json").read_text())
+    planted = manifest["restated"]["calls"]
+    assert sorted(p["change"] for p in planted) == ["late report", "reclassified", "reclassified", "voided"]
+    page = (proj / "data/reports/demo/2026-11-20/index.html").read_text(encoding="utf-8")
+    part = section_html(page, "restatements")
+    text = re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", part)))
+    # night 1 published its figures as of 2026-11-15; no night is a week older, so the oldest kept is compared
+    assert "the oldest night kept" in text and "the figures published then, to 2026-11-15" in text
+    rows = {tuple(unescape(re.sub(r"<[^>]+>", "", c)).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", tr))
+            for tr in re.findall(r"<tr>(.*?)</tr>", part, flags=re.S)}
+    reason = {"reclassified": "reclassified", "voided": "voided or unfounded", "late report": "late report added"}
+    for p in planted:
+        assert any(r[1:4] == (p["call"], p["local_date"], reason[p["change"]]) for r in rows), (p, sorted(rows)[:5])
+
+    # what the extracts say: each call's category in night 1 and night 6 (the crosswalk of the demo's call types)
+    with open(proj / "config/crosswalks/demo_call_types.csv", encoding="utf-8") as fh:
+        category = {r["code"]: r["category"] for r in csv.DictReader(fh)}
+    seen: dict[str, dict[int, dict]] = {}
+    for k in (1, 6):
+        for f in sorted((proj / f"data/demo/extracts/night_{k:02d}/demo_metro_calls").glob("metro_cad_*T020000.csv")):
+            with open(f, encoding="utf-8-sig", newline="") as fh:
+                for r in csv.DictReader(fh):
+                    if any(r["CallNumber"] == p["call"] for p in planted):
+                        seen.setdefault(r["CallNumber"], {})[k] = r
+    for p in planted:
+        calls = seen[p["call"]]
+        if p["change"] == "late report":
+            assert 1 not in calls and 6 in calls  # first delivered on night 6
+        elif p["change"] == "voided":
+            assert calls[1]["Disposition"] != "VOID" and calls[6]["Disposition"] == "VOID"
+        else:
+            old, new = category[calls[1]["FinalCallType"]], category[calls[6]["FinalCallType"]]
+            assert old != new and new == "Violent Crime"
+            assert f"reclassified from {old}" in text  # the sentence of the violent figures
+    # the agency's violent calls of night 1's week went up by the planted reclassifications, give or take the
+    # demo's own late reclassifications, and the sentence gives the reasons
+    items = [unescape(re.sub(r"<[^>]+>", "", li)) for li in re.findall(r"<li>(.*?)</li>", part, flags=re.S)]
+    m = next((re.match(r"Calls for service, violent, agency-wide, last 7 days: ([\d,]+) → ([\d,]+); (.*)", li)
+              for li in items if li.startswith("Calls for service, violent, agency-wide, last 7 days")), None)
+    assert m, items[:10]
+    n_reclassified = sum(p["change"] == "reclassified" for p in planted)
+    got = int(m[2].replace(",", "")) - int(m[1].replace(",", ""))
+    assert got >= n_reclassified and "reclassified from" in m[3]

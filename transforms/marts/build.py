@@ -150,6 +150,36 @@ def build_all(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date | 
     return {"as_of": as_of_words(agency_ends(con)), **mart_row_counts(con)}
 
 
+def build_figures(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date | None = None,
+                  timings: dict | None = None) -> dict:
+    """Only the figures a night publishes: the dimensions, the periods, the windows and CompStat, kept in
+    meta.published_compstat (and marts.restatements against the nights before), so that a later night can
+    say how they were restated. The demo's nights before its last (`sara demo`): a night built this way is
+    published without its other marts, so every other mart is dropped, the tables kept between nights too
+    (they would miss this night's changes; the next full build makes them again). Returns what build_all
+    returns."""
+    con.execute("CREATE SCHEMA IF NOT EXISTS marts")
+    drop_rebuilt(con)
+    for name in KEEP:
+        con.execute(f"DROP TABLE IF EXISTS marts.{qident(name)}")
+    problem_list = [p for p in load_problems(settings) if p.agency in settings.sara.agencies]
+    steps = [
+        ("dimensions", lambda: write_config_dimensions(con, settings)),
+        ("periods", lambda: build_periods(con, settings, as_of)),
+        ("changes", lambda: changes.build_changes(con, settings)),
+        ("windows", lambda: build_dimensions(con, settings, problem_list)),
+        ("compstat", lambda: compstat.build_compstat(con)),
+        ("restatements", lambda: restatements.build_restatements(con)),
+        ("comments", lambda: comment_marts(con)),
+    ]
+    for name, step in steps:
+        t = time.perf_counter()
+        step()
+        if timings is not None:
+            timings[name] = round(time.perf_counter() - t, 3)
+    return {"as_of": as_of_words(agency_ends(con)), **mart_row_counts(con)}
+
+
 def as_of_words(ends: dict[str, date]) -> str | None:
     """The as_of dates for a run's summary: one date when every agency has it, else "agency date, ..."."""
     if len(set(ends.values())) <= 1:
