@@ -8,8 +8,9 @@
 Every night runs the work of flows/nightly.py's steps through the same transforms calls the flow makes (not
 the Prefect flow itself, so that each step has its own wall, CPU and peak RSS): `start_build` (copy of the
 published file), `apply_schema` + `write_agency_areas`, `load_with_retries` of every file per source,
-`normalize_pending` per source, `run_audits`, `marts.build_all`, then `CHECKPOINT` and `publish`. Not timed:
-the run record (meta.runs) and the report. Each night runs in its own spawned process (its peak RSS is its own).
+`normalize_pending` per source, `run_audits`, `marts.build_all`, then `CHECKPOINT` and `publish`. The run record
+(meta.runs: started before the loads, finished after the marts, as the flow does, so that each night's CompStat
+figures are kept and restated by the next nights' marts.restatements) is written but not timed; no report. Each night runs in its own spawned process (its peak RSS is its own).
 
 Version history (sara issue 18): after each night, the rows and bytes of core.call_versions / core.incident_versions
 beside core.calls / core.incidents (bytes: the distinct storage blocks of the table's segments, DuckDB's
@@ -36,7 +37,7 @@ import shutil
 import sys
 import tempfile
 import time
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -92,7 +93,7 @@ def stage_night(project: str, published: str, files: list[tuple[str, str]], memo
     from transforms.marts import build as marts
     from transforms.marts.units import static_units
     from transforms.warehouse import db as wh
-    from transforms.warehouse import loader
+    from transforms.warehouse import loader, runs
     from transforms.warehouse.audits import run_audits
     from transforms.warehouse.geo import write_agency_areas
     from transforms.warehouse.settle import settle as settle_after_load  # the flow's settle (target 4)
@@ -107,6 +108,7 @@ def stage_night(project: str, published: str, files: list[tuple[str, str]], memo
     con = wh.connect(build, memory_limit=memory_limit)
     wh.apply_schema(con)
     write_agency_areas(con, settings)
+    runs.start_run(con, run_id, "nightly", datetime.now(UTC))  # the night being built: what restatements compare
     st.lap("schema and agency areas")
     for source in settings.sources:
         for src, path in files:
@@ -126,6 +128,8 @@ def stage_night(project: str, published: str, files: list[tuple[str, str]], memo
     marts.build_all(con, settings, as_of=date.fromisoformat(as_of), timings=out["mart_steps"])
     st.lap("marts")
     out["marts"] = nd._mart_digests(con)
+    out["restated"] = restated(con)
+    finish_run(con, run_id)
     st._t, st._c = time.perf_counter(), bi._cpu()  # the digests are the benchmark's, not the night's
     if settle:
         out["settle_rounds"] = settle_after_load(con, [f"raw.{s}" for s in settings.sources]).rounds
@@ -141,6 +145,20 @@ def stage_night(project: str, published: str, files: list[tuple[str, str]], memo
     out["history"] = history_sizes(con)
     con.close()
     return out
+
+
+def finish_run(con, run_id: str) -> None:
+    """The run record's finish, as the flow's Night.finish writes it (transforms/warehouse/runs.py): the night's
+    CompStat figures kept in meta.published_compstat get its publication time, so later nights restate them."""
+    con.execute("UPDATE meta.runs SET finished_at = now(), status = 'ok' WHERE run_id = ?", [run_id])
+    con.execute("UPDATE meta.published_compstat SET published_at = (SELECT finished_at FROM meta.runs "
+                "WHERE run_id = $1) WHERE run_id = $1", [run_id])
+
+
+def restated(con) -> tuple[int, int, int]:
+    """Issue 18: marts.restatements rows, marts.restatement_records rows and distinct records, this night."""
+    return con.execute("""SELECT (SELECT count(*) FROM marts.restatements), count(*),
+                                 count(DISTINCT (dataset, source, record_id)) FROM marts.restatement_records""").fetchone()
 
 
 def time_versions() -> list[float]:
@@ -207,6 +225,9 @@ def stage_marts_rebuild(project: str, published: str, memory_limit: str | None, 
     con = wh.connect(copy, memory_limit=memory_limit)
     try:
         con.execute("DROP SCHEMA marts CASCADE")
+        # the last night as it was while its marts were built: not finished, so restatements leave it out
+        con.execute("UPDATE meta.runs SET finished_at = NULL WHERE finished_at = (SELECT max(finished_at) "
+                    "FROM meta.runs)")
         t, c = time.perf_counter(), bi._cpu()
         marts.build_all(con, settings, as_of=date.fromisoformat(as_of))
         out = {"wall": time.perf_counter() - t, "cpu": bi._cpu() - c, "marts": nd._mart_digests(con)}

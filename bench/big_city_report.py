@@ -56,6 +56,10 @@ def history_table(nights: list[dict]) -> None:
     added = [sum(n["history"][t][0] - p["history"][t][0] for t in ("call_versions", "incident_versions"))
              for p, n in zip(nights, nights[1:], strict=False)]
     print(f"  {'versions rows added':32}" + f" {'':>22}-" + "".join(f" {a:>23,}" for a in added))
+    print(f"  {'restatements: figures, records':32}" + "".join(
+        f" {n['restated'][0]:>13,} {n['restated'][2]:>8,}" for n in nights))
+    print(f"  {'restatements step, wall s':32}" + "".join(
+        f" {n.get('mart_steps', {}).get('restatements', 0.0):>22.2f}" for n in nights))
 
 
 def publish_cost(night: dict) -> float:
