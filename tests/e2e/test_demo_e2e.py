@@ -306,7 +306,7 @@ def test_demo_report_restates_night_ones_figures_with_the_planted_changes(demo_r
 
     # what the extracts say: each call's category in night 1 and night 6 (the crosswalk of the demo's call types)
     with open(proj / "config/crosswalks/demo_call_types.csv", encoding="utf-8") as fh:
-        category = {r["code"]: r["category"] for r in csv.DictReader(fh)}
+        category = {r["code"]: r["call_category"] for r in csv.DictReader(fh)}
     seen: dict[str, dict[int, dict]] = {}
     for k in (1, 6):
         for f in sorted((proj / f"data/demo/extracts/night_{k:02d}/demo_metro_calls").glob("metro_cad_*T020000.csv")):
@@ -327,7 +327,7 @@ def test_demo_report_restates_night_ones_figures_with_the_planted_changes(demo_r
     # the agency's violent calls of night 1's week went up by the planted reclassifications, give or take the
     # demo's own late reclassifications, and the sentence gives the reasons
     items = [unescape(re.sub(r"<[^>]+>", "", li)) for li in re.findall(r"<li>(.*?)</li>", part, flags=re.S)]
-    m = next((re.match(r"Calls for service, violent, agency-wide, last 7 days: ([\d,]+) → ([\d,]+); (.*)", li)
+    m = next((re.match(r"Calls for service, violent, agency-wide, last 7 days: ([\d,]+) → ([\d,]+)(.*)", li)
               for li in items if li.startswith("Calls for service, violent, agency-wide, last 7 days")), None)
     assert m, items[:10]
     n_reclassified = sum(p["change"] == "reclassified" for p in planted)

@@ -3,9 +3,10 @@ count now differs, with the records that account for it (marts.restatements, mar
 
 The night compared with is the latest kept night published at least 7 days before the night of the page (the
 latest in meta.published_compstat), else the oldest kept night, and the page says which. A figure is listed
-when it moved by at least [analysis] restated_min_change events, as a sentence ("Recorded crimes, burglary,
-district 4, last 28 days: 31 → 29; 2 reclassified to Theft, 1 voided or unfounded, 1 late report added"); the
-records follow in a collapsible table. Beats stay in the marts (sara query).
+when it moved by at least [analysis] restated_min_change events, in a sentence per unit, dataset and group that gives
+each period that moved ("Recorded crimes, burglary, district 4, last 28 days: 31 → 29; 2 reclassified to Theft, 1
+voided or unfounded, 1 late report added"; several periods share the reasons when they are the same, else each
+period has its own in brackets); the records follow in a collapsible table. Beats stay in the marts (sara query).
 """
 
 from __future__ import annotations
@@ -58,7 +59,10 @@ def _reason(r: dict, unit_type: str) -> str:
     old, new = r["old_value"], r["new_value"]
     if r["reason"] == "relocated":
         old, new = _unit(unit_type, "", old), _unit(unit_type, "", new)
-    return words.format(old=old or "(none)", new=new or "(none)")
+    old, new = old or "(none)", new or "(none)"
+    if "(" in words:  # no brackets inside brackets: "disposition changed (none, counted → CAN, not counted)"
+        old, new = old.replace("(none)", "none"), new.replace("(none)", "none")
+    return words.format(old=old, new=new)
 
 
 def _counted(n: int, words: str) -> str:
@@ -124,23 +128,44 @@ def section_restatements(c: Ctx) -> str:
                                      f["category_group"] != "all", f["category_group"],
                                      PERIOD_ORDER.get(f["period"], 9)))
         as_of = mine[0]["period_end"]
+        families: dict[tuple, list[dict]] = {}  # one sentence per unit x dataset x group, its periods in order
+        for f in mine:
+            families.setdefault(_key(f)[:5], []).append(f)
         items = []
-        for f in mine[:MAX_SENTENCES]:
-            recs = by_fig.get(_key(f), [])
-            shown += recs
-            reasons = Counter(_reason(r, f["unit_type"]) for r in recs)
-            why = ", ".join(_counted(n, w) for w, n in sorted(reasons.items(), key=lambda x: (-x[1], x[0])))
-            if f.get("unaccounted"):
-                why += (", " if why else "") + f"{fmt_value(f['unaccounted'])} from a change of configuration"
-            items.append(f"<li>{esc(what_words(f['dataset'], f['category_group']))}, "
-                         f"{esc(_unit(f['unit_type'], f['unit_id']))}, {esc(PERIOD_WORDS.get(f['period'], f['period']))}: "
-                         f"{esc(fmt_value(f['value_then']))} → {esc(fmt_value(f['value_now']))}"
-                         f"{'; ' + esc(why) if why else ''}</li>")
-        more = len(mine) - MAX_SENTENCES
+        for fam in list(families.values())[:MAX_SENTENCES]:
+            whys = []
+            for f in fam:
+                recs = by_fig.get(_key(f), [])
+                shown += recs
+                whys.append(_why(f, recs))
+            items.append(f"<li>{esc(_sentence(fam, whys))}</li>")
+        more = len(families) - MAX_SENTENCES
         out.append(f"<h3>{esc(c.name(ag))}: the figures published then, to {esc(str(as_of))}</h3><ul class=\"restated\">{''.join(items)}"
                    + (f"<li>… and {more} more (marts.restatements)</li>" if more > 0 else "") + "</ul>")
     out.append(_records_table(shown))
     return "".join(out)
+
+
+def _why(f: dict, recs: list[dict]) -> str:
+    """The reasons of one figure's change: '2 reclassified to Theft, 1 voided or unfounded'."""
+    reasons = Counter(_reason(r, f["unit_type"]) for r in recs)
+    why = ", ".join(_counted(n, w) for w, n in sorted(reasons.items(), key=lambda x: (-x[1], x[0])))
+    if f.get("unaccounted"):
+        why += (", " if why else "") + f"{fmt_value(f['unaccounted'])} from a change of configuration"
+    return why
+
+
+def _sentence(fam: list[dict], whys: list[str]) -> str:
+    """One figure's periods in a sentence: 'Calls for service, violent, agency-wide, last 7 days: 49 → 51, last 28
+    days: 229 → 231; 2 reclassified from Disorder' when the periods moved for the same reasons; else each
+    period's reasons in brackets after its numbers."""
+    f0 = fam[0]
+    moves = [f"{PERIOD_WORDS.get(f['period'], f['period'])}: {fmt_value(f['value_then'])} → {fmt_value(f['value_now'])}"
+             for f in fam]
+    head = f"{what_words(f0['dataset'], f0['category_group'])}, {_unit(f0['unit_type'], f0['unit_id'])}, "
+    if len(set(whys)) == 1:
+        return head + ", ".join(moves) + (f"; {whys[0]}" if whys[0] else "")
+    return head + ", ".join(f"{m} ({w})" if w else m for m, w in zip(moves, whys, strict=True))
 
 
 def _key(r: dict) -> tuple:
