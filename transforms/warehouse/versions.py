@@ -95,27 +95,26 @@ def record(con: duckdb.DuckDBPyConnection, src: SourceConfig, load_id: str, load
         raise RuntimeError(f"versions.record({src.name}): versions.seed must run before the merge")
     types = core_types(con, kind)
     before = con.execute(f"SELECT count(*) FROM {table} WHERE source = ?", [src.name]).fetchone()[0]
-    # the records this load wrote, hashed as core now holds them
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _vnew AS
-            SELECT c.{id_col} AS rid, coalesce(c.version_at, CAST(? AS TIMESTAMPTZ)) AS valid_from,
-                   {hash_sql(src, 'c', types)} AS h, {_kept(kind, 'c')}
-            FROM {core} c WHERE c.source = ? AND c.load_id = ?""",
-        [load_time, src.name, load_id],
-    )
-    # beside their open version and their last version_seq (a late older version, superseded at arrival, may
-    # have a higher one than the open version): one pass over the history, kept to the load's records
+    # the records this load wrote, hashed as core now holds them, beside their open version and their last
+    # version_seq (a late older version, superseded at arrival, may have a higher one than the open version):
+    # one pass over the history, kept to the load's records
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _vchg AS
-            WITH prev AS (
+            WITH n AS (
+                SELECT c.{id_col} AS rid, coalesce(c.version_at, CAST(? AS TIMESTAMPTZ)) AS valid_from,
+                       {hash_sql(src, 'c', types)} AS h, {_kept(kind, 'c')}
+                FROM {core} c WHERE c.source = ? AND c.load_id = ?),
+            prev AS (
                 SELECT a.{id_col} AS rid, max(a.version_seq) AS last_seq,
                        max(a.version_seq) FILTER (WHERE a.ended_load_id IS NULL) AS open_seq,
                        max(a.row_hash) FILTER (WHERE a.ended_load_id IS NULL) AS open_hash
-                FROM {table} a WHERE a.source = ? AND a.{id_col} IN (SELECT rid FROM _vnew) GROUP BY ALL)
+                FROM {table} a WHERE a.source = ? AND a.{id_col} IN (
+                    SELECT c.{id_col} FROM {core} c WHERE c.source = ? AND c.load_id = ?)
+                GROUP BY ALL)
             SELECT n.*, p.open_seq, coalesce(p.last_seq, 0) AS last_seq
-            FROM _vnew n LEFT JOIN prev p USING (rid)
+            FROM n LEFT JOIN prev p USING (rid)
             WHERE p.open_hash IS DISTINCT FROM n.h""",
-        [src.name],
+        [load_time, src.name, load_id, src.name, src.name, load_id],
     )
     con.execute(
         f"""UPDATE {table} AS o SET valid_to = g.valid_from, ended_load_id = ?
@@ -129,27 +128,28 @@ def record(con: duckdb.DuckDBPyConnection, src: SourceConfig, load_id: str, load
     )
     # late older versions: superseded at arrival (valid_to: the next version's valid_from), unless the record
     # already had a version with that content (under the md5-text scheme too, while closed versions have it)
-    have = {r[0] for r in con.execute("DESCRIBE _final").fetchall()}
-    h_md5 = md5_sql(src, "f", have) if scheme[2] else "NULL"
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _vold AS
-            SELECT f.{id_col} AS rid, f.version_at, {hash_sql(src, 'f', types, have)} AS h,
-                   CAST({h_md5} AS UBIGINT) AS h_md5, {_kept(kind, 'f', have)}
-            FROM _final f WHERE f.{id_col} IN (SELECT record_id FROM _stale)""",
-    )
-    con.execute(
-        f"""INSERT INTO {table}
-            WITH prev AS (
-                SELECT o.rid, coalesce(max(a.version_seq), 0) AS last_seq,
-                       min(a.valid_from) FILTER (WHERE a.valid_from > o.version_at) AS next_from,
-                       coalesce(bool_or(a.row_hash = o.h OR a.row_hash = o.h_md5), false) AS seen
-                FROM _vold o LEFT JOIN {table} a ON a.source = ? AND a.{id_col} = o.rid GROUP BY o.rid)
-            SELECT o.rid, ?, p.last_seq + 1, coalesce(o.version_at, CAST(? AS TIMESTAMPTZ)),
-                   coalesce(p.next_from, c.version_at, CAST(? AS TIMESTAMPTZ)), ?, ?, o.h, {_kept(kind, 'o')}
-            FROM _vold o JOIN prev p USING (rid) LEFT JOIN {core} c ON c.source = ? AND c.{id_col} = o.rid
-            WHERE NOT p.seen""",
-        [src.name, src.name, load_time, load_time, load_id, load_id, src.name],
-    )
+    if con.execute("SELECT count(*) FROM _stale").fetchone()[0]:
+        have = {r[0] for r in con.execute("DESCRIBE _final").fetchall()}
+        h_md5 = md5_sql(src, "f", have) if scheme[2] else "NULL"
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE _vold AS
+                SELECT f.{id_col} AS rid, f.version_at, {hash_sql(src, 'f', types, have)} AS h,
+                       CAST({h_md5} AS UBIGINT) AS h_md5, {_kept(kind, 'f', have)}
+                FROM _final f WHERE f.{id_col} IN (SELECT record_id FROM _stale)""",
+        )
+        con.execute(
+            f"""INSERT INTO {table}
+                WITH prev AS (
+                    SELECT o.rid, coalesce(max(a.version_seq), 0) AS last_seq,
+                           min(a.valid_from) FILTER (WHERE a.valid_from > o.version_at) AS next_from,
+                           coalesce(bool_or(a.row_hash = o.h OR a.row_hash = o.h_md5), false) AS seen
+                    FROM _vold o LEFT JOIN {table} a ON a.source = ? AND a.{id_col} = o.rid GROUP BY o.rid)
+                SELECT o.rid, ?, p.last_seq + 1, coalesce(o.version_at, CAST(? AS TIMESTAMPTZ)),
+                       coalesce(p.next_from, c.version_at, CAST(? AS TIMESTAMPTZ)), ?, ?, o.h, {_kept(kind, 'o')}
+                FROM _vold o JOIN prev p USING (rid) LEFT JOIN {core} c ON c.source = ? AND c.{id_col} = o.rid
+                WHERE NOT p.seen""",
+            [src.name, src.name, load_time, load_time, load_id, load_id, src.name],
+        )
     if src.update_mode == "replace_window":  # records a replaced day dropped: their open version ends
         con.execute(
             f"""UPDATE {table} SET valid_to = coalesce((SELECT max(version_at) FROM _final),
@@ -158,7 +158,7 @@ def record(con: duckdb.DuckDBPyConnection, src: SourceConfig, load_id: str, load
                   AND {id_col} NOT IN (SELECT {id_col} FROM {core} WHERE source = ?)""",
             [load_time, load_id, src.name, src.name],
         )
-    for t in ("_vnew", "_vchg", "_vold"):
+    for t in ("_vchg", "_vold"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
     return con.execute(f"SELECT count(*) FROM {table} WHERE source = ?", [src.name]).fetchone()[0] - before
 
