@@ -8,17 +8,25 @@ A null field hashes to a constant of its own (not that of 0 or ''), and `hash(a,
 
 DuckDB does not promise that `hash()` stays the same across its versions. So each source's row in
 meta.version_hash records the scheme and the fingerprint of the running DuckDB (the hash of a fixed tuple of
-every type hashed) that computed its stored hashes, and `migrate` (at the start of each load's versions step, in
-the load's transaction) compares them with the running ones. When they differ (a warehouse of the md5 scheme,
+every type hashed) that computed its stored hashes, and `migrate` (called by versions.seed at the start of each
+load's merge, in the load's transaction) compares them with the running ones. When they differ (a warehouse of the md5 scheme,
 which has no row there, or one written under another DuckDB version) the open versions' hashes are computed
 again from core.calls / core.incidents, which hold their full current rows, before anything is compared: an
-identical re-delivery still adds nothing and a changed record adds one version.
+identical re-delivery still adds nothing and a changed record adds one version. This runs in seed(), before
+the merge, while core still holds the open versions' rows; once per scheme or DuckDB change.
+
+Scale-out (transforms/warehouse/parts.py): a worker's scratch file gets the source's core and version rows but
+not meta.version_hash, so it checks every open hash of its source each night (it hashes the open versions'
+core rows; none is rewritten when they are current) and treats closed versions as possibly md5-text; the build
+file's meta.version_hash is left as it was, so a local run after it checks again. Correct either way; the
+cost could go by copying the source's meta.version_hash row into the scratch.
 
 Closed versions cannot be rehashed (their full fields are not kept). They matter only to the rule that a
 re-delivered late older version adds nothing when the record already had a version with its content:
 
     md5-text closed versions   the check computes the md5 hash of the staged stale rows too (a handful a night),
                                for as long as the source has them (meta.version_hash.closed_md5): the rule holds
+                               (as long as DuckDB casts the fields to the same text; if not, as below)
     another DuckDB's hash()    cannot be computed: a late re-delivery of an old version that only such a closed
                                version matches is added once more, superseded at arrival. It is never current:
                                core, the figures, core.version_changes and as-known-at are the same; it shows as
@@ -112,11 +120,13 @@ def migrate(con: duckdb.DuckDBPyConnection, src: SourceConfig, table: str, id_co
     scheme, old_fp, closed_md5 = row
     if (scheme, old_fp) == (SCHEME, fp):
         return closed_md5
-    if has_versions:
+    if has_versions:  # only the hashes that differ are written (none when only the record is missing)
+        h = hash_sql(src, "c", core_types(con, src.kind))
         con.execute(
-            f"""UPDATE {table} AS v SET row_hash = {hash_sql(src, 'c', core_types(con, src.kind))}
+            f"""UPDATE {table} AS v SET row_hash = {h}
                 FROM core.{src.kind} c
-                WHERE v.source = ? AND v.ended_load_id IS NULL AND c.source = v.source AND c.{id_col} = v.{id_col}""",
+                WHERE v.source = ? AND v.ended_load_id IS NULL AND c.source = v.source AND c.{id_col} = v.{id_col}
+                  AND v.row_hash IS DISTINCT FROM {h}""",
             [src.name],
         )
     _write(con, src.name, fp, bool(closed_md5))
