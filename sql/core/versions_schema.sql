@@ -49,6 +49,20 @@ create table if not exists core.incident_versions (
     beat varchar,
     district varchar
 );
+-- which hash scheme made each source's stored row_hash values (transforms/warehouse/version_hash.py)
+create table if not exists meta.version_hash (
+    source varchar primary key,
+    scheme varchar not null,
+    fingerprint ubigint not null,
+    closed_md5 boolean not null,
+    updated_at timestamptz not null
+);
+comment on table meta.version_hash is 'One row per source with a version history: the hash scheme of its core.call_versions / core.incident_versions row_hash values. A source with versions and no row here has md5-text hashes (the first scheme)';
+comment on column meta.version_hash.source is 'source name';
+comment on column meta.version_hash.scheme is 'duckdb-hash: DuckDB''s hash() of the canonical fields, each cast to its core type';
+comment on column meta.version_hash.fingerprint is 'the hash of a fixed probe tuple by the DuckDB that computed the open versions'' hashes: another value under the running DuckDB makes the next load rehash the open versions from core';
+comment on column meta.version_hash.closed_md5 is 'closed versions may keep md5-text hashes (from before the switch): a late older version is also checked against its md5-text hash';
+comment on column meta.version_hash.updated_at is 'when the open versions were last (re)hashed under this scheme, UTC';
 comment on table core.call_versions is 'One row per distinct version of a CAD call (core.calls holds the current one): a re-delivered identical version adds nothing. Keeps a hash of the canonical fields and, in full, the fields a restatement needs. Times UTC.';
 comment on table core.incident_versions is 'One row per distinct version of an RMS incident (core.incidents holds the current one), as core.call_versions. Times UTC.';
 comment on column core.call_versions.call_id is 'the call (core.calls.call_id)';
@@ -58,7 +72,7 @@ comment on column core.call_versions.valid_from is 'when the version took effect
 comment on column core.call_versions.valid_to is 'when a newer version (its valid_from) or the extract that dropped the record replaced it, UTC; null for the current version. A late older version gets the newer version''s valid_from at arrival';
 comment on column core.call_versions.load_id is 'the load (meta.loads) that brought the version';
 comment on column core.call_versions.ended_load_id is 'the load that ended it (a newer version, a replaced day that dropped the record, or, for a late older version, its own load); null while current. As known at a time: the versions whose load was published by then and whose ending load was not';
-comment on column core.call_versions.row_hash is 'hash (md5, lower 64 bits) of the canonical fields of core.calls except load_id, source_row, the call nature fields and raw_* columns, and of version_at only where the feed has its own updated_at: equal hash, same version';
+comment on column core.call_versions.row_hash is 'hash of the canonical fields of core.calls except load_id, source_row, the call nature fields and raw_* columns, and of version_at only where the feed has its own updated_at: equal hash, same version. Scheme in meta.version_hash: DuckDB''s hash() of the fields (open versions rehashed from core.calls when the DuckDB version changes it); closed versions written before keep theirs (md5 of the fields as text, lower 64 bits, or an older DuckDB''s hash())';
 comment on column core.call_versions.call_type_code is 'final call type code, as core.calls';
 comment on column core.call_versions.call_category is 'call category, as core.calls';
 comment on column core.call_versions.priority_level is 'crosswalked priority 1 to 5, as core.calls';
@@ -82,7 +96,7 @@ comment on column core.incident_versions.valid_from is 'as core.call_versions';
 comment on column core.incident_versions.valid_to is 'as core.call_versions';
 comment on column core.incident_versions.load_id is 'the load (meta.loads) that brought the version';
 comment on column core.incident_versions.ended_load_id is 'the load that ended it, as core.call_versions';
-comment on column core.incident_versions.row_hash is 'hash of the canonical fields of core.incidents, as core.call_versions';
+comment on column core.incident_versions.row_hash is 'hash of the canonical fields of core.incidents, as core.call_versions (open versions rehashed from core.incidents)';
 comment on column core.incident_versions.source is 'source name';
 comment on column core.incident_versions.agency is 'agency code, as core.incidents';
 comment on column core.incident_versions.event_at is 'the time windows and counts use, UTC, as core.incidents';

@@ -14,8 +14,8 @@ One row per distinct version of a record, written by normalize.py in the load's 
     dropped          (replace_window) a record a replaced day no longer holds: its open version ends
 
 Trade-off: a version row keeps the record's keys, its times, the load, a 64-bit hash of the canonical fields
-(HASHED below: every core column but the load fields, the call nature fields a later crosswalk refreshes and
-the raw_* columns; plus the version time on a feed with an updated_at column, see hash_sql) and, in full, only
+(version_hash.HASHED: every core column but the load fields, the call nature fields a later crosswalk refreshes
+and the raw_* columns; plus the version time on a feed with an updated_at column, see version_hash.hash_sql) and, in full, only
 the fields a restatement needs (KEPT: category, disposition, countable, void, location key, point, time, beat,
 district). That is enough to tell that a record changed and how its figures moved, and to rebuild those fields
 as known on any past night (core.calls_as_known_at(ts)); a change in any other field (a unit time, an address
@@ -30,6 +30,14 @@ version is known from the rebuild on: the nights before it can no longer be repl
 Existing warehouses: the first load of a source with current rows in core and no version rows seeds the history
 with one version per current record (valid_from = its version_at, else its load's loaded_at; load_id = the load
 that brought it).
+
+The hash and its scheme: transforms/warehouse/version_hash.py. DuckDB's hash() may change with DuckDB's version,
+so seed() first (before the merge, while core still holds every open version's row) computes the open versions'
+hashes again whenever meta.version_hash says they were made by another scheme or DuckDB; a late older version is
+also checked against the md5-text hashes closed versions of the first scheme keep (see that module).
+
+Cost: the history is read once per load, for the load's records only (their open version and last version_seq
+in one aggregate), and once more for the few stale records; no correlated subquery per record.
 """
 
 from __future__ import annotations
@@ -40,6 +48,7 @@ import duckdb
 
 from transforms.config import SourceConfig
 from transforms.warehouse.sqlutil import qident
+from transforms.warehouse.version_hash import core_types, hash_sql, md5_sql, migrate, stored
 
 KEPT = {
     "calls": ("agency", "event_at", "call_type_code", "call_category", "priority_level", "disposition",
@@ -47,51 +56,28 @@ KEPT = {
     "incidents": ("agency", "event_at", "offense_code", "offense_category", "crime_against", "is_void",
                   "location_key", "x", "y", "beat", "district"),
 }
-# the canonical fields whose hash tells versions apart: a fixed list, so a column added to core later does not
-# make every record look changed
-HASHED = {
-    "calls": ("agency", "received_at", "entered_at", "dispatched_at", "enroute_at", "onscene_at", "cleared_at",
-              "event_at", "time_precision", "time_issue", "intake_s", "queue_s", "travel_s", "response_s",
-              "on_scene_s", "interval_issue", "call_type_code", "call_type", "call_type_initial", "call_category",
-              "priority", "priority_level", "disposition", "disposition_category", "origin", "self_initiated",
-              "is_countable", "duplicate_of", "linked_to", "is_void", "n_responding_units", "juvenile_flag",
-              "address", "address_block", "location_key", "lon", "lat", "x", "y", "is_located", "location_issue",
-              "beat", "district", "beat_source", "district_source", "beat_polygon", "district_polygon",
-              "geocode_method", "geocode_precision_m", "geocode_source"),
-    "incidents": ("agency", "occurred_from", "occurred_to", "reported_at", "event_at", "time_precision",
-                  "time_issue", "offense_code", "offense", "offense_category", "crime_against", "n_offenses",
-                  "origin", "is_void", "juvenile_flag", "address", "address_block", "location_key", "lon", "lat",
-                  "x", "y", "is_located", "location_issue", "beat", "district", "beat_source", "district_source",
-                  "beat_polygon", "district_polygon", "geocode_method", "geocode_precision_m", "geocode_source"),
-}
 TABLES = {"calls": ("core.call_versions", "call_id"), "incidents": ("core.incident_versions", "incident_id")}
 
 
-def hash_sql(src: SourceConfig, alias: str, have: set[str] | None = None) -> str:
-    """The version hash of a core row (or a staged `_final` row, whose missing columns are null, as the merge
-    writes them): md5 of the hashed fields as text, lower 64 bits. A feed with its own version time (an
-    updated_at column) says a new time is a new version, whatever changed: version_at is hashed too. A feed
-    ordered by extract time re-sends unchanged records with a newer time: there the content alone counts."""
-    cols = (*HASHED[src.kind], *(("version_at",) if "updated_at" in src.timestamps else ()))
-    fields = (f"{alias}.{qident(c)}" if have is None or c in have else "NULL" for c in cols)
-    return f"md5_number_lower(CAST(row({', '.join(fields)}) AS VARCHAR))"
-
-
 def _kept(kind: str, alias: str, have: set[str] | None = None) -> str:
-    return ", ".join(f"{alias}.{qident(c)}" if have is None or c in have else "NULL" for c in KEPT[kind])
+    return ", ".join(f"{alias}.{qident(c)}" if have is None or c in have else f"NULL AS {qident(c)}"
+                     for c in KEPT[kind])
 
 
 def seed(con: duckdb.DuckDBPyConnection, src: SourceConfig) -> int:
-    """An existing warehouse's first load of a source: its current core rows become one version each.
-    Returns the versions seeded (0 when the source has history already or no rows)."""
+    """Before the merge (core still holds every open version's row): bring the source's stored hashes to the
+    running scheme (version_hash.migrate); then, on an existing warehouse's first load of a source, its current
+    core rows become one version each. Returns the versions seeded (0 when the source has history already or
+    no rows)."""
     table, id_col = TABLES[src.kind]
     core = f"core.{src.kind}"
+    migrate(con, src, table, id_col)
     if con.execute(f"SELECT count(*) FROM {table} WHERE source = ?", [src.name]).fetchone()[0]:
         return 0
     con.execute(
         f"""INSERT INTO {table}
             SELECT c.{id_col}, c.source, 1, coalesce(c.version_at, l.loaded_at, now()), NULL, c.load_id, NULL,
-                   {hash_sql(src, 'c')}, {_kept(src.kind, 'c')}
+                   {hash_sql(src, 'c', core_types(con, src.kind))}, {_kept(src.kind, 'c')}
             FROM {core} c LEFT JOIN meta.loads l ON l.load_id = c.load_id WHERE c.source = ?""",
         [src.name],
     )
@@ -100,27 +86,35 @@ def seed(con: duckdb.DuckDBPyConnection, src: SourceConfig) -> int:
 
 def record(con: duckdb.DuckDBPyConnection, src: SourceConfig, load_id: str, load_time: datetime) -> int:
     """Write the load's versions (see the module docstring). Needs the session's `_final` and `_stale` of the
-    merge. Returns the version rows added."""
+    merge, and seed() run before the merge. Returns the version rows added."""
     kind = src.kind
     table, id_col = TABLES[kind]
     core = f"core.{kind}"
+    scheme = stored(con, src.name)
+    if scheme is None:
+        raise RuntimeError(f"versions.record({src.name}): versions.seed must run before the merge")
+    types = core_types(con, kind)
     before = con.execute(f"SELECT count(*) FROM {table} WHERE source = ?", [src.name]).fetchone()[0]
-    # the records this load wrote, hashed as core now holds them, beside their open version
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _vnew AS
-            SELECT c.{id_col} AS rid, coalesce(c.version_at, CAST(? AS TIMESTAMPTZ)) AS valid_from,
-                   {hash_sql(src, 'c')} AS h, {_kept(kind, 'c')}
-            FROM {core} c WHERE c.source = ? AND c.load_id = ?""",
-        [load_time, src.name, load_id],
-    )
+    # the records this load wrote, hashed as core now holds them, beside their open version and their last
+    # version_seq (a late older version, superseded at arrival, may have a higher one than the open version):
+    # one pass over the history, kept to the load's records
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _vchg AS
-            SELECT n.*, o.version_seq AS open_seq,
-                   (SELECT coalesce(max(a.version_seq), 0) FROM {table} a
-                    WHERE a.source = ? AND a.{id_col} = n.rid) AS last_seq
-            FROM _vnew n LEFT JOIN {table} o ON o.source = ? AND o.{id_col} = n.rid AND o.ended_load_id IS NULL
-            WHERE o.row_hash IS DISTINCT FROM n.h""",
-        [src.name, src.name],
+            WITH n AS (
+                SELECT c.{id_col} AS rid, coalesce(c.version_at, CAST(? AS TIMESTAMPTZ)) AS valid_from,
+                       {hash_sql(src, 'c', types)} AS h, {_kept(kind, 'c')}
+                FROM {core} c WHERE c.source = ? AND c.load_id = ?),
+            prev AS (
+                SELECT a.{id_col} AS rid, max(a.version_seq) AS last_seq,
+                       max(a.version_seq) FILTER (WHERE a.ended_load_id IS NULL) AS open_seq,
+                       max(a.row_hash) FILTER (WHERE a.ended_load_id IS NULL) AS open_hash
+                FROM {table} a WHERE a.source = ? AND a.{id_col} IN (
+                    SELECT c.{id_col} FROM {core} c WHERE c.source = ? AND c.load_id = ?)
+                GROUP BY ALL)
+            SELECT n.*, p.open_seq, coalesce(p.last_seq, 0) AS last_seq
+            FROM n LEFT JOIN prev p USING (rid)
+            WHERE p.open_hash IS DISTINCT FROM n.h""",
+        [load_time, src.name, load_id, src.name, src.name, load_id],
     )
     con.execute(
         f"""UPDATE {table} AS o SET valid_to = g.valid_from, ended_load_id = ?
@@ -133,23 +127,29 @@ def record(con: duckdb.DuckDBPyConnection, src: SourceConfig, load_id: str, load
         [src.name, load_id],
     )
     # late older versions: superseded at arrival (valid_to: the next version's valid_from), unless the record
-    # already had a version with that content
-    have = {r[0] for r in con.execute("DESCRIBE _final").fetchall()}
-    h = hash_sql(src, "f", have)
-    con.execute(
-        f"""INSERT INTO {table}
-            SELECT f.{id_col}, ?, (SELECT coalesce(max(a.version_seq), 0) FROM {table} a
-                                   WHERE a.source = ? AND a.{id_col} = f.{id_col}) + 1,
-                   coalesce(f.version_at, CAST(? AS TIMESTAMPTZ)),
-                   coalesce((SELECT min(a.valid_from) FROM {table} a WHERE a.source = ? AND a.{id_col} = f.{id_col}
-                               AND a.valid_from > f.version_at), c.version_at, CAST(? AS TIMESTAMPTZ)),
-                   ?, ?, {h}, {_kept(kind, 'f', have)}
-            FROM _final f LEFT JOIN {core} c ON c.source = ? AND c.{id_col} = f.{id_col}
-            WHERE f.{id_col} IN (SELECT record_id FROM _stale)
-              AND NOT EXISTS (SELECT 1 FROM {table} a WHERE a.source = ? AND a.{id_col} = f.{id_col}
-                                AND a.row_hash = {h})""",
-        [src.name, src.name, load_time, src.name, load_time, load_id, load_id, src.name, src.name],
-    )
+    # already had a version with that content (under the md5-text scheme too, while closed versions have it)
+    if con.execute("SELECT count(*) FROM _stale").fetchone()[0]:
+        have = {r[0] for r in con.execute("DESCRIBE _final").fetchall()}
+        h_md5 = md5_sql(src, "f", have) if scheme[2] else "NULL"
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE _vold AS
+                SELECT f.{id_col} AS rid, f.version_at, {hash_sql(src, 'f', types, have)} AS h,
+                       CAST({h_md5} AS UBIGINT) AS h_md5, {_kept(kind, 'f', have)}
+                FROM _final f WHERE f.{id_col} IN (SELECT record_id FROM _stale)""",
+        )
+        con.execute(
+            f"""INSERT INTO {table}
+                WITH prev AS (
+                    SELECT o.rid, coalesce(max(a.version_seq), 0) AS last_seq,
+                           min(a.valid_from) FILTER (WHERE a.valid_from > o.version_at) AS next_from,
+                           coalesce(bool_or(a.row_hash = o.h OR a.row_hash = o.h_md5), false) AS seen
+                    FROM _vold o LEFT JOIN {table} a ON a.source = ? AND a.{id_col} = o.rid GROUP BY o.rid)
+                SELECT o.rid, ?, p.last_seq + 1, coalesce(o.version_at, CAST(? AS TIMESTAMPTZ)),
+                       coalesce(p.next_from, c.version_at, CAST(? AS TIMESTAMPTZ)), ?, ?, o.h, {_kept(kind, 'o')}
+                FROM _vold o JOIN prev p USING (rid) LEFT JOIN {core} c ON c.source = ? AND c.{id_col} = o.rid
+                WHERE NOT p.seen""",
+            [src.name, src.name, load_time, load_time, load_id, load_id, src.name],
+        )
     if src.update_mode == "replace_window":  # records a replaced day dropped: their open version ends
         con.execute(
             f"""UPDATE {table} SET valid_to = coalesce((SELECT max(version_at) FROM _final),
@@ -158,7 +158,7 @@ def record(con: duckdb.DuckDBPyConnection, src: SourceConfig, load_id: str, load
                   AND {id_col} NOT IN (SELECT {id_col} FROM {core} WHERE source = ?)""",
             [load_time, load_id, src.name, src.name],
         )
-    for t in ("_vnew", "_vchg"):
+    for t in ("_vchg", "_vold"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
     return con.execute(f"SELECT count(*) FROM {table} WHERE source = ?", [src.name]).fetchone()[0] - before
 
