@@ -31,6 +31,7 @@ RUN_COLUMNS = {
     "meta.audit_results": {"run_id", "checked_at"},
     "meta.mart_status": {"run_id", "built_at"},
     "meta.schema_info": {"applied_at"},
+    "meta.version_hash": {"updated_at"},  # when the scheme was recorded
     "meta.published_compstat": {"run_id", "published_at"},  # each night's figures, named by the night
     "marts.restatements": {"run_id", "published_at"},
     "marts.restatement_records": {"run_id"},

@@ -184,11 +184,12 @@ def test_hand_made_report_says_what_was_restated_and_why(hand_made):
     text = re.sub(r"<[^>]+>", " ", section_html(page, "restatements"))
     text = re.sub(r"\s+", " ", text)
     assert "the oldest night kept" in text  # the two nights are minutes apart, not a week
-    assert ("Calls for service, burglary, agency-wide, last 7 days: 7 → 5; 2 reclassified to Theft, "
-            "1 late report added, 1 retimed out of the period") in text
-    assert ("Calls for service, thefts, agency-wide, last 7 days: 7 → 8; 2 reclassified from Burglary, "
-            "1 voided or unfounded") in text
-    assert "Calls for service, burglary, agency-wide, last 28 days: 28 → 27" in text
+    # one sentence per figure: its periods' reasons in brackets when they differ, once when they are the same
+    assert ("Calls for service, burglary, agency-wide, last 7 days: 7 → 5 (2 reclassified to Theft, "
+            "1 late report added, 1 retimed out of the period), last 28 days: 28 → 27 (2 reclassified to Theft, "
+            "1 late report added)") in text
+    assert ("Calls for service, thefts, agency-wide, last 7 days: 7 → 8, last 28 days: 28 → 29; 2 reclassified "
+            "from Burglary, 1 voided or unfounded") in text
     # the records, once per change
     assert "The records behind these changes (5)" in text
     assert "B0308" in text and "Burglary → Theft" in text and "(not known) → 2024-03-07" in text

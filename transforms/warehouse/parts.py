@@ -38,6 +38,7 @@ CORE_KEYS = {
     "core.call_units": ("source", "call_id", "unit_seq"),
     "core.call_versions": ("source", "call_id", "version_seq"),
     "core.incident_versions": ("source", "incident_id", "version_seq"),
+    "meta.version_hash": ("source",),  # the scheme of the source's version hashes (version_hash.py)
 }
 # the version history of a source's records (transforms/warehouse/versions.py): a part holds the versions its
 # loads added or ended (every row of the source when the published file had none: the history was seeded)
@@ -133,6 +134,9 @@ def ingest_partition(settings: Settings, source: str, published: Path, parts: Pa
                 copy_into(con, "pub", "core.call_units", "source = ?", [source])
             if relation_exists(con, "core", VERSION_TABLES[src.kind].split(".")[1], "pub"):
                 copy_into(con, "pub", VERSION_TABLES[src.kind], "source = ?", [source])
+            # the scheme of those hashes (version_hash.py), so the scratch does not take them for md5-text ones
+            if relation_exists(con, "meta", "version_hash", "pub"):
+                copy_into(con, "pub", "meta.version_hash", "source = ?", [source])
             if relation_exists(con, "raw", source, "pub"):  # raw rows of loads not normalized yet (a failed night)
                 con.execute(f"CREATE TABLE raw.{qident(source)} AS SELECT * FROM pub.raw.{qident(source)} "
                             "WHERE _load_id IN (SELECT load_id FROM pub.meta.loads WHERE status = 'raw')")
@@ -173,6 +177,17 @@ def ingest_partition(settings: Settings, source: str, published: Path, parts: Pa
             vt = VERSION_TABLES[src.kind]
             seeded = not (has_pub and relation_exists(con, "core", vt.split(".")[1], "pub") and con.execute(
                 f"SELECT count(*) FROM pub.{vt} WHERE source = ?", [source]).fetchone()[0])
+            # hashes migrated to another scheme here (version_hash.migrate): every version of the source goes
+            # back, with the scheme's row, so the build file's hashes are all of the scheme it records
+            scheme = "SELECT scheme, fingerprint, closed_md5 FROM {}meta.version_hash WHERE source = ?"
+            migrated = con.execute(scheme.format(""), [source]).fetchall() != (
+                con.execute(scheme.format("pub."), [source]).fetchall()
+                if has_pub and relation_exists(con, "meta", "version_hash", "pub") else [])
+            if migrated:
+                files["meta.version_hash"] = _part(
+                    con, f"SELECT * FROM meta.version_hash WHERE source = {qstr(source)}",
+                    out_dir / "meta.version_hash.parquet")
+            seeded = seeded or migrated
             vpath = out_dir / f"{vt}.parquet"
             files[vt] = {"path": str(vpath), "rows": write_part(
                 con, f"SELECT * FROM {vt} WHERE source = ?" + (

@@ -15,11 +15,10 @@ again from core.calls / core.incidents, which hold their full current rows, befo
 identical re-delivery still adds nothing and a changed record adds one version. This runs in seed(), before
 the merge, while core still holds the open versions' rows; once per scheme or DuckDB change.
 
-Scale-out (transforms/warehouse/parts.py): a worker's scratch file gets the source's core and version rows but
-not meta.version_hash, so it checks every open hash of its source each night (it hashes the open versions'
-core rows; none is rewritten when they are current) and treats closed versions as possibly md5-text; the build
-file's meta.version_hash is left as it was, so a local run after it checks again. Correct either way; the
-cost could go by copying the source's meta.version_hash row into the scratch.
+Scale-out (transforms/warehouse/parts.py): a worker's scratch file gets the source's core and version rows and
+its meta.version_hash row, so it migrates only when the published file's hashes are of another scheme; then its
+parts carry every version of the source and the new row (else only the versions of the night's loads), so the
+build file's hashes are always all of the scheme its meta.version_hash records.
 
 Closed versions cannot be rehashed (their full fields are not kept). They matter only to the rule that a
 re-delivered late older version adds nothing when the record already had a version with its content:
