@@ -52,7 +52,7 @@ def spatial_extension_path() -> Path:
 
 
 def load_spatial(con: duckdb.DuckDBPyConnection) -> None:
-    """LOAD the spatial extension on any connection; DuckDB checks its signature (see _verified_spatial)."""
+    """LOAD the spatial extension on any connection; DuckDB checks its signature (see verify_spatial)."""
     con.execute(f"LOAD '{spatial_extension_path()}'")
 
 
@@ -65,14 +65,15 @@ def _file_identity(p: Path) -> tuple:
     return (str(p), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
-def _verified_spatial() -> Path:
+def verify_spatial() -> Path:
     """The spatial extension's path, its signature checked by DuckDB once in this process.
 
     NOTE: DuckDB checks an extension's signature on every LOAD by hashing the whole file (80 MB for spatial):
     0.3-0.6 s per connection here, and a night opens several. The check is done once per process, by a signed
     LOAD on a throwaway in-memory database; connect() then loads that same file (same inode, size and mtime)
     with the check off and turns unsigned extensions off again at once, so no other extension can be loaded
-    unsigned on a warehouse connection."""
+    unsigned on a warehouse connection. A command that will open the warehouse can call it early, where it
+    overlaps other work (`sara demo` waits for its Prefect API)."""
     global _verified
     p = spatial_extension_path()
     ident = _file_identity(p)
@@ -97,7 +98,7 @@ def connect(path: Path | str, read_only: bool = False, threads: int | None = Non
         config["threads"] = str(threads)
     if memory_limit:
         config["memory_limit"] = memory_limit
-    ext = _verified_spatial() if spatial else None
+    ext = verify_spatial() if spatial else None
     con = duckdb.connect(str(path), read_only=read_only, config=config)
     try:
         if ext is not None:
