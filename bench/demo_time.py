@@ -15,7 +15,9 @@ for a user). Every line the demo prints is stamped as it arrives:
 - the summary: from there to the end of the process;
 - CPU: user + system seconds of the demo process and of what it waited for (its Prefect API server);
 - the steps: the nightly flow logs its step timings and the marts' step timings at INFO (--verbose), summed
-  over the nights and shown as a share of the run's wall time.
+  over the nights and shown as a share of the run's wall time, then each night's longest steps against the
+  night's wall time (a night much longer than its steps waited on something outside them: Prefect's API);
+- `--log DIR` keeps each run's output, every line stamped with the seconds since the start.
 
 Baseline, in the same run: the wall time of a fresh `python -c "import flows.nightly"` (the best of three),
 the cost every `sara` command pays before doing anything, so that a run's wall time can be read against what
@@ -64,7 +66,7 @@ def _steps(text: str) -> dict[str, float]:
     return {name.strip(): float(s) for name, s in STEP.findall(text)}
 
 
-def one_run(nights: int, scale: float, keep: bool) -> dict:
+def one_run(nights: int, scale: float, keep: bool, log: Path | None = None) -> dict:
     """One `sara demo` in a fresh folder; its wall time, phases, step seconds (summed over nights) and output."""
     work = Path(tempfile.mkdtemp(prefix="sara-bench-demo-"))
     shutil.copytree(ROOT / "config", work / "config")
@@ -78,6 +80,7 @@ def one_run(nights: int, scale: float, keep: bool) -> dict:
     cmd = [sys.executable, "-m", "flows.cli", "demo", "--verbose", "--nights", str(nights), "--scale", str(scale)]
     marks: list[tuple[str, float]] = []  # (phase that starts here, seconds since start)
     steps: dict[str, float] = {}
+    night_steps: dict[str, dict[str, float]] = {}  # night -> its own step timings
     mart_steps: dict[str, float] = {}
     lines: list[str] = []
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -88,7 +91,7 @@ def one_run(nights: int, scale: float, keep: bool) -> dict:
         assert proc.stdout is not None
         for line in proc.stdout:
             now = time.perf_counter() - t0
-            lines.append(line.rstrip("\n"))
+            lines.append(f"{now:8.2f} {line.rstrip()}")
             if m := NIGHT.search(line):
                 marks.append((f"night {m.group(1)}", now))
             elif line.startswith("warehouse: ") and marks and marks[-1][0].startswith("night"):
@@ -99,6 +102,8 @@ def one_run(nights: int, scale: float, keep: bool) -> dict:
             elif m := STEPS.search(line):
                 for k, v in _steps(m.group(1)).items():
                     steps[k] = steps.get(k, 0.0) + v
+                if marks:
+                    night_steps[marks[-1][0]] = _steps(m.group(1))
         rc = proc.wait()
     finally:
         if proc.poll() is None:
@@ -110,12 +115,18 @@ def one_run(nights: int, scale: float, keep: bool) -> dict:
     phases = {"before night 1": marks[0][1] if marks else wall}
     for (name, start), (_, end) in zip(marks, [*marks[1:], ("end", wall)], strict=True):
         phases[name] = end - start
+    if log is not None:
+        log.mkdir(parents=True, exist_ok=True)
+        out = log / f"demo-{time.strftime('%Y%m%dT%H%M%S')}.log"
+        out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        print(f"output: {out}")
     if keep:
         print(f"kept {work}")
     else:
         shutil.rmtree(work, ignore_errors=True)
     return {"rc": rc, "wall": wall, "cpu": cpu, "phases": phases, "steps": steps, "mart_steps": mart_steps,
-            "nights_seen": sum(1 for n, _ in marks if n.startswith("night")), "tail": "\n".join(lines[-40:])}
+            "night_steps": night_steps, "nights_seen": sum(1 for n, _ in marks if n.startswith("night")),
+            "tail": "\n".join(lines[-40:])}
 
 
 def report(runs: list[dict], base: float, nights: int, args, load0: str, load1: str) -> bool:
@@ -137,6 +148,10 @@ def report(runs: list[dict], base: float, nights: int, args, load0: str, load1: 
     counted = sum(r["steps"].values()) + r["phases"]["before night 1"] + r["phases"].get("summary", 0.0)
     print(f"  {'not in a step (Prefect, printing)':<34} {r['wall'] - counted:>6.2f} s  "
           f"{100 * (r['wall'] - counted) / r['wall']:>5.1f} %")
+    print("each night of the median run: wall, its steps' sum, its longest steps")
+    for night, st in r["night_steps"].items():
+        top = ", ".join(f"{k} {v:.1f}" for k, v in sorted(st.items(), key=lambda kv: -kv[1])[:4])
+        print(f"  {night:<8} {r['phases'].get(night, 0.0):>6.1f} s  steps {sum(st.values()):>5.1f} s  {top}")
     for i, x in enumerate(runs, 1):
         if x["rc"] != 0 or x["nights_seen"] != nights:
             ok = False
@@ -161,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scale", type=float, default=1.0, help="demo volume (default 1.0, as the README runs it)")
     ap.add_argument("--quick", action="store_true", help="CI smoke run: scale 0.05, two nights, one run")
     ap.add_argument("--keep", action="store_true", help="keep each run's folder")
+    ap.add_argument("--log", type=Path, help="write each run's output, stamped, into this folder")
     ap.add_argument("--strict", action="store_true", help="exit 1 on FAIL")
     args = ap.parse_args(argv)
     if args.quick:
@@ -169,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     base = import_baseline()
     runs = []
     for i in range(args.runs):
-        r = one_run(args.nights, args.scale, args.keep)
+        r = one_run(args.nights, args.scale, args.keep, args.log)
         runs.append(r)
         print(f"run {i + 1}: {r['wall']:.1f} s ({r['cpu']:.1f} s CPU), exit {r['rc']}, load average {_load()}", flush=True)
     ok = report(runs, base, args.nights, args, load0, _load())

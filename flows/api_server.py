@@ -50,6 +50,10 @@ def _start(timeout_s: float) -> tuple[subprocess.Popen, str]:
     env = {**os.environ,
            # what Prefect sets for its own temporary server: no UI, ephemeral mode
            "PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1",
+           # NOTE: no registration of Prefect's block types (sara uses no blocks): on a fresh PREFECT_HOME it is
+           # about 1 s of the server's start, which every sara command waits for. Not memoized either, so that a
+           # later `prefect server start` on the same database still registers them. Set either to have it back.
+           "PREFECT_API_BLOCKS_REGISTER_ON_START": "false", "PREFECT_MEMOIZE_BLOCK_AUTO_REGISTRATION": "false",
            **get_current_settings().to_environment_variables(exclude_unset=True)}
     env.pop("PREFECT_API_URL", None)
     last = ""

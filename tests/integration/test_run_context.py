@@ -135,15 +135,19 @@ with owned_api() as url:
     APILogWorker.drain_all()  # the logs go in batches: send the last one now
     with get_client(sync_client=True) as client:
         logs = client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[state.state_details.flow_run_id])))
+        block_types = client.read_block_types()
     print("url", url is not None)
     print("logs", sum("hello from the owned server test" in log.message for log in logs))
+    print("block types", len(block_types))
 print("server module", "prefect.server.api.server" in sys.modules)
 """
 
 
 def test_the_owned_server_is_the_only_one(tmp_path):
     """A flow run under owned_api logs to that server; the process never imports Prefect's server (the harness
-    check looks at sys.modules) and its exit starts no temporary server of Prefect's to drain the logs."""
+    check looks at sys.modules) and its exit starts no temporary server of Prefect's to drain the logs. The
+    server registers no block types and leaves no memo of having done so (a later `prefect server start` on the
+    same PREFECT_HOME registers them)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     env.update(PREFECT_HOME=str(tmp_path), PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1",
                PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="90")
@@ -152,4 +156,5 @@ def test_the_owned_server_is_the_only_one(tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     assert "url True" in out.stdout and "logs 1" in out.stdout
     assert "server module False" in out.stdout
+    assert "block types 0" in out.stdout and not (tmp_path / "memo_store.toml").exists()
     assert "temporary server" not in out.stderr + out.stdout

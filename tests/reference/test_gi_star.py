@@ -19,6 +19,7 @@ from transforms.stats.gi_star import (
     gi_star_sparse,
     grid_offsets,
     h3_kring_neighbors,
+    neighbor_pattern,
     polygon_queen_neighbors,
     segment_touch_neighbors,
 )
@@ -66,11 +67,14 @@ def test_sparse_accepts_lists_and_adds_self():
     a = gi_star_sparse(Y_TOY, nb_with_self)
     b = gi_star_sparse(Y_TOY, nb_without)
     c = gi_star_sparse(Y_TOY, nb_dups)
-    for r in (b, c):
+    d = gi_star_sparse(Y_TOY, neighbor_pattern(nb_dups, 6), prepared=True)  # made once, used for many y
+    for r in (b, c, d):
         np.testing.assert_array_equal(r.z, a.z)
         np.testing.assert_array_equal(r.n_neighbors, a.n_neighbors)
     np.testing.assert_array_equal(a.n_neighbors, [3, 3, 2, 4, 4, 2])
     np.testing.assert_allclose(a.local_sum, [10, 10, 11.2, 18, 23.2, 15])
+    with pytest.raises(ValueError, match="shape"):
+        gi_star_sparse(Y_TOY[:5], neighbor_pattern(nb_dups, 6), prepared=True)
     # the formula by hand for unit 0: (S - ybar W) / (s sqrt((n W - W^2) / (n - 1)))
     n, ybar, s = 6, Y_TOY.mean(), Y_TOY.std()
     assert a.z[0] == pytest.approx((10 - 3 * ybar) / (s * np.sqrt((n * 3 - 9) / (n - 1))), abs=1e-14)

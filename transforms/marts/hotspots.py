@@ -19,7 +19,6 @@ import duckdb
 import numpy as np
 import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
 import shapely
 
 from transforms.config import Settings
@@ -64,16 +63,37 @@ _NEIGHBORS: dict[tuple, object] = {}
 
 
 def _neighbors(agency: str, unit_type: str, ids: np.ndarray, geoms: np.ndarray):
-    """Neighbour structure of a non-grid unit set (cached per process by its ids)."""
+    """Neighbour pattern of a non-grid unit set, as gi_star_sparse(prepared=True) takes it (cached per process
+    by its ids)."""
     key = (agency, unit_type, hash(tuple(ids)))
     if key not in _NEIGHBORS:
         if unit_type == "h3":
-            _NEIGHBORS[key] = gi.h3_kring_neighbors(list(ids))
+            nb = gi.h3_kring_neighbors(list(ids))
         elif unit_type == "street":
-            _NEIGHBORS[key] = gi.segment_touch_neighbors(geoms)
+            nb = gi.segment_touch_neighbors(geoms)
         else:
-            _NEIGHBORS[key] = gi.polygon_queen_neighbors(geoms)
+            nb = gi.polygon_queen_neighbors(geoms)
+        _NEIGHBORS[key] = gi.neighbor_pattern(nb, len(ids))
     return _NEIGHBORS[key]
+
+
+class _TextColumn:
+    """A text column of the output, dictionary-encoded as it is built: a few distinct values repeated over up
+    to millions of rows (the dictionary in order of first appearance)."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, int] = {}
+        self.parts: list[np.ndarray] = []
+
+    def codes(self, values) -> np.ndarray:
+        return np.fromiter((self.values.setdefault(v, len(self.values)) for v in values), dtype=np.int32)
+
+    def repeat(self, value: str, m: int) -> None:
+        self.parts.append(np.full(m, self.codes([value])[0], dtype=np.int32))
+
+    def array(self) -> pa.DictionaryArray:
+        return pa.DictionaryArray.from_arrays(pa.array(np.concatenate(self.parts)),
+                                              pa.array(list(self.values), pa.string()))
 
 
 def build_hotspots(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
@@ -86,7 +106,8 @@ def build_hotspots(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
     counts = con.execute("SELECT * FROM marts.hotspot_count_rows").pl()
     count_sets = dict(groups(counts, ["agency", "unit_type"]))
     perms = an.gi_permutations
-    cols: dict[str, list] = {k: [] for k in (*TEXT, "window_days", "n", "z", "p", "p_fdr", "gi_bin", "n_neighbors",
+    text = {k: _TextColumn() for k in TEXT}
+    cols: dict[str, list] = {k: [] for k in ("window_days", "n", "z", "p", "p_fdr", "gi_bin", "n_neighbors",
                                              "p_sim", "gi_bin_sim")}
     for (agency, unit_type), u in groups(units, ["agency", "unit_type"]):
         c = count_sets.get((agency, unit_type))
@@ -100,15 +121,19 @@ def build_hotspots(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
                                                                              "_pos": pl.Int64}),
                    on="unit_id", how="left")
         ix, iy = u["ix"].to_numpy(), u["iy"].to_numpy()
+        id_codes = text["unit_id"].codes(ids)
         draws = None  # the permutation table of this unit set, drawn at its first combination
         for key, g in groups(c, DIMS):
             y = np.zeros(m)
             y[g["_pos"].to_numpy()] = g["n"].to_numpy()
-            res = gi.gi_star_grid(ix, iy, y, offsets) if nb is None else gi.gi_star_sparse(y, nb)
+            res = gi.gi_star_grid(ix, iy, y, offsets) if nb is None else gi.gi_star_sparse(y, nb, prepared=True)
             p_fdr = gi.fdr_bh(res.p)
             for k, v in (("agency", agency), ("unit_type", unit_type), *zip(DIMS, key, strict=True)):
-                cols[k].append(np.full(m, v, dtype=object if isinstance(v, str) else np.int64))
-            cols["unit_id"].append(ids)
+                if k in text:
+                    text[k].repeat(v, m)
+                else:
+                    cols[k].append(np.full(m, v, dtype=np.int64))
+            text["unit_id"].parts.append(id_codes)
             cols["n"].append(y.astype(np.int64))
             cols["z"].append(res.z)
             cols["p"].append(res.p)
@@ -124,10 +149,9 @@ def build_hotspots(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
     rows = sum(len(a) for a in cols["n"])
     if not perms:  # NULL, not NaN: the statistic was not asked for
         cols["p_sim"], cols["gi_bin_sim"] = [pa.nulls(rows, pa.float64())], [pa.nulls(rows, pa.int8())]
-    # text columns dictionary-encoded: a few distinct values repeated over up to millions of rows
-    table = pa.table({k: pc.dictionary_encode(pa.array(np.concatenate(v))) if k in TEXT
-                      else v[0] if isinstance(v[0], pa.Array) else pa.array(np.concatenate(v))
-                      for k, v in cols.items()}) if cols["n"] else None
+    table = pa.table({**{k: c.array() for k, c in text.items()},
+                      **{k: v[0] if isinstance(v[0], pa.Array) else pa.array(np.concatenate(v))
+                         for k, v in cols.items()}}) if cols["n"] else None
     n = write_mart(con, HOTSPOT_STATS, table)
     run_model(con, "hotspots")
     return n

@@ -338,16 +338,28 @@ def _neighbors_csr(neighbors, n: int) -> sp.csr_array:
     return _pattern_csr(rows, cols, n)
 
 
-def gi_star_sparse(y, neighbors) -> GiStarResult:
+def neighbor_pattern(neighbors, n: int) -> sp.csr_array:
+    """The binary n x n pattern A that gi_star_sparse uses (self included, duplicates collapsed): made once for
+    a unit set and passed with prepared=True to Gi* on many y."""
+    return _neighbors_csr(neighbors, n)
+
+
+def gi_star_sparse(y, neighbors, prepared: bool = False) -> GiStarResult:
     """Gi* for any neighbour structure (H3 hexes, polygons, street segments, distance bands).
 
     `neighbors` is either a scipy.sparse matrix/array (row i = neighbours of i; any stored non-zero
     counts as 1, the weights are binary) or a list of n index arrays. The unit itself is always a
     neighbour: it is added when missing, as esda's `star=True` does for binary weights. The pattern
-    need not be symmetric. S = A @ y and W = row counts of the binary pattern A.
+    need not be symmetric. S = A @ y and W = row counts of the binary pattern A. prepared=True: `neighbors`
+    is neighbor_pattern's A for these n units, used as it is.
     """
     yv = _as_values(y)
-    a = _neighbors_csr(neighbors, yv.size)
+    if prepared:
+        if neighbors.shape != (yv.size, yv.size):
+            raise ValueError(f"neighbour pattern has shape {neighbors.shape}, expected {(yv.size, yv.size)}")
+        a = neighbors
+    else:
+        a = _neighbors_csr(neighbors, yv.size)
     local_sum = a @ yv
     n_neighbors = np.diff(a.indptr).astype(np.int32)
     return _gi_from_sums(np.asarray(local_sum, dtype=np.float64), n_neighbors, yv)

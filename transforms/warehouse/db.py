@@ -52,23 +52,65 @@ def spatial_extension_path() -> Path:
 
 
 def load_spatial(con: duckdb.DuckDBPyConnection) -> None:
+    """LOAD the spatial extension on any connection; DuckDB checks its signature (see verify_spatial)."""
     con.execute(f"LOAD '{spatial_extension_path()}'")
+
+
+# (path, device, inode, size, mtime) of the extension file whose signature DuckDB checked in this process
+_verified: tuple | None = None
+
+
+def _file_identity(p: Path) -> tuple:
+    st = p.stat()
+    return (str(p), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def verify_spatial() -> Path:
+    """The spatial extension's path, its signature checked by DuckDB once in this process.
+
+    NOTE: DuckDB checks an extension's signature on every LOAD by hashing the whole file (80 MB for spatial):
+    0.3-0.6 s per connection here, and a night opens several. The check is done once per process, by a signed
+    LOAD on a throwaway in-memory database; connect() then loads that same file (same inode, size and mtime)
+    with the check off and turns unsigned extensions off again at once, so no other extension can be loaded
+    unsigned on a warehouse connection. A command that will open the warehouse can call it early, where it
+    overlaps other work (`sara demo` waits for its Prefect API)."""
+    global _verified
+    p = spatial_extension_path()
+    ident = _file_identity(p)
+    if _verified != ident:
+        probe = duckdb.connect(":memory:", config={"autoinstall_known_extensions": "false",
+                                                  "autoload_known_extensions": "false"})
+        try:
+            load_spatial(probe)  # raises when the signature is missing or wrong
+        finally:
+            probe.close()
+        _verified = ident
+    return p
 
 
 def connect(path: Path | str, read_only: bool = False, threads: int | None = None,
             memory_limit: str | None = None, spatial: bool = True) -> duckdb.DuckDBPyConnection:
-    config = {"autoinstall_known_extensions": "false", "autoload_known_extensions": "false"}
+    # every connection of the process has the same config (DuckDB refuses a second connection to an open file
+    # with another one); allow_unsigned_extensions is set back to false right after the LOAD below
+    config = {"autoinstall_known_extensions": "false", "autoload_known_extensions": "false",
+              "allow_unsigned_extensions": "true"}
     if threads:
         config["threads"] = str(threads)
     if memory_limit:
         config["memory_limit"] = memory_limit
+    ext = verify_spatial() if spatial else None
     con = duckdb.connect(str(path), read_only=read_only, config=config)
+    try:
+        if ext is not None:
+            con.execute(f"LOAD '{ext}'")
+        con.execute("SET allow_unsigned_extensions = false")
+    except BaseException:
+        con.close()
+        raise
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = false")
     # a missing table must be an error, never a Python variable of the same name picked up by DuckDB
     con.execute("SET python_enable_replacements = false")
-    if spatial:
-        load_spatial(con)
     return con
 
 
