@@ -48,6 +48,11 @@ RUN_COLUMNS: dict[str, set[str]] = {
     "meta.schema_info": {"applied_at"},
     "meta.landing_unmatched": {"run_id", "modified_at"},
     "meta.mart_status": {"run_id", "built_at"},
+    "meta.published_compstat": {"run_id", "published_at"},  # each night's figures, named by the night
+    "meta.version_hash": {"updated_at"},
+    "marts.changes": {"run_id", "run_started_at"},
+    "marts.restatements": {"run_id", "published_at"},
+    "marts.restatement_records": {"run_id"},
     "marts.periods": {"newest_extract_at"},  # the files' modification times when the extract gives none
     "core.calls": {"version_at"},
     "core.incidents": {"version_at"},

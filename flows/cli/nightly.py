@@ -221,7 +221,13 @@ def _generate_city(demo_dir: Path, scale: float) -> list:
 
     nights = generate_demo_city(demo_dir, scale=scale)
     import flows.nightly  # noqa: F401  (warm: its import is seconds of Prefect, DuckDB and the marts)
+    from transforms.stats.knox import warm_up
+    from transforms.warehouse.db import verify_spatial
 
+    # paid here, while the main thread waits for the Prefect API, instead of in the nights: the spatial
+    # extension's signature check and the Knox kernels' load (a compile on a fresh checkout)
+    verify_spatial()
+    warm_up()
     return nights
 
 
