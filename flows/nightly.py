@@ -137,8 +137,8 @@ def nightly(config_path: str | None = None, with_marts: bool = True, executor: s
 
     with_marts=False skips the marts (a published night without them keeps the previous night's marts).
     figures_only=True builds only the figures a night publishes (the windows and CompStat, kept for the
-    restatements of later nights) and writes no report: the demo's nights before its last, which builds every
-    mart. as_of ends every agency's windows at that date instead of the configured one or the rule (the demo
+    restatements of later nights) and writes no report: the demo's first night (its last builds every mart).
+    as_of ends every agency's windows at that date instead of the configured one or the rule (the demo
     runs each night as of the day before its run date).
 
     executor="dask" fans the work out on a Dask cluster (prefect-dask's DaskTaskRunner): one task per

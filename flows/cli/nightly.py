@@ -172,8 +172,8 @@ def demo(nights: int = typer.Option(6, help="how many nights of extracts to run 
     """Build a deterministic synthetic city and run the nightly flow over several nights of its extracts.
 
     The city has a police department with CAD and RMS feeds and a sheriff's office with a CAD feed; one night
-    updates calls already loaded, one delivers a late older extract. Each night runs as of the day before its
-    run date and publishes its CompStat figures; the last night builds every mart and writes the report, whose
+    updates calls already loaded, one delivers a late older extract. The first night publishes its CompStat
+    figures (as of the day before its run date); the last night builds every mart and writes the report, whose
     "Restated since" section shows how the first night's figures moved (two calls reclassified, one voided,
     one late report: manifest.json, "restated"). The demo has its own config profile,
     landing folders and warehouse (data/demo/), and prints a summary.
@@ -207,9 +207,10 @@ def demo(nights: int = typer.Option(6, help="how many nights of extracts to run 
             chosen = all_nights[: max(1, min(nights, len(all_nights)))]
             result: dict = {}
             for night in chosen:
-                # every mart on the last night only; the nights before publish their CompStat figures, so
-                # that the last night's report can say how they were restated since
-                result = _demo_night(settings, night, last=night is chosen[-1])
+                # every mart on the last night only; the first publishes its CompStat figures, so that the last
+                # night's report can say how they were restated since; the nights between only load
+                result = _demo_night(settings, night, marts="all" if night is chosen[-1] else
+                                     "figures" if night is chosen[0] else "none")
     _demo_summary(settings, time.perf_counter() - t0)
     if result and result.get("report"):
         console.print(f"scanning report: [bold]{escape(str(result['report']))}[/bold]")
@@ -231,9 +232,9 @@ def _generate_city(demo_dir: Path, scale: float) -> list:
     return nights
 
 
-def _demo_night(settings: Settings, night, last: bool) -> dict:
+def _demo_night(settings: Settings, night, marts: str) -> dict:
     """Deliver one night's extracts into the landing folders, then run the nightly flow as of the day before
-    the night's run date: every mart on the last night, only the published figures on the nights before."""
+    the night's run date, with marts "all", "figures" (only the published CompStat figures) or "none"."""
     from datetime import timedelta
 
     from transforms.warehouse.readers import copy_into_landing
@@ -243,7 +244,7 @@ def _demo_night(settings: Settings, night, last: bool) -> dict:
     console.rule(f"night {night.night}: run of {night.run_date}")
     try:
         result = _run_nightly(str(settings.config_path), as_of=night.run_date - timedelta(days=1),
-                              figures_only=not last)
+                              with_marts=marts != "none", figures_only=marts == "figures")
     except Exception as exc:
         raise fail(f"night {night.night} failed: {exc}", 1) from None
     _print_run(result)

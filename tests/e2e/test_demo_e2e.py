@@ -278,7 +278,7 @@ def test_demo_problem_shows_planted_drop(demo_run, tmp_path):
 
 
 def test_demo_report_restates_night_ones_figures_with_the_planted_changes(demo_run):
-    """The demo's nights 1-5 publish their CompStat figures and night 6 changes four calls counted in night 1's week
+    """The demo's night 1 publishes its CompStat figures and night 6 changes four calls counted in night 1's week
     (manifest "restated": two reclassified to assault, one voided, one first delivered late). The report's
     "Restated since" section compares with night 1 and lists each planted call with its reason; the figures it
     moves are checked against the delivered extracts, read here with the crosswalk, not through sara."""

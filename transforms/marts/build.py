@@ -154,7 +154,7 @@ def build_figures(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: dat
                   timings: dict | None = None) -> dict:
     """Only the figures a night publishes: the dimensions, the periods, the windows and CompStat, kept in
     meta.published_compstat (and marts.restatements against the nights before), so that a later night can
-    say how they were restated. The demo's nights before its last (`sara demo`): a night built this way is
+    say how they were restated. The demo's first night (`sara demo`): a night built this way is
     published without its other marts, so every other mart is dropped, the tables kept between nights too
     (they would miss this night's changes; the next full build makes them again). Returns what build_all
     returns."""
