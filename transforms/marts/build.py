@@ -142,12 +142,7 @@ def build_all(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date | 
         ("status", lambda: status.build_status(con, settings, problem_list)),
         ("comments", lambda: comment_marts(con)),
     ]
-    for name, step in steps:
-        t = time.perf_counter()
-        step()
-        if timings is not None:
-            timings[name] = round(time.perf_counter() - t, 3)
-    return {"as_of": as_of_words(agency_ends(con)), **mart_row_counts(con)}
+    return run_steps(con, steps, timings)
 
 
 def build_figures(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date | None = None,
@@ -172,6 +167,11 @@ def build_figures(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: dat
         ("restatements", lambda: restatements.build_restatements(con)),
         ("comments", lambda: comment_marts(con)),
     ]
+    return run_steps(con, steps, timings)
+
+
+def run_steps(con: duckdb.DuckDBPyConnection, steps: list, timings: dict | None) -> dict:
+    """Run (name, step) in order, the seconds of each in `timings`; returns the as_of dates and the row counts."""
     for name, step in steps:
         t = time.perf_counter()
         step()
