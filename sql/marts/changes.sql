@@ -81,23 +81,24 @@ create or replace temp macro pg_place(district, beat, key) as
     || coalesce(key, '(no location)');
 create or replace temp macro pg_local(ts, zone) as strftime(timezone(coalesce(zone, 'UTC'), ts), '%Y-%m-%d %H:%M');
 
+-- one version's value of the field a kind of change is about, in words (the old and the new version alike)
+create or replace temp macro pg_value(kind, category, code, disposition_category, disposition, countable, district,
+                                      beat, location_key, event_at, zone, is_void) as
+    case kind
+        when 'reclassified' then pg_category(category, code)
+        when 'disposition' then pg_disposition(disposition_category, disposition, countable)
+        when 'relocated' then pg_place(district, beat, location_key)
+        when 'retimed' then pg_local(event_at, zone)
+        else case when is_void then 'void, deleted or unfounded' else 'valid' end
+    end;
+
 create or replace table marts.changes as
 with changed as (
     select k.kind, k.load_id, p.record_kind, p.source, p.record_id, p.agency, p.event_at, z.timezone as zone,
-           case k.kind
-               when 'reclassified' then pg_category(p.category0, p.code0)
-               when 'disposition' then pg_disposition(p.disposition_category0, p.disposition0, p.is_countable0)
-               when 'relocated' then pg_place(p.district0, p.beat0, p.location_key0)
-               when 'retimed' then pg_local(p.event_at0, z.timezone)
-               else case when p.is_void0 then 'void, deleted or unfounded' else 'valid' end
-           end as old_value,
-           case k.kind
-               when 'reclassified' then pg_category(p.category, p.code)
-               when 'disposition' then pg_disposition(p.disposition_category, p.disposition, p.is_countable)
-               when 'relocated' then pg_place(p.district, p.beat, p.location_key)
-               when 'retimed' then pg_local(p.event_at, z.timezone)
-               else case when p.is_void then 'void, deleted or unfounded' else 'valid' end
-           end as new_value
+           pg_value(k.kind, p.category0, p.code0, p.disposition_category0, p.disposition0, p.is_countable0,
+                    p.district0, p.beat0, p.location_key0, p.event_at0, z.timezone, p.is_void0) as old_value,
+           pg_value(k.kind, p.category, p.code, p.disposition_category, p.disposition, p.is_countable,
+                    p.district, p.beat, p.location_key, p.event_at, z.timezone, p.is_void) as new_value
     from _chg_kinds k
     join _chg_pairs p on p.record_kind = k.record_kind and p.source = k.source and p.record_id = k.record_id
                      and p.load_id = k.load_id
@@ -174,6 +175,7 @@ drop table if exists _chg_loads;
 drop table if exists _chg_kinds;
 drop table if exists _chg_recs;
 drop table if exists _chg_pairs;
+drop macro if exists temp.pg_value;
 drop macro if exists temp.pg_category;
 drop macro if exists temp.pg_place;
 drop macro if exists temp.pg_local;
