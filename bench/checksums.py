@@ -56,6 +56,9 @@ RUN_COLUMNS: dict[str, set[str]] = {
     "marts.periods": {"newest_extract_at"},  # the files' modification times when the extract gives none
     "core.calls": {"version_at"},
     "core.incidents": {"version_at"},
+    # a version's time is its version_at, else the load time: the file's copy time on a feed without one
+    "core.call_versions": {"valid_from", "valid_to"},
+    "core.incident_versions": {"valid_from", "valid_to"},
 }
 
 REAL_FILES = {

@@ -33,12 +33,13 @@ placeholders as (
 final as (
     select u.* replace (case when p.agency is not null then 'placeholder' else u.location_issue end
                         as location_issue),
-           cast(timezone(z.timezone, u.event_at) as date) as local_date
+           cast(sara_local(u.event_at, o.utc_offset_us, z.timezone) as date) as local_date
     from unioned u
     join marts.agency_zones z using (agency)
+    left join marts.agency_utc_offsets o on o.agency = u.agency and o.utc_day = sara_utc_day(u.event_at)
     left join placeholders p on p.agency = u.agency and p.x = u.x and p.y = u.y
     join (select agency, min(first_date) as first_date from marts.horizon group by agency) h using (agency)
-    where cast(timezone(z.timezone, u.event_at) as date) >= h.first_date
+    where cast(sara_local(u.event_at, o.utc_offset_us, z.timezone) as date) >= h.first_date
 )
 select * from final;
 

@@ -27,8 +27,9 @@ final as (
            u.location_key, u.address_block, coalesce(u.is_located, false) as is_located,
            case when u.is_located then u.x end as x, case when u.is_located then u.y end as y,
            case when u.is_located then u.lon end as lon, case when u.is_located then u.lat end as lat,
-           cast(timezone(z.timezone, u.event_at) as date) as local_date
+           cast(sara_local(u.event_at, o.utc_offset_us, z.timezone) as date) as local_date
     from unioned u
     join marts.agency_zones z using (agency)
+    left join marts.agency_utc_offsets o on o.agency = u.agency and o.utc_day = sara_utc_day(u.event_at)
 )
 select * from final;

@@ -105,14 +105,16 @@ final as (
            -- the counts become the columns n_<days>d, named by the count_columns structure
            unnest(from_json(to_json(w.window_counts), getvariable('count_columns'))),
            w.n_repeat_window, w.n_repeat_window + w.n_not_countable as n_repeat_window_all,
-           w.first_seen, w.last_seen, timezone(z.timezone, w.first_seen) as first_seen_local,
-           timezone(z.timezone, w.last_seen) as last_seen_local,
+           w.first_seen, w.last_seen, sara_local(w.first_seen, fs.utc_offset_us, z.timezone) as first_seen_local,
+           sara_local(w.last_seen, ls.utc_offset_us, z.timezone) as last_seen_local,
            w.distinct_days, w.rank, w.cum_share_events, w.cum_share_locations,
            w.pt.x as x, w.pt.y as y, w.pt.lon as lon, w.pt.lat as lat,
            w.n_repeat_window >= cast(getvariable('repeat_min_events') as bigint) as is_repeat,
            coalesce(l.location_label, w.location_key) as location_label
     from windowed w
     left join marts.agency_zones z on z.agency = w.agency
+    left join marts.agency_utc_offsets fs on fs.agency = w.agency and fs.utc_day = sara_utc_day(w.first_seen)
+    left join marts.agency_utc_offsets ls on ls.agency = w.agency and ls.utc_day = sara_utc_day(w.last_seen)
     left join location_labels l on l.agency = w.agency and l.location_key = w.location_key
 )
 select * from final;

@@ -136,7 +136,7 @@ def test_every_mart_written_from_python_has_its_declared_schema(square_city):
     declared = [m for mod in (compstat, density, dimensions, emerging_hotspots, hotspots, near_repeat,
                               place_concentration, problems, temporal_profile, units)
                 for m in vars(mod).values() if isinstance(m, Mart)]
-    assert len(declared) == 20
+    assert len(declared) == 21
     for m in declared:
         assert _columns(con, m.name) == m.columns, m.name
         comment = con.execute("SELECT comment FROM duckdb_tables() WHERE schema_name = 'marts' AND table_name = ?",

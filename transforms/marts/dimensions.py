@@ -23,6 +23,7 @@ from transforms.config import Settings
 from transforms.marts.models import run_model
 from transforms.marts.periods import agency_ends
 from transforms.marts.write import Mart, write_mart
+from transforms.warehouse.dst import utc_day_offsets
 
 PERIODS = ("week", "28d", "ytd")  # the CompStat periods
 
@@ -30,6 +31,15 @@ AGENCY_ZONES = Mart("agency_zones", "agency VARCHAR, timezone VARCHAR", "agency 
     column_comments={
         "timezone": "the agency's IANA time zone (config [agencies.<code>] timezone): local dates and "
                     "*_local times",
+    })
+AGENCY_UTC_OFFSETS = Mart(
+    "agency_utc_offsets", "agency VARCHAR, utc_day INTEGER, utc_offset_us BIGINT",
+    "one row per agency and UTC day (2000-2049) on which its zone keeps one UTC offset all day, as DuckDB's ICU "
+    "reads it: the marts read local times through it (macro sara_local, transforms/warehouse/dst.py); a day "
+    "within a day of a change of offset has no row, and a time on it goes through ICU itself",
+    column_comments={
+        "utc_day": "the UTC day, as days since 1970-01-01",
+        "utc_offset_us": "the zone's offset that whole day: local wall clock minus UTC, microseconds",
     })
 CATEGORY_GROUPS = Mart("category_groups", "dataset VARCHAR, category_group VARCHAR, category VARCHAR",
                        "named groups of categories per dataset; category '*' means every category",
@@ -98,13 +108,19 @@ def horizon(settings: Settings, as_of: date, problem_list: list | None = None) -
     return need
 
 
+def write_agency_zones(con: duckdb.DuckDBPyConnection, zones: dict[str, str]) -> None:
+    """marts.agency_zones and marts.agency_utc_offsets for {agency: IANA zone}, each zone's days read once."""
+    write_mart(con, AGENCY_ZONES, pl.DataFrame({"agency": list(zones), "timezone": list(zones.values())},
+                                               schema={"agency": pl.String, "timezone": pl.String}))
+    days = {z: utc_day_offsets(con, z) for z in sorted(set(zones.values()))}
+    write_mart(con, AGENCY_UTC_OFFSETS, pl.DataFrame(
+        [(a, d, o) for a, z in zones.items() for d, o in days[z]], schema=AGENCY_UTC_OFFSETS.names, orient="row"))
+
+
 def write_config_dimensions(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     """marts.agency_zones and marts.category_groups, from config."""
     con.execute("CREATE SCHEMA IF NOT EXISTS marts")
-    agencies = settings.sara.agencies
-    write_mart(con, AGENCY_ZONES, pl.DataFrame({"agency": list(agencies),
-                                                "timezone": [a.timezone for a in agencies.values()]},
-                                               schema={"agency": pl.String, "timezone": pl.String}))
+    write_agency_zones(con, {code: a.timezone for code, a in settings.sara.agencies.items()})
     rows = [(ds, g, c) for ds, groups in settings.sara.analysis.category_groups.items()
             for g, cats in groups.items() for c in cats]
     write_mart(con, CATEGORY_GROUPS, pl.DataFrame(rows, schema=CATEGORY_GROUPS.names, orient="row"))

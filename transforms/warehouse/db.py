@@ -25,6 +25,7 @@ from pathlib import Path
 
 import duckdb
 
+from transforms.warehouse.dst import LOCAL_TIME_MACROS
 from transforms.warehouse.sqlutil import qident, qstr, relation_columns
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
@@ -111,6 +112,7 @@ def connect(path: Path | str, read_only: bool = False, threads: int | None = Non
     con.execute("SET enable_progress_bar = false")
     # a missing table must be an error, never a Python variable of the same name picked up by DuckDB
     con.execute("SET python_enable_replacements = false")
+    con.execute(LOCAL_TIME_MACROS)  # UTC -> local wall clock (dst.py)
     return con
 
 

@@ -18,9 +18,11 @@ zones as (
 ),
 final as (
     select e.agency, e.dataset, e.category_group, e.time_precision, e.beat, e.district,
-           cast(timezone(z.timezone, e.event_at) as timestamp) as start_local,
-           cast(timezone(z.timezone, e.occurred_to) as timestamp) as end_local
+           cast(sara_local(e.event_at, s.utc_offset_us, z.timezone) as timestamp) as start_local,
+           cast(sara_local(e.occurred_to, t.utc_offset_us, z.timezone) as timestamp) as end_local
     from events e
     join zones z on z.agency = e.agency
+    left join marts.agency_utc_offsets s on s.agency = e.agency and s.utc_day = sara_utc_day(e.event_at)
+    left join marts.agency_utc_offsets t on t.agency = e.agency and t.utc_day = sara_utc_day(e.occurred_to)
 )
 select * from final;

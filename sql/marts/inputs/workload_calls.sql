@@ -17,8 +17,8 @@ calls as (
     select c.agency, c.source, c.call_id, c.origin, c.call_category, c.call_nature, c.response_model,
            c.time_precision,
            coalesce(c.district, '(unassigned)') as district,
-           cast(timezone(z.timezone, c.event_at) as date) as local_date,
-           cast(timezone(z.timezone, c.event_at) as timestamp) as local_at,
+           cast(sara_local(c.event_at, o.utc_offset_us, z.timezone) as date) as local_date,
+           cast(sara_local(c.event_at, o.utc_offset_us, z.timezone) as timestamp) as local_at,
            z.timezone, c.dispatched_at, c.onscene_at, c.cleared_at, c.on_scene_s,
            -- a call-level unit: dispatch to clear, or arrival to clear without a dispatch (on-view); null when
            -- either end is missing (an interval is null then: sql/core/calls.sql), so it needs arrival and clear
@@ -27,9 +27,10 @@ calls as (
            list_contains(cast(getvariable('unit_sources') as varchar[]), c.source) as unit_grain
     from core.calls c
     join marts.agency_zones z using (agency)
+    left join marts.agency_utc_offsets o on o.agency = c.agency and o.utc_day = sara_utc_day(c.event_at)
     join ranges r using (agency)
     where not c.is_void and c.event_at >= cast(getvariable('first_utc') as timestamptz)
-      and cast(timezone(z.timezone, c.event_at) as date) between r.first_date and r.as_of
+      and cast(sara_local(c.event_at, o.utc_offset_us, z.timezone) as date) between r.first_date and r.as_of
 ),
 units as (
     select c.source, c.call_id, count(*) as n_units, count(u.busy_s) as n_units_timed, sum(u.busy_s) as busy_s,
