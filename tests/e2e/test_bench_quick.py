@@ -29,6 +29,7 @@ QUICK = {
     "demo_time.py": ["--quick", "--strict"],  # one `sara demo` of two nights at scale 0.05
     "scaleout_costs.py": ["--quick", "--strict"],  # 2 agencies, nights 1-2, each local and on a 2-worker cluster
     "response_months.py": ["--quick"],  # 20,000 calls: kept months == every month computed again
+    "local_time.py": ["--quick"],  # 50,000 instants: the day table's local times == ICU's
 }
 
 

@@ -109,14 +109,15 @@ def dst_code_sql(local: str, instant: str, zone: str, dates: str) -> str:
 
 # --- the other way: UTC instants to local wall-clock times, in the marts -------------------------------------
 #
-# DuckDB's `timezone(zone, instant)` with the zone from a column costs about 1.5 µs a row (ICU per row; 3.0 s
-# for 2M rows here, against 0.14 s through the day table below). The marts convert every event of their
-# horizon, so marts.agency_utc_offsets holds, per agency and UTC day from UTC_OFFSETS_FROM on, ICU's offset
-# when ICU reads the day's first and last microsecond with the same offset and the day is not within a day of
-# a transition date. A model left-joins it on sara_utc_day(ts) and reads the time with sara_local(ts, offset,
-# zone) (temp macros defined on every connection, transforms/warehouse/db.py): through the offset, or through
-# ICU where the day has none (a transition day, a day outside the table). So every time gets exactly ICU's
-# wall clock. (A list column per agency instead of rows would be copied into every joined row.)
+# DuckDB's `timezone(zone, instant)` with the zone from a column runs ICU per row, about ten times the cost
+# of reading the offset from the day table below (bench/local_time.py; bench/RESULTS.md, "Local times"). The
+# marts convert every event of their horizon, so marts.agency_utc_offsets holds, per agency and UTC day from
+# UTC_OFFSETS_FROM on, ICU's offset when ICU reads the day's first and last microsecond with the same offset
+# and the day is not within a day of a transition date. A model left-joins it on sara_utc_day(ts) and reads
+# the time with sara_local(ts, offset, zone) (temp macros defined on every connection,
+# transforms/warehouse/db.py): through the offset, or through ICU where the day has none (a transition day, a
+# day outside the table). So every time gets exactly ICU's wall clock. (A list column per agency instead of
+# rows would be copied into every joined row.)
 
 UTC_OFFSETS_FROM = date(2000, 1, 1)  # UTC days from here ...
 UTC_OFFSETS_DAYS = 18_263  # ... to 2049-12-31; a time outside goes through ICU
