@@ -30,16 +30,19 @@ calls as (
     left join marts.agency_utc_offsets o on o.agency = c.agency and o.utc_day = sara_utc_day(c.event_at)
     join ranges r using (agency)
     where not c.is_void and c.event_at >= cast(getvariable('first_utc') as timestamptz)
-      and cast(sara_local(c.event_at, o.utc_offset_us, z.timezone) as date) between r.first_date and r.as_of
+      and cast(sara_local(c.event_at, o.utc_offset_us, z.timezone) as date)
+          between r.first_date and r.as_of
 ),
 units as (
     select c.source, c.call_id, count(*) as n_units, count(u.busy_s) as n_units_timed, sum(u.busy_s) as busy_s,
            sum(u.on_scene_s) as on_scene_s,
-           list(struct_pack(a := cast(timezone(c.timezone, u.assigned_at) as timestamp),
-                            b := cast(timezone(c.timezone, u.cleared_at) as timestamp)))
+           list(struct_pack(a := cast(sara_local(u.assigned_at, oa.utc_offset_us, c.timezone) as timestamp),
+                            b := cast(sara_local(u.cleared_at, ob.utc_offset_us, c.timezone) as timestamp)))
                filter (where u.busy_s is not null) as intervals
     from calls c
     join core.call_units u on u.source = c.source and u.call_id = c.call_id
+    left join marts.agency_utc_offsets oa on oa.agency = c.agency and oa.utc_day = sara_utc_day(u.assigned_at)
+    left join marts.agency_utc_offsets ob on ob.agency = c.agency and ob.utc_day = sara_utc_day(u.cleared_at)
     where c.unit_grain
     group by all
 ),
@@ -57,10 +60,14 @@ final as (
            case when c.unit_grain then u.on_scene_s else c.on_scene_s end as on_scene_s,
            case when c.unit_grain then coalesce(u.intervals, [])
                 when c.call_busy_s is not null
-                then [struct_pack(a := cast(timezone(c.timezone, coalesce(c.dispatched_at, c.onscene_at)) as timestamp),
-                                  b := cast(timezone(c.timezone, c.cleared_at) as timestamp))]
+                then [struct_pack(a := cast(sara_local(coalesce(c.dispatched_at, c.onscene_at), oa.utc_offset_us,
+                                                        c.timezone) as timestamp),
+                                  b := cast(sara_local(c.cleared_at, ob.utc_offset_us, c.timezone) as timestamp))]
                 else [] end as intervals
     from calls c
     left join units u on u.source = c.source and u.call_id = c.call_id
+    left join marts.agency_utc_offsets oa
+        on oa.agency = c.agency and oa.utc_day = sara_utc_day(coalesce(c.dispatched_at, c.onscene_at))
+    left join marts.agency_utc_offsets ob on ob.agency = c.agency and ob.utc_day = sara_utc_day(c.cleared_at)
 )
 select * from final;
