@@ -1,7 +1,7 @@
 """Build every mart from core, in dependency order (`build_all`), and count their rows.
 
 The steps, each in its own module:
-- dimensions         marts.agency_zones, category_groups (dimensions.py)
+- dimensions         marts.agency_zones, agency_utc_offsets, category_groups (dimensions.py)
 - periods            each agency's as_of (marts.periods) and what its data covers (marts.coverage,
                      coverage_daily), from all of core (periods.py)
 - changes            what the nights changed: marts.changes, changes_summary, from the version history
