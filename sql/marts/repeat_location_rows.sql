@@ -1,9 +1,11 @@
 -- marts.repeat_location_rows: one row per agency x location_key x dataset x category group x origin with an
 -- event in the repeat window (the last repeat_window_days local days ending at the agency's as_of).
 -- Variables: ranges (a list of {agency, as_of, first_date (the first local date of the longest window),
--- repeat_first_date (of the repeat window)}; an agency not listed has no rows), count_windows (every window
--- length in days, ascending: the analysis windows and the repeat window), count_columns (a JSON structure
--- naming one BIGINT column n_<days>d per count window, in that order), repeat_min_events.
+-- repeat_first_date (of the repeat window)}; an agency not listed has no rows), repeat_min_events.
+-- Fragment: window_counts, one BIGINT column n_<days>d per count window (the analysis windows and the repeat
+-- window, ascending), written by transforms/marts/repeat_locations.py from the window lengths (integers): a
+-- column per window is not something a bound variable can give, and the list aggregate it replaces could not
+-- spill to disk at 10M calls.
 -- Counts are of countable events (marts.events), except n_repeat_window_all: every non-void event in the repeat
 -- window, the calls that are not countable (cancelled, duplicate ...: core.calls.is_countable) included.
 -- first_seen / last_seen are UTC (event_at), first_seen_local / last_seen_local the same in the agency zone;
@@ -38,8 +40,7 @@ per_location as (
     -- counts of countable events (the longest window; n_repeat_window: the repeat window), and the events that
     -- are not countable (cancelled, duplicate ... calls) in the repeat window
     select agency, dataset, category_group, origin_dim as origin, location_key,
-           list(struct_pack(a := cast(as_of - local_date as bigint), n := n)) filter (where is_countable)
-             as days_ago,
+           /*{window_counts}*/
            cast(coalesce(sum(n) filter (where is_countable and local_date >= repeat_first_date), 0) as bigint)
              as n_repeat_window,
            cast(coalesce(sum(n) filter (where not is_countable and local_date >= repeat_first_date), 0) as bigint)
@@ -89,21 +90,9 @@ ranked as (
     window w as (partition by p.agency, p.dataset, p.category_group, p.origin
                  order by p.n_repeat_window desc, p.location_key)
 ),
-windowed as (
-    -- events per count window: the events fewer than w days before as_of (local dates as_of - w + 1 .. as_of)
-    select *,
-           map_from_entries(list_zip(
-               list_transform(cast(getvariable('count_windows') as bigint[]), lambda w: 'n_' || w || 'd'),
-               list_transform(cast(getvariable('count_windows') as bigint[]),
-                              lambda w: cast(coalesce(list_sum(list_transform(list_filter(days_ago, lambda d: d.a < w),
-                                                                         lambda d: d.n)), 0) as bigint))
-           )) as window_counts
-    from ranked
-),
 final as (
     select w.agency, w.dataset, w.category_group, w.origin, w.location_key, w.address_block,
-           -- the counts become the columns n_<days>d, named by the count_columns structure
-           unnest(from_json(to_json(w.window_counts), getvariable('count_columns'))),
+           columns('^n_[0-9]+d$'),  -- the count per window, from window_counts
            w.n_repeat_window, w.n_repeat_window + w.n_not_countable as n_repeat_window_all,
            w.first_seen, w.last_seen, sara_local(w.first_seen, fs.utc_offset_us, z.timezone) as first_seen_local,
            sara_local(w.last_seen, ls.utc_offset_us, z.timezone) as last_seen_local,
@@ -111,7 +100,7 @@ final as (
            w.pt.x as x, w.pt.y as y, w.pt.lon as lon, w.pt.lat as lat,
            w.n_repeat_window >= cast(getvariable('repeat_min_events') as bigint) as is_repeat,
            coalesce(l.location_label, w.location_key) as location_label
-    from windowed w
+    from ranked w
     left join marts.agency_zones z on z.agency = w.agency
     left join marts.agency_utc_offsets fs on fs.agency = w.agency and fs.utc_day = sara_utc_day(w.first_seen)
     left join marts.agency_utc_offsets ls on ls.agency = w.agency and ls.utc_day = sara_utc_day(w.last_seen)

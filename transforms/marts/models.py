@@ -22,9 +22,17 @@ from transforms.warehouse.sqlutil import qident
 MODELS_DIR = SQL_DIR / "marts"
 
 
-def model_text(name: str) -> str:
-    """The text of sql/marts/<name>.sql (name may hold a sub-folder: 'inputs/grid_events')."""
-    return (MODELS_DIR / f"{name}.sql").read_text(encoding="utf-8")
+def model_text(name: str, fragments: dict[str, str] | None = None) -> str:
+    """The text of sql/marts/<name>.sql (name may hold a sub-folder: 'inputs/grid_events'), each `/*{key}*/`
+    marker replaced by its fragment: SQL the caller wrote from integers and names it checked (columns whose
+    number comes from config), never from a value a variable could bind."""
+    text = (MODELS_DIR / f"{name}.sql").read_text(encoding="utf-8")
+    for key, sql in (fragments or {}).items():
+        marker = f"/*{{{key}}}*/"
+        if text.count(marker) != 1:
+            raise ValueError(f"sql/marts/{name}.sql: expected the marker {marker} once")
+        text = text.replace(marker, sql)
+    return text
 
 
 @contextmanager
@@ -38,10 +46,11 @@ def _bound(con: duckdb.DuckDBPyConnection, variables: dict[str, Any]) -> Iterato
             con.execute(f"RESET VARIABLE {qident(key)}")
 
 
-def run_model(con: duckdb.DuckDBPyConnection, name: str, **variables: Any) -> None:
-    """Execute sql/marts/<name>.sql with its variables bound."""
+def run_model(con: duckdb.DuckDBPyConnection, name: str, fragments: dict[str, str] | None = None,
+              **variables: Any) -> None:
+    """Execute sql/marts/<name>.sql with its variables bound (and its fragments in place: model_text)."""
     with _bound(con, variables):
-        con.execute(model_text(name))
+        con.execute(model_text(name, fragments))
 
 
 def read_model(con: duckdb.DuckDBPyConnection, name: str, **variables: Any) -> pl.DataFrame:

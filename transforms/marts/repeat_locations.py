@@ -12,7 +12,6 @@ is that of the days it touched plus one pass over the aggregate's rows in the lo
 
 from __future__ import annotations
 
-import json
 from datetime import date, timedelta
 
 import duckdb
@@ -30,6 +29,13 @@ def count_windows(settings: Settings) -> list[int]:
     return sorted(set(settings.sara.windows_days) | {settings.sara.analysis.repeat_window_days})
 
 
+def window_counts_sql(windows: list[int]) -> str:
+    """The aggregate columns n_<days>d of sql/marts/repeat_location_rows.sql: countable events fewer than `days`
+    local days before the agency's as_of (dates as_of - days + 1 .. as_of), one per window, from integers only."""
+    return "".join(f"cast(coalesce(sum(n) filter (where is_countable and as_of - local_date < {int(w)}), 0) "
+                   f"as bigint) as n_{int(w)}d,\n           " for w in windows)
+
+
 def build_repeat_locations(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date | None = None) -> None:
     """marts.location_labels, marts.repeat_location_rows and the marts.repeat_locations view, each agency's
     windows ending at its as_of (or at the date given), from marts.location_days (build it first:
@@ -40,9 +46,8 @@ def build_repeat_locations(con: duckdb.DuckDBPyConnection, settings: Settings, a
     ranges = [{"agency": a, "as_of": end, "first_date": end - timedelta(days=max(windows) - 1),
                "repeat_first_date": end - timedelta(days=an.repeat_window_days - 1)}
               for a, end in agency_ends(con, as_of).items()]
-    run_model(con, "repeat_location_rows", ranges=ranges, count_windows=windows,
-              count_columns=json.dumps({f"n_{w}d": "BIGINT" for w in windows}),
-              repeat_min_events=an.repeat_min_events)
+    run_model(con, "repeat_location_rows", fragments={"window_counts": window_counts_sql(windows)},
+              ranges=ranges, repeat_min_events=an.repeat_min_events)
     # one count column per window: its comment is made here, with the window's length
     comment_columns(con, "marts.repeat_location_rows", {
         f"n_{w}d": f"countable events at the place in the {w} local days (agency zone) ending at the agency's as_of"
