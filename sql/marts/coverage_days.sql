@@ -25,9 +25,10 @@ unioned as (
     select * from incidents
 ),
 dated as (
-    select u.*, cast(timezone(z.timezone, u.event_at) as date) as local_date
+    select u.*, cast(sara_local(u.event_at, o.utc_offset_us, z.timezone) as date) as local_date
     from unioned u
     join zones z using (agency)
+    left join marts.agency_utc_offsets o on o.agency = u.agency and o.utc_day = sara_utc_day(u.event_at)
     where not coalesce(list_has_any(string_split(u.time_issue, ','), ['future', 'before_floor']), false)
       and not contains(coalesce(u.time_issue, ''), 'sentinel_')
 ),

@@ -23,9 +23,10 @@ calls as (
     select c.agency, c.event_at, c.time_precision, c.origin, c.district,
            coalesce(c.call_nature, '(not classified)') as call_nature,
            coalesce(c.response_model, 'unknown') as response_model,
-           timezone(z.timezone, c.event_at) as event_local
+           sara_local(c.event_at, o.utc_offset_us, z.timezone) as event_local
     from core.calls c
     join zones z using (agency)
+    left join marts.agency_utc_offsets o on o.agency = c.agency and o.utc_day = sara_utc_day(c.event_at)
     join first_utc f using (agency)
     where c.is_countable and not c.is_void and c.event_at >= f.first_utc
 ),

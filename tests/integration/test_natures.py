@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from flows.cli import app
 from transforms.marts.demand import build_demand
+from transforms.marts.dimensions import write_agency_zones
 from transforms.warehouse import loader
 from transforms.warehouse.natures import taxonomy_version
 
@@ -126,8 +127,7 @@ def test_an_override_naming_no_nature_is_a_load_error(tiny_project):
 
 def _windows(con, as_of: str) -> None:
     con.execute("CREATE SCHEMA IF NOT EXISTS marts")
-    con.execute("CREATE OR REPLACE TABLE marts.agency_zones AS SELECT 'city' AS agency, "
-                "'America/Los_Angeles' AS timezone")
+    write_agency_zones(con, {"city": "America/Los_Angeles"})
     con.execute(f"CREATE OR REPLACE TABLE marts.windows AS SELECT 'city' AS agency, 7 AS window_days, "
                 f"DATE '{as_of}' - 6 AS start_date, DATE '{as_of}' AS end_date")
 
