@@ -16,7 +16,9 @@
 -- transforms/marts/location_days.py), fanned out to category groups and origins as marts.event_dims does, so the
 -- answer is the one the events give: the most frequent block address and point are the modes of the events
 -- (each aggregate row weighs its n), ties to the first in order (block address; point by x, then y).
-create or replace table marts.repeat_location_rows as
+-- Five statements, each with its own memory: one statement holding the fanned-out days, the place, block and
+-- point aggregates and the ranking at once ran out of memory at 10M calls with memory_limit 4GB.
+create or replace temp view _rl_days as
 with ranges as (
     select r.agency, r.as_of, r.first_date, r.repeat_first_date
     from (select unnest(cast(getvariable('ranges') as struct(agency varchar, as_of date, first_date date,
@@ -24,56 +26,68 @@ with ranges as (
 ),
 origin_dims as (
     select unnest(['all', 'community', 'officer', 'unknown']) as origin_dim
-),
-days as (
-    -- the aggregate's rows in the longest count window, one per category group and origin dimension they are in
-    select a.*, r.as_of, r.repeat_first_date, g.category_group, o.origin_dim
-    from marts.location_days a
-    join ranges r on r.agency = a.agency and a.local_date between r.first_date and r.as_of
-    join marts.category_groups g on g.dataset = a.dataset and (g.category = '*' or g.category = a.category)
-    join origin_dims o on o.origin_dim = 'all' or o.origin_dim = a.origin
-),
-location_labels as (
-    select agency, location_key, location_label from marts.location_labels
-),
-per_location as (
-    -- counts of countable events (the longest window; n_repeat_window: the repeat window), and the events that
-    -- are not countable (cancelled, duplicate ... calls) in the repeat window
-    select agency, dataset, category_group, origin_dim as origin, location_key,
-           /*{window_counts}*/
-           cast(coalesce(sum(n) filter (where is_countable and local_date >= repeat_first_date), 0) as bigint)
-             as n_repeat_window,
-           cast(coalesce(sum(n) filter (where not is_countable and local_date >= repeat_first_date), 0) as bigint)
-             as n_not_countable,
-           min(first_at) filter (where is_countable) as first_seen,
-           max(last_at) filter (where is_countable) as last_seen,
-           count(distinct local_date) filter (where is_countable) as distinct_days
-    from days
+)
+-- the aggregate's rows in the longest count window, one per category group and origin dimension they are in
+select a.*, r.as_of, r.repeat_first_date, g.category_group, o.origin_dim
+from marts.location_days a
+join ranges r on r.agency = a.agency and a.local_date between r.first_date and r.as_of
+join marts.category_groups g on g.dataset = a.dataset and (g.category = '*' or g.category = a.category)
+join origin_dims o on o.origin_dim = 'all' or o.origin_dim = a.origin;
+
+create or replace temp table _rl_places as
+with place_days as (
+    -- one row per place x category group x origin x local date: the day's countable and other events (two
+    -- GROUP BYs in place of a count(DISTINCT local_date) in one, which held far more memory at 10M calls)
+    select agency, dataset, category_group, origin_dim as origin, location_key, local_date, as_of,
+           repeat_first_date,
+           coalesce(sum(n) filter (where is_countable), 0) as n_countable,
+           coalesce(sum(n) filter (where not is_countable), 0) as n_other,
+           min(first_at) filter (where is_countable) as first_at,
+           max(last_at) filter (where is_countable) as last_at
+    from _rl_days
     group by all
-),
-blocks as (
+)
+-- counts of countable events (the longest window; n_repeat_window: the repeat window), and the events that
+-- are not countable (cancelled, duplicate ... calls) in the repeat window
+select agency, dataset, category_group, origin, location_key,
+       /*{window_counts}*/
+       cast(coalesce(sum(n_countable) filter (where local_date >= repeat_first_date), 0) as bigint)
+         as n_repeat_window,
+       cast(coalesce(sum(n_other) filter (where local_date >= repeat_first_date), 0) as bigint)
+         as n_not_countable,
+       min(first_at) as first_seen,
+       max(last_at) as last_seen,
+       count(*) filter (where n_countable > 0) as distinct_days
+from place_days
+group by agency, dataset, category_group, origin, location_key;
+
+create or replace temp table _rl_blocks as
+with blocks as (
     select agency, dataset, category_group, origin_dim as origin, location_key, address_block, sum(n) as n
-    from days
+    from _rl_days
     where is_countable and address_block is not null
     group by all
-),
-block_modes as (
-    select agency, dataset, category_group, origin, location_key,
-           first(address_block order by n desc, address_block) as address_block
-    from blocks
-    group by all
-),
-points as (
+)
+select agency, dataset, category_group, origin, location_key,
+       first(address_block order by n desc, address_block) as address_block
+from blocks
+group by all;
+
+create or replace temp table _rl_points as
+with points as (
     select agency, dataset, category_group, origin_dim as origin, location_key, x, y, lon, lat, sum(n) as n
-    from days
+    from _rl_days
     where is_countable and is_located
     group by all
-),
-point_modes as (
-    select agency, dataset, category_group, origin, location_key,
-           first(struct_pack(x := x, y := y, lon := lon, lat := lat) order by n desc, x, y) as pt
-    from points
-    group by all
+)
+select agency, dataset, category_group, origin, location_key,
+       first(struct_pack(x := x, y := y, lon := lon, lat := lat) order by n desc, x, y) as pt
+from points
+group by all;
+
+create or replace table marts.repeat_location_rows as
+with location_labels as (
+    select agency, location_key, location_label from marts.location_labels
 ),
 ranked as (
     select p.*, b.address_block, pm.pt,
@@ -83,9 +97,9 @@ ranked as (
              as cum_share_events,
            row_number() over w / count(*) over (partition by p.agency, p.dataset, p.category_group, p.origin)
              as cum_share_locations
-    from per_location p
-    left join block_modes b using (agency, dataset, category_group, origin, location_key)
-    left join point_modes pm using (agency, dataset, category_group, origin, location_key)
+    from _rl_places p
+    left join _rl_blocks b using (agency, dataset, category_group, origin, location_key)
+    left join _rl_points pm using (agency, dataset, category_group, origin, location_key)
     where p.n_repeat_window > 0
     window w as (partition by p.agency, p.dataset, p.category_group, p.origin
                  order by p.n_repeat_window desc, p.location_key)
@@ -107,6 +121,11 @@ final as (
     left join location_labels l on l.agency = w.agency and l.location_key = w.location_key
 )
 select * from final;
+
+drop view _rl_days;
+drop table _rl_places;
+drop table _rl_blocks;
+drop table _rl_points;
 
 comment on table marts.repeat_location_rows is 'the rows of marts.repeat_locations without geometry';
 comment on column marts.repeat_location_rows.location_label is 'what to show for the place: for a place without an address (location_key XY <x> <y>) the label of marts.location_labels (near <street> (lat, lon), or no address: point at lat, lon and why no street is named), else the location_key (premise, address or block); location_key itself is unchanged';

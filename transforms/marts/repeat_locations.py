@@ -32,7 +32,7 @@ def count_windows(settings: Settings) -> list[int]:
 def window_counts_sql(windows: list[int]) -> str:
     """The aggregate columns n_<days>d of sql/marts/repeat_location_rows.sql: countable events fewer than `days`
     local days before the agency's as_of (dates as_of - days + 1 .. as_of), one per window, from integers only."""
-    return "".join(f"cast(coalesce(sum(n) filter (where is_countable and as_of - local_date < {int(w)}), 0) "
+    return "".join(f"cast(coalesce(sum(n_countable) filter (where as_of - local_date < {int(w)}), 0) "
                    f"as bigint) as n_{int(w)}d,\n           " for w in windows)
 
 
