@@ -3,6 +3,7 @@
     .venv/bin/python bench/checksums.py build demo out/demo.json            # sara demo in a temporary copy
     .venv/bin/python bench/checksums.py build real out/real.json            # the four real feeds (../shared/data),
                                                                            # one night per --as-of date
+    .venv/bin/python bench/checksums.py build demo out/demo.json --keep out/   # and keep the warehouse built
     .venv/bin/python bench/checksums.py snapshot data/demo/warehouse/sara.duckdb out/w.json
     .venv/bin/python bench/checksums.py compare before.json after.json \\
         --rename marts.concentration.n_units=n_places
@@ -134,13 +135,21 @@ def _project(tmp: Path) -> Path:
     return proj
 
 
-def build_demo(tmp: Path) -> dict:
+def _kept(db: Path, keep: Path | None, name: str) -> Path:
+    """A copy of the warehouse in `keep` (for a row-by-row look at a table whose sums differ), if asked."""
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(db, keep / f"{name}.duckdb")
+    return db
+
+
+def build_demo(tmp: Path, keep: Path | None = None) -> dict:
     proj = _project(tmp)
     _sara(proj, tmp / "prefect", "demo")
-    return {"demo": snapshot(proj / "data/demo/warehouse/sara.duckdb", proj)}
+    return {"demo": snapshot(_kept(proj / "data/demo/warehouse/sara.duckdb", keep, "demo"), proj)}
 
 
-def build_real(tmp: Path, as_of: list[str]) -> dict:
+def build_real(tmp: Path, as_of: list[str], keep: Path | None = None) -> dict:
     if not SHARED.is_dir():
         sys.exit(f"{SHARED} is absent: the real feeds are needed for `build real`")
     proj = _project(tmp)
@@ -157,7 +166,7 @@ def build_real(tmp: Path, as_of: list[str]) -> dict:
         cfg = proj / "config" / f"checksum_{day}.toml"
         cfg.write_text(base.replace("[time]\n", f'[time]\nas_of = "{day}"\n', 1))
         _sara(proj, tmp / "prefect", "run", "--config", str(cfg))
-        out[f"real@{day}"] = snapshot(proj / "data/warehouse/sara.duckdb", proj)
+        out[f"real@{day}"] = snapshot(_kept(proj / "data/warehouse/sara.duckdb", keep, f"real@{day}"), proj)
     return out
 
 
@@ -207,6 +216,7 @@ def main() -> None:
     b.add_argument("out", type=Path)
     b.add_argument("--as-of", action="append", help="real: the as_of of a night (repeatable; "
                    "default 2014-09-30, 2019-12-31 and 2020-12-31: the last days of New Haven, Chicago and SF, Vancouver)")
+    b.add_argument("--keep", type=Path, metavar="DIR", help="keep a copy of each warehouse built in DIR")
     s = sub.add_parser("snapshot", help="checksums of one warehouse file")
     s.add_argument("db", type=Path)
     s.add_argument("out", type=Path)
@@ -232,8 +242,8 @@ def main() -> None:
     else:
         with tempfile.TemporaryDirectory(prefix="sara-checksums-") as td:
             tmp = Path(td)
-            data = build_demo(tmp) if args.what == "demo" else build_real(tmp, args.as_of or
-                                                                          ["2014-09-30", "2019-12-31", "2020-12-31"])
+            data = (build_demo(tmp, args.keep) if args.what == "demo" else
+                    build_real(tmp, args.as_of or ["2014-09-30", "2019-12-31", "2020-12-31"], args.keep))
     out = args.out
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(data, indent=1, sort_keys=True))
