@@ -16,7 +16,7 @@ import polars as pl
 
 from transforms.config import Settings
 from transforms.marts.frames import groups
-from transforms.marts.models import read_model, run_model
+from transforms.marts.models import model_query, read_model, run_model
 from transforms.marts.periods import agency_ends, day_ranges
 from transforms.marts.units import cell_centres, grid_cells
 from transforms.marts.write import Mart, write_mart
@@ -74,17 +74,20 @@ def build_kde(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date | 
     out = []
     for w in an.kde_windows_days:
         ranges = day_ranges(ends, lambda end, w=w: end - timedelta(days=w - 1))
-        ev = dict(groups(read_model(con, "inputs/grid_events", ranges=ranges), ["agency"]))
+        pts = read_model(con, "inputs/grid_points", {"grid_events": model_query("inputs/grid_events")}, ranges=ranges)
+        ev = dict(groups(pts, ["agency"]))
         for (agency,), c in cells:
             cx, cy = cell_centres(c, settings, agency)
             e = ev.get((agency,))
             if e is None:
                 continue
             for (dataset, group, origin), g in groups(e, DIMS):
-                dens = quartic_kde(g["x"].to_numpy(), g["y"].to_numpy(), cx, cy, an.kde_bandwidth_m, unit="km2")
+                # one term per point, weighted by its events (inputs/grid_points.sql)
+                dens = quartic_kde(g["x"].to_numpy(), g["y"].to_numpy(), cx, cy, an.kde_bandwidth_m,
+                                   weights=g["n"].to_numpy(), unit="km2")
                 out.append(pl.DataFrame({"agency": agency, "unit_id": c["unit_id"], "dataset": dataset,
                                          "category_group": group, "origin": origin, "window_days": w,
-                                         "bandwidth_m": float(an.kde_bandwidth_m), "events": len(g),
+                                         "bandwidth_m": float(an.kde_bandwidth_m), "events": int(g["n"].sum()),
                                          "density_km2": dens}))
     n = write_mart(con, KDE_ROWS, pl.concat(out) if out else None)
     run_model(con, "kde")

@@ -25,7 +25,8 @@ MODELS_DIR = SQL_DIR / "marts"
 def model_text(name: str, fragments: dict[str, str] | None = None) -> str:
     """The text of sql/marts/<name>.sql (name may hold a sub-folder: 'inputs/grid_events'), each `/*{key}*/`
     marker replaced by its fragment: SQL the caller wrote from integers and names it checked (columns whose
-    number comes from config), never from a value a variable could bind."""
+    number comes from config), or another model's query (`model_query`), never from a value a variable could
+    bind."""
     text = (MODELS_DIR / f"{name}.sql").read_text(encoding="utf-8")
     for key, sql in (fragments or {}).items():
         marker = f"/*{{{key}}}*/"
@@ -33,6 +34,11 @@ def model_text(name: str, fragments: dict[str, str] | None = None) -> str:
             raise ValueError(f"sql/marts/{name}.sql: expected the marker {marker} once")
         text = text.replace(marker, sql)
     return text
+
+
+def model_query(name: str) -> str:
+    """The query of sql/marts/<name>.sql without its closing semicolon, to stand in another model's marker."""
+    return model_text(name).rstrip().rstrip(";")
 
 
 @contextmanager
@@ -53,10 +59,12 @@ def run_model(con: duckdb.DuckDBPyConnection, name: str, fragments: dict[str, st
         con.execute(model_text(name, fragments))
 
 
-def read_model(con: duckdb.DuckDBPyConnection, name: str, **variables: Any) -> pl.DataFrame:
-    """The rows of the query in sql/marts/<name>.sql, its variables bound, as a Polars frame."""
+def read_model(con: duckdb.DuckDBPyConnection, name: str, fragments: dict[str, str] | None = None,
+               **variables: Any) -> pl.DataFrame:
+    """The rows of the query in sql/marts/<name>.sql, its variables bound (and its fragments in place:
+    model_text), as a Polars frame."""
     with _bound(con, variables):
-        return con.execute(model_text(name)).pl()
+        return con.execute(model_text(name, fragments)).pl()
 
 
 def insert_model(con: duckdb.DuckDBPyConnection, table: str, cols: list[str], name: str, **variables: Any) -> None:
@@ -64,4 +72,4 @@ def insert_model(con: duckdb.DuckDBPyConnection, table: str, cols: list[str], na
     column by column name."""
     names = ", ".join(qident(c) for c in cols)
     with _bound(con, variables):
-        con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM ({model_text(name).rstrip().rstrip(';')})")
+        con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM ({model_query(name)})")
