@@ -16,7 +16,7 @@
 -- transforms/marts/location_days.py), fanned out to category groups and origins as marts.event_dims does, so the
 -- answer is the one the events give: the most frequent block address and point are the modes of the events
 -- (each aggregate row weighs its n), ties to the first in order (block address; point by x, then y).
--- Five statements, each with its own memory: one statement holding the fanned-out days, the place, block and
+-- Six statements, each with its own memory: one statement holding the fanned-out days, the place, block and
 -- point aggregates and the ranking at once ran out of memory at 10M calls with memory_limit 4GB.
 create or replace temp view _rl_days as
 with ranges as (
@@ -85,24 +85,29 @@ select agency, dataset, category_group, origin, location_key,
 from points
 group by all;
 
+-- the ranking on the keys and counts alone (a window that sorts the whole rows, blocks and points joined in,
+-- took twice as long)
+create or replace temp table _rl_ranks as
+select agency, dataset, category_group, origin, location_key,
+       rank() over w as rank,
+       sum(n_repeat_window) over (w rows unbounded preceding) /
+         sum(n_repeat_window) over (partition by agency, dataset, category_group, origin) as cum_share_events,
+       row_number() over w / count(*) over (partition by agency, dataset, category_group, origin)
+         as cum_share_locations
+from _rl_places
+where n_repeat_window > 0
+window w as (partition by agency, dataset, category_group, origin order by n_repeat_window desc, location_key);
+
 create or replace table marts.repeat_location_rows as
 with location_labels as (
     select agency, location_key, location_label from marts.location_labels
 ),
 ranked as (
-    select p.*, b.address_block, pm.pt,
-           rank() over w as rank,
-           sum(p.n_repeat_window) over (w rows unbounded preceding) /
-             sum(p.n_repeat_window) over (partition by p.agency, p.dataset, p.category_group, p.origin)
-             as cum_share_events,
-           row_number() over w / count(*) over (partition by p.agency, p.dataset, p.category_group, p.origin)
-             as cum_share_locations
+    select p.*, r.rank, r.cum_share_events, r.cum_share_locations, b.address_block, pm.pt
     from _rl_places p
+    join _rl_ranks r using (agency, dataset, category_group, origin, location_key)
     left join _rl_blocks b using (agency, dataset, category_group, origin, location_key)
     left join _rl_points pm using (agency, dataset, category_group, origin, location_key)
-    where p.n_repeat_window > 0
-    window w as (partition by p.agency, p.dataset, p.category_group, p.origin
-                 order by p.n_repeat_window desc, p.location_key)
 ),
 final as (
     select w.agency, w.dataset, w.category_group, w.origin, w.location_key, w.address_block,
@@ -126,6 +131,7 @@ drop view _rl_days;
 drop table _rl_places;
 drop table _rl_blocks;
 drop table _rl_points;
+drop table _rl_ranks;
 
 comment on table marts.repeat_location_rows is 'the rows of marts.repeat_locations without geometry';
 comment on column marts.repeat_location_rows.location_label is 'what to show for the place: for a place without an address (location_key XY <x> <y>) the label of marts.location_labels (near <street> (lat, lon), or no address: point at lat, lon and why no street is named), else the location_key (premise, address or block); location_key itself is unchanged';
