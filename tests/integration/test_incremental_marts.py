@@ -19,7 +19,7 @@ import pytest
 
 from tests.support.loads import load
 from transforms.marts import build as marts
-from transforms.marts import response_months
+from transforms.marts import location_days, response_months
 from transforms.warehouse import db as wh
 from transforms.warehouse.sqlutil import qident
 
@@ -113,6 +113,10 @@ def test_hand_made_nights_equal_a_rebuild(tiny_project, tmp_path, monkeypatch):
     real = response_months.build_response_months
     monkeypatch.setattr(response_months, "build_response_months",
                         lambda con, synced=False: nights.append(real(con, synced=synced)) or nights[-1])
+    places = []  # what each build of marts.location_days did
+    real_places = location_days.build_location_days
+    monkeypatch.setattr(location_days, "build_location_days",
+                        lambda con: places.append(real_places(con)) or places[-1])
     proj = tiny_project(crosswalks=None)
     settings = proj.settings
     con = proj.connect("inc.duckdb")
@@ -142,6 +146,13 @@ def test_hand_made_nights_equal_a_rebuild(tiny_project, tmp_path, monkeypatch):
                         "WHERE category_group = 'all' AND origin = 'all'").fetchone()[0]
     assert all_n == 1  # C, cancelled
     assert touched[-1] == 9  # A, C, D, E, F, G, H, J, K: B is void
+    # marts.location_days rebuilt only the places of the days touched: night 2 the old and new places of A, B
+    # (voided), C, F and K, five days, one place each; night 3 nothing (core kept the newer versions); night 4
+    # G's old place (ELM, December 1) and, on March 2, G's new place (MAIN) and H's (ELM)
+    # (every other build is the rebuild beside it)
+    incremental = places[0::2]
+    assert incremental[0]["rebuilt"] and all(p["rebuilt"] for p in places[1::2])
+    assert [(p["days"], p["places"]) for p in incremental[1:4]] == [(5, 5), (0, 0), (2, 3)], incremental
     # response times, by hand: the counted calls (community, countable, with an on-scene time) are J and K; the
     # months are the whole local months from the calls' first day (G's December 1, then J's December 5) to
     # February (as_of March 2)

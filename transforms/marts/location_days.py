@@ -6,11 +6,11 @@ the events (sql/marts/repeat_location_rows.sql). It covers every day of core (no
 a night that looks at an older as_of reads the same aggregate.
 
 Kept between nights (build.KEEP) with two side tables:
-- marts.location_day_events: the local day of each counted event version (dataset, source, event_id, load_id),
-  so a night knows the old day of a version that an update replaced, moved or voided;
+- marts.location_day_events: the local day and place of each counted event version (dataset, source, event_id,
+  load_id), so a night knows the old day and place of a version that an update replaced, moved or voided;
 - marts.location_day_loads: the loads already folded in.
-A night rebuilds from core only the (agency, dataset, local date) it touched (sql/marts/location_days_update.sql
-says which); the result equals a build from scratch (tests/integration/test_incremental_marts.py). A change of
+A night rebuilds from core only the places of the (agency, dataset, local date) it touched
+(sql/marts/location_days_update.sql says which); the result equals a build from scratch (tests/integration/test_incremental_marts.py). A change of
 the agencies' zones (the local dates) or of this aggregate's layout (SIGNATURE_VERSION) rebuilds it whole; the
 category groups, windows and as_of are applied when it is read, so they need no rebuild.
 """
@@ -29,7 +29,7 @@ from transforms.warehouse.sqlutil import qident, qstr
 
 TABLES = ("location_days", "location_day_events", "location_day_loads")
 SIGNATURE_KEY = "location_days_signature"
-SIGNATURE_VERSION = 1  # raise when the aggregate's columns or grain change: every warehouse rebuilds it
+SIGNATURE_VERSION = 2  # raise when the aggregate's columns or grain change: every warehouse rebuilds it
 
 COMMENTS = {
     "location_days": (
@@ -51,11 +51,12 @@ COMMENTS = {
          "first_at": "the row's first event time, UTC",
          "last_at": "the row's last event time, UTC"}),
     "location_day_events": (
-        "the local day each event version counted in marts.location_days is on, kept between nights, so a night "
-        "knows the old day of a version that an update replaced, moved or voided",
+        "the local day and place of each event version counted in marts.location_days, kept between nights, so a "
+        "night knows the old day and place of a version that an update replaced, moved or voided",
         {"event_id": "call_id (calls) or incident_id (incidents)",
          "load_id": "the load of the version counted (meta.loads)",
-         "local_date": "its local date (agency zone)"}),
+         "local_date": "its local date (agency zone)",
+         "location_key": "its place (core.*.location_key)"}),
     "location_day_loads": (
         "the loads whose rows marts.location_days has folded in (a row of core from any other load marks its "
         "day to rebuild)",
@@ -81,7 +82,8 @@ def present(con: duckdb.DuckDBPyConnection) -> bool:
 
 def build_location_days(con: duckdb.DuckDBPyConnection) -> dict:
     """Bring marts.location_days up to date with core: from scratch when it is missing or its signature
-    changed, else only the days touched since. Returns {"rebuilt": bool, "days": touched days refilled}."""
+    changed, else only the places on the days touched since. Returns {"rebuilt": bool, "days": days touched,
+    "places": places rebuilt on them}."""
     create_build_info(con)
     sig = signature(con)
     old = con.execute("SELECT value FROM marts.build_info WHERE key = ?", [SIGNATURE_KEY]).fetchone()
@@ -91,16 +93,17 @@ def build_location_days(con: duckdb.DuckDBPyConnection) -> dict:
             run_model(con, "location_days")
             con.execute("INSERT OR REPLACE INTO marts.build_info VALUES (?, ?)", [SIGNATURE_KEY, sig])
             _comment(con)
-            return {"rebuilt": True, "days": None}
+            return {"rebuilt": True, "days": None, "places": None}
         run_model(con, "location_days_update")
-        days, first, last = con.execute(
-            "SELECT count(*), min(local_date), max(local_date) FROM location_day_touched").fetchone()
+        places, days, first, last = con.execute(
+            "SELECT count(*), count(DISTINCT (agency, dataset, local_date)), min(local_date), max(local_date) "
+            "FROM location_day_touched").fetchone()
         if days:
             # a local day lies within a day of its UTC date either way
             run_model(con, "location_days_refill",
                       first_utc=datetime.combine(first - timedelta(days=1), time(), UTC),
                       last_utc=datetime.combine(last + timedelta(days=2), time(), UTC))
-        return {"rebuilt": False, "days": int(days)}
+        return {"rebuilt": False, "days": int(days), "places": int(places)}
     finally:
         for t in ("location_day_new", "location_day_touched", "location_day_refill"):
             con.execute(f"DROP TABLE IF EXISTS temp.{qident(t)}")
