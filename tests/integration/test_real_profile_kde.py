@@ -63,13 +63,13 @@ def test_profile_equals_the_aoristic_profile_of_every_event(real_con, settings):
                 np.testing.assert_allclose(both["weight_mart"].to_numpy(), both["weight"].to_numpy(),
                                            rtol=1e-9, atol=1e-9)
                 checked += both.height
-            # events without a time of day are left out and counted, per category group
-            hourless = (g.filter(pl.col("time_precision") != "exact").group_by("category_group").len()
-                        .rows())
-            got_left = dict(con.execute("""SELECT category_group, max(n_left_out) FROM marts.temporal_profile
-                                           WHERE agency = ? AND dataset = ? AND unit_type = 'agency'
-                                           GROUP BY 1""", [agency, dataset]).fetchall())
-            assert {c: n for c, n in hourless} == {c: n for c, n in got_left.items() if n}
+                # events without a time of day are left out and counted, per category group and unit
+                left = (sub.filter(pl.col("time_precision") != "exact")
+                        .group_by(pl.col("category_group").alias("g"), unit.alias("u")).len().rows())
+                got_left = con.execute("""SELECT category_group, unit_id, max(n_left_out) FROM marts.temporal_profile
+                                          WHERE agency = ? AND dataset = ? AND unit_type = ? GROUP BY 1, 2""",
+                                       [agency, dataset, unit_type]).fetchall()
+                assert sorted(left) == sorted((c, u, n) for c, u, n in got_left if n), (agency, dataset, unit_type)
     # every agency's and beat's row of the mart was checked
     assert checked == con.execute("SELECT count(*) FROM marts.temporal_profile WHERE unit_type IN "
                                   "('agency', 'beat')").fetchone()[0] > 0

@@ -88,8 +88,8 @@ def _unit_profile(events: pl.DataFrame | None, points: pl.DataFrame | None, agen
         parts.append(res.profile.select(category_group=split.struct.field("field_0"),
                                         unit_id=split.struct.field("field_1"), slot="slot", weight="weight"))
         keys.append(sub.select(ids))
-        left_out = (sub.filter(pl.col("time_precision").ne_missing("exact")).group_by("category_group")
-                    .agg(n_left_out=pl.len()))
+        # per unit: a beat's own events without a time of day (not its agency's)
+        left_out = sub.filter(pl.col("time_precision").ne_missing("exact")).group_by(ids).agg(n_left_out=pl.len())
     if points is not None and not (pt := unit(points)).is_empty():
         parts.append(pt.group_by([*ids, "slot"]).agg(weight=pl.col("n").sum().cast(pl.Float64)))
         keys.append(pt.select(ids))
@@ -102,7 +102,7 @@ def _unit_profile(events: pl.DataFrame | None, points: pl.DataFrame | None, agen
             .with_columns(pl.col("weight").fill_null(0.0),
                           weekday=(pl.col("slot") // 24).cast(pl.Int8), hour=(pl.col("slot") % 24).cast(pl.Int8)))
     if left_out is not None:
-        prof = prof.join(left_out, on="category_group", how="left")
+        prof = prof.join(left_out, on=ids, how="left")
     else:
         prof = prof.with_columns(n_left_out=pl.lit(None, dtype=pl.UInt32))
     return prof.with_columns(pl.col("n_left_out").fill_null(0)).sort([*ids, "slot"])
