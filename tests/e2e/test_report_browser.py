@@ -121,6 +121,17 @@ def test_demo_report_is_under_5_mb(demo_warehouse, tmp_path):
 
 
 @pytest.mark.slow
+def _wait_still(page, locator, tries: int = 50) -> None:
+    """Wait until the element's box is the same in two looks 250 ms apart (a map's zoom has ended)."""
+    last = None
+    for _ in range(tries):
+        box = locator.bounding_box()
+        if box is not None and box == last:
+            return
+        last = box
+        page.wait_for_timeout(250)
+
+
 def test_demo_report_maps_in_a_browser(demo_warehouse, tmp_path):
     """Open the demo report in Chromium: each map has cells and the agency's beats or streets; untick a layer
     and it goes; click a hot cell and read its popup; no console error, no request outside the file, and a
@@ -167,6 +178,9 @@ def test_demo_report_maps_in_a_browser(demo_warehouse, tmp_path):
             page.locator("#map .sara-top button").first.click()
             cell = first.locator('path.sara-cell[data-rank="1"]')
             assert cell.get_attribute("data-bin") in ("1", "2", "3")
+            # the zoom is animated and the cells are drawn again at its end: click once the cell stays put (a
+            # click during the redraw can land beside it, as a person's would)
+            _wait_still(page, cell)
             cell.click()
             popup = first.locator(".leaflet-popup-content")
             text = popup.inner_text().lower()
