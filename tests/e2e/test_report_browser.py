@@ -120,7 +120,6 @@ def test_demo_report_is_under_5_mb(demo_warehouse, tmp_path):
     assert size < 5_000_000, f"the demo report is {size:,} bytes"
 
 
-@pytest.mark.slow
 def _wait_still(page, locator, tries: int = 50) -> None:
     """Wait until the element's box is the same in two looks 250 ms apart (a map's zoom has ended)."""
     last = None
@@ -132,6 +131,7 @@ def _wait_still(page, locator, tries: int = 50) -> None:
         page.wait_for_timeout(250)
 
 
+@pytest.mark.slow
 def test_demo_report_maps_in_a_browser(demo_warehouse, tmp_path):
     """Open the demo report in Chromium: each map has cells and the agency's beats or streets; untick a layer
     and it goes; click a hot cell and read its popup; no console error, no request outside the file, and a

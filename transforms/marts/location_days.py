@@ -10,9 +10,10 @@ Kept between nights (build.KEEP) with two side tables:
   load_id), so a night knows the old day and place of a version that an update replaced, moved or voided;
 - marts.location_day_loads: the loads already folded in.
 A night rebuilds from core only the places of the (agency, dataset, local date) it touched
-(sql/marts/location_days_update.sql says which); the result equals a build from scratch (tests/integration/test_incremental_marts.py). A change of
-the agencies' zones (the local dates) or of this aggregate's layout (SIGNATURE_VERSION) rebuilds it whole; the
-category groups, windows and as_of are applied when it is read, so they need no rebuild.
+(sql/marts/location_days_update.sql says which); the result equals a build from scratch
+(tests/integration/test_incremental_marts.py). A change of the agencies' zones (the local dates) or of this
+aggregate's layout (SIGNATURE_VERSION) rebuilds it whole; the category groups, windows and as_of are applied when
+it is read, so they need no rebuild.
 """
 
 from __future__ import annotations
