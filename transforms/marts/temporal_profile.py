@@ -16,7 +16,7 @@ import polars as pl
 
 from transforms.config import Settings
 from transforms.marts.frames import groups
-from transforms.marts.models import read_model
+from transforms.marts.models import read_model, run_model
 from transforms.marts.periods import agency_ends, day_ranges
 from transforms.marts.write import Mart, write_mart
 from transforms.stats.aoristic import N_SLOTS, exact_profile
@@ -45,13 +45,15 @@ TEMPORAL_PROFILE = Mart(
 def build_temporal_profile(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date | None = None) -> None:
     """marts.temporal_profile, each agency's repeat window ending at its as_of (or at the date given).
 
-    Point events (exact time, no window) are counted per slot in SQL (inputs/temporal_slots.sql); the rest
-    (incident windows, events without a time of day or a start) go through the aoristic spreading
-    (inputs/temporal_events.sql, transforms.stats.aoristic); a unit's weight per slot is the sum of both."""
+    The events' local times first (inputs/temporal_local.sql); point events (exact time, no window) are then
+    counted per slot in SQL (inputs/temporal_slots.sql); the rest (incident windows, events without a time of
+    day or a start) go through the aoristic spreading (inputs/temporal_events.sql, transforms.stats.aoristic); a
+    unit's weight per slot is the sum of both."""
     days = settings.sara.analysis.repeat_window_days
     ranges = day_ranges(agency_ends(con, as_of), lambda end: end - timedelta(days=days - 1))
     try:
-        ev = read_model(con, "inputs/temporal_events", ranges=ranges)
+        run_model(con, "inputs/temporal_local", ranges=ranges)
+        ev = read_model(con, "inputs/temporal_events")
         pts = read_model(con, "inputs/temporal_slots")
     finally:
         con.execute("DROP TABLE IF EXISTS temp.temporal_local")

@@ -1,38 +1,6 @@
--- Input of marts.temporal_profile: the local times of the events inside their agency's range (a temporary
--- table temporal_local, read by inputs/temporal_slots.sql too), then one row per event x category group (origin
--- all) that is not a point counted by inputs/temporal_slots.sql: incident windows, events without a time of day
--- (unknown_time, date_only) and events without a start. start (event_at) and end (occurred_to, incidents'
--- windows) are local wall-clock times of the agency zone (TIMESTAMP without zone).
--- Variables: ranges (a list of {agency, start_date, end_date}: local dates, inclusive; an agency not listed
--- has no rows).
-create or replace temp table temporal_local as
-with ranges as (
-    select r.agency, r.start_date, r.end_date
-    from (select unnest(cast(getvariable('ranges') as struct(agency varchar, start_date date, end_date date)[])) as r)
-),
-events as (
-    select e.*
-    from marts.event_dims e
-    join ranges r on r.agency = e.agency and e.local_date between r.start_date and r.end_date
-    where e.origin_dim = 'all'
-),
-zones as (
-    select * from marts.agency_zones
-),
-local_times as (
-    select e.agency, e.dataset, e.category_group, e.time_precision, e.beat, e.district,
-           cast(sara_local(e.event_at, s.utc_offset_us, z.timezone) as timestamp) as start_local,
-           cast(sara_local(e.occurred_to, t.utc_offset_us, z.timezone) as timestamp) as end_local
-    from events e
-    join zones z on z.agency = e.agency
-    left join marts.agency_utc_offsets s on s.agency = e.agency and s.utc_day = sara_utc_day(e.event_at)
-    left join marts.agency_utc_offsets t on t.agency = e.agency and t.utc_day = sara_utc_day(e.occurred_to)
-)
-select *,
-       coalesce(time_precision = 'exact' and start_local >= timestamp '1970-01-05'
-                and (end_local is null or end_local <= start_local), false) as is_point
-from local_times;
-
+-- Input of marts.temporal_profile: the events of temporary table temporal_local (inputs/temporal_local.sql)
+-- that are not points counted by inputs/temporal_slots.sql: incident windows, events without a time of day
+-- (unknown_time, date_only) and events without a start, one row each, for the aoristic spreading.
 select agency, dataset, category_group, time_precision, beat, district, start_local, end_local
 from temporal_local
 where not is_point;
