@@ -19,7 +19,7 @@ import pytest
 
 from tests.support.loads import load
 from transforms.marts import build as marts
-from transforms.marts import location_days, response_months
+from transforms.marts import location_days, repeat_locations, response_months
 from transforms.warehouse import db as wh
 from transforms.warehouse.sqlutil import qident
 
@@ -117,6 +117,12 @@ def test_hand_made_nights_equal_a_rebuild(tiny_project, tmp_path, monkeypatch):
     real_places = location_days.build_location_days
     monkeypatch.setattr(location_days, "build_location_days",
                         lambda con: places.append(real_places(con)) or places[-1])
+    repeats = []  # what each build of marts.repeat_places did
+    real_repeats = repeat_locations.build_repeat_locations
+    monkeypatch.setattr(repeat_locations, "build_repeat_locations",
+                        lambda con, settings: repeats.append(real_repeats(con, settings)) or repeats[-1])
+    # Test City has three places: make again only the places in scope however many of the kept rows they are
+    monkeypatch.setattr(repeat_locations, "REDO_SHARE", 1.0)
     proj = tiny_project(crosswalks=None)
     settings = proj.settings
     con = proj.connect("inc.duckdb")
@@ -153,6 +159,11 @@ def test_hand_made_nights_equal_a_rebuild(tiny_project, tmp_path, monkeypatch):
     incremental = places[0::2]
     assert incremental[0]["rebuilt"] and all(p["rebuilt"] for p in places[1::2])
     assert [(p["days"], p["places"]) for p in incremental[1:4]] == [(5, 5), (0, 0), (2, 3)], incremental
+    # marts.repeat_places made again only the places marts.location_days rebuilt (as_of stays): night 2 MAIN
+    # (A's old place, B, F) and OAK (A's new place, C, K), night 3 none, night 4 ELM (G's old place, H) and MAIN
+    incremental = repeats[0::2]
+    assert all(r["rebuilt"] for r in repeats[1::2])
+    assert [(r["rebuilt"], r["places"]) for r in incremental] == [(True, None), (False, 2), (False, 0), (False, 2)]
     # response times, by hand: the counted calls (community, countable, with an on-scene time) are J and K; the
     # months are the whole local months from the calls' first day (G's December 1, then J's December 5) to
     # February (as_of March 2)
@@ -174,6 +185,8 @@ def test_hand_made_nights_equal_a_rebuild(tiny_project, tmp_path, monkeypatch):
     con.execute("CHECKPOINT")
     assert differences(mart_sums(con), rebuilt_sums(proj.root / "inc.duckdb", tmp_path / "re.duckdb", settings,
                                                      as_of)) == []
+    # and the places on the days that left a window (C and F on February 28 and March 2, E, G, H ...): all three
+    assert repeats[-2] == {"rebuilt": False, "places": 3}  # (the last is the rebuild beside it)
     assert con.execute("SELECT CAST(month AS VARCHAR) FROM marts.response_months ORDER BY 1").fetchall() == [
         ("2024-01-01",), ("2024-02-01",), ("2024-03-01",)]
 

@@ -15,7 +15,9 @@ The steps, each in its own module:
 - kde, hotspot_accuracy           kernel density; last period's hot spots against this period (density.py)
 - location_days                   per-day counts per place, kept between nights: only the days a night
                                   touched are rebuilt (location_days.py)
-- repeat_locations                places that keep coming back, from location_days (repeat_locations.py)
+- repeat_locations                places that keep coming back, from location_days; the places kept between
+                                  nights, only those whose days in a window changed made again
+                                  (repeat_locations.py)
 - hotspot_audit                   who drives the map: officer share of hot cells and top places (audit.py)
 - concentration                   Gini and shares over units and places (place_concentration.py)
 - temporal_profile                hour-of-week profile (temporal_profile.py)
@@ -72,7 +74,7 @@ from transforms.warehouse.sqlutil import qident
 # made once on the whole build file before a scaled-out night's fan-out (prepare), copied into each agency's part
 WHOLE_FILE_MARTS = (*PERIOD_MARTS, *changes.TABLES)
 # kept between nights (incremental); everything else is rebuilt
-KEEP = {"event_units", "build_info", *location_days.TABLES, *response_months.TABLES}
+KEEP = {"event_units", "build_info", *location_days.TABLES, *response_months.TABLES, "repeat_places"}
 
 
 def drop_rebuilt(con: duckdb.DuckDBPyConnection, keep: tuple[str, ...] = ()) -> None:

@@ -81,13 +81,27 @@ def present(con: duckdb.DuckDBPyConnection) -> bool:
     return all(_exists(con, t) for t in TABLES)
 
 
+def folded(con: duckdb.DuckDBPyConnection) -> str:
+    """A fingerprint of the loads marts.location_days has folded in (what its rows are a function of, with
+    core): a reader that kept something from the aggregate compares it with the one it kept."""
+    n, h = con.execute("SELECT count(*), coalesce(sum(hash(load_id)), 0) FROM marts.location_day_loads").fetchone()
+    return f"{n}:{h}"
+
+
 def build_location_days(con: duckdb.DuckDBPyConnection) -> dict:
     """Bring marts.location_days up to date with core: from scratch when it is missing or its signature
     changed, else only the places on the days touched since. Returns {"rebuilt": bool, "days": days touched,
-    "places": places rebuilt on them}."""
+    "places": places rebuilt on them}.
+
+    An update leaves, for the connection's later steps, the temporary table location_day_changed (agency,
+    dataset, location_key: every place it rebuilt on any day) and location_day_changed_span (folded_before,
+    folded_after: `folded` before and after), so a reader that kept something per place from the aggregate
+    as it was before can redo only those places (transforms/marts/repeat_locations.py)."""
     create_build_info(con)
     sig = signature(con)
     old = con.execute("SELECT value FROM marts.build_info WHERE key = ?", [SIGNATURE_KEY]).fetchone()
+    for t in ("location_day_changed", "location_day_changed_span"):
+        con.execute(f"DROP TABLE IF EXISTS temp.{qident(t)}")
     run_model(con, "location_day_domain")
     try:
         if old is None or old[0] != sig or not all(_exists(con, t) for t in TABLES):
@@ -95,6 +109,7 @@ def build_location_days(con: duckdb.DuckDBPyConnection) -> dict:
             con.execute("INSERT OR REPLACE INTO marts.build_info VALUES (?, ?)", [SIGNATURE_KEY, sig])
             _comment(con)
             return {"rebuilt": True, "days": None, "places": None}
+        before = folded(con)
         run_model(con, "location_days_update")
         places, days, first, last = con.execute(
             "SELECT count(*), count(DISTINCT (agency, dataset, local_date)), min(local_date), max(local_date) "
@@ -104,6 +119,10 @@ def build_location_days(con: duckdb.DuckDBPyConnection) -> dict:
             run_model(con, "location_days_refill",
                       first_utc=datetime.combine(first - timedelta(days=1), time(), UTC),
                       last_utc=datetime.combine(last + timedelta(days=2), time(), UTC))
+        con.execute("CREATE TEMP TABLE location_day_changed AS "
+                    "SELECT DISTINCT agency, dataset, location_key FROM location_day_touched")
+        con.execute("CREATE TEMP TABLE location_day_changed_span AS SELECT ? AS folded_before, ? AS folded_after",
+                    [before, folded(con)])
         return {"rebuilt": False, "days": int(days), "places": int(places)}
     finally:
         for t in ("location_day_new", "location_day_touched", "location_day_refill"):

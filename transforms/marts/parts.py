@@ -26,7 +26,16 @@ import duckdb
 
 from transforms.config import Settings
 from transforms.marts import build as marts
-from transforms.marts import dimensions, location_days, problems, response_months, restatements, status, units
+from transforms.marts import (
+    dimensions,
+    location_days,
+    problems,
+    repeat_locations,
+    response_months,
+    restatements,
+    status,
+    units,
+)
 from transforms.marts.periods import agency_ends
 from transforms.marts.write import comment_columns, comment_marts
 from transforms.warehouse import db as wh
@@ -192,6 +201,8 @@ def merge_marts(con: duckdb.DuckDBPyConnection, settings: Settings, manifests: l
         units.create_build_info(con)
         con.execute("INSERT OR REPLACE INTO marts.build_info VALUES (?, ?)",
                     [location_days.SIGNATURE_KEY, location_days.signature(con)])
+    if relation_exists(con, "marts", "repeat_places"):  # the places the parts made are the whole file's
+        repeat_locations.record_merged(con, settings)
     if response_months.present(con):  # the months the parts kept and completed are the whole file's
         units.create_build_info(con)
         con.execute("INSERT OR REPLACE INTO marts.build_info VALUES (?, ?)",
