@@ -14,6 +14,11 @@ select dataset, source, event_id, load_id, agency, local_date, location_key
 from location_day_domain;
 
 create or replace table marts.location_day_loads as
+-- the loads of core's rows and the loads that ended a version (a dropped record has no row)
 select load_id from core.calls
 union
-select load_id from core.incidents;
+select load_id from core.incidents
+union
+select ended_load_id from core.call_versions where ended_load_id is not null
+union
+select ended_load_id from core.incident_versions where ended_load_id is not null;

@@ -1,7 +1,7 @@
 -- The touched places and days of marts.location_days and marts.location_day_events (temporary table
 -- location_day_touched, sql/marts/location_days_update.sql) deleted and rebuilt from core (temporary view
--- location_day_domain), and the loads folded in recorded. Variables: first_utc, last_utc (UTC bounds around the
--- touched days, so core's row groups outside them are skipped).
+-- location_day_domain). Variables: first_utc, last_utc (UTC bounds around the touched days, so core's row
+-- groups outside them are skipped).
 delete from marts.location_days d
 using location_day_touched t
 where d.agency = t.agency and d.dataset = t.dataset and d.local_date = t.local_date
@@ -27,9 +27,3 @@ group by all;
 insert into marts.location_day_events
 select dataset, source, event_id, load_id, agency, local_date, location_key
 from location_day_refill;
-
-delete from marts.location_day_loads;
-insert into marts.location_day_loads
-select load_id from core.calls
-union
-select load_id from core.incidents;

@@ -215,3 +215,35 @@ def test_demo_nights_equal_a_rebuild(demo_warehouse, prefect_harness, tmp_path):
         assert changed >= night  # every night's loads were folded in
         want = rebuilt_sums(db, tmp_path / "re.duckdb", settings, None)
         assert differences(got, want) == [], f"night {night}"
+
+
+def test_a_replaced_day_that_drops_a_record_equals_a_rebuild(tiny_project, tmp_path, monkeypatch):
+    """An extract that replaces the days it covers drops the records it no longer lists: marts.location_days
+    finds the dropped record from its version history (its open version ended by the load) and rebuilds its
+    place on its day, so the place leaves the repeat locations as in a rebuild."""
+    from tests.integration.test_formats_and_modes import BASE, FLOOR, ROWS, _landing, _load
+
+    places = []
+    real_places = location_days.build_location_days
+    monkeypatch.setattr(location_days, "build_location_days",
+                        lambda con: places.append(real_places(con)) or places[-1])
+    proj = tiny_project({"feed": BASE + 'format: csv\nfile_pattern: "*.csv"\nrecord_id: []\n'
+                         "update_mode: replace_window\nextract_at: {filename_pattern: 'x_(\\d{8})', format: "
+                         "'%Y%m%d'}\n"}, city="chicago", extra=FLOOR)
+    settings, con, as_of = proj.settings, proj.connect("drop.duckdb"), date(2016, 5, 3)
+    head = "when,what,where,lon,lat\n"
+    for run, (name, rows) in enumerate((("x_20160503.csv", ROWS),  # 1 May: a theft on State, a burglary on Madison
+                                        # a newer refresh of 1 May: the theft reclassified, the burglary withdrawn
+                                        ("x_20160510.csv", [("2016-05-01 10:00", "ROBBERY", "100 N STATE ST",
+                                                             "-87.6277", "41.8822")]))):
+        path = _landing(settings) / name
+        path.write_text(head + "".join(",".join(r) + "\n" for r in rows))
+        _load(settings, con, path, f"r{run}")
+        marts.build_all(con, settings, as_of=as_of)
+        con.execute("CHECKPOINT")
+        assert differences(mart_sums(con), rebuilt_sums(proj.root / "drop.duckdb", tmp_path / "re.duckdb", settings,
+                                                        as_of)) == [], name
+    # the second night rebuilt 1 May's two places, State (reclassified) and Madison (its record dropped)
+    assert (places[-2]["rebuilt"], places[-2]["days"], places[-2]["places"]) == (False, 1, 2), places
+    keys = [k for k, in con.execute("SELECT DISTINCT location_key FROM marts.repeat_location_rows").fetchall()]
+    assert keys and not any("MADISON" in k for k in keys), keys

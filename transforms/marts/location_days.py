@@ -1,14 +1,15 @@
 """marts.location_days: the per-day aggregate of the events at each place, kept between nights.
 
 One row per agency x dataset x local date x location_key x category x origin x countable x block address x
-point, with its number of events and first/last event time: what marts.repeat_location_rows reads instead of
-the events (sql/marts/repeat_location_rows.sql). It covers every day of core (not only the marts' horizon), so
+point, with its number of events and first/last event time: what marts.repeat_places reads instead of the
+events (sql/marts/repeat_places.sql). It covers every day of core (not only the marts' horizon), so
 a night that looks at an older as_of reads the same aggregate.
 
 Kept between nights (build.KEEP) with two side tables:
 - marts.location_day_events: the local day and place of each counted event version (dataset, source, event_id,
   load_id), so a night knows the old day and place of a version that an update replaced, moved or voided;
-- marts.location_day_loads: the loads already folded in.
+- marts.location_day_loads: the loads already folded in (with the loads that ended a version, so a record an
+  extract dropped is found from its version history).
 A night rebuilds from core only the places of the (agency, dataset, local date) it touched
 (sql/marts/location_days_update.sql says which); the result equals a build from scratch
 (tests/integration/test_incremental_marts.py). A change of the agencies' zones (the local dates) or of this
@@ -30,7 +31,7 @@ from transforms.warehouse.sqlutil import qident, qstr
 
 TABLES = ("location_days", "location_day_events", "location_day_loads")
 SIGNATURE_KEY = "location_days_signature"
-SIGNATURE_VERSION = 2  # raise when the aggregate's columns or grain change: every warehouse rebuilds it
+SIGNATURE_VERSION = 3  # raise when the aggregate's columns, grain or loads change: every warehouse rebuilds it
 
 COMMENTS = {
     "location_days": (
@@ -59,9 +60,10 @@ COMMENTS = {
          "local_date": "its local date (agency zone)",
          "location_key": "its place (core.*.location_key)"}),
     "location_day_loads": (
-        "the loads whose rows marts.location_days has folded in (a row of core from any other load marks its "
-        "day to rebuild)",
-        {"load_id": "a load (meta.loads) with rows in core.calls or core.incidents"}),
+        "the loads marts.location_days has folded in: a row of core from any other load, or a version another "
+        "load ended, marks its place and day to rebuild",
+        {"load_id": "a load (meta.loads) with rows in core.calls or core.incidents, or that ended a version of "
+                    "core.call_versions or core.incident_versions"}),
 }
 
 
