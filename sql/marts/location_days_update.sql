@@ -9,7 +9,8 @@
 -- A day's other places keep their rows: a re-delivered call of two years ago rebuilds one place on one day, not
 -- the day. The version history is read by its load columns only, never by day.
 -- Variables: none. Leaves the temporary table location_day_touched (agency, dataset, local_date, location_key)
--- for the caller (location_days_refill.sql reads it), and records the loads as folded in.
+-- for the caller (location_days_refill.sql reads it); the caller then records the loads folded in
+-- (sql/marts/location_day_loads.sql).
 create or replace temp table location_day_new as
 select 'calls' as dataset, c.source, c.call_id as event_id, c.agency, c.event_at, c.location_key, c.load_id
 from core.calls c
@@ -50,14 +51,3 @@ replaced as (
 select distinct agency, dataset, local_date, location_key
 from (select * from new_places union all select * from replaced)
 where location_key is not null;
-
-delete from marts.location_day_loads;
-insert into marts.location_day_loads
--- the loads of core's rows and the loads that ended a version (a dropped record has no row)
-select load_id from core.calls
-union
-select load_id from core.incidents
-union
-select ended_load_id from core.call_versions where ended_load_id is not null
-union
-select ended_load_id from core.incident_versions where ended_load_id is not null;

@@ -41,22 +41,11 @@ select * from final;
 
 drop table _rl_ranks;
 
+-- the columns it shares with marts.repeat_places take their comments from there (transforms/marts/repeat_locations.py)
 comment on table marts.repeat_location_rows is 'the rows of marts.repeat_locations without geometry';
 comment on column marts.repeat_location_rows.location_label is 'what to show for the place: for a place without an address (location_key XY <x> <y>) the label of marts.location_labels (near <street> (lat, lon), or no address: point at lat, lon and why no street is named), else the location_key (premise, address or block); location_key itself is unchanged';
-comment on column marts.repeat_location_rows.location_key is 'the place: premise name, else full address, else block, else the rounded point ''XY <x> <y>'' (analysis CRS)';
-comment on column marts.repeat_location_rows.address_block is 'the place''s most frequent block address (ties: the first in order)';
-comment on column marts.repeat_location_rows.n_repeat_window is 'countable events at the place in the repeat window (repeat_window_days local days ending at as_of)';
 comment on column marts.repeat_location_rows.n_repeat_window_all is 'every non-void event at the place in the repeat window, calls that are not countable (cancelled, duplicate) included';
-comment on column marts.repeat_location_rows.first_seen is 'the place''s first countable event in the longest count window, UTC';
-comment on column marts.repeat_location_rows.last_seen is 'the place''s last countable event, UTC';
-comment on column marts.repeat_location_rows.first_seen_local is 'first_seen in the agency''s zone (no UTC offset)';
-comment on column marts.repeat_location_rows.last_seen_local is 'last_seen in the agency''s zone (no UTC offset)';
-comment on column marts.repeat_location_rows.distinct_days is 'local dates (agency zone) with at least one event at the place, in the longest count window';
 comment on column marts.repeat_location_rows.rank is 'rank by n_repeat_window within agency x dataset x category group x origin (1 = most; ties share a rank)';
 comment on column marts.repeat_location_rows.cum_share_events is 'cumulative share (0..1) of the repeat window''s events at this place and every place ranked above it (the 80/20 table)';
 comment on column marts.repeat_location_rows.cum_share_locations is 'cumulative share (0..1) of the places, ranked by n_repeat_window';
-comment on column marts.repeat_location_rows.x is 'easting of the place''s most frequent located point, analysis CRS, metres; null when none is located';
-comment on column marts.repeat_location_rows.y is 'northing of that point, analysis CRS, metres';
-comment on column marts.repeat_location_rows.lon is 'longitude of that point, WGS 84 (EPSG:4326)';
-comment on column marts.repeat_location_rows.lat is 'latitude of that point, WGS 84 (EPSG:4326)';
 comment on column marts.repeat_location_rows.is_repeat is 'n_repeat_window is at least [analysis] repeat_min_events';

@@ -108,11 +108,13 @@ def build_location_days(con: duckdb.DuckDBPyConnection) -> dict:
     try:
         if old is None or old[0] != sig or not all(_exists(con, t) for t in TABLES):
             run_model(con, "location_days")
+            run_model(con, "location_day_loads")
             con.execute("INSERT OR REPLACE INTO marts.build_info VALUES (?, ?)", [SIGNATURE_KEY, sig])
             _comment(con)
             return {"rebuilt": True, "days": None, "places": None}
         before = folded(con)
         run_model(con, "location_days_update")
+        run_model(con, "location_day_loads")
         places, days, first, last = con.execute(
             "SELECT count(*), count(DISTINCT (agency, dataset, local_date)), min(local_date), max(local_date) "
             "FROM location_day_touched").fetchone()
