@@ -1,30 +1,15 @@
--- marts.event_dims: one row per event of marts.events x category group it belongs to x origin dimension.
--- Every event is in origin 'all' and in its own origin (community, officer or unknown; an event with no origin
--- is in 'all' only), and in every category group of its dataset that lists its category or '*'. This is the
--- fan-out behind the category_group and origin columns of the marts; origin_dim is the dimension, origin the
+-- marts.event_dims: one row per event of marts.events x category group it belongs to x origin dimension
+-- (the fan-out of sql/marts/inputs/fan_out.sql): every event is in origin 'all' and in its own origin, and in
+-- every category group of its dataset that lists its category or '*'. origin_dim is the dimension, origin the
 -- event's own value. Times as in marts.events (event_at UTC, local_date in the agency zone).
 create or replace view marts.event_dims as
-with events as (
+with fan_in as (
     select * from marts.events
 ),
-category_groups as (
-    select * from marts.category_groups
-),
-origin_dims as (
-    select unnest(['all', 'community', 'officer', 'unknown']) as origin_dim
-),
-grouped as (
-    select e.*, g.category_group
-    from events e
-    join category_groups g
-      on g.dataset = e.dataset and (g.category = '*' or g.category = e.category)
-),
-final as (
-    select gr.*, o.origin_dim
-    from grouped gr, origin_dims o
-    where o.origin_dim = 'all' or o.origin_dim = gr.origin
+fanned as (
+/*{model inputs/fan_out}*/
 )
-select * from final;
+select * from fanned;
 
 comment on view marts.event_dims is 'marts.events fanned out: one row per event, category group it belongs to and origin dimension (all, and the event''s own origin); the input of every mart''s dataset x category_group x origin';
 comment on column marts.event_dims.category_group is 'a category group the event belongs to (marts.category_groups: its category, or ''*'')';

@@ -1,31 +1,46 @@
 -- marts.hotspot_count_rows: one row per agency x unit type x unit x dataset x category group x origin x window
 -- with at least one event (zeros are not stored; the statistics fill them over marts.units). Counts use the
 -- local dates of event_at inside each of the agency's windows (marts.windows, ending at its as_of).
--- marts.hotspot_counts adds the geometry.
+-- Events fan out to category groups and origins as in marts.event_dims (inputs/fan_out.sql), after they are
+-- counted. marts.hotspot_counts adds the geometry.
 create or replace table marts.hotspot_count_rows as
-with located as (
-    select * from marts.event_dims where is_located
-),
-windows as (
+with windows as (
     select * from marts.windows
+),
+spans as (
+    select agency, min(start_date) as first_date, max(end_date) as last_date
+    from windows
+    group by agency
 ),
 event_units as (
     select * from marts.event_units where unit_id is not null
 ),
-windowed as (
-    select l.*, w.window_days
-    from located l
-    join windows w on w.agency = l.agency and l.local_date between w.start_date and w.end_date
-),
-assigned as (
-    select wd.*, eu.unit_type, eu.unit_id
-    from windowed wd
+-- the events counted per unit, category, origin and day first, so the windows and the fan-out below run on
+-- counts, not on events
+daily as (
+    select e.agency, e.dataset, e.category, e.origin, e.local_date, eu.unit_type, eu.unit_id, count(*) as n
+    from marts.events e
+    join spans s on s.agency = e.agency and e.local_date between s.first_date and s.last_date
     join event_units eu using (dataset, source, event_id)
+    where e.is_located
+    group by all
+),
+windowed as (
+    select d.agency, d.dataset, d.category, d.origin, d.unit_type, d.unit_id, w.window_days, sum(d.n) as n
+    from daily d
+    join windows w on w.agency = d.agency and d.local_date between w.start_date and w.end_date
+    group by all
+),
+fan_in as (
+    select * from windowed
+),
+fanned as (
+/*{model inputs/fan_out}*/
 ),
 final as (
     select agency, unit_type, unit_id, dataset, category_group, origin_dim as origin, window_days,
-           count(*) as n
-    from assigned
+           cast(sum(n) as bigint) as n
+    from fanned
     group by all
 )
 select * from final;

@@ -16,7 +16,7 @@ import polars as pl
 
 from transforms.config import Settings
 from transforms.marts.frames import groups
-from transforms.marts.models import model_query, read_model, run_model
+from transforms.marts.models import read_model, run_model
 from transforms.marts.periods import agency_ends, day_ranges
 from transforms.marts.units import cell_centres, grid_cells
 from transforms.marts.write import Mart, write_mart
@@ -74,7 +74,7 @@ def build_kde(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date | 
     out = []
     for w in an.kde_windows_days:
         ranges = day_ranges(ends, lambda end, w=w: end - timedelta(days=w - 1))
-        pts = read_model(con, "inputs/grid_points", {"grid_events": model_query("inputs/grid_events")}, ranges=ranges)
+        pts = read_model(con, "inputs/grid_points", ranges=ranges)
         ev = dict(groups(pts, ["agency"]))
         for (agency,), c in cells:
             cx, cy = cell_centres(c, settings, agency)

@@ -9,6 +9,7 @@ and returns its rows as a Polars frame.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -20,14 +21,17 @@ from transforms.warehouse.db import SQL_DIR
 from transforms.warehouse.sqlutil import qident
 
 MODELS_DIR = SQL_DIR / "marts"
+_INCLUDE = re.compile(r"/\*\{model ([A-Za-z0-9_/]+)\}\*/")
 
 
 def model_text(name: str, fragments: dict[str, str] | None = None) -> str:
-    """The text of sql/marts/<name>.sql (name may hold a sub-folder: 'inputs/grid_events'), each `/*{key}*/`
-    marker replaced by its fragment: SQL the caller wrote from integers and names it checked (columns whose
-    number comes from config), or another model's query (`model_query`), never from a value a variable could
-    bind."""
+    """The text of sql/marts/<name>.sql (name may hold a sub-folder: 'inputs/grid_events'), each
+    `/*{model other}*/` marker replaced by the query of sql/marts/<other>.sql (a model the file builds on, so
+    the file says what it reads), then each `/*{key}*/` marker by its fragment: SQL the caller wrote from
+    integers and names it checked (columns whose number comes from config), or another model's query
+    (`model_query`), never from a value a variable could bind."""
     text = (MODELS_DIR / f"{name}.sql").read_text(encoding="utf-8")
+    text = _INCLUDE.sub(lambda m: model_query(m.group(1)), text)
     for key, sql in (fragments or {}).items():
         marker = f"/*{{{key}}}*/"
         if text.count(marker) != 1:

@@ -4,7 +4,7 @@
 -- centroid), so this is far shorter than the events.
 -- Variables: ranges (as inputs/grid_events.sql).
 with events as (
-/*{grid_events}*/
+/*{model inputs/grid_events}*/
 ),
 final as (
     select agency, dataset, category_group, origin, x, y, count(*) as n

@@ -3,18 +3,13 @@
 -- inside its agency's range, its start (event_at) and end (occurred_to, incidents' windows) as local wall-clock
 -- times of the agency zone (TIMESTAMP without zone), and is_point: an event of exact time with no window (no
 -- end, or an end at or before its start), whose whole weight is on its start's hour.
--- Variables: ranges (a list of {agency, start_date, end_date}: local dates, inclusive; an agency not listed
--- has no rows).
+-- Variables: ranges (as inputs/range_events.sql).
 create or replace temp table temporal_local as
-with ranges as (
-    select r.agency, r.start_date, r.end_date
-    from (select unnest(cast(getvariable('ranges') as struct(agency varchar, start_date date, end_date date)[])) as r)
+with range_events as (
+/*{model inputs/range_events}*/
 ),
 events as (
-    select e.*
-    from marts.event_dims e
-    join ranges r on r.agency = e.agency and e.local_date between r.start_date and r.end_date
-    where e.origin_dim = 'all'
+    select * from range_events where origin_dim = 'all'
 ),
 zones as (
     select * from marts.agency_zones
