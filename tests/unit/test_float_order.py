@@ -39,3 +39,27 @@ def test_hour_of_week_profile_does_not_depend_on_input_order():
             o = np.random.default_rng(seed).permutation(n)
             got = profile(start[o], end[o], key=key[o], chunk_rows=chunk_rows)["weight"].to_numpy()
             assert np.array_equal(got, ref), (seed, chunk_rows, float(np.max(np.abs(got - ref))))
+
+
+def test_kde_of_many_sets_equals_each_set_alone():
+    """quartic_kde_sets shares the (cell, point) distances between sets of events; each column must still be,
+    bit for bit, the density of that set alone, whatever the input order, with points in several sets and
+    events at the same point within one set."""
+    from transforms.stats.kde import quartic_kde, quartic_kde_sets
+
+    rng = np.random.default_rng(11)
+    n = 6000
+    px, py = rng.normal(0, 300, n).round(0), rng.normal(0, 300, n).round(0)  # rounded: many shared points
+    w = rng.integers(1, 5, n).astype(float)
+    sets = rng.integers(0, 4, n)
+    cx, cy = (a.ravel() for a in np.meshgrid(np.arange(-900, 900, 50.0), np.arange(-900, 900, 50.0)))
+    alone = [quartic_kde(px[sets == s], py[sets == s], cx, cy, 400.0, weights=w[sets == s], unit="km2")
+             for s in range(5)]
+    assert not alone[4].any()  # a set without events is all zero
+    for seed, max_pairs in ((0, 2_000_000), (1, 3000), (2, 1)):
+        o = np.random.default_rng(seed).permutation(n)
+        got = quartic_kde_sets(px[o], py[o], cx, cy, 400.0, weights=w[o], sets=sets[o], n_sets=5, unit="km2",
+                               max_pairs=max_pairs)
+        assert got.shape == (cx.size, 5)
+        for s in range(5):
+            assert np.array_equal(got[:, s], alone[s]), (seed, max_pairs, s)

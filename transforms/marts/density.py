@@ -22,7 +22,7 @@ from transforms.marts.units import cell_centres, grid_cells
 from transforms.marts.write import Mart, write_mart
 from transforms.stats import gi_star as gi
 from transforms.stats.accuracy import prediction_accuracy
-from transforms.stats.kde import quartic_kde
+from transforms.stats.kde import quartic_kde_sets
 
 DIMS = ["dataset", "category_group", "origin"]
 
@@ -81,14 +81,17 @@ def build_kde(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date | 
             e = ev.get((agency,))
             if e is None:
                 continue
-            for (dataset, group, origin), g in groups(e, DIMS):
-                # one term per point, weighted by its events (inputs/grid_points.sql)
-                dens = quartic_kde(g["x"].to_numpy(), g["y"].to_numpy(), cx, cy, an.kde_bandwidth_m,
-                                   weights=g["n"].to_numpy(), unit="km2")
+            e, keys = _set_codes(e)
+            # one term per point, weighted by its events (inputs/grid_points.sql); every combination at once
+            dens = quartic_kde_sets(e["x"].to_numpy(), e["y"].to_numpy(), cx, cy, an.kde_bandwidth_m,
+                                    weights=e["n"].to_numpy(), sets=e["_set"].to_numpy(), n_sets=len(keys),
+                                    unit="km2")
+            n_events = e.group_by("_set").agg(pl.col("n").sum()).sort("_set")["n"].to_list()
+            for code, (dataset, group, origin) in enumerate(keys):
                 out.append(pl.DataFrame({"agency": agency, "unit_id": c["unit_id"], "dataset": dataset,
                                          "category_group": group, "origin": origin, "window_days": w,
-                                         "bandwidth_m": float(an.kde_bandwidth_m), "events": int(g["n"].sum()),
-                                         "density_km2": dens}))
+                                         "bandwidth_m": float(an.kde_bandwidth_m), "events": n_events[code],
+                                         "density_km2": dens[:, code]}))
     n = write_mart(con, KDE_ROWS, pl.concat(out) if out else None)
     run_model(con, "kde")
     return n
@@ -113,8 +116,13 @@ def build_accuracy(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: da
         end = ends[agency]
         this_start, last_end = end - timedelta(days=L - 1), end - timedelta(days=L)
         last_start = last_end - timedelta(days=L - 1)
-        e = e.with_columns(is_this=pl.col("local_date") >= this_start)
-        for (dataset, group, origin), g in groups(e, DIMS):
+        e, keys = _set_codes(e.with_columns(is_this=pl.col("local_date") >= this_start))
+        before = e.filter(~pl.col("is_this"))
+        # last period's density of every combination at once
+        kde_last = quartic_kde_sets(before["x"].to_numpy(), before["y"].to_numpy(), cx, cy, an.kde_bandwidth_m,
+                                    sets=before["_set"].to_numpy(), n_sets=len(keys))
+        for (code,), g in groups(e, ["_set"]):
+            dataset, group, origin = keys[code]
             last, this = g.filter(~pl.col("is_this")), g.filter(pl.col("is_this"))
             if last.is_empty() or this.is_empty():
                 continue
@@ -124,7 +132,7 @@ def build_accuracy(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: da
                                  minlength=len(c)).astype(float)
             scores = {
                 "gi_star": gi.gi_star_grid(c["ix"].to_numpy(), c["iy"].to_numpy(), y_last, offsets).z,
-                "kde": quartic_kde(last["x"].to_numpy(), last["y"].to_numpy(), cx, cy, an.kde_bandwidth_m),
+                "kde": kde_last[:, code],
             }
             for method, sc in scores.items():
                 acc = prediction_accuracy(sc, y_this, c["area_m2"].to_numpy(), cell_id=np.arange(len(c)))
@@ -133,3 +141,13 @@ def build_accuracy(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: da
                     origin=pl.lit(origin), method=pl.lit(method), last_period=pl.lit(f"{last_start}..{last_end}"),
                     this_period=pl.lit(f"{this_start}..{end}")))
     return write_mart(con, HOTSPOT_ACCURACY, pl.concat(out, how="vertical_relaxed") if out else None)
+
+
+def _set_codes(e: pl.DataFrame) -> tuple[pl.DataFrame, list[tuple]]:
+    """The rows with a null dimension left out, each coded by its combination of DIMS (column _set, 0 .. n-1
+    in ascending key order), and the combinations in code order."""
+    e = e.drop_nulls(DIMS)
+    keys = sorted(e.select(DIMS).unique().iter_rows())
+    code = pl.DataFrame({**{d: [k[i] for k in keys] for i, d in enumerate(DIMS)},
+                         "_set": list(range(len(keys)))}, schema_overrides={"_set": pl.Int64})
+    return e.join(code, on=DIMS, how="left", maintain_order="left"), keys
