@@ -22,34 +22,47 @@ bounds as (
     from periods
     group by agency
 ),
-events as (
-    select e.agency, e.dataset, e.category_group, e.local_date, e.district, e.beat
-    from marts.event_dims e
+-- the events counted per category, origin, district, beat and day first, so the fan-out to category groups
+-- (inputs/fan_out.sql, origin all) and the periods below run on counts, not on events
+day_counts as (
+    select e.agency, e.dataset, e.category, e.origin, e.district, e.beat, e.local_date, count(*) as n
+    from marts.events e
     join bounds b on b.agency = e.agency and e.local_date between b.first_date and b.as_of
-    where e.origin_dim = 'all'
+    group by all
+),
+fan_in as (
+    select * from day_counts
+),
+fanned as (
+/*{model inputs/fan_out}*/
+),
+events as (
+    select agency, dataset, category_group, local_date, district, beat, n
+    from fanned
+    where origin_dim = 'all'
 ),
 daily as (
     select * from marts.coverage_daily
 ),
 has_units as (
-    select agency, dataset, count(district) > 0 as has_district, count(beat) > 0 as has_beat
+    select agency, dataset, bool_or(district is not null) as has_district, bool_or(beat is not null) as has_beat
     from events
     group by all
 ),
 unit_events as (
     select e.agency, 'district' as unit_type, coalesce(cast(e.district as varchar), '(unassigned)') as unit_id,
-           e.dataset, e.category_group, e.local_date
+           e.dataset, e.category_group, e.local_date, e.n
     from events e
     join has_units h using (agency, dataset)
     where h.has_district
     union all
     select e.agency, 'beat', coalesce(cast(e.beat as varchar), '(unassigned)'), e.dataset, e.category_group,
-           e.local_date
+           e.local_date, e.n
     from events e
     join has_units h using (agency, dataset)
     where h.has_beat
     union all
-    select agency, 'agency', agency, dataset, category_group, local_date
+    select agency, 'agency', agency, dataset, category_group, local_date, n
     from events
 ),
 tagged as (
@@ -63,7 +76,7 @@ tagged as (
 ),
 counts as (
     select agency, unit_type, unit_id, dataset, category_group, period,
-           count(*) filter (where is_now) as n, count(*) filter (where is_ly) as n_last_year
+           coalesce(sum(n) filter (where is_now), 0) as n, coalesce(sum(n) filter (where is_ly), 0) as n_last_year
     from tagged
     group by all
 ),

@@ -18,11 +18,11 @@ def test_every_model_marker_resolves():
 
 
 def test_range_events_is_written_once_and_read_by_the_range_inputs():
-    once = re.compile(r"from marts\.event_dims e\s+join ranges r")
+    once = re.compile(r"join ranges r on r\.agency = e\.agency and e\.local_date between r\.start_date and r\.end_date")
     own = [p.name for p in MODELS_DIR.rglob("*.sql") if once.search(p.read_text(encoding="utf-8"))]
     assert own == ["range_events.sql"]
-    for name in ("inputs/grid_events", "inputs/grid_points", "inputs/knox_events", "inputs/concentration_counts",
-                 "inputs/temporal_local"):
+    for name in ("inputs/grid_range_events", "inputs/grid_events", "inputs/grid_points", "inputs/knox_events",
+                 "inputs/concentration_counts", "inputs/temporal_local"):
         assert len(once.findall(model_text(name))) == 1, name
 
 

@@ -5,16 +5,24 @@
 with range_events as (
 /*{model inputs/range_events}*/
 ),
-events as (
-    select * from range_events where is_located and origin is not null and origin_dim = 'all'
-),
 event_units as (
     select * from marts.event_units where unit_id is not null and unit_type in ('street', 'grid')
 ),
-final as (
-    select e.agency, e.dataset, e.category_group, eu.unit_type, eu.unit_id, count(*) as n
-    from events e
+-- counted per category and origin first; the counts then fan out to category groups (inputs/fan_out.sql)
+fan_in as (
+    select e.agency, e.dataset, e.category, e.origin, eu.unit_type, eu.unit_id, count(*) as n
+    from range_events e
     join event_units eu using (dataset, source, event_id)
+    where e.is_located and e.origin is not null
+    group by all
+),
+fanned as (
+/*{model inputs/fan_out}*/
+),
+final as (
+    select agency, dataset, category_group, unit_type, unit_id, cast(sum(n) as bigint) as n
+    from fanned
+    where origin_dim = 'all'
     group by all
 )
 select * from final;

@@ -2,7 +2,8 @@
 -- the model that puts this one in place defines (any rows with dataset, category and origin: events, or counts
 -- of them), once per category group of its dataset that lists its category or '*' (marts.category_groups), and
 -- per origin dimension: 'all', and its own origin (community, officer or unknown; a row with no origin is in
--- 'all' only). marts.event_dims fans out events with it, marts.hotspot_count_rows counts of events.
+-- 'all' only). marts.event_dims fans out events with it; marts.hotspot_count_rows and marts.compstat fan out
+-- counts of events.
 with category_groups as (
     select * from marts.category_groups
 ),

@@ -1,19 +1,15 @@
--- Input of the grid-cell statistics (emerging hot spots, KDE, prediction accuracy): one row per located event
--- inside its agency's range with a grid cell x category group x origin dimension it belongs to.
--- x, y in the analysis CRS; local_date in the agency zone.
+-- Input of the grid-cell statistics (emerging hot spots, prediction accuracy): one row per located event
+-- inside its agency's range and the grid (inputs/grid_range_events.sql) x category group x origin dimension it
+-- belongs to (inputs/fan_out.sql). x, y in the analysis CRS; local_date in the agency zone.
 -- Variables: ranges (as inputs/range_events.sql).
-with range_events as (
-/*{model inputs/range_events}*/
+with fan_in as (
+/*{model inputs/grid_range_events}*/
 ),
-events as (
-    select * from range_events where is_located
-),
-grid as (
-    select * from marts.event_units where unit_type = 'grid' and unit_id is not null
+fanned as (
+/*{model inputs/fan_out}*/
 ),
 final as (
-    select e.agency, e.dataset, e.category_group, e.origin_dim as origin, e.local_date, e.x, e.y, g.unit_id
-    from events e
-    join grid g using (dataset, source, event_id)
+    select agency, dataset, category_group, origin_dim as origin, local_date, x, y, unit_id
+    from fanned
 )
 select * from final;

@@ -5,8 +5,14 @@
 with range_events as (
 /*{model inputs/range_events}*/
 ),
+fan_in as (
+    select * from range_events where is_located
+),
+fanned as (
+/*{model inputs/fan_out}*/
+),
 events as (
-    select * from range_events where is_located and origin_dim = 'all'
+    select * from fanned where origin_dim = 'all'
 ),
 final as (
     select agency, dataset, category_group, source, event_id, x, y, location_key,
