@@ -9,8 +9,9 @@ import duckdb
 import pytest
 
 from transforms.marts import compstat as cs
-from transforms.marts.dimensions import periods
+from transforms.marts.dimensions import periods, write_agency_zones
 from transforms.marts.models import run_model
+from transforms.warehouse.db import connect
 
 AS_OF = date(2024, 3, 1)  # leap year: the week 2024-02-24..03-01 holds Feb 29
 
@@ -31,12 +32,10 @@ EVENTS = [
 
 
 def _con() -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
+    con = connect(":memory:", spatial=False)  # sara's session: UTC, the local-time macros
     con.execute("CREATE SCHEMA marts")
     con.execute("CREATE SCHEMA core")
-    con.execute("CREATE TABLE marts.agency_zones (agency VARCHAR, timezone VARCHAR)")
-    con.execute("INSERT INTO marts.agency_zones VALUES ('city', 'America/Los_Angeles')")
+    write_agency_zones(con, {"city": "America/Los_Angeles"})
     con.execute("CREATE TABLE marts.category_groups (dataset VARCHAR, category_group VARCHAR, category VARCHAR)")
     con.execute("INSERT INTO marts.category_groups VALUES ('calls', 'all', '*'), ('calls', 'violent', 'Violent Crime'),"
                 " ('calls', 'property', 'Property Crime')")

@@ -8,7 +8,9 @@ from datetime import date
 import duckdb
 
 from transforms.marts import compstat as cs
+from transforms.marts.dimensions import write_agency_zones
 from transforms.marts.models import run_model
+from transforms.warehouse.db import connect
 
 # (agency, event_id, local_date, district): north has districts on some events, no beats at all
 EVENTS = [
@@ -19,8 +21,7 @@ EVENTS = [
 
 
 def _con() -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
+    con = connect(":memory:", spatial=False)  # sara's session: UTC, the local-time macros
     con.execute("CREATE SCHEMA marts")
     con.execute("CREATE TABLE marts.category_groups AS SELECT 'calls' AS dataset, 'all' AS category_group, "
                 "'*' AS category")
@@ -67,7 +68,7 @@ def test_response_time_months_are_whole_months_inside_the_agency_period():
     for i, when in enumerate(["2024-01-20", "2024-02-10", "2024-02-11", "2024-03-05", "2024-04-02"]):
         con.execute("INSERT INTO core.calls VALUES (?, 'cad', 'north', CAST(? AS DATE) + INTERVAL 20 HOUR, 300, 60, "
                     "240, 1, 'community', true, false, 'Report', 'D1', 'exact', NULL)", [str(i), when])
-    con.execute("CREATE TABLE marts.agency_zones AS SELECT 'north' AS agency, 'UTC' AS timezone")
+    write_agency_zones(con, {"north": "UTC"})
     con.execute("CREATE TABLE marts.horizon AS SELECT 'north' AS agency, DATE '2023-01-01' AS first_date")
     con.execute("CREATE OR REPLACE TABLE marts.periods AS SELECT 'north' AS agency, DATE '2024-03-20' AS as_of")
     con.execute("CREATE TABLE marts.coverage AS SELECT 'north' AS agency, 'calls' AS dataset, "

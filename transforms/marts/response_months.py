@@ -82,15 +82,13 @@ def fill(con: duckdb.DuckDBPyConnection) -> int:
         run_model(con, "response_month_todo")
         n, first, last = con.execute("SELECT count(*), min(month), max(month) FROM response_month_todo").fetchone()
         if n:
-            bounds = _utc_bounds(first, last)  # read by the view when each model runs
-            run_model(con, "response_time_calls")
+            run_model(con, "response_time_calls", **_utc_bounds(first, last))
             for model in MODELS:
-                run_model(con, model, **bounds)
+                run_model(con, model)
             con.execute("INSERT INTO marts.response_months SELECT agency, month FROM response_month_todo")
         return int(n)
     finally:
-        con.execute("DROP VIEW IF EXISTS temp.response_time_calls")
-        for t in ("response_month_window", "response_month_todo", "response_month_days"):
+        for t in ("response_time_calls", "response_month_window", "response_month_todo", "response_month_days"):
             con.execute(f"DROP TABLE IF EXISTS temp.{qident(t)}")
 
 
