@@ -57,18 +57,8 @@ def _check_units(xy: np.ndarray, h: float) -> None:
         )
 
 
-def quartic_kde(
-    px,
-    py,
-    cell_x,
-    cell_y,
-    bandwidth_m: float,
-    weights=None,
-    *,
-    unit: str = "m2",
-    max_pairs: int = 2_000_000,
-    check_units: bool = True,
-) -> np.ndarray:
+def quartic_kde(px, py, cell_x, cell_y, bandwidth_m: float, weights=None, *, unit: str = "m2",
+                max_pairs: int = 2_000_000, check_units: bool = True) -> np.ndarray:
     """Quartic kernel density at each cell centre (cell_x, cell_y), from events (px, py), all in metres.
 
     weights: optional per-event weights (default 1). unit: "m2" (events per square metre) or "km2".
@@ -78,20 +68,9 @@ def quartic_kde(
                             check_units=check_units)[:, 0]
 
 
-def quartic_kde_sets(
-    px,
-    py,
-    cell_x,
-    cell_y,
-    bandwidth_m: float,
-    weights=None,
-    sets=None,
-    *,
-    n_sets: int | None = None,
-    unit: str = "m2",
-    max_pairs: int = 2_000_000,
-    check_units: bool = True,
-) -> np.ndarray:
+def quartic_kde_sets(px, py, cell_x, cell_y, bandwidth_m: float, weights=None, sets=None, *,
+                     n_sets: int | None = None, unit: str = "m2", max_pairs: int = 2_000_000,
+                     check_units: bool = True) -> np.ndarray:
     """The density of several sets of events at once: column s of the result is, bit for bit,
     `quartic_kde` of the events whose `sets` code is s (0 .. n_sets - 1; default: one set).
 
