@@ -343,10 +343,13 @@ def create_build_info(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CREATE TABLE IF NOT EXISTS marts.build_info (key VARCHAR PRIMARY KEY, value VARCHAR)")
     con.execute("COMMENT ON TABLE marts.build_info IS 'what the marts kept between nights were built with; "
                 "key unit_signature: the settings the units and marts.event_units depend on (a change reassigns "
-                "every event); key location_days_signature: the agencies'' zones and the layout marts.location_days "
-                "was built with (a change rebuilds it)'")
-    comment_columns(con, "marts.build_info", {"key": "setting name (unit_signature, location_days_signature)",
-                                              "value": "its value (a JSON list or object of the settings)"})
+                "every event); location_days_signature and response_months_signature: the agencies'' zones and "
+                "the layout marts.location_days and the response-time months were built with (a change rebuilds "
+                "them); repeat_places_state: what marts.repeat_places holds (windows, groups, the loads folded "
+                "in, the as_of of each agency)'")
+    comment_columns(con, "marts.build_info", {"key": "setting name (unit_signature, location_days_signature, "
+                                                     "response_months_signature, repeat_places_state)",
+                                              "value": "its value (a JSON list or object)"})
 
 
 def build_event_units(con: duckdb.DuckDBPyConnection, settings: Settings,
