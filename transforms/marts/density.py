@@ -148,6 +148,6 @@ def _set_codes(e: pl.DataFrame) -> tuple[pl.DataFrame, list[tuple]]:
     in ascending key order), and the combinations in code order."""
     e = e.drop_nulls(DIMS)
     keys = sorted(e.select(DIMS).unique().iter_rows())
-    code = pl.DataFrame({**{d: [k[i] for k in keys] for i, d in enumerate(DIMS)},
-                         "_set": list(range(len(keys)))}, schema_overrides={"_set": pl.Int64})
+    code = pl.DataFrame([pl.Series(d, [k[i] for k in keys], dtype=e.schema[d]) for i, d in enumerate(DIMS)]
+                        + [pl.Series("_set", range(len(keys)), dtype=pl.Int64)])
     return e.join(code, on=DIMS, how="left", maintain_order="left"), keys
