@@ -134,6 +134,8 @@ def _add_terms(out, idx, i, j, k, first, at_point, w, s, max_pairs) -> None:
     the order of the pairs and then of the events: the order `quartic_kde` of each set alone adds them in.
     Each cell's terms are summed in one go (never split across chunks, which would change the bits), in
     chunks of whole cells holding at most max_pairs terms (a cell with more is a chunk of its own)."""
+    if len(i) == 0:
+        return
     n_sets = out.shape[1]
     per_pair = at_point[j]
     cell_starts = np.append(np.flatnonzero(np.r_[True, i[1:] != i[:-1]]), len(i))
