@@ -37,6 +37,8 @@ import duckdb
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's code, not an installed copy
 
 from transforms.marts import compstat, response_months  # noqa: E402
+from transforms.marts.dimensions import write_agency_zones  # noqa: E402
+from transforms.warehouse.db import connect  # noqa: E402
 
 DIGEST = """SELECT count(*), sum(hash(COLUMNS(*)))::VARCHAR FROM marts.{}"""
 
@@ -57,7 +59,7 @@ def history(con: duckdb.DuckDBPyConnection, n: int) -> None:
       FROM range(?) t(i) ORDER BY event_at""", [n])
     con.execute("CREATE TABLE core.call_versions AS SELECT call_id, source, agency, event_at, load_id, "
                 "NULL::VARCHAR AS ended_load_id FROM core.calls")
-    con.execute("CREATE TABLE marts.agency_zones AS SELECT 'city' AS agency, 'America/Chicago' AS timezone")
+    write_agency_zones(con, {"city": "America/Chicago"})  # and the day table of local offsets, as a build does
     con.execute("CREATE TABLE marts.horizon AS SELECT 'city' AS agency, DATE '2023-01-01' AS first_date")
     con.execute("CREATE TABLE marts.coverage AS SELECT 'city' AS agency, 'calls' AS dataset, "
                 "DATE '2023-01-01' AS first_day")
@@ -99,7 +101,7 @@ def digests(con: duckdb.DuckDBPyConnection) -> dict:
 
 
 def run(n: int, folder: Path) -> bool:
-    con = duckdb.connect(str(folder / f"rt_{n}.duckdb"))
+    con = connect(folder / f"rt_{n}.duckdb", spatial=False)  # sara's session: UTC, the local-time macros
     try:
         history(con, n)
         first = step(con)

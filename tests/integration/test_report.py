@@ -13,6 +13,7 @@ import pytest
 
 from tests.support.report import fill_synthetic, render_synthetic, report_warehouse
 from tests.support.report import section_html as _section
+from transforms.marts.dimensions import write_agency_zones
 from transforms.outputs.report import SECTION_IDS, build_report
 
 
@@ -320,8 +321,7 @@ def test_response_times_show_the_true_agency_median_in_minutes(tiny_project, tmp
                         "false AS is_void, 'Report' AS disposition_category, ? AS district, "
                         "'exact' AS time_precision, false AS is_located, 'L1' AS load_id",
                         [cid, resp, resp, district])
-        con.execute("CREATE OR REPLACE TABLE marts.agency_zones AS SELECT 'metro' AS agency, "
-                    "'America/Los_Angeles' AS timezone")
+        write_agency_zones(con, {"metro": "America/Los_Angeles"})
         con.execute("CREATE OR REPLACE TABLE marts.horizon AS SELECT 'metro' AS agency, DATE '2024-01-01' AS "
                     "first_date")
         con.execute("CREATE OR REPLACE TABLE marts.periods AS SELECT 'metro' AS agency, DATE '2024-03-31' AS as_of")
