@@ -40,7 +40,7 @@ from transforms.marts.periods import agency_ends
 from transforms.marts.write import comment_columns, comment_marts
 from transforms.warehouse import db as wh
 from transforms.warehouse.parts import copy_into, scratch, write_part
-from transforms.warehouse.sqlutil import qident, qstr, relation_columns, relation_exists
+from transforms.warehouse.sqlutil import qident, qstr, relation_columns, relation_comments, relation_exists
 
 
 def prepare_partitions(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
@@ -67,9 +67,7 @@ def _copy_mart(con: duckdb.DuckDBPyConnection, name: str, agency: str | None) ->
                           "AND table_name = ?", [name]).fetchone()
     if comment and comment[0]:
         con.execute(f"COMMENT ON TABLE {t} IS {qstr(comment[0])}")
-    comment_columns(con, t, dict(con.execute(
-        "SELECT column_name, comment FROM duckdb_columns() WHERE database_name = 'b' AND schema_name = 'marts' "
-        "AND table_name = ? AND comment IS NOT NULL", [name]).fetchall()))
+    comment_columns(con, t, relation_comments(con, "marts", name, "b"))
 
 
 def marts_partition(settings: Settings, agency: str, build: Path, parts: Path) -> dict:
@@ -136,9 +134,7 @@ def marts_partition(settings: Settings, agency: str, build: Path, parts: Path) -
             tables[name] = {"path": str(path), "rows": write_part(con, f"SELECT * FROM marts.{qident(name)}", path),
                             "comment": comment, "columns": [c[0] for c in cols],
                             "column_comments": {c: cm for c, cm in cols if cm}}
-        views = [{"name": n, "sql": sql, "comment": cm, "column_comments": dict(con.execute(
-            "SELECT column_name, comment FROM duckdb_columns() WHERE database_name = current_database() "
-            "AND schema_name = 'marts' AND table_name = ? AND comment IS NOT NULL", [n]).fetchall())}
+        views = [{"name": n, "sql": sql, "comment": cm, "column_comments": relation_comments(con, "marts", n)}
             for n, sql, cm in con.execute(
             "SELECT view_name, sql, comment FROM duckdb_views() WHERE database_name = current_database() "
             "AND schema_name = 'marts' AND NOT internal ORDER BY view_oid").fetchall()]

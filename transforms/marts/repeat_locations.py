@@ -31,7 +31,7 @@ from transforms.marts.models import run_model
 from transforms.marts.periods import agency_ends
 from transforms.marts.units import create_build_info
 from transforms.marts.write import comment_columns
-from transforms.warehouse.sqlutil import qstr, relation_exists
+from transforms.warehouse.sqlutil import qstr, relation_columns, relation_comments, relation_exists
 
 STATE_KEY = "repeat_places_state"
 STATE_VERSION = 1  # raise when marts.repeat_places' columns or grain change: every warehouse makes it again
@@ -79,11 +79,9 @@ def build_repeat_locations(con: duckdb.DuckDBPyConnection, settings: Settings, a
     con.execute("DROP TABLE _rl_scope")
     _record(con, state)
     run_model(con, "repeat_location_rows", repeat_min_events=an.repeat_min_events)
-    comment_columns(con, "marts.repeat_location_rows", dict(con.execute(  # the columns the two tables share
-        "SELECT p.column_name, p.comment FROM duckdb_columns() p JOIN duckdb_columns() r USING (column_name) "
-        "WHERE p.database_name = current_database() AND r.database_name = current_database() AND p.schema_name "
-        "= 'marts' AND r.schema_name = 'marts' AND p.table_name = 'repeat_places' AND r.table_name = "
-        "'repeat_location_rows' AND p.comment IS NOT NULL").fetchall()))
+    rows = set(relation_columns(con, "marts", "repeat_location_rows"))  # the columns the two tables share
+    comment_columns(con, "marts.repeat_location_rows",
+                    {c: t for c, t in relation_comments(con, "marts", "repeat_places").items() if c in rows})
     # one count column per window: its comment is made here, with the window's length
     for table in ("repeat_places", "repeat_location_rows"):
         comment_columns(con, f"marts.{table}", {

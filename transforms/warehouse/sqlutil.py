@@ -43,6 +43,13 @@ def relation_columns(con, schema: str, name: str, database: str | None = None) -
         "AND schema_name = ? AND table_name = ? ORDER BY column_index", [database, schema, name]).fetchall()]
 
 
+def relation_comments(con, schema: str, name: str, database: str | None = None) -> dict[str, str]:
+    """{column: comment} of the commented columns of schema.name in `database` (default: the connection's own)."""
+    return dict(con.execute(
+        "SELECT column_name, comment FROM duckdb_columns() WHERE database_name = coalesce(?, current_database()) "
+        "AND schema_name = ? AND table_name = ? AND comment IS NOT NULL", [database, schema, name]).fetchall())
+
+
 def raw_column_name(col: str) -> str:
     """The core column that keeps an unmapped source column: raw_<name>, lower case, [a-z0-9_] only."""
     return "raw_" + (re.sub(r"[^a-z0-9]+", "_", col.lower()).strip("_") or "col")
