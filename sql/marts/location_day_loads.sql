@@ -6,13 +6,7 @@
 create table if not exists marts.location_day_loads (load_id varchar);
 
 create or replace temp table location_day_loads_now as
-select load_id from core.calls
-union
-select load_id from core.incidents
-union
-select ended_load_id from core.call_versions where ended_load_id is not null
-union
-select ended_load_id from core.incident_versions where ended_load_id is not null;
+/*{model inputs/core_loads}*/;
 
 delete from marts.location_day_loads
 where load_id not in (select load_id from location_day_loads_now);

@@ -19,7 +19,7 @@ import pytest
 
 from tests.support.loads import load
 from transforms.marts import build as marts
-from transforms.marts import location_days, repeat_locations, response_months
+from transforms.marts import events, location_days, repeat_locations, response_months
 from transforms.warehouse import db as wh
 from transforms.warehouse.sqlutil import qident
 
@@ -117,6 +117,9 @@ def test_hand_made_nights_equal_a_rebuild(tiny_project, tmp_path, monkeypatch):
     real_places = location_days.build_location_days
     monkeypatch.setattr(location_days, "build_location_days",
                         lambda con: places.append(real_places(con)) or places[-1])
+    kept = []  # what each build of marts.events did
+    real_events = events.build_events
+    monkeypatch.setattr(events, "build_events", lambda con, first: kept.append(real_events(con, first)) or kept[-1])
     repeats = []  # what each build of marts.repeat_places did
     real_repeats = repeat_locations.build_repeat_locations
     monkeypatch.setattr(repeat_locations, "build_repeat_locations",
@@ -164,6 +167,11 @@ def test_hand_made_nights_equal_a_rebuild(tiny_project, tmp_path, monkeypatch):
     incremental = repeats[0::2]
     assert all(r["rebuilt"] for r in repeats[1::2])
     assert [(r["rebuilt"], r["places"]) for r in incremental] == [(True, None), (False, 2), (False, 0), (False, 2)]
+    # marts.events took again only the records a night touched: night 2 A, B, C, F and K (B voided and C
+    # cancelled leave it), night 3 none (core kept the newer versions), night 4 G and H
+    incremental = kept[0::2]
+    assert all(k["rebuilt"] for k in kept[1::2])
+    assert [(k["rebuilt"], k["records"]) for k in incremental] == [(True, None), (False, 5), (False, 0), (False, 2)]
     # response times, by hand: the counted calls (community, countable, with an on-scene time) are J and K; the
     # months are the whole local months from the calls' first day (G's December 1, then J's December 5) to
     # February (as_of March 2)
@@ -182,6 +190,7 @@ def test_hand_made_nights_equal_a_rebuild(tiny_project, tmp_path, monkeypatch):
     as_of = date(2024, 3, 31)
     marts.build_all(con, settings, as_of=as_of)
     assert nights[-1]["computed"] == 1 and not nights[-1]["rebuilt"]
+    assert kept[-1] == {"rebuilt": False, "records": 0}  # the horizon moved forward: its old days were deleted
     con.execute("CHECKPOINT")
     assert differences(mart_sums(con), rebuilt_sums(proj.root / "inc.duckdb", tmp_path / "re.duckdb", settings,
                                                      as_of)) == []
@@ -227,6 +236,9 @@ def test_a_replaced_day_that_drops_a_record_equals_a_rebuild(tiny_project, tmp_p
     real_places = location_days.build_location_days
     monkeypatch.setattr(location_days, "build_location_days",
                         lambda con: places.append(real_places(con)) or places[-1])
+    kept = []
+    real_events = events.build_events
+    monkeypatch.setattr(events, "build_events", lambda con, first: kept.append(real_events(con, first)) or kept[-1])
     proj = tiny_project({"feed": BASE + 'format: csv\nfile_pattern: "*.csv"\nrecord_id: []\n'
                          "update_mode: replace_window\nextract_at: {filename_pattern: 'x_(\\d{8})', format: "
                          "'%Y%m%d'}\n"}, city="chicago", extra=FLOOR)
@@ -245,5 +257,52 @@ def test_a_replaced_day_that_drops_a_record_equals_a_rebuild(tiny_project, tmp_p
                                                         as_of)) == [], name
     # the second night rebuilt 1 May's two places, State (reclassified) and Madison (its record dropped)
     assert (places[-2]["rebuilt"], places[-2]["days"], places[-2]["places"]) == (False, 1, 2), places
+    # marts.events took again the three records of 1 May: without a record id a record is its content, so the
+    # reclassified theft is a new record (the robbery) and the theft a dropped one, as is the burglary
+    assert kept[-2] == {"rebuilt": False, "records": 3}, kept
+    assert con.execute("SELECT count(*) FROM marts.events WHERE address_block LIKE '%MADISON%'").fetchone()[0] == 0
     keys = [k for k, in con.execute("SELECT DISTINCT location_key FROM marts.repeat_location_rows").fetchall()]
     assert keys and not any("MADISON" in k for k in keys), keys
+
+
+def test_a_point_that_becomes_a_placeholder_is_taken_again(tiny_project):
+    """marts.events flags the events at a placeholder point: when a point becomes one (or stops being one) the
+    events there are taken again, as a build from scratch flags them."""
+    from transforms.marts.dimensions import build_dimensions
+
+    proj = tiny_project(crosswalks=None)
+    settings, con = proj.settings, proj.connect("ph.duckdb")
+    name, rows = next(iter(NIGHTS.items()))
+    path = settings.source_landing("cad") / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join([HEADER, *rows]) + "\n")
+    assert load(con, settings, path, run="r1").status == "loaded"
+    marts.build_all(con, settings, as_of=date(2024, 3, 2))
+    agency, x, y, n = con.execute("SELECT agency, x, y, count(*) FROM marts.events WHERE is_located GROUP BY ALL "
+                                  "ORDER BY 4 DESC, 2, 3 LIMIT 1").fetchone()
+    assert n >= 2
+    every = "SELECT * FROM marts.events ORDER BY dataset, source, event_id"
+
+    def flagged() -> int:
+        return con.execute("SELECT count(*) FROM marts.events WHERE location_issue = 'placeholder'").fetchone()[0]
+
+    def from_scratch() -> list:
+        got = con.execute(every).fetchall()
+        con.execute("DROP TABLE marts.events")
+        build_dimensions(con, settings)
+        assert con.execute(every).fetchall() == got
+        return got
+
+    assert flagged() == 0
+    con.execute("INSERT INTO marts.placeholder_points (agency, x, y) VALUES (?, ?, ?)", [agency, x, y])
+    kept = []
+    real = events.build_events
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(events, "build_events", lambda con, first: kept.append(real(con, first)) or kept[-1])
+        build_dimensions(con, settings)
+        assert kept[-1] == {"rebuilt": False, "records": n} and flagged() == n
+        from_scratch()
+        con.execute("DELETE FROM marts.placeholder_points")
+        build_dimensions(con, settings)
+        assert kept[-1] == {"rebuilt": False, "records": n} and flagged() == 0
+        from_scratch()

@@ -6,7 +6,8 @@ The steps, each in its own module:
                      coverage_daily), from all of core (periods.py)
 - changes            what the nights changed: marts.changes, changes_summary, from the version history
                      (changes.py); made with the periods on a scaled-out night
-- windows            marts.windows, horizon, events, the event_dims view, per agency (dimensions.py)
+- windows            marts.windows, horizon, the event_dims view, per agency (dimensions.py); marts.events,
+                     kept between nights: only the records a night touched are taken again (events.py)
 - event_units, units which unit each located event falls in; every spatial unit (units.py)
 - hotspot_counts, hotspots        non-zero counts per unit; Getis-Ord Gi* (hotspots.py)
 - study_area                      how much of the area the data fill; a warning when most cells are empty
@@ -51,6 +52,7 @@ from transforms.marts import (
     demand,
     density,
     emerging_hotspots,
+    events,
     hotspots,
     location_days,
     near_repeat,
@@ -74,7 +76,8 @@ from transforms.warehouse.sqlutil import qident
 # made once on the whole build file before a scaled-out night's fan-out (prepare), copied into each agency's part
 WHOLE_FILE_MARTS = (*PERIOD_MARTS, *changes.TABLES)
 # kept between nights (incremental); everything else is rebuilt
-KEEP = {"event_units", "build_info", *location_days.TABLES, *response_months.TABLES, "repeat_places"}
+KEEP = {"event_units", "build_info", *events.TABLES, *location_days.TABLES, *response_months.TABLES,
+        "repeat_places"}
 
 
 def drop_rebuilt(con: duckdb.DuckDBPyConnection, keep: tuple[str, ...] = ()) -> None:

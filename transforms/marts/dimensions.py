@@ -20,6 +20,7 @@ import duckdb
 import polars as pl
 
 from transforms.config import Settings
+from transforms.marts import events
 from transforms.marts.models import run_model
 from transforms.marts.periods import agency_ends
 from transforms.marts.write import Mart, write_mart
@@ -144,6 +145,5 @@ def build_dimensions(con: duckdb.DuckDBPyConnection, settings: Settings, problem
     first = hz["first_date"].min()
     # a UTC bound a day early (no zone is a day off UTC) lets the scan skip old row groups; the exact bound
     # is on the local date (no agency with an as_of: no bound, and no events, since none has a horizon)
-    run_model(con, "events", sara_first_utc=None if first is None else
-              datetime(first.year, first.month, first.day) - timedelta(days=1))
+    events.build_events(con, None if first is None else datetime(first.year, first.month, first.day) - timedelta(days=1))
     run_model(con, "event_dims")

@@ -28,6 +28,7 @@ from transforms.config import Settings
 from transforms.marts import build as marts
 from transforms.marts import (
     dimensions,
+    events,
     location_days,
     problems,
     repeat_locations,
@@ -197,6 +198,8 @@ def merge_marts(con: duckdb.DuckDBPyConnection, settings: Settings, manifests: l
         units.create_build_info(con)
         con.execute("INSERT OR REPLACE INTO marts.build_info VALUES (?, ?)",
                     [location_days.SIGNATURE_KEY, location_days.signature(con)])
+    if relation_exists(con, "marts", "events"):  # the parts' events are the whole file's
+        events.record_merged(con)
     if relation_exists(con, "marts", "repeat_places"):  # the places the parts made are the whole file's
         repeat_locations.record_merged(con, settings)
     if response_months.present(con):  # the months the parts kept and completed are the whole file's

@@ -1,0 +1,92 @@
+"""marts.events, kept between nights: the input of every mart, brought up to date with what a night changed.
+
+One row per countable event (calls and incidents) from each agency's first date in marts.horizon on
+(sql/marts/inputs/event_rows.sql). A night takes again from core only the records it touched and drops the days
+that left the horizon (sql/marts/events_update.sql), instead of writing every event of the windows again;
+marts.event_loads records the loads folded in. The table is made from scratch (sql/marts/events.sql) when it is
+missing, when what its rows are a function of besides core changed (the agencies and their zones, core's
+columns, this layout: STATE_VERSION), or when an agency's first date moved back (its older days were never
+taken). The result equals a build from scratch (tests/integration/test_incremental_marts.py).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+
+import duckdb
+
+from transforms.marts.models import run_model
+from transforms.marts.units import create_build_info
+from transforms.warehouse.sqlutil import relation_exists
+
+TABLES = ("events", "event_loads")
+STATE_KEY = "events_state"
+STATE_VERSION = 1  # raise when marts.events' columns or rules change: every warehouse makes it again
+
+# the update's scope: the records of events_changed (sql/marts/events_update.sql)
+SCOPE = {
+    "calls_scope": "semi join (select source, event_id from events_changed where dataset = 'calls') ch "
+                   "on ch.source = c.source and ch.event_id = c.call_id",
+    "incidents_scope": "semi join (select source, event_id from events_changed where dataset = 'incidents') ch "
+                       "on ch.source = i.source and ch.event_id = i.incident_id",
+}
+EVERY_RECORD = {"calls_scope": "", "incidents_scope": ""}
+
+
+def _state(con: duckdb.DuckDBPyConnection) -> dict:
+    """What marts.events' rows are a function of besides core's rows and the placeholder points: its layout,
+    each agency's zone, core's columns; and each agency's first date (which may move forward)."""
+    zones = con.execute("SELECT agency, timezone FROM marts.agency_zones ORDER BY agency").fetchall()
+    cols = con.execute("SELECT table_name, column_name, data_type FROM duckdb_columns() WHERE database_name = "
+                       "current_database() AND schema_name = 'core' AND table_name IN ('calls', 'incidents') "
+                       "ORDER BY ALL").fetchall()
+    first = con.execute("SELECT agency, min(first_date) FROM marts.horizon GROUP BY agency ORDER BY agency").fetchall()
+    state = {"version": STATE_VERSION, "zones": [list(z) for z in zones], "core": [list(c) for c in cols],
+             "first": {a: d.isoformat() for a, d in first}}
+    return json.loads(json.dumps(state, sort_keys=True))  # as it reads back from build_info
+
+
+def _can_update(con: duckdb.DuckDBPyConnection, state: dict) -> bool:
+    """marts.events can be brought up to date from the state it was made with: the same layout, zones and
+    core columns, the same agencies, and no agency's first date earlier than before."""
+    if not all(relation_exists(con, "marts", t) for t in TABLES):
+        return False
+    row = con.execute("SELECT value FROM marts.build_info WHERE key = ?", [STATE_KEY]).fetchone()
+    old = json.loads(row[0]) if row else {}
+    if {k: v for k, v in old.items() if k != "first"} != {k: v for k, v in state.items() if k != "first"}:
+        return False
+    was, now = old["first"], state["first"]
+    return was.keys() == now.keys() and all(date.fromisoformat(now[a]) >= date.fromisoformat(was[a]) for a in now)
+
+
+def build_events(con: duckdb.DuckDBPyConnection, first_utc: datetime | None) -> dict:
+    """marts.events and marts.event_loads, after marts.horizon and marts.placeholder_points: updated with the
+    records a night touched when it can be, else made from scratch. first_utc: a day before the earliest first
+    date of every agency (None: no agency has an as_of, and there are no events). Returns {"rebuilt": bool,
+    "records": records taken again (None when rebuilt)}."""
+    create_build_info(con)
+    state = _state(con)
+    con.execute("DROP TABLE IF EXISTS temp.events_changed")
+    if _can_update(con, state):
+        run_model(con, "events_update", fragments=SCOPE, sara_first_utc=first_utc)
+        records = con.execute("SELECT count(*) FROM events_changed").fetchone()[0]
+        con.execute("DROP TABLE events_changed")
+    else:
+        run_model(con, "events", fragments=EVERY_RECORD, sara_first_utc=first_utc)
+        records = None
+    _record(con, state)
+    return {"rebuilt": records is None, "records": records}
+
+
+def _record(con: duckdb.DuckDBPyConnection, state: dict) -> None:
+    run_model(con, "event_loads")
+    con.execute("INSERT OR REPLACE INTO marts.build_info VALUES (?, ?)", [STATE_KEY, json.dumps(state, sort_keys=True)])
+
+
+def record_merged(con: duckdb.DuckDBPyConnection) -> None:
+    """After a night of agency parts: marts.events, the union of the parts' events, is the whole file's as a
+    local night makes it; its loads are recorded from the whole file's core, so the next local night goes on
+    from it."""
+    create_build_info(con)
+    _record(con, _state(con))
