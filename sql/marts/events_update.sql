@@ -6,11 +6,13 @@
 --   * it has a version (core.call_versions, core.incident_versions) ended by a load not folded in yet: an
 --     extract that replaces the days it covers drops the events it no longer lists (a late older version,
 --     ended by its own load, never was the one counted);
---   * it stands at a point that became or stopped being one of marts.placeholder_points (its location_issue).
--- Every other row is a function of its own row of core, its agency's zone and the horizon's first date,
--- which the caller checked did not change (or moved forward only: the days before it are deleted here).
+--   * it stands at a point that became or stopped being one of marts.placeholder_points (its location_issue);
+--   * its local date is before its agency's first date in marts.horizon (the caller checked that no first date
+--     moved back): it is deleted, and not inserted again.
+-- Every other row is a function of its own row of core, its agency's zone and the horizon's first date.
 -- Variables: sara_first_utc (sql/marts/inputs/event_rows.sql). Fragments: calls_scope, incidents_scope (the
--- semi joins on events_changed). Leaves the temporary table events_changed (dataset, source, event_id).
+-- semi joins on events_changed). Leaves the temporary table events_changed (dataset, source, event_id): every
+-- record whose row left marts.events or was inserted (marts.event_units reads it: transforms/marts/units.py).
 create or replace temp table events_changed as
 with folded as (
     select load_id from marts.event_loads
@@ -40,16 +42,17 @@ final as (
     from marts.events e
     left join placeholders p on p.agency = e.agency and p.x = e.x and p.y = e.y
     where coalesce(e.location_issue = 'placeholder', false) <> (p.agency is not null)
+    union
+    select e.dataset, e.source, e.event_id
+    from marts.events e
+    join (select agency, min(first_date) as first_date from marts.horizon group by agency) h using (agency)
+    where e.local_date < h.first_date
 )
 select * from final;
 
 delete from marts.events e
 using events_changed c
 where e.dataset = c.dataset and e.source = c.source and e.event_id = c.event_id;
-
-delete from marts.events e
-using (select agency, min(first_date) as first_date from marts.horizon group by agency) h
-where e.agency = h.agency and e.local_date < h.first_date;
 
 insert into marts.events
 /*{model inputs/event_rows}*/;

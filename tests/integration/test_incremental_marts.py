@@ -19,7 +19,7 @@ import pytest
 
 from tests.support.loads import load
 from transforms.marts import build as marts
-from transforms.marts import events, location_days, repeat_locations, response_months
+from transforms.marts import events, location_days, repeat_locations, response_months, units
 from transforms.warehouse import db as wh
 from transforms.warehouse.sqlutil import qident
 
@@ -120,6 +120,10 @@ def test_hand_made_nights_equal_a_rebuild(tiny_project, tmp_path, monkeypatch):
     kept = []  # what each build of marts.events did
     real_events = events.build_events
     monkeypatch.setattr(events, "build_events", lambda con, first: kept.append(real_events(con, first)) or kept[-1])
+    assigned = []  # what each build of marts.event_units did
+    real_units = units.build_event_units
+    monkeypatch.setattr(units, "build_event_units",
+                        lambda con, settings, sets: assigned.append(real_units(con, settings, sets)) or assigned[-1])
     repeats = []  # what each build of marts.repeat_places did
     real_repeats = repeat_locations.build_repeat_locations
     monkeypatch.setattr(repeat_locations, "build_repeat_locations",
@@ -172,6 +176,10 @@ def test_hand_made_nights_equal_a_rebuild(tiny_project, tmp_path, monkeypatch):
     incremental = kept[0::2]
     assert all(k["rebuilt"] for k in kept[1::2])
     assert [(k["rebuilt"], k["records"]) for k in incremental] == [(True, None), (False, 5), (False, 0), (False, 2)]
+    # and marts.event_units followed it with those records only: night 2 A, F and K (located, counted), night 4
+    # G and H; the rebuilds beside compared every event
+    assert [(a["followed"], a["assigned"]) for a in assigned[0::2]] == [(False, 8), (True, 3), (True, 0), (True, 2)]
+    assert not any(a["followed"] for a in assigned[1::2])
     # response times, by hand: the counted calls (community, countable, with an on-scene time) are J and K; the
     # months are the whole local months from the calls' first day (G's December 1, then J's December 5) to
     # February (as_of March 2)
@@ -190,7 +198,7 @@ def test_hand_made_nights_equal_a_rebuild(tiny_project, tmp_path, monkeypatch):
     as_of = date(2024, 3, 31)
     marts.build_all(con, settings, as_of=as_of)
     assert nights[-1]["computed"] == 1 and not nights[-1]["rebuilt"]
-    assert kept[-1] == {"rebuilt": False, "records": 0}  # the horizon moved forward: its old days were deleted
+    assert kept[-1] == {"rebuilt": False, "records": 0}  # the horizon still starts on 2023-01-01 (CompStat)
     con.execute("CHECKPOINT")
     assert differences(mart_sums(con), rebuilt_sums(proj.root / "inc.duckdb", tmp_path / "re.duckdb", settings,
                                                      as_of)) == []
@@ -198,6 +206,17 @@ def test_hand_made_nights_equal_a_rebuild(tiny_project, tmp_path, monkeypatch):
     assert repeats[-2] == {"rebuilt": False, "places": 3}  # (the last is the rebuild beside it)
     assert con.execute("SELECT CAST(month AS VARCHAR) FROM marts.response_months ORDER BY 1").fetchall() == [
         ("2024-01-01",), ("2024-02-01",), ("2024-03-01",)]
+    # a new year: the horizon's first date moves past J (2023-12-05), which leaves marts.events, taken again as
+    # the one record of the night (K, 2024-01-10, stays); still equal to a rebuild
+    as_of = date(2025, 1, 2)
+    marts.build_all(con, settings, as_of=as_of)
+    assert date(2023, 12, 5) < con.execute("SELECT min(first_date) FROM marts.horizon").fetchone()[0] <= \
+        date(2024, 1, 10)
+    assert kept[-1] == {"rebuilt": False, "records": 1} and assigned[-1] == {"followed": True, "assigned": 0}
+    assert con.execute("SELECT min(local_date) FROM marts.events").fetchone()[0] == date(2024, 1, 10)
+    con.execute("CHECKPOINT")
+    assert differences(mart_sums(con), rebuilt_sums(proj.root / "inc.duckdb", tmp_path / "re.duckdb", settings,
+                                                     as_of)) == []
 
 
 @pytest.mark.slow

@@ -17,7 +17,7 @@ from datetime import date, datetime
 import duckdb
 
 from transforms.marts.models import run_model
-from transforms.marts.units import create_build_info
+from transforms.marts.write import create_build_info
 from transforms.warehouse.sqlutil import relation_exists
 
 TABLES = ("events", "event_loads")
@@ -67,16 +67,43 @@ def build_events(con: duckdb.DuckDBPyConnection, first_utc: datetime | None) -> 
     "records": records taken again (None when rebuilt)}."""
     create_build_info(con)
     state = _state(con)
-    con.execute("DROP TABLE IF EXISTS temp.events_changed")
+    for t in ("events_changed", "events_changed_span"):
+        con.execute(f"DROP TABLE IF EXISTS temp.{t}")
     if _can_update(con, state):
+        before = generation(con)
         run_model(con, "events_update", fragments=SCOPE, sara_first_utc=first_utc)
         records = con.execute("SELECT count(*) FROM events_changed").fetchone()[0]
-        con.execute("DROP TABLE events_changed")
     else:
         run_model(con, "events", fragments=EVERY_RECORD, sara_first_utc=first_utc)
         records = None
     _record(con, state)
+    if records is not None:
+        con.execute("CREATE TEMP TABLE events_changed_span AS SELECT ? AS generation_before, ? AS generation_after",
+                    [before, generation(con)])
     return {"rebuilt": records is None, "records": records}
+
+
+def generation(con: duckdb.DuckDBPyConnection) -> str:
+    """A fingerprint of what marts.events holds (the state it was made with, the loads it folded in, the
+    placeholder points it flagged): a step that keeps something per event (marts.event_units) records the one it
+    is in step with, and may follow an update with the records it took again (the temporary table
+    events_changed, left with events_changed_span: the generations before and after) only from that one."""
+    state = con.execute("SELECT value FROM marts.build_info WHERE key = ?", [STATE_KEY]).fetchone()
+    loads = con.execute("SELECT count(*), coalesce(sum(hash(load_id)), 0) FROM marts.event_loads").fetchone()
+    points = con.execute("SELECT count(*), coalesce(sum(hash(agency, x, y)), 0) FROM marts.placeholder_points "
+                         "WHERE x IS NOT NULL").fetchone() if relation_exists(con, "marts", "placeholder_points") \
+        else (0, 0)
+    return json.dumps([state[0] if state else None, [str(v) for v in loads], [str(v) for v in points]])
+
+
+def changed_since(con: duckdb.DuckDBPyConnection, kept: str | None) -> bool:
+    """The temporary table events_changed holds every record that left or entered marts.events since the
+    generation `kept` (what a step recorded when it last followed marts.events): marts.events was updated in
+    this connection from that generation, and not changed since."""
+    if kept is None or not relation_exists(con, "main", "events_changed_span", "temp"):
+        return False
+    span = con.execute("SELECT generation_before, generation_after FROM events_changed_span").fetchone()
+    return span == (kept, generation(con))
 
 
 def _record(con: duckdb.DuckDBPyConnection, state: dict) -> None:

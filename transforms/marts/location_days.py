@@ -25,8 +25,7 @@ from datetime import UTC, datetime, time, timedelta
 import duckdb
 
 from transforms.marts.models import run_model
-from transforms.marts.units import create_build_info
-from transforms.marts.write import comment_columns
+from transforms.marts.write import comment_columns, create_build_info
 from transforms.warehouse.sqlutil import qident, qstr
 
 TABLES = ("location_days", "location_day_events", "location_day_loads")

@@ -38,7 +38,7 @@ from transforms.marts import (
     units,
 )
 from transforms.marts.periods import agency_ends
-from transforms.marts.write import comment_columns, comment_marts
+from transforms.marts.write import comment_columns, comment_marts, create_build_info
 from transforms.warehouse import db as wh
 from transforms.warehouse.parts import copy_into, scratch, write_part
 from transforms.warehouse.sqlutil import qident, qstr, relation_columns, relation_comments, relation_exists
@@ -114,7 +114,7 @@ def marts_partition(settings: Settings, agency: str, build: Path, parts: Path) -
         if relation_exists(con, "marts", "event_units", "b"):  # kept between nights: incremental per agency too
             con.execute("CREATE TABLE marts.event_units AS SELECT * FROM b.marts.event_units WHERE agency = ?",
                         [agency])
-            units.create_build_info(con)
+            create_build_info(con)
             if relation_exists(con, "marts", "build_info", "b"):
                 sig = con.execute("SELECT value FROM b.marts.build_info WHERE key = 'unit_signature'").fetchone()
                 if sig and sig[0] == units.unit_signature(settings):  # same units as the whole config's
@@ -165,7 +165,7 @@ def merge_marts(con: duckdb.DuckDBPyConnection, settings: Settings, manifests: l
     for name in names:
         parts = [m["tables"][name] for m in manifests if name in m["tables"]]
         if name == "build_info":
-            units.create_build_info(con)
+            create_build_info(con)
             con.execute("INSERT INTO marts.build_info VALUES ('unit_signature', ?)", [units.unit_signature(settings)])
             continue
         if name in SAME_IN_EVERY_PART:
@@ -195,15 +195,17 @@ def merge_marts(con: duckdb.DuckDBPyConnection, settings: Settings, manifests: l
             con.execute(f"COMMENT ON VIEW marts.{qident(v['name'])} IS {qstr(v['comment'])}")
         comment_columns(con, f"marts.{qident(v['name'])}", v.get("column_comments", {}))
     if relation_exists(con, "marts", "location_days"):  # the aggregate the parts copied is the whole file's
-        units.create_build_info(con)
+        create_build_info(con)
         con.execute("INSERT OR REPLACE INTO marts.build_info VALUES (?, ?)",
                     [location_days.SIGNATURE_KEY, location_days.signature(con)])
     if relation_exists(con, "marts", "events"):  # the parts' events are the whole file's
         events.record_merged(con)
+        if relation_exists(con, "marts", "event_units"):  # each part's assignment followed its own events
+            units.record_events_generation(con)
     if relation_exists(con, "marts", "repeat_places"):  # the places the parts made are the whole file's
         repeat_locations.record_merged(con, settings)
     if response_months.present(con):  # the months the parts kept and completed are the whole file's
-        units.create_build_info(con)
+        create_build_info(con)
         con.execute("INSERT OR REPLACE INTO marts.build_info VALUES (?, ?)",
                     [response_months.SIGNATURE_KEY, response_months.signature(con)])
     # the parts have no version history: restatements (and tonight's published figures) on the whole file

@@ -29,8 +29,7 @@ from transforms.marts import location_days
 from transforms.marts.location_labels import build_location_labels
 from transforms.marts.models import run_model
 from transforms.marts.periods import agency_ends
-from transforms.marts.units import create_build_info
-from transforms.marts.write import comment_columns
+from transforms.marts.write import comment_columns, create_build_info
 from transforms.warehouse.sqlutil import qstr, relation_columns, relation_comments, relation_exists
 
 STATE_KEY = "repeat_places_state"

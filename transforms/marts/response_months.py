@@ -30,7 +30,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import duckdb
 
 from transforms.marts.models import run_model
-from transforms.marts.units import create_build_info
+from transforms.marts.write import create_build_info
 from transforms.warehouse.sqlutil import qident, relation_exists
 
 MARTS = ("response_times", "response_times_agency", "response_times_excluded")

@@ -34,8 +34,16 @@ from pyproj import Transformer
 from shapely.ops import transform
 
 from transforms.config import Settings
+from transforms.marts import events
 from transforms.marts.models import read_model, run_model
-from transforms.marts.write import Mart, comment_columns, create_mart, insert_rows, write_mart
+from transforms.marts.write import (
+    Mart,
+    comment_columns,
+    create_build_info,
+    create_mart,
+    insert_rows,
+    write_mart,
+)
 from transforms.warehouse.geo import agency_area, tag_polygons
 
 
@@ -267,6 +275,7 @@ UNITS = Mart("units", "agency VARCHAR, unit_type VARCHAR, unit_id VARCHAR, ix IN
         "geom": "the unit's shape in the agency's analysis CRS: the cell, hex or polygon, or the street "
                 "segment",
     })
+EVENTS_KEY = "event_units_events"  # build_info: the generation of marts.events the assignment follows
 EVENT_UNITS = Mart("event_units", "dataset VARCHAR, source VARCHAR, event_id VARCHAR, agency VARCHAR, "
                    "unit_type VARCHAR, unit_id VARCHAR, load_id VARCHAR, left_out VARCHAR",
                    "one row per located event and unit type: the unit it falls in (street: the nearest segment "
@@ -338,28 +347,16 @@ def _assign(ev: pl.DataFrame, code: str, settings: Settings, sets: dict[str, Uni
     return out
 
 
-def create_build_info(con: duckdb.DuckDBPyConnection) -> None:
-    """marts.build_info (kept between nights, as marts.event_units), with its comments."""
-    con.execute("CREATE TABLE IF NOT EXISTS marts.build_info (key VARCHAR PRIMARY KEY, value VARCHAR)")
-    con.execute("COMMENT ON TABLE marts.build_info IS 'what the marts kept between nights were built with; "
-                "key unit_signature: the settings the units and marts.event_units depend on (a change reassigns "
-                "every event); location_days_signature and response_months_signature: the agencies'' zones and "
-                "the layout marts.location_days and the response-time months were built with (a change rebuilds "
-                "them); repeat_places_state: what marts.repeat_places holds (windows, groups, the loads folded "
-                "in, the as_of of each agency); events_state: the zones, core columns and first dates "
-                "marts.events was made with'")
-    comment_columns(con, "marts.build_info", {"key": "setting name (unit_signature, location_days_signature, "
-                                                     "response_months_signature, repeat_places_state)",
-                                              "value": "its value (a JSON list or object)"})
-
-
 def build_event_units(con: duckdb.DuckDBPyConnection, settings: Settings,
-                      unit_sets: dict[str, dict[str, UnitSet]]) -> int:
+                      unit_sets: dict[str, dict[str, UnitSet]]) -> dict:
     """marts.event_units: each located event's unit for every unit type (street: null when unsnapped).
 
     Incremental: only events that are new or were reloaded since (a different load_id) are assigned;
     rows of events that left marts.events are deleted; a change of the unit settings reassigns everything.
-    Returns the number of events assigned in this run.
+    When marts.events was updated in this connection from the generation the assignment last followed, only the
+    records it took again are looked at (events_changed: transforms/marts/events.py); else every event is
+    compared with its row. Returns {"assigned": events assigned in this run, "followed": whether only the records
+    marts.events took again were looked at}.
     """
     signature = unit_signature(settings)
     create_mart(con, EVENT_UNITS, replace=False)
@@ -370,21 +367,37 @@ def build_event_units(con: duckdb.DuckDBPyConnection, settings: Settings,
         comment_columns(con, EVENT_UNITS.table, {"left_out": EVENT_UNITS.comments["left_out"]})
     create_build_info(con)
     old = con.execute("SELECT value FROM marts.build_info WHERE key = 'unit_signature'").fetchone()
+    kept = con.execute("SELECT value FROM marts.build_info WHERE key = ?", [EVENTS_KEY]).fetchone()
     if old is None or old[0] != signature:
         con.execute("DELETE FROM marts.event_units")
         con.execute("INSERT OR REPLACE INTO marts.build_info VALUES ('unit_signature', ?)", [signature])
-    run_model(con, "event_units_prune", keep_placeholders=settings.sara.analysis.keep_placeholders)
+        kept = None
+    followed = events.changed_since(con, kept[0] if kept else None)
+    if followed:
+        con.execute("DELETE FROM marts.event_units u USING events_changed c "
+                    "WHERE u.dataset = c.dataset AND u.source = c.source AND u.event_id = c.event_id")
+        scope = "semi join events_changed c on c.dataset = e.dataset and c.source = e.source and c.event_id = e.event_id"
+    else:
+        run_model(con, "event_units_prune", keep_placeholders=settings.sara.analysis.keep_placeholders)
+        scope = ""
     frames = []
     n_new = 0
     for code, sets in unit_sets.items():
-        ev = read_model(con, "inputs/unassigned_events", agency=code)
+        ev = read_model(con, "inputs/unassigned_events", fragments={"scope": scope}, agency=code)
         if ev.is_empty():
             continue
         n_new += len(ev)
         frames += _assign(ev, code, settings, sets)
     if frames:
         insert_rows(con, EVENT_UNITS, pl.concat(frames, how="vertical_relaxed"))
-    return n_new
+    record_events_generation(con)
+    return {"assigned": n_new, "followed": followed}
+
+
+def record_events_generation(con: duckdb.DuckDBPyConnection) -> None:
+    """marts.event_units now follows marts.events as it is: its generation, from which the next update of
+    marts.events can be followed with the records it took again."""
+    con.execute("INSERT OR REPLACE INTO marts.build_info VALUES (?, ?)", [EVENTS_KEY, events.generation(con)])
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -235,3 +235,20 @@ def write_mart(con: duckdb.DuckDBPyConnection, mart: Mart, rows: pl.DataFrame | 
     """marts.<name> created from its declaration and filled with rows; returns the number of rows."""
     create_mart(con, mart)
     return insert_rows(con, mart, rows)
+
+
+def create_build_info(con: duckdb.DuckDBPyConnection) -> None:
+    """marts.build_info (kept between nights, as marts.event_units), with its comments."""
+    con.execute("CREATE TABLE IF NOT EXISTS marts.build_info (key VARCHAR PRIMARY KEY, value VARCHAR)")
+    con.execute("COMMENT ON TABLE marts.build_info IS 'what the marts kept between nights were built with; "
+                "key unit_signature: the settings the units and marts.event_units depend on (a change reassigns "
+                "every event); location_days_signature and response_months_signature: the agencies'' zones and "
+                "the layout marts.location_days and the response-time months were built with (a change rebuilds "
+                "them); repeat_places_state: what marts.repeat_places holds (windows, groups, the loads folded "
+                "in, the as_of of each agency); events_state: the zones, core columns and first dates "
+                "marts.events was made with; event_units_events: the generation of marts.events (its state, "
+                "loads and placeholder points) marts.event_units follows'")
+    comment_columns(con, "marts.build_info", {"key": "setting name (unit_signature, location_days_signature, "
+                                                     "response_months_signature, repeat_places_state, "
+                                                     "events_state, event_units_events)",
+                                              "value": "its value (a JSON list or object)"})
