@@ -125,7 +125,8 @@ def stage_night(project: str, published: str, files: list[tuple[str, str]], memo
     out["audit_errors"] = [a.name for a in audits if a.status == "fail" and a.severity == "error"]
     st.lap("audits")
     out["mart_steps"] = {}  # seconds per mart step, as build_all times them
-    marts.build_all(con, settings, as_of=date.fromisoformat(as_of), timings=out["mart_steps"])
+    out["kept"] = {}  # what each step kept between nights did (rebuilt or updated, and how much)
+    marts.build_all(con, settings, as_of=date.fromisoformat(as_of), timings=out["mart_steps"], details=out["kept"])
     st.lap("marts")
     out["marts"] = nd._mart_digests(con)
     out["restated"] = restated(con)

@@ -17,6 +17,17 @@ def marts_cost(night: dict) -> tuple[float, float]:
 PUBLISH_STEPS = ("settle after load (target 4)", "checkpoint", "publish")
 
 
+def _did(did: dict | None) -> str:
+    """What a step kept between nights did, in a cell: 'rebuilt', or its counts (records, places, days ...)."""
+    if not did:
+        return "-"
+    if did.get("rebuilt"):
+        return "rebuilt"
+    words = [k if v is True else f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}"
+             for k, v in did.items() if k != "rebuilt" and v is not False and v is not None]
+    return " ".join(words)[:23]
+
+
 def _night_table(nights: list[dict]) -> None:
     names = list(dict.fromkeys(s[0] for n in nights for s in n["steps"]))
     heads = ["history"] + [f"night {i}" for i in range(1, len(nights))]
@@ -34,6 +45,9 @@ def _night_table(nights: list[dict]) -> None:
     for step in dict.fromkeys(k for n in nights for k in n.get("mart_steps", {})):
         print(f"    {'marts: ' + step:30}" + "".join(
             f" {n.get('mart_steps', {}).get(step, 0.0):>7.2f} {'':>14}" for n in nights))
+    # what the marts kept between nights did: made from scratch, or updated with what changed (and how much)
+    for step in dict.fromkeys(k for n in nights for k in n.get("kept", {})):
+        print(f"    {'kept: ' + step:30}" + "".join(f" {_did(n.get('kept', {}).get(step)):>23}" for n in nights))
     print(f"  {'peak RSS MB':32}" + "".join(f" {n['rss_mb']:>22,.0f}" for n in nights))
     print(f"  {'warehouse file MB':32}" + "".join(f" {n['bytes'] / 1e6:>22,.0f}" for n in nights))
 

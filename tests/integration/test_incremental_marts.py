@@ -128,8 +128,10 @@ def test_hand_made_nights_equal_a_rebuild(tiny_project, tmp_path, monkeypatch):
     real_repeats = repeat_locations.build_repeat_locations
     monkeypatch.setattr(repeat_locations, "build_repeat_locations",
                         lambda con, settings: repeats.append(real_repeats(con, settings)) or repeats[-1])
-    # Test City has three places: make again only the places in scope however many of the kept rows they are
+    # Test City has three places: make again only the places in scope however many of the kept rows they are,
+    # and take again only the events touched however many of marts.events they are
     monkeypatch.setattr(repeat_locations, "REDO_SHARE", 1.0)
+    monkeypatch.setattr(events, "REDO_SHARE", 1.0)
     proj = tiny_project(crosswalks=None)
     settings = proj.settings
     con = proj.connect("inc.duckdb")
@@ -258,6 +260,7 @@ def test_a_replaced_day_that_drops_a_record_equals_a_rebuild(tiny_project, tmp_p
     kept = []
     real_events = events.build_events
     monkeypatch.setattr(events, "build_events", lambda con, first: kept.append(real_events(con, first)) or kept[-1])
+    monkeypatch.setattr(events, "REDO_SHARE", 1.0)  # three records: take them again, however many of the rows
     proj = tiny_project({"feed": BASE + 'format: csv\nfile_pattern: "*.csv"\nrecord_id: []\n'
                          "update_mode: replace_window\nextract_at: {filename_pattern: 'x_(\\d{8})', format: "
                          "'%Y%m%d'}\n"}, city="chicago", extra=FLOOR)
@@ -318,10 +321,18 @@ def test_a_point_that_becomes_a_placeholder_is_taken_again(tiny_project):
     real = events.build_events
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(events, "build_events", lambda con, first: kept.append(real(con, first)) or kept[-1])
+        mp.setattr(events, "REDO_SHARE", 1.0)  # a handful of events: take them again, however many of the rows
         build_dimensions(con, settings)
         assert kept[-1] == {"rebuilt": False, "records": n} and flagged() == n
         from_scratch()
         con.execute("DELETE FROM marts.placeholder_points")
         build_dimensions(con, settings)
         assert kept[-1] == {"rebuilt": False, "records": n} and flagged() == 0
+        from_scratch()
+        # more records to take again than REDO_SHARE of the rows: made from scratch instead, the same rows
+        mp.setattr(events, "REDO_SHARE", 0.1)
+        con.execute("INSERT INTO marts.placeholder_points (agency, x, y) VALUES (?, ?, ?)", [agency, x, y])
+        build_dimensions(con, settings)
+        assert kept[-1] == {"rebuilt": True, "records": None} and flagged() == n
+        assert n > 0.1 * con.execute("SELECT count(*) FROM marts.events").fetchone()[0]
         from_scratch()

@@ -103,12 +103,12 @@ def prepare(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date | No
 
 
 def build_all(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date | None = None,
-              timings: dict | None = None, prepared: bool = False) -> dict:
+              timings: dict | None = None, prepared: bool = False, details: dict | None = None) -> dict:
     """Every mart, in dependency order, each agency's windows ending at its own as_of (marts.periods); a date
     given as `as_of` ends every agency's. prepared=True: marts.periods, the coverage marts, marts.changes and
     changes_summary are already there (a scaled-out agency, transforms/marts/parts.py). Returns row counts per
-    mart table, with the as_of dates (one date, or "agency date, ..." when they differ), and seconds per step
-    in `timings`."""
+    mart table, with the as_of dates (one date, or "agency date, ..." when they differ), seconds per step in
+    `timings`, and what each step kept between nights did in `details` (run_steps)."""
     con.execute("CREATE SCHEMA IF NOT EXISTS marts")
     drop_rebuilt(con, WHOLE_FILE_MARTS if prepared else ())
     unit_sets = static_units(settings)
@@ -147,7 +147,7 @@ def build_all(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date | 
         ("status", lambda: status.build_status(con, settings, problem_list)),
         ("comments", lambda: comment_marts(con)),
     ]
-    return run_steps(con, steps, timings)
+    return run_steps(con, steps, timings, details)
 
 
 def build_figures(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date | None = None,
@@ -175,13 +175,17 @@ def build_figures(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: dat
     return run_steps(con, steps, timings)
 
 
-def run_steps(con: duckdb.DuckDBPyConnection, steps: list, timings: dict | None) -> dict:
-    """Run (name, step) in order, the seconds of each in `timings`; returns the as_of dates and the row counts."""
+def run_steps(con: duckdb.DuckDBPyConnection, steps: list, timings: dict | None, details: dict | None = None) -> dict:
+    """Run (name, step) in order, the seconds of each in `timings` and what a step kept between nights did
+    (rebuilt or updated, and how much: the dict it returns) in `details`; returns the as_of dates and the row
+    counts."""
     for name, step in steps:
         t = time.perf_counter()
-        step()
+        did = step()
         if timings is not None:
             timings[name] = round(time.perf_counter() - t, 3)
+        if details is not None and isinstance(did, dict):
+            details[name] = did
     return {"as_of": as_of_words(agency_ends(con)), **mart_row_counts(con)}
 
 

@@ -128,9 +128,10 @@ def write_config_dimensions(con: duckdb.DuckDBPyConnection, settings: Settings) 
 
 
 def build_dimensions(con: duckdb.DuckDBPyConnection, settings: Settings, problem_list: list | None = None,
-                     as_of: date | None = None) -> None:
+                     as_of: date | None = None) -> dict:
     """marts.windows, marts.horizon, marts.events and the marts.event_dims view, each agency ending at its own
-    as_of (marts.periods; a date given here ends every agency's)."""
+    as_of (marts.periods; a date given here ends every agency's). Returns what marts.events' build did
+    (transforms/marts/events.py)."""
     ends = agency_ends(con, as_of)
     days = settings.sara.windows_days
     write_mart(con, WINDOWS, WINDOWS.frame([(code, d, end - timedelta(days=d - 1), end)
@@ -145,5 +146,6 @@ def build_dimensions(con: duckdb.DuckDBPyConnection, settings: Settings, problem
     first = hz["first_date"].min()
     # a UTC bound a day early (no zone is a day off UTC) lets the scan skip old row groups; the exact bound
     # is on the local date (no agency with an as_of: no bound, and no events, since none has a horizon)
-    events.build_events(con, None if first is None else datetime(first.year, first.month, first.day) - timedelta(days=1))
+    did = events.build_events(con, None if first is None else datetime(first.year, first.month, first.day) - timedelta(days=1))
     run_model(con, "event_dims")
+    return did

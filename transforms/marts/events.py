@@ -5,8 +5,9 @@ One row per countable event (calls and incidents) from each agency's first date 
 that left the horizon (sql/marts/events_update.sql), instead of writing every event of the windows again;
 marts.event_loads records the loads folded in. The table is made from scratch (sql/marts/events.sql) when it is
 missing, when what its rows are a function of besides core changed (the agencies and their zones, core's
-columns, this layout: STATE_VERSION), or when an agency's first date moved back (its older days were never
-taken). The result equals a build from scratch (tests/integration/test_incremental_marts.py).
+columns, this layout: STATE_VERSION), when an agency's first date moved back (its older days were never
+taken), or when the records to take again are more than REDO_SHARE of its rows (a new year moves CompStat's
+last-year period, and the horizon with it, by most of a year). The result equals a build from scratch (tests/integration/test_incremental_marts.py).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from transforms.warehouse.sqlutil import relation_exists
 TABLES = ("events", "event_loads")
 STATE_KEY = "events_state"
 STATE_VERSION = 1  # raise when marts.events' columns or rules change: every warehouse makes it again
+REDO_SHARE = 0.1  # more records to take again than this share of the rows: make the table from scratch
 
 # the update's scope: the records of events_changed (sql/marts/events_update.sql)
 SCOPE = {
@@ -36,11 +38,12 @@ EVERY_RECORD = {"calls_scope": "", "incidents_scope": ""}
 
 def _state(con: duckdb.DuckDBPyConnection) -> dict:
     """What marts.events' rows are a function of besides core's rows and the placeholder points: its layout,
-    each agency's zone, core's columns; and each agency's first date (which may move forward)."""
+    each agency's zone, core's columns (but the unmapped raw_* columns, which come and go with the files); and
+    each agency's first date (which may move forward)."""
     zones = con.execute("SELECT agency, timezone FROM marts.agency_zones ORDER BY agency").fetchall()
     cols = con.execute("SELECT table_name, column_name, data_type FROM duckdb_columns() WHERE database_name = "
                        "current_database() AND schema_name = 'core' AND table_name IN ('calls', 'incidents') "
-                       "ORDER BY ALL").fetchall()
+                       "AND NOT starts_with(column_name, 'raw_') ORDER BY ALL").fetchall()
     first = con.execute("SELECT agency, min(first_date) FROM marts.horizon GROUP BY agency ORDER BY agency").fetchall()
     state = {"version": STATE_VERSION, "zones": [list(z) for z in zones], "core": [list(c) for c in cols],
              "first": {a: d.isoformat() for a, d in first}}
@@ -69,13 +72,18 @@ def build_events(con: duckdb.DuckDBPyConnection, first_utc: datetime | None) -> 
     state = _state(con)
     for t in ("events_changed", "events_changed_span"):
         con.execute(f"DROP TABLE IF EXISTS temp.{t}")
+    records = None
     if _can_update(con, state):
+        run_model(con, "events_changed")
+        records = con.execute("SELECT count(*) FROM events_changed").fetchone()[0]
+        if records > REDO_SHARE * con.execute("SELECT count(*) FROM marts.events").fetchone()[0]:
+            records = None  # cheaper made from scratch (a new year's horizon drops most of the old one)
+            con.execute("DROP TABLE events_changed")
+    if records is not None:
         before = generation(con)
         run_model(con, "events_update", fragments=SCOPE, sara_first_utc=first_utc)
-        records = con.execute("SELECT count(*) FROM events_changed").fetchone()[0]
     else:
         run_model(con, "events", fragments=EVERY_RECORD, sara_first_utc=first_utc)
-        records = None
     _record(con, state)
     if records is not None:
         con.execute("CREATE TEMP TABLE events_changed_span AS SELECT ? AS generation_before, ? AS generation_after",
