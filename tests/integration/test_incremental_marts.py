@@ -324,6 +324,11 @@ def test_a_point_that_becomes_a_placeholder_is_taken_again(tiny_project):
         mp.setattr(events, "REDO_SHARE", 1.0)  # a handful of events: take them again, however many of the rows
         build_dimensions(con, settings)
         assert kept[-1] == {"rebuilt": False, "records": n} and flagged() == n
+        # marts.event_units follows with those records, the placeholder set having changed: they are left out
+        sets = units.static_units(settings)
+        assert units.build_event_units(con, settings, sets) == {"assigned": n, "followed": True}
+        assert con.execute("SELECT count(DISTINCT event_id) FROM marts.event_units WHERE left_out = 'placeholder'"
+                           ).fetchone()[0] == n
         from_scratch()
         con.execute("DELETE FROM marts.placeholder_points")
         build_dimensions(con, settings)

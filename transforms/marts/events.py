@@ -57,7 +57,8 @@ def _can_update(con: duckdb.DuckDBPyConnection, state: dict) -> bool:
         return False
     row = con.execute("SELECT value FROM marts.build_info WHERE key = ?", [STATE_KEY]).fetchone()
     old = json.loads(row[0]) if row else {}
-    if {k: v for k, v in old.items() if k != "first"} != {k: v for k, v in state.items() if k != "first"}:
+    moving = ("first", "placeholders")  # may change between two updates
+    if {k: v for k, v in old.items() if k not in moving} != {k: v for k, v in state.items() if k not in moving}:
         return False
     was, now = old["first"], state["first"]
     return was.keys() == now.keys() and all(date.fromisoformat(now[a]) >= date.fromisoformat(was[a]) for a in now)
@@ -74,11 +75,16 @@ def build_events(con: duckdb.DuckDBPyConnection, first_utc: datetime | None) -> 
         con.execute(f"DROP TABLE IF EXISTS temp.{t}")
     records = None
     if _can_update(con, state):
-        run_model(con, "events_changed")
-        records = con.execute("SELECT count(*) FROM events_changed").fetchone()[0]
-        if records > REDO_SHARE * con.execute("SELECT count(*) FROM marts.events").fetchone()[0]:
-            records = None  # cheaper made from scratch (a new year's horizon drops most of the old one)
-            con.execute("DROP TABLE events_changed")
+        rows, leaving = con.execute(
+            "SELECT count(*), count(*) FILTER (WHERE e.local_date < h.first_date) FROM marts.events e "
+            "JOIN (SELECT agency, min(first_date) AS first_date FROM marts.horizon GROUP BY agency) h "
+            "USING (agency)").fetchone()
+        if leaving <= REDO_SHARE * rows:  # else cheaper made from scratch (a new year's horizon drops most rows)
+            run_model(con, "events_changed")
+            records = con.execute("SELECT count(*) FROM events_changed").fetchone()[0]
+            if records > REDO_SHARE * rows:
+                records = None
+                con.execute("DROP TABLE events_changed")
     if records is not None:
         before = generation(con)
         run_model(con, "events_update", fragments=SCOPE, sara_first_utc=first_utc)
@@ -92,16 +98,13 @@ def build_events(con: duckdb.DuckDBPyConnection, first_utc: datetime | None) -> 
 
 
 def generation(con: duckdb.DuckDBPyConnection) -> str:
-    """A fingerprint of what marts.events holds (the state it was made with, the loads it folded in, the
-    placeholder points it flagged): a step that keeps something per event (marts.event_units) records the one it
-    is in step with, and may follow an update with the records it took again (the temporary table
+    """A fingerprint of what marts.events holds: the state it was made with (the placeholder points it flagged
+    among it) and the loads it folded in. A step that keeps something per event (marts.event_units) records the
+    one it is in step with, and may follow an update with the records it took again (the temporary table
     events_changed, left with events_changed_span: the generations before and after) only from that one."""
     state = con.execute("SELECT value FROM marts.build_info WHERE key = ?", [STATE_KEY]).fetchone()
     loads = con.execute("SELECT count(*), coalesce(sum(hash(load_id)), 0) FROM marts.event_loads").fetchone()
-    points = con.execute("SELECT count(*), coalesce(sum(hash(agency, x, y)), 0) FROM marts.placeholder_points "
-                         "WHERE x IS NOT NULL").fetchone() if relation_exists(con, "marts", "placeholder_points") \
-        else (0, 0)
-    return json.dumps([state[0] if state else None, [str(v) for v in loads], [str(v) for v in points]])
+    return json.dumps([state[0] if state else None, [str(v) for v in loads]])
 
 
 def changed_since(con: duckdb.DuckDBPyConnection, kept: str | None) -> bool:
@@ -115,7 +118,12 @@ def changed_since(con: duckdb.DuckDBPyConnection, kept: str | None) -> bool:
 
 
 def _record(con: duckdb.DuckDBPyConnection, state: dict) -> None:
+    """marts.event_loads, and the state marts.events now holds: with the placeholder points it flagged (they
+    change as history grows; an update takes their events again)."""
     run_model(con, "event_loads")
+    n, h = con.execute("SELECT count(*), coalesce(sum(hash(agency, x, y)), 0) FROM marts.placeholder_points") \
+        .fetchone() if relation_exists(con, "marts", "placeholder_points") else (0, 0)
+    state = {**state, "placeholders": f"{n}:{h}"}
     con.execute("INSERT OR REPLACE INTO marts.build_info VALUES (?, ?)", [STATE_KEY, json.dumps(state, sort_keys=True)])
 
 
