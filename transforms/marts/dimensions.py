@@ -146,6 +146,7 @@ def build_dimensions(con: duckdb.DuckDBPyConnection, settings: Settings, problem
     first = hz["first_date"].min()
     # a UTC bound a day early (no zone is a day off UTC) lets the scan skip old row groups; the exact bound
     # is on the local date (no agency with an as_of: no bound, and no events, since none has a horizon)
-    did = events.build_events(con, None if first is None else datetime(first.year, first.month, first.day) - timedelta(days=1))
+    did = events.build_events(
+        con, None if first is None else datetime(first.year, first.month, first.day) - timedelta(days=1))
     run_model(con, "event_dims")
     return did

@@ -2,12 +2,13 @@
 
 One row per countable event (calls and incidents) from each agency's first date in marts.horizon on
 (sql/marts/inputs/event_rows.sql). A night takes again from core only the records it touched and drops the days
-that left the horizon (sql/marts/events_update.sql), instead of writing every event of the windows again;
-marts.event_loads records the loads folded in. The table is made from scratch (sql/marts/events.sql) when it is
+that left the horizon (sql/marts/events_changed.sql lists them, sql/marts/events_update.sql applies them), instead
+of writing every event of the windows again; marts.event_loads records the loads folded in. The table is made from scratch (sql/marts/events.sql) when it is
 missing, when what its rows are a function of besides core changed (the agencies and their zones, core's
 columns, this layout: STATE_VERSION), when an agency's first date moved back (its older days were never
 taken), or when the records to take again are more than REDO_SHARE of its rows (a new year moves CompStat's
-last-year period, and the horizon with it, by most of a year). The result equals a build from scratch (tests/integration/test_incremental_marts.py).
+last-year period, and the horizon with it, by most of a year). The result equals a build from scratch
+(tests/integration/test_incremental_marts.py).
 """
 
 from __future__ import annotations

@@ -245,9 +245,9 @@ def create_build_info(con: duckdb.DuckDBPyConnection) -> None:
                 "every event); location_days_signature and response_months_signature: the agencies'' zones and "
                 "the layout marts.location_days and the response-time months were built with (a change rebuilds "
                 "them); repeat_places_state: what marts.repeat_places holds (windows, groups, the loads folded "
-                "in, the as_of of each agency); events_state: the zones, core columns and first dates "
-                "marts.events was made with; event_units_events: the generation of marts.events (its state, "
-                "loads and placeholder points) marts.event_units follows'")
+                "in, the as_of of each agency); events_state: the zones, core columns, first dates and "
+                "placeholder points marts.events was made with; event_units_events: the generation of "
+                "marts.events (its state and loads) marts.event_units follows'")
     comment_columns(con, "marts.build_info", {"key": "setting name (unit_signature, location_days_signature, "
                                                      "response_months_signature, repeat_places_state, "
                                                      "events_state, event_units_events)",
