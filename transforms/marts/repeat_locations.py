@@ -9,8 +9,10 @@ its nearest street).
 The counts are read from marts.location_days, the per-day aggregate kept between nights, and kept per place
 between nights too (marts.repeat_places, sql/marts/repeat_places.sql): a night makes again only the places
 whose days in a count window changed, the places on a day that entered or left a window and the places
-marts.location_days rebuilt (sql/marts/repeat_place_scope.sql); then ranks every kept place
-(sql/marts/repeat_location_rows.sql). Everything is made again when what the places depend on changed (the
+marts.location_days rebuilt (sql/marts/repeat_place_scope.sql); then ranks the kept places per count
+(marts.repeat_place_ranks: one row per count, as places with the same count share their rank and 80/20 shares),
+marts.repeat_location_rows being a view that joins each place to its count's row
+(sql/marts/repeat_location_rows.sql): a night never writes a row per place for the ranking. Everything is made again when what the places depend on changed (the
 windows, the category groups, the aggregate's signature; the state in marts.build_info), when the aggregate
 changed in a way this connection did not see (a night of agency parts, a step run alone), or when the places to
 make again are more than a tenth of the kept rows. The result equals a build from scratch
@@ -50,8 +52,8 @@ def window_counts_sql(windows: list[int]) -> str:
 
 
 def build_repeat_locations(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date | None = None) -> dict:
-    """marts.location_labels, marts.repeat_places (kept), marts.repeat_location_rows and the
-    marts.repeat_locations view, each agency's windows ending at its as_of (or at the date given), from
+    """marts.location_labels, marts.repeat_places (kept), marts.repeat_place_ranks and the views
+    marts.repeat_location_rows and marts.repeat_locations, each agency's windows ending at its as_of (or at the date given), from
     marts.location_days (build it first: transforms/marts/location_days.py). Returns {"rebuilt": bool,
     "places": places made again (None when every place was)}."""
     an = settings.sara.analysis
@@ -77,10 +79,15 @@ def build_repeat_locations(con: duckdb.DuckDBPyConnection, settings: Settings, a
               ranges=ranges)
     con.execute("DROP TABLE _rl_scope")
     _record(con, state)
+    # a warehouse of an older version holds the ranked places as a table (build_all drops it; a step run alone)
+    if con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND "
+                   "schema_name = 'marts' AND table_name = 'repeat_location_rows'").fetchone()[0]:
+        con.execute("DROP TABLE marts.repeat_location_rows")
     run_model(con, "repeat_location_rows", repeat_min_events=an.repeat_min_events)
-    rows = set(relation_columns(con, "marts", "repeat_location_rows"))  # the columns the two tables share
-    comment_columns(con, "marts.repeat_location_rows",
-                    {c: t for c, t in relation_comments(con, "marts", "repeat_places").items() if c in rows})
+    rows = set(relation_columns(con, "marts", "repeat_location_rows"))  # the view takes its tables' comments
+    for table in ("repeat_places", "repeat_place_ranks"):
+        comment_columns(con, "marts.repeat_location_rows",
+                        {c: t for c, t in relation_comments(con, "marts", table).items() if c in rows})
     # one count column per window: its comment is made here, with the window's length
     for table in ("repeat_places", "repeat_location_rows"):
         comment_columns(con, f"marts.{table}", {
@@ -94,8 +101,8 @@ def build_repeat_locations(con: duckdb.DuckDBPyConnection, settings: Settings, a
                f"{an.repeat_window_days} days: counts of countable events per window (n_<days>d, n_repeat_window; "
                f"cancelled and duplicate calls are not countable), n_repeat_window_all (every non-void event in the "
                f"repeat window, countable or not), first_seen/last_seen (UTC; *_local: local time), "
-               f"distinct_days, rank and the 80/20 table (cum_share_events, cum_share_locations) by "
-               f"n_repeat_window, is_repeat = at least {an.repeat_min_events} events in the repeat window; "
+               f"distinct_days, rank and the 80/20 table (cum_share_events, cum_share_locations: shares at places "
+               f"with at least as many events; ties share them) by n_repeat_window, is_repeat = at least {an.repeat_min_events} events in the repeat window; "
                f"location_label = what to show for the place (a place without an address: near its street); "
                f"point = the most frequent located point of the place, analysis CRS"))
     return {"rebuilt": places is None, "places": places}

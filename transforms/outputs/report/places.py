@@ -3,6 +3,8 @@ emerging hot spot classes, the Knox near-repeat table and the demand split of th
 
 from __future__ import annotations
 
+import math
+
 from transforms.outputs.report.markup import MISSING, Missing, esc, fmt_value, html_table, pct, what_words
 from transforms.outputs.report.reads import (
     Ctx,
@@ -42,6 +44,22 @@ def no_call_cells(c: Ctx, agency: str) -> str:
     return "no grid hot spots of calls (every category) in marts.hotspots for its windows"
 
 
+def share_at(level: float, curve: list[tuple[float, float]], n_places: int) -> float | None:
+    """The smallest share of the `n_places` places, most events first, that holds at least `level` of the
+    events, read off the concentration curve (share of places, share of events; one point per count, ascending).
+    Between two points the curve is straight, the places of one count having the same events each: as many of
+    them are taken as reach `level`, whole places only. None without a curve."""
+    x0, y0 = 0.0, 0.0
+    for x1, y1 in curve:
+        if y1 >= level:
+            if y1 == y0 or n_places <= 0:
+                return x1
+            need = (level - y0) / (y1 - y0) * (x1 - x0) * n_places  # places of this count needed, fractional
+            return min(x1, x0 + math.ceil(need - 1e-9) / n_places)
+        x0, y0 = x1, y1
+    return None
+
+
 def section_map(c: Ctx) -> str:
     """The interactive hot spot maps: one per agency and dataset, Leaflet inlined (webmap.py)."""
     return map_section(c)
@@ -67,13 +85,16 @@ def section_repeat(c: Ctx) -> str:
                                                 "is_repeat") if k in cols]
         top = fetch(c.con, f"SELECT rank, {label} AS place, {qcols(show[2:])} {base} "
                            "ORDER BY rank, n_repeat_window DESC LIMIT 15", [ag, ds, origin])
-        curve = fetch(c.con, f"SELECT cum_share_locations AS x, cum_share_events AS y {base} "
+        # one point per count: places with the same count share their cumulative shares (the curve is straight
+        # between two counts, so these points are the whole curve)
+        curve = fetch(c.con, f"SELECT DISTINCT cum_share_locations AS x, cum_share_events AS y {base} "
                              "ORDER BY cum_share_locations", [ag, ds, origin])
         step = max(1, len(curve) // 200)
         pts = [(float(r["x"]), float(r["y"])) for r in curve[::step]]
         if curve:
             pts.append((float(curve[-1]["x"]), float(curve[-1]["y"])))
-        share80 = next((float(r["x"]) for r in curve if float(r["y"]) >= 0.8), None)
+        n_places = fetch(c.con, f"SELECT count(*) AS n {base}", [ag, ds, origin])[0]["n"]
+        share80 = share_at(0.8, [(float(r["x"]), float(r["y"])) for r in curve], n_places)
         days = c.settings.sara.analysis.repeat_window_days
         title = f"{c.name(ag)}: {what_words(ds, 'all', str(origin))}, last {days} days"
         tbl = html_table(top, show, fmt=lambda k, v: pct(v) if k == "cum_share_events" else fmt_value(v),
