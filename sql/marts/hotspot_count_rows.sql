@@ -2,7 +2,8 @@
 -- with at least one event (zeros are not stored; the statistics fill them over marts.units). Counts use the
 -- local dates of event_at inside each of the agency's windows (marts.windows, ending at its as_of).
 -- Events fan out to category groups and origins as in marts.event_dims (inputs/fan_out.sql), after they are
--- counted. marts.hotspot_counts adds the geometry.
+-- counted. marts.hotspot_counts adds the geometry. This builds the counts from scratch; a night that can keeps
+-- them and adds what changed (sql/marts/hotspot_count_update.sql, transforms/marts/hotspots.py).
 create or replace table marts.hotspot_count_rows as
 with windows as (
     select * from marts.windows
@@ -45,5 +46,5 @@ final as (
 )
 select * from final;
 
-comment on table marts.hotspot_count_rows is 'the rows of marts.hotspot_counts without geometry';
+comment on table marts.hotspot_count_rows is 'the rows of marts.hotspot_counts without geometry; kept between nights, a night adding what changed (sql/marts/hotspot_count_update.sql)';
 comment on column marts.hotspot_count_rows.n is 'events of the combination in the unit in the window (at least 1: zero counts are not stored)';

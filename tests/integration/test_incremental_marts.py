@@ -19,7 +19,7 @@ import pytest
 
 from tests.support.loads import load
 from transforms.marts import build as marts
-from transforms.marts import events, location_days, repeat_locations, response_months, units
+from transforms.marts import events, hotspots, location_days, repeat_locations, response_months, units
 from transforms.warehouse import db as wh
 from transforms.warehouse.sqlutil import qident
 
@@ -128,6 +128,9 @@ def test_hand_made_nights_equal_a_rebuild(tiny_project, tmp_path, monkeypatch):
     real_repeats = repeat_locations.build_repeat_locations
     monkeypatch.setattr(repeat_locations, "build_repeat_locations",
                         lambda con, settings: repeats.append(real_repeats(con, settings)) or repeats[-1])
+    counted = []  # what each build of marts.hotspot_count_rows did
+    real_counts = hotspots.build_hotspot_counts
+    monkeypatch.setattr(hotspots, "build_hotspot_counts", lambda con: counted.append(real_counts(con)) or counted[-1])
     # Test City has three places: make again only the places in scope however many of the kept rows they are,
     # and take again only the events touched however many of marts.events they are
     monkeypatch.setattr(repeat_locations, "REDO_SHARE", 1.0)
@@ -182,6 +185,9 @@ def test_hand_made_nights_equal_a_rebuild(tiny_project, tmp_path, monkeypatch):
     # G and H; the rebuilds beside compared every event
     assert [(a["followed"], a["assigned"]) for a in assigned[0::2]] == [(False, 8), (True, 3), (True, 0), (True, 2)]
     assert not any(a["followed"] for a in assigned[1::2])
+    # marts.hotspot_count_rows added what changed on the nights after the first (the windows stay: no day moved)
+    assert counted[0::2] == [{"rebuilt": True, "days": None}] + [{"rebuilt": False, "days": 0}] * 3, counted
+    assert all(c["rebuilt"] for c in counted[1::2])
     # response times, by hand: the counted calls (community, countable, with an on-scene time) are J and K; the
     # months are the whole local months from the calls' first day (G's December 1, then J's December 5) to
     # February (as_of March 2)
@@ -201,6 +207,10 @@ def test_hand_made_nights_equal_a_rebuild(tiny_project, tmp_path, monkeypatch):
     marts.build_all(con, settings, as_of=as_of)
     assert nights[-1]["computed"] == 1 and not nights[-1]["rebuilt"]
     assert kept[-1] == {"rebuilt": False, "records": 0}  # the horizon still starts on 2023-01-01 (CompStat)
+    # the counts moved with the windows: 29 days entered each window and 29 left it (a window shorter than that:
+    # all its days)
+    moved = sum(2 * min(w, 29) for w in settings.sara.windows_days)
+    assert counted[-1] == {"rebuilt": False, "days": moved}, counted[-1]
     con.execute("CHECKPOINT")
     assert differences(mart_sums(con), rebuilt_sums(proj.root / "inc.duckdb", tmp_path / "re.duckdb", settings,
                                                      as_of)) == []

@@ -9,7 +9,7 @@ The steps, each in its own module:
 - windows            marts.windows, horizon, the event_dims view, per agency (dimensions.py); marts.events,
                      kept between nights: only the records a night touched are taken again (events.py)
 - event_units, units which unit each located event falls in; every spatial unit (units.py)
-- hotspot_counts, hotspots        non-zero counts per unit; Getis-Ord Gi* (hotspots.py)
+- hotspot_counts, hotspots        non-zero counts per unit, kept between nights; Getis-Ord Gi* (hotspots.py)
 - study_area                      how much of the area the data fill; a warning when most cells are empty
                                   (study_area.py)
 - emerging_hotspots               Emerging Hot Spot Analysis on grid cells (emerging_hotspots.py)
@@ -77,7 +77,7 @@ from transforms.warehouse.sqlutil import qident
 WHOLE_FILE_MARTS = (*PERIOD_MARTS, *changes.TABLES)
 # kept between nights (incremental); everything else is rebuilt
 KEEP = {"event_units", "build_info", *events.TABLES, *location_days.TABLES, *response_months.TABLES,
-        "repeat_places"}
+        "repeat_places", "hotspot_count_rows"}
 
 
 def drop_rebuilt(con: duckdb.DuckDBPyConnection, keep: tuple[str, ...] = ()) -> None:

@@ -72,7 +72,7 @@ def build_events(con: duckdb.DuckDBPyConnection, first_utc: datetime | None) -> 
     "records": records taken again (None when rebuilt)}."""
     create_build_info(con)
     state = _state(con)
-    for t in ("events_changed", "events_changed_span"):
+    for t in ("events_changed", "events_changed_span", "events_removed"):
         con.execute(f"DROP TABLE IF EXISTS temp.{t}")
     records = None
     if _can_update(con, state):
@@ -102,7 +102,8 @@ def generation(con: duckdb.DuckDBPyConnection) -> str:
     """A fingerprint of what marts.events holds: the state it was made with (the placeholder points it flagged
     among it) and the loads it folded in. A step that keeps something per event (marts.event_units) records the
     one it is in step with, and may follow an update with the records it took again (the temporary table
-    events_changed, left with events_changed_span: the generations before and after) only from that one."""
+    events_changed, left with events_changed_span: the generations before and after, and events_removed: the
+    rows the update deleted) only from that one."""
     state = con.execute("SELECT value FROM marts.build_info WHERE key = ?", [STATE_KEY]).fetchone()
     loads = con.execute("SELECT count(*), coalesce(sum(hash(load_id)), 0) FROM marts.event_loads").fetchone()
     return json.dumps([state[0] if state else None, [str(v) for v in loads]])

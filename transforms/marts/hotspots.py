@@ -15,6 +15,9 @@ from `gi_seed`, shared by every combination); both are NULL when it is off.
 
 from __future__ import annotations
 
+import json
+from datetime import date, timedelta
+
 import duckdb
 import numpy as np
 import polars as pl
@@ -22,11 +25,13 @@ import pyarrow as pa
 import shapely
 
 from transforms.config import Settings
+from transforms.marts import events, units
 from transforms.marts.frames import groups
 from transforms.marts.models import run_model
-from transforms.marts.write import Mart, write_mart
+from transforms.marts.write import Mart, create_build_info, write_mart
 from transforms.stats import gi_permutation as gp
 from transforms.stats import gi_star as gi
+from transforms.warehouse.sqlutil import relation_exists
 
 DIMS = ["dataset", "category_group", "origin", "window_days"]
 TEXT = ("agency", "unit_type", "unit_id", "dataset", "category_group", "origin")
@@ -53,10 +58,87 @@ HOTSPOT_STATS = Mart(
     })
 
 
-def build_hotspot_counts(con: duckdb.DuckDBPyConnection) -> None:
-    """marts.hotspot_counts: non-zero counts per unit type, unit, dataset, category group, origin, window."""
-    run_model(con, "hotspot_count_rows")
+def build_hotspot_counts(con: duckdb.DuckDBPyConnection) -> dict:
+    """marts.hotspot_counts: non-zero counts per unit type, unit, dataset, category group, origin, window.
+
+    marts.hotspot_count_rows is kept between nights: when marts.events was updated in this connection from the
+    generation the counts were made from, and marts.event_units followed it, a night adds what changed (the days
+    that entered or left each window, the records marts.events took again: sql/marts/hotspot_count_update.sql).
+    Otherwise, or when the category groups, the windows' lengths or the agencies changed, or a window moved by
+    more than MAX_MOVE_DAYS, the counts are made from scratch (sql/marts/hotspot_count_rows.sql). Returns
+    {"rebuilt": bool, "days": days that entered or left a window (None when rebuilt)}."""
+    create_build_info(con)
+    state = _counts_state(con)
+    days = _moved_days(con, state)
+    if days is not None:
+        run_model(con, "hotspot_count_update", days=days[0], old_windows=days[1])
+        con.execute("DROP TABLE _hc_delta")
+        if con.execute("SELECT count(*) FROM marts.hotspot_count_rows WHERE n < 0").fetchone()[0]:
+            days = None  # a count below zero: the counts were not what the state says; made from scratch
+    if days is None:
+        run_model(con, "hotspot_count_rows")
+    _record(con, state)
     run_model(con, "hotspot_counts")
+    return {"rebuilt": days is None, "days": None if days is None else len(days[0])}
+
+
+def _record(con: duckdb.DuckDBPyConnection, state: dict) -> None:
+    con.execute("INSERT OR REPLACE INTO marts.build_info VALUES (?, ?)", [COUNTS_KEY, json.dumps(state, sort_keys=True)])
+
+
+def record_merged(con: duckdb.DuckDBPyConnection) -> None:
+    """After a night of agency parts: the counts the parts made, merged, are the whole file's as a local night
+    makes them from marts.events as merged (its generation recorded first: events.record_merged), so the next
+    local night goes on from them."""
+    create_build_info(con)
+    _record(con, _counts_state(con))
+
+
+COUNTS_KEY = "hotspot_counts_state"  # build_info: what marts.hotspot_count_rows was made from
+COUNTS_VERSION = 1  # raise when the counts' grain or rules change: every warehouse makes them again
+MAX_MOVE_DAYS = 31  # a window that moved further than this since the counts were made: made from scratch
+
+
+def _counts_state(con: duckdb.DuckDBPyConnection) -> dict:
+    """What marts.hotspot_count_rows is a function of besides marts.events and marts.event_units: its layout,
+    the category groups, the windows (which move night after night), and the generation of marts.events."""
+    groups_ = con.execute("SELECT * FROM marts.category_groups ORDER BY ALL").fetchall()
+    windows = con.execute("SELECT agency, window_days, start_date, end_date FROM marts.windows ORDER BY ALL").fetchall()
+    state = {"version": COUNTS_VERSION, "groups": [list(g) for g in groups_],
+             "windows": [[a, int(w), s.isoformat(), e.isoformat()] for a, w, s, e in windows],
+             "events": events.generation(con)}
+    return json.loads(json.dumps(state, sort_keys=True, default=str))  # as it reads back from build_info
+
+
+def _moved_days(con: duckdb.DuckDBPyConnection, state: dict) -> tuple[list[dict], list[dict]] | None:
+    """The days that entered (+1) or left (-1) each window since the counts were made, and the windows they were
+    made for, when the counts can be brought up to date from them; None when they must be made from scratch."""
+    if not relation_exists(con, "marts", "hotspot_count_rows"):
+        return None
+    row = con.execute("SELECT value FROM marts.build_info WHERE key = ?", [COUNTS_KEY]).fetchone()
+    old = json.loads(row[0]) if row else {}
+    if {k: v for k, v in old.items() if k not in ("windows", "events")} != \
+            {k: v for k, v in state.items() if k not in ("windows", "events")}:
+        return None
+    # marts.events was updated from the counts' generation, and marts.event_units followed that same update
+    span = units.followed_span(con)
+    if span is None or span[0] != old["events"] or not events.changed_since(con, old["events"]):
+        return None
+    was = {(a, w): (date.fromisoformat(s), date.fromisoformat(e)) for a, w, s, e in old["windows"]}
+    now = {(a, w): (date.fromisoformat(s), date.fromisoformat(e)) for a, w, s, e in state["windows"]}
+    if was.keys() != now.keys():
+        return None
+    days, old_windows = [], []
+    for (agency, w), (s0, e0) in was.items():
+        s1, e1 = now[(agency, w)]
+        if abs((e1 - e0).days) > MAX_MOVE_DAYS or abs((s1 - s0).days) > MAX_MOVE_DAYS:
+            return None
+        old_windows.append({"agency": agency, "window_days": w, "start_date": s0, "end_date": e0})
+        before = {s0 + timedelta(days=i) for i in range((e0 - s0).days + 1)}
+        after = {s1 + timedelta(days=i) for i in range((e1 - s1).days + 1)}
+        days += [{"agency": agency, "window_days": w, "local_date": d, "sign": 1} for d in sorted(after - before)]
+        days += [{"agency": agency, "window_days": w, "local_date": d, "sign": -1} for d in sorted(before - after)]
+    return days, old_windows
 
 
 _NEIGHBORS: dict[tuple, object] = {}

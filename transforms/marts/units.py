@@ -45,6 +45,7 @@ from transforms.marts.write import (
     write_mart,
 )
 from transforms.warehouse.geo import agency_area, tag_polygons
+from transforms.warehouse.sqlutil import relation_exists
 
 
 @dataclass
@@ -276,6 +277,7 @@ UNITS = Mart("units", "agency VARCHAR, unit_type VARCHAR, unit_id VARCHAR, ix IN
                 "segment",
     })
 EVENTS_KEY = "event_units_events"  # build_info: the generation of marts.events the assignment follows
+FOLLOWED_TABLES = ("event_units_removed", "event_units_followed")  # left by a night that followed (followed_span)
 EVENT_UNITS = Mart("event_units", "dataset VARCHAR, source VARCHAR, event_id VARCHAR, agency VARCHAR, "
                    "unit_type VARCHAR, unit_id VARCHAR, load_id VARCHAR, left_out VARCHAR",
                    "one row per located event and unit type: the unit it falls in (street: the nearest segment "
@@ -372,8 +374,15 @@ def build_event_units(con: duckdb.DuckDBPyConnection, settings: Settings,
         con.execute("DELETE FROM marts.event_units")
         con.execute("INSERT OR REPLACE INTO marts.build_info VALUES ('unit_signature', ?)", [signature])
         kept = None
+    for t in FOLLOWED_TABLES:
+        con.execute(f"DROP TABLE IF EXISTS temp.{t}")
     followed = events.changed_since(con, kept[0] if kept else None)
     if followed:
+        # the rows taken away are kept for the steps that keep counts per unit (transforms/marts/hotspots.py),
+        # with the span of marts.events' generations this follows
+        con.execute("CREATE TEMP TABLE event_units_removed AS SELECT u.* FROM marts.event_units u SEMI JOIN "
+                    "events_changed c ON u.dataset = c.dataset AND u.source = c.source AND u.event_id = c.event_id")
+        con.execute("CREATE TEMP TABLE event_units_followed AS SELECT * FROM events_changed_span")
         con.execute("DELETE FROM marts.event_units u USING events_changed c "
                     "WHERE u.dataset = c.dataset AND u.source = c.source AND u.event_id = c.event_id")
         scope = "semi join events_changed c on c.dataset = e.dataset and c.source = e.source and c.event_id = e.event_id"
@@ -392,6 +401,15 @@ def build_event_units(con: duckdb.DuckDBPyConnection, settings: Settings,
         insert_rows(con, EVENT_UNITS, pl.concat(frames, how="vertical_relaxed"))
     record_events_generation(con)
     return {"assigned": n_new, "followed": followed}
+
+
+def followed_span(con: duckdb.DuckDBPyConnection) -> tuple[str, str] | None:
+    """The generations of marts.events (before, after) that marts.event_units followed in this connection with
+    the records marts.events took again, keeping the rows it took away in the temporary table
+    event_units_removed; None when it did not follow (every event was compared, or nothing ran)."""
+    if not relation_exists(con, "main", "event_units_followed", "temp"):
+        return None
+    return con.execute("SELECT generation_before, generation_after FROM event_units_followed").fetchone()
 
 
 def record_events_generation(con: duckdb.DuckDBPyConnection) -> None:

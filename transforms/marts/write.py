@@ -247,8 +247,11 @@ def create_build_info(con: duckdb.DuckDBPyConnection) -> None:
                 "them); repeat_places_state: what marts.repeat_places holds (windows, groups, the loads folded "
                 "in, the as_of of each agency); events_state: the zones, core columns, first dates and "
                 "placeholder points marts.events was made with; event_units_events: the generation of "
-                "marts.events (its state and loads) marts.event_units follows'")
+                "marts.events (its state and loads) marts.event_units follows; hotspot_counts_state: the "
+                "category groups, windows and generation of marts.events marts.hotspot_count_rows was counted "
+                "from'")
     comment_columns(con, "marts.build_info", {"key": "setting name (unit_signature, location_days_signature, "
                                                      "response_months_signature, repeat_places_state, "
-                                                     "events_state, event_units_events)",
+                                                     "events_state, event_units_events, "
+                                                     "hotspot_counts_state)",
                                               "value": "its value (a JSON list or object)"})

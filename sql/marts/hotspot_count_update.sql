@@ -1,0 +1,95 @@
+-- marts.hotspot_count_rows kept up to date (transforms/marts/hotspots.py): instead of counting every event of
+-- every window again, a night adds to each count what changed since the counts were made. With O the windows
+-- the counts were made for and N tonight's (marts.windows), the new counts are the old ones
+--   + the events of marts.events (as it is now) on the days in N and not in O, - those on the days in O and
+--     not in N (variable days: the days that entered or left each window, with their sign);
+--   + the rows marts.events took again tonight (its rows of the records in events_changed) inside O, - the
+--     rows it deleted for them inside O (events_removed), each with its units (marts.event_units now, and the
+--     rows marts.event_units took away for them: event_units_removed).
+-- Counts are integers, so the result is the count a build from scratch gives (sql/marts/hotspot_count_rows.sql;
+-- tests/integration/test_incremental_marts.py compares them). Rows whose count falls to zero are deleted (zeros
+-- are not stored); the caller checks that none fell below zero.
+-- Variables: days (a list of {agency, window_days, local_date, sign}: +1 entered, -1 left), old_windows (a list
+-- of {agency, window_days, start_date, end_date}: O).
+create or replace temp table _hc_delta as
+with days as (
+    select d.agency, d.window_days, d.local_date, d.sign
+    from (select unnest(cast(getvariable('days') as struct(agency varchar, window_days bigint, local_date date,
+                                                           sign integer)[]), recursive := true)) d
+),
+old_windows as (
+    select w.agency, w.window_days, w.start_date, w.end_date
+    from (select unnest(cast(getvariable('old_windows') as struct(agency varchar, window_days bigint,
+                                                                  start_date date, end_date date)[]),
+                        recursive := true)) w
+),
+units_now as (
+    select * from marts.event_units where unit_id is not null
+),
+units_before as (
+    select * from event_units_removed where unit_id is not null
+),
+-- the events of the days that entered or left a window
+moved as (
+    select e.agency, e.dataset, e.category, e.origin, eu.unit_type, eu.unit_id, d.window_days,
+           sum(d.sign) as n
+    from marts.events e
+    join days d on d.agency = e.agency and d.local_date = e.local_date
+    join units_now eu using (dataset, source, event_id)
+    where e.is_located
+    group by all
+),
+-- the rows taken again tonight, inside the windows the counts were made for
+added as (
+    select e.agency, e.dataset, e.category, e.origin, eu.unit_type, eu.unit_id, w.window_days, count(*) as n
+    from marts.events e
+    semi join events_changed c on c.dataset = e.dataset and c.source = e.source and c.event_id = e.event_id
+    join old_windows w on w.agency = e.agency and e.local_date between w.start_date and w.end_date
+    join units_now eu using (dataset, source, event_id)
+    where e.is_located
+    group by all
+),
+-- the rows deleted for them, with the units they had
+removed as (
+    select e.agency, e.dataset, e.category, e.origin, eu.unit_type, eu.unit_id, w.window_days, -count(*) as n
+    from events_removed e
+    join old_windows w on w.agency = e.agency and e.local_date between w.start_date and w.end_date
+    join units_before eu using (dataset, source, event_id)
+    where e.is_located
+    group by all
+),
+fan_in as (
+    select agency, dataset, category, origin, unit_type, unit_id, window_days, sum(n) as n
+    from (select * from moved union all select * from added union all select * from removed)
+    group by all
+),
+fanned as (
+/*{model inputs/fan_out}*/
+),
+final as (
+    select agency, unit_type, unit_id, dataset, category_group, origin_dim as origin, window_days,
+           cast(sum(n) as bigint) as n
+    from fanned
+    group by all
+    having sum(n) <> 0
+)
+select * from final;
+
+update marts.hotspot_count_rows t
+set n = t.n + d.n
+from _hc_delta d
+where t.agency = d.agency and t.unit_type = d.unit_type and t.unit_id = d.unit_id and t.dataset = d.dataset
+  and t.category_group = d.category_group and t.origin = d.origin and t.window_days = d.window_days;
+
+insert into marts.hotspot_count_rows
+select d.*
+from _hc_delta d
+anti join marts.hotspot_count_rows t
+  on t.agency = d.agency and t.unit_type = d.unit_type and t.unit_id = d.unit_id and t.dataset = d.dataset
+ and t.category_group = d.category_group and t.origin = d.origin and t.window_days = d.window_days;
+
+delete from marts.hotspot_count_rows t
+using _hc_delta d
+where t.agency = d.agency and t.unit_type = d.unit_type and t.unit_id = d.unit_id and t.dataset = d.dataset
+  and t.category_group = d.category_group and t.origin = d.origin and t.window_days = d.window_days
+  and t.n = 0;
