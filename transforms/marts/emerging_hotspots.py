@@ -107,7 +107,7 @@ def build_emerging(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: da
     an = settings.sara.analysis
     T = an.ehsa_steps
     ends = agency_ends(con, as_of)
-    ev = read_model(con, "inputs/grid_events", ranges=day_ranges(ends, lambda end: ehsa_first_day(settings, end)))
+    ev = read_model(con, "inputs/grid_cell_days", ranges=day_ranges(ends, lambda end: ehsa_first_day(settings, end)))
     events = dict(groups(ev, ["agency"]))
     covered = covered_dates(con)
     offsets = [tuple(o) for o in gi.grid_offsets(an.cell_size_m, an.gi_distance_m)]
@@ -122,8 +122,8 @@ def build_emerging(con: duckdb.DuckDBPyConnection, settings: Settings, as_of: da
         e = _steps(e, settings, end)
         for (dataset, group, origin), g in groups(e, ["dataset", "category_group", "origin"]):
             cube = np.zeros((len(c), T))
-            agg = g.group_by(["unit_id", "step"]).len().join(pos, on="unit_id", how="left")
-            cube[agg["_pos"].to_numpy(), agg["step"].to_numpy()] = agg["len"].to_numpy()
+            agg = g.group_by(["unit_id", "step"]).agg(pl.col("n").sum()).join(pos, on="unit_id", how="left")
+            cube[agg["_pos"].to_numpy(), agg["step"].to_numpy()] = agg["n"].to_numpy()
             n_covered = covered_steps(settings, end, covered.get((agency, dataset), set()))
             if n_covered < T:
                 status, message = NOT_COVERED, f"not enough covered steps ({n_covered} of {T})"

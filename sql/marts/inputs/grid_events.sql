@@ -1,4 +1,4 @@
--- Input of the grid-cell statistics (emerging hot spots, prediction accuracy): one row per located event
+-- Input of the prediction accuracy (marts.hotspot_accuracy): one row per located event
 -- inside its agency's range and the grid (inputs/grid_range_events.sql) x category group x origin dimension it
 -- belongs to (inputs/fan_out.sql). x, y in the analysis CRS; local_date in the agency zone.
 -- Variables: ranges (as inputs/range_events.sql).
