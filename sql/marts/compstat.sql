@@ -22,13 +22,13 @@ bounds as (
     from periods
     group by agency
 ),
--- the events counted per category, origin, district, beat and day first, so the fan-out to category groups
--- (inputs/fan_out.sql, origin all) and the periods below run on counts, not on events
+-- the events counted per category, origin, district, beat and day (marts.event_days, kept between nights), so
+-- the fan-out to category groups (inputs/fan_out.sql, origin all) and the periods below run on counts, not on
+-- events
 day_counts as (
-    select e.agency, e.dataset, e.category, e.origin, e.district, e.beat, e.local_date, count(*) as n
-    from marts.events e
+    select e.agency, e.dataset, e.category, e.origin, e.district, e.beat, e.local_date, e.n
+    from marts.event_days e
     join bounds b on b.agency = e.agency and e.local_date between b.first_date and b.as_of
-    group by all
 ),
 fan_in as (
     select * from day_counts

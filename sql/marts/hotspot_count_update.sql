@@ -1,4 +1,4 @@
--- marts.hotspot_count_rows kept up to date (transforms/marts/hotspots.py): instead of counting every event of
+-- The changes to marts.hotspot_count_rows (transforms/marts/hotspots.py): instead of counting every event of
 -- every window again, a night adds to each count what changed since the counts were made. With O the windows
 -- the counts were made for and N tonight's (marts.windows), the new counts are the old ones
 --   + the events of marts.events (as it is now) on the days in N and not in O, - those on the days in O and
@@ -6,9 +6,9 @@
 --   + the rows marts.events took again tonight (its rows of the records in events_changed) inside O, - the
 --     rows it deleted for them inside O (events_removed), each with its units (marts.event_units now, and the
 --     rows marts.event_units took away for them: event_units_removed).
--- Counts are integers, so the result is the count a build from scratch gives (sql/marts/hotspot_count_rows.sql;
--- tests/integration/test_incremental_marts.py compares them). Rows whose count falls to zero are deleted (zeros
--- are not stored); the caller checks that none fell below zero.
+-- This writes the changes (the temporary table _hc_delta, signed n); transforms/marts/counts.py adds them to the
+-- counts. Counts are integers, so the result is the count a build from scratch gives
+-- (sql/marts/hotspot_count_rows.sql; tests/integration/test_incremental_marts.py compares them).
 -- Variables: days (a list of {agency, window_days, local_date, sign}: +1 entered, -1 left), old_windows (a list
 -- of {agency, window_days, start_date, end_date}: O).
 create or replace temp table _hc_delta as
@@ -74,22 +74,3 @@ final as (
     having sum(n) <> 0
 )
 select * from final;
-
-update marts.hotspot_count_rows t
-set n = t.n + d.n
-from _hc_delta d
-where t.agency = d.agency and t.unit_type = d.unit_type and t.unit_id = d.unit_id and t.dataset = d.dataset
-  and t.category_group = d.category_group and t.origin = d.origin and t.window_days = d.window_days;
-
-insert into marts.hotspot_count_rows
-select d.*
-from _hc_delta d
-anti join marts.hotspot_count_rows t
-  on t.agency = d.agency and t.unit_type = d.unit_type and t.unit_id = d.unit_id and t.dataset = d.dataset
- and t.category_group = d.category_group and t.origin = d.origin and t.window_days = d.window_days;
-
-delete from marts.hotspot_count_rows t
-using _hc_delta d
-where t.agency = d.agency and t.unit_type = d.unit_type and t.unit_id = d.unit_id and t.dataset = d.dataset
-  and t.category_group = d.category_group and t.origin = d.origin and t.window_days = d.window_days
-  and t.n = 0;

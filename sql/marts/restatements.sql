@@ -2,30 +2,39 @@
 -- variable run_ids: the last nights before tonight) whose value moved since, or that has records in
 -- marts.restatement_records; a figure with the same value now and no record is left out.
 -- value_then: n as published (meta.published_compstat; figures published without a count, not covered, are
--- left out). value_now: the same figure, same dates, counted tonight on marts.event_dims (origin all), from the
--- daily counts per unit: the same rules as marts.compstat. records_delta: the sum of the figure's record deltas
--- in marts.restatement_records; unaccounted = value_now - value_then - records_delta, 0 unless something other
--- than a record's version moved the figure (a changed category group or agency zone in config).
+-- left out). value_now: the same figure, same dates, counted tonight as marts.event_dims (origin all) would
+-- count it, from the daily counts per unit (marts.event_days): the same rules as marts.compstat. records_delta:
+-- the sum of the figure's record deltas in marts.restatement_records; unaccounted = value_now - value_then -
+-- records_delta, 0 unless something other than a record's version moved the figure (a changed category group or
+-- agency zone in config).
 -- Variables: run_ids (the nights, each a meta.runs run_id).
 with figures as (
     select p.*
     from meta.published_compstat p
     where p.run_id in (select unnest(cast(getvariable('run_ids') as varchar[]))) and p.n is not null
 ),
+-- the events counted per category, origin, district, beat and day (marts.event_days, kept between nights),
+-- fanned out to category groups as marts.event_dims fans out the events (origin all)
+fan_in as (
+    select * from marts.event_days
+),
+fanned as (
+/*{model inputs/fan_out}*/
+),
 events as (
     select agency, dataset, category_group, local_date, cast(district as varchar) as district,
-           cast(beat as varchar) as beat
-    from marts.event_dims
+           cast(beat as varchar) as beat, n
+    from fanned
     where origin_dim = 'all'
 ),
 daily as (
-    select agency, 'agency' as unit_type, agency as unit_id, dataset, category_group, local_date, count(*) as n
+    select agency, 'agency' as unit_type, agency as unit_id, dataset, category_group, local_date, sum(n) as n
     from events group by all
     union all
-    select agency, 'district', coalesce(district, '(unassigned)'), dataset, category_group, local_date, count(*)
+    select agency, 'district', coalesce(district, '(unassigned)'), dataset, category_group, local_date, sum(n)
     from events group by all
     union all
-    select agency, 'beat', coalesce(beat, '(unassigned)'), dataset, category_group, local_date, count(*)
+    select agency, 'beat', coalesce(beat, '(unassigned)'), dataset, category_group, local_date, sum(n)
     from events group by all
 ),
 running as (

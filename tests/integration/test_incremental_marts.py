@@ -19,7 +19,15 @@ import pytest
 
 from tests.support.loads import load
 from transforms.marts import build as marts
-from transforms.marts import events, hotspots, location_days, repeat_locations, response_months, units
+from transforms.marts import (
+    event_days,
+    events,
+    hotspots,
+    location_days,
+    repeat_locations,
+    response_months,
+    units,
+)
 from transforms.warehouse import db as wh
 from transforms.warehouse.sqlutil import qident
 
@@ -128,6 +136,22 @@ def test_hand_made_nights_equal_a_rebuild(tiny_project, tmp_path, monkeypatch):
     real_repeats = repeat_locations.build_repeat_locations
     monkeypatch.setattr(repeat_locations, "build_repeat_locations",
                         lambda con, settings: repeats.append(real_repeats(con, settings)) or repeats[-1])
+    days = []  # what each build of marts.event_days did, and how many of its keys changed count
+    real_days = event_days.build_event_days
+
+    def counted_days(con):
+        def rows():
+            if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND "
+                               "schema_name = 'marts' AND table_name = 'event_days'").fetchone()[0]:
+                return {}
+            return {r[:-1]: r[-1] for r in con.execute("SELECT * FROM marts.event_days").fetchall()}
+        before = rows()
+        did = real_days(con)
+        after = rows()
+        days.append({**did, "keys_changed": sum(before.get(k, 0) != after.get(k, 0) for k in before.keys() | after.keys())})
+        return did
+
+    monkeypatch.setattr(event_days, "build_event_days", counted_days)
     counted = []  # what each build of marts.hotspot_count_rows did
     real_counts = hotspots.build_hotspot_counts
     monkeypatch.setattr(hotspots, "build_hotspot_counts", lambda con: counted.append(real_counts(con)) or counted[-1])
@@ -188,6 +212,12 @@ def test_hand_made_nights_equal_a_rebuild(tiny_project, tmp_path, monkeypatch):
     # marts.hotspot_count_rows added what changed on the nights after the first (the windows stay: no day moved)
     assert counted[0::2] == [{"rebuilt": True, "days": None}] + [{"rebuilt": False, "days": 0}] * 3, counted
     assert all(c["rebuilt"] for c in counted[1::2])
+    # and marts.event_days with the rows of the records marts.events took again: the changes it added are
+    # exactly the keys whose count differs from the night before (a record whose day, category, origin, district
+    # and beat stayed the same nets to nothing)
+    assert [d["rebuilt"] for d in days[0::2]] == [True, False, False, False] and all(d["rebuilt"] for d in days[1::2])
+    assert all(d["rows"] == d["keys_changed"] for d in days[2::2]) and days[2]["rows"] > 0, days
+    assert days[4]["rows"] == 0  # night 3: core kept the newer versions
     # response times, by hand: the counted calls (community, countable, with an on-scene time) are J and K; the
     # months are the whole local months from the calls' first day (G's December 1, then J's December 5) to
     # February (as_of March 2)

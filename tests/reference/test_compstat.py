@@ -47,6 +47,7 @@ def _con() -> duckdb.DuckDBPyConnection:
         con.execute("INSERT INTO marts.events VALUES ('calls', 'cad', 'city', ?, CAST(? AS DATE) + INTERVAL 20 HOUR,"
                     " CAST(? AS DATE), ?, ?, 'community', true, ?, ?, ?, NULL)", [eid, d, d, cat, et, beat, dist, loc])
     run_model(con, "event_dims")
+    run_model(con, "event_days")  # what CompStat counts: the events per day, unit and category
     # the data covers every day from 2023-01-01 to 2024-03-02, no outage
     con.execute("""CREATE TABLE marts.coverage_daily AS SELECT 'city' AS agency, 'calls' AS dataset, 'cad' AS source,
                    CAST(d AS DATE) AS local_date, false AS is_outage

@@ -32,6 +32,7 @@ def _con() -> duckdb.DuckDBPyConnection:
         con.execute("INSERT INTO marts.events VALUES ('calls', 'cad', ?, ?, CAST(? AS DATE), 'Traffic', 'Stop', "
                     "'community', ?, NULL)", [agency, eid, d, district])
     run_model(con, "event_dims")
+    run_model(con, "event_days")  # what CompStat counts: the events per day, unit and category
     con.execute("""CREATE TABLE marts.coverage_daily AS SELECT a.agency, 'calls' AS dataset, 'cad' AS source,
                    CAST(d AS DATE) AS local_date, false AS is_outage
                    FROM range(DATE '2023-01-01', DATE '2024-03-02', INTERVAL 1 DAY) t(d),

@@ -7,7 +7,8 @@ The steps, each in its own module:
 - changes            what the nights changed: marts.changes, changes_summary, from the version history
                      (changes.py); made with the periods on a scaled-out night
 - windows            marts.windows, horizon, the event_dims view, per agency (dimensions.py); marts.events,
-                     kept between nights: only the records a night touched are taken again (events.py)
+                     kept between nights: only the records a night touched are taken again (events.py);
+                     marts.event_days, its counts per day, kept the same way (event_days.py, counts.py)
 - event_units, units which unit each located event falls in; every spatial unit (units.py)
 - hotspot_counts, hotspots        non-zero counts per unit, kept between nights; Getis-Ord Gi* (hotspots.py)
 - study_area                      how much of the area the data fill; a warning when most cells are empty
@@ -77,7 +78,7 @@ from transforms.warehouse.sqlutil import qident
 WHOLE_FILE_MARTS = (*PERIOD_MARTS, *changes.TABLES)
 # kept between nights (incremental); everything else is rebuilt
 KEEP = {"event_units", "build_info", *events.TABLES, *location_days.TABLES, *response_months.TABLES,
-        "repeat_places", "hotspot_count_rows"}
+        "repeat_places", "hotspot_count_rows", "event_days"}
 
 
 def drop_rebuilt(con: duckdb.DuckDBPyConnection, keep: tuple[str, ...] = ()) -> None:

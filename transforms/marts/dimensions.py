@@ -20,7 +20,7 @@ import duckdb
 import polars as pl
 
 from transforms.config import Settings
-from transforms.marts import events
+from transforms.marts import event_days, events
 from transforms.marts.models import run_model
 from transforms.marts.periods import agency_ends
 from transforms.marts.write import Mart, write_mart
@@ -129,9 +129,9 @@ def write_config_dimensions(con: duckdb.DuckDBPyConnection, settings: Settings) 
 
 def build_dimensions(con: duckdb.DuckDBPyConnection, settings: Settings, problem_list: list | None = None,
                      as_of: date | None = None) -> dict:
-    """marts.windows, marts.horizon, marts.events and the marts.event_dims view, each agency ending at its own
-    as_of (marts.periods; a date given here ends every agency's). Returns what marts.events' build did
-    (transforms/marts/events.py)."""
+    """marts.windows, marts.horizon, marts.events, marts.event_days and the marts.event_dims view, each agency
+    ending at its own as_of (marts.periods; a date given here ends every agency's). Returns what marts.events'
+    build did (transforms/marts/events.py)."""
     ends = agency_ends(con, as_of)
     days = settings.sara.windows_days
     write_mart(con, WINDOWS, WINDOWS.frame([(code, d, end - timedelta(days=d - 1), end)
@@ -148,5 +148,6 @@ def build_dimensions(con: duckdb.DuckDBPyConnection, settings: Settings, problem
     # is on the local date (no agency with an as_of: no bound, and no events, since none has a horizon)
     did = events.build_events(
         con, None if first is None else datetime(first.year, first.month, first.day) - timedelta(days=1))
+    event_days.build_event_days(con)
     run_model(con, "event_dims")
     return did

@@ -25,7 +25,7 @@ import pyarrow as pa
 import shapely
 
 from transforms.config import Settings
-from transforms.marts import events, units
+from transforms.marts import counts, events, units
 from transforms.marts.frames import groups
 from transforms.marts.models import run_model
 from transforms.marts.write import Mart, create_build_info, write_mart
@@ -72,9 +72,9 @@ def build_hotspot_counts(con: duckdb.DuckDBPyConnection) -> dict:
     days = _moved_days(con, state)
     if days is not None:
         run_model(con, "hotspot_count_update", days=days[0], old_windows=days[1])
-        con.execute("DROP TABLE _hc_delta")
-        if con.execute("SELECT count(*) FROM marts.hotspot_count_rows WHERE n < 0").fetchone()[0]:
+        if not counts.apply_delta(con, "hotspot_count_rows", "_hc_delta", COUNT_KEYS):
             days = None  # a count below zero: the counts were not what the state says; made from scratch
+        con.execute("DROP TABLE _hc_delta")
     if days is None:
         run_model(con, "hotspot_count_rows")
     _record(con, state)
@@ -94,6 +94,7 @@ def record_merged(con: duckdb.DuckDBPyConnection) -> None:
     _record(con, _counts_state(con))
 
 
+COUNT_KEYS = ["agency", "unit_type", "unit_id", "dataset", "category_group", "origin", "window_days"]
 COUNTS_KEY = "hotspot_counts_state"  # build_info: what marts.hotspot_count_rows was made from
 COUNTS_VERSION = 1  # raise when the counts' grain or rules change: every warehouse makes them again
 MAX_MOVE_DAYS = 31  # a window that moved further than this since the counts were made: made from scratch

@@ -28,6 +28,7 @@ from transforms.config import Settings
 from transforms.marts import build as marts
 from transforms.marts import (
     dimensions,
+    event_days,
     events,
     hotspots,
     location_days,
@@ -205,6 +206,8 @@ def merge_marts(con: duckdb.DuckDBPyConnection, settings: Settings, manifests: l
             units.record_events_generation(con)
         if relation_exists(con, "marts", "hotspot_count_rows"):  # each part counted its own events
             hotspots.record_merged(con)
+        if relation_exists(con, "marts", "event_days"):
+            event_days.record_merged(con)
     if relation_exists(con, "marts", "repeat_places"):  # the places the parts made are the whole file's
         repeat_locations.record_merged(con, settings)
     if response_months.present(con):  # the months the parts kept and completed are the whole file's

@@ -249,9 +249,9 @@ def create_build_info(con: duckdb.DuckDBPyConnection) -> None:
                 "placeholder points marts.events was made with; event_units_events: the generation of "
                 "marts.events (its state and loads) marts.event_units follows; hotspot_counts_state: the "
                 "category groups, windows and generation of marts.events marts.hotspot_count_rows was counted "
-                "from'")
+                "from; event_days_state: the generation of marts.events marts.event_days was counted from'")
     comment_columns(con, "marts.build_info", {"key": "setting name (unit_signature, location_days_signature, "
                                                      "response_months_signature, repeat_places_state, "
                                                      "events_state, event_units_events, "
-                                                     "hotspot_counts_state)",
+                                                     "hotspot_counts_state, event_days_state)",
                                               "value": "its value (a JSON list or object)"})
